@@ -1,0 +1,1 @@
+"""HTTP: the app factory, authentication, one router per resource, and the error mapping."""

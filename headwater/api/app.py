@@ -1,0 +1,55 @@
+"""The app factory: a FastAPI application over one hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from headwater import __version__
+from headwater.api import errors
+from headwater.api.limits import EdgeMiddleware
+from headwater.api.routers import connectors, data, health, secrets, sources, systems, tokens
+from headwater.services import tokens as tokens_service
+from headwater.services.hub import Hub
+from headwater.settings import Settings
+
+
+def ensure_bootstrap(hub: Hub) -> None:
+    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`."""
+    value = hub.settings.bootstrap_token
+    if value:
+        with hub.store.session() as session:
+            tokens_service.ensure_token(session, org_name="default", user_name="admin", value=value)
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+    owned = hub is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.hub is None:
+            app.state.hub = Hub.open(settings or Settings.from_env())
+        ensure_bootstrap(app.state.hub)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.hub.close()
+
+    app = FastAPI(
+        title="Headwater",
+        version=__version__,
+        description="A self-hosted data source hub: secrets, data sources, and one streaming Data API.",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    errors.install(app)
+    for module in (health, tokens, secrets, sources, systems, connectors, data):
+        app.include_router(module.router)
+
+    max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
+
+    app.add_middleware(EdgeMiddleware, max_body=max_body)
+    return app

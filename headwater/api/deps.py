@@ -1,0 +1,61 @@
+"""Request dependencies: the hub, a store session, and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from headwater.errors import PermissionDenied, Unauthenticated
+from headwater.services import tokens
+from headwater.services.context import Caller
+from headwater.services.hub import Hub
+
+SCHEMES = ("bearer", "simple", "token")
+SESSION_COOKIE = "headwater_session"
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with get_hub(request).store.session() as session:
+        yield session
+
+
+def presented_token(request: Request) -> str | None:
+    """The token in `Authorization` (`Bearer`, `Simple` or bare, as the seed products' clients send)."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, rest = header.strip().partition(" ")
+        if rest and scheme.lower() in SCHEMES:
+            return rest.strip()
+        return header.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def authenticate(request: Request, session: Session) -> Caller:
+    value = presented_token(request)
+    if not value:
+        raise Unauthenticated("no token: send 'Authorization: Bearer <token>'")
+    caller = tokens.authenticate(session, value)
+    org = request.headers.get("x-org")
+    if org is not None and org != caller.org_name:
+        raise PermissionDenied(f"this token does not belong to organization {org!r}")
+    request.state.caller = caller
+    return caller
+
+
+def get_caller(request: Request) -> Caller:
+    """Authenticate in a short session of its own, so streaming routes hold no store session."""
+    with get_hub(request).store.session() as session:
+        return authenticate(request, session)
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+HubDep = Annotated[Hub, Depends(get_hub)]

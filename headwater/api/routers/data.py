@@ -1,0 +1,227 @@
+"""The Data API: one handler for every address form, hosted or connector, as Algorithmia's clients speak it.
+
+Routes: `/v1/connector/{protocol}+{label}/{path}`, `/v1/connector/data/{org}/{path}`,
+`/v1/data/{org}/{path}` (`.my` is the caller's organization) and
+`/v1/data/{protocol}+{label}://{path}` (also with one slash). The path is taken
+from the raw request path and decoded exactly once by `headwater.addresses`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection
+from headwater.api.deps import CallerDep, HubDep
+from headwater.connectors.base import Entry
+from headwater.errors import InvalidInput, NotFound
+from headwater.services import data as service
+
+router = APIRouter(tags=["data"])
+
+METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
+_CONNECTOR_IN_DATA = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?:\+[^:/]*)?):/{1,2}")
+MAX_POST_BODY = 64 * 1024
+
+
+def address_of(request: Request) -> Address:
+    """Parse the address from the raw request path, decoding it exactly once."""
+    raw_bytes: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    raw = raw_bytes.decode("latin-1").split("?", 1)[0]
+    raw = "/" + raw.lstrip("/")
+    if raw.startswith("/v1/connector/"):
+        rest = raw[len("/v1/connector/"):]
+        connection, _, path = rest.partition("/")
+        protocol, label = parse_connection(decode_path(connection))
+    elif raw.startswith("/v1/data"):
+        rest = raw[len("/v1/data"):].lstrip("/")
+        match = _CONNECTOR_IN_DATA.match(rest)
+        if match is None:
+            protocol, label, path = HOSTED, None, rest
+        else:
+            protocol, label = parse_connection(decode_path(match.group(1)))
+            path = rest[match.end():]
+    else:  # pragma: no cover - the router only mounts the two prefixes
+        raise NotFound("no such data route")
+    normalised, is_dir = normalise_path(decode_path(path))
+    return Address(protocol, label, normalised, is_dir)
+
+
+def http_date(moment: datetime | None) -> str | None:
+    return format_datetime(moment, usegmt=True) if moment else None
+
+
+def listing_time(moment: datetime | None) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.mmmZ`, the only form Algorithmia's client parses."""
+    if moment is None:
+        return "1970-01-01T00:00:00.000Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def content_type(name: str, entry: Entry) -> str:
+    guessed = entry.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return guessed if "charset=" in guessed else f"{guessed}; charset=utf-8"
+
+
+def entry_headers(target: service.Target, entry: Entry) -> dict[str, str]:
+    headers = {"X-Data-Type": "directory" if entry.is_dir else "file"}
+    if not entry.is_dir:
+        headers["Accept-Ranges"] = "bytes"
+        headers["Content-Type"] = content_type(target.path, entry)
+        if entry.size is not None:
+            headers["Content-Length"] = str(entry.size)
+        if entry.etag:
+            headers["ETag"] = entry.etag
+    modified = http_date(entry.modified)
+    if modified:
+        headers["Last-Modified"] = modified
+    return headers
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One `bytes=` range as [start, end); None when the header is not a single byte range."""
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if match is None or (match.group(1) == "" and match.group(2) == ""):
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable()
+        return max(0, size - length), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or end <= start:
+        raise RangeNotSatisfiable()
+    return start, end
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+async def stream_file(target: service.Target, entry: Entry, request: Request) -> Response:
+    headers = entry_headers(target, entry)
+    size = entry.size or 0
+    status = 200
+    start: int | None = None
+    end: int | None = None
+    range_header = request.headers.get("range")
+    if range_header and entry.size is not None:
+        try:
+            span = parse_range(range_header, size)
+        except RangeNotSatisfiable:
+            return JSONResponse(
+                {"error": {"code": "range_not_satisfiable", "message": f"range {range_header!r} is outside the file's {size} bytes"}},
+                status_code=416,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+        if span is not None:
+            start, end = span
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["Content-Length"] = str(end - start)
+    stream = await service.read(target, start, end)
+    # Pull the first chunk before the response starts, so early errors still become proper statuses.
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        first = b""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            if first:
+                yield first
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await target.close()
+
+    return StreamingResponse(chunks(), status_code=status, headers=headers)
+
+
+def listing_json(page: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "folders": [{"name": f.name} for f in page.folders],
+        "files": [{"filename": f.name, "size": f.size or 0, "last_modified": listing_time(f.modified)} for f in page.files],
+    }
+    if page.marker:
+        body["marker"] = page.marker
+    return body
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_POST_BODY:
+            raise InvalidInput("request body is too large")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise InvalidInput("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return body
+
+
+async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
+    address = address_of(request)
+    target = await service.open_target(hub, caller, address)
+    streaming = False
+    try:
+        method = request.method
+        if method == "HEAD":
+            entry = await service.stat(target)
+            return Response(status_code=200, headers=entry_headers(target, entry))
+        if method == "GET":
+            if address.is_dir or target.path == "":
+                page = await service.list_page(target, request.query_params.get("marker"))
+                return JSONResponse(listing_json(page))
+            entry = await service.stat(target)
+            if entry.is_dir:
+                page = await service.list_page(target, request.query_params.get("marker"))
+                return JSONResponse(listing_json(page))
+            response = await stream_file(target, entry, request)
+            streaming = isinstance(response, StreamingResponse)
+            return response
+        if method == "PUT":
+            length = request.headers.get("content-length")
+            size_hint = int(length) if length and length.isdigit() else None
+            await service.write(target, request.stream(), size_hint)
+            return JSONResponse({"result": target.uri()})
+        if method == "POST":
+            body = await _json_body(request)
+            name = body.get("name")
+            if not isinstance(name, str) or not name:
+                raise InvalidInput("body.name: a directory name is required")
+            child = service.Target(
+                target.address.child(normalise_segment(name)), target.connector, target.rights, target.root, target.source_id
+            )
+            await service.mkdir(child)
+            return JSONResponse({"result": child.uri()})
+        if method == "DELETE":
+            force = request.query_params.get("force", "").lower() in {"true", "1", "yes"}
+            entry = await service.stat(target)
+            if entry.is_dir:
+                deleted = await service.rmdir(target, recursive=force)
+            else:
+                await service.delete_file(target)
+                deleted = 1
+            return JSONResponse({"result": {"deleted": deleted}})
+        raise InvalidInput(f"method {method} is not supported on this address")
+    finally:
+        if not streaming:
+            await target.close()
+
+
+for prefix in ("/v1/connector/{connection}", "/v1/connector/{connection}/{path:path}", "/v1/data", "/v1/data/{path:path}"):
+    router.add_api_route(prefix, handle, methods=METHODS, include_in_schema=prefix.endswith("{path:path}"), summary="The Data API")

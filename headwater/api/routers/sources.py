@@ -1,0 +1,182 @@
+"""`/v1/sources`: data sources, their lifecycle and their connection test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from headwater.addresses import Address
+from headwater.api.deps import CallerDep, HubDep, SessionDep
+from headwater.api.schemas import ApiModel
+from headwater.connectors import catalogue
+from headwater.services import sources as service
+from headwater.services import systems as systems_service
+from headwater.services.context import Caller
+from headwater.store.models import Source
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+
+
+class EntityInfo(ApiModel):
+    owner: str | None = Field(default=None, max_length=255)
+    contact_ids: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+
+
+class SourceIn(ApiModel):
+    protocol: str = Field(description="The kind of connection, e.g. s3, local, url.", max_length=32)
+    label: str = Field(description="Unique per organization and protocol: 1-63 of a-z, 0-9, '-', '_'.", max_length=63)
+    name: str | None = Field(default=None, max_length=255)
+    description: str = Field(default="", max_length=4000)
+    entity_info: EntityInfo = Field(default_factory=EntityInfo)
+    params: dict[str, Any] = Field(default_factory=dict, description="Validated by the kind's schema; {\"envKey\": NAME} values are resolved from bound secrets.")
+    secret_id: str | None = Field(default=None, max_length=128)
+    env_secret_ids: list[str] = Field(default_factory=list, description="Key/value secrets that {envKey} references resolve against.")
+    path_restrictions: list[str] | None = Field(default=None, description="Patterns: 'bucket/file', 'bucket/*', 'bucket*'. Default: everything.")
+    access: Literal["read", "read-write"] = "read"
+
+
+class SourceUpdate(ApiModel):
+    label: str | None = Field(default=None, max_length=63)
+    name: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=4000)
+    entity_info: EntityInfo | None = None
+    params: dict[str, Any] | None = None
+    secret_id: str | None = Field(default=None, max_length=128)
+    env_secret_ids: list[str] | None = None
+    path_restrictions: list[str] | None = None
+    access: Literal["read", "read-write"] | None = None
+
+
+class StateOut(ApiModel):
+    code: str
+    reason: str
+    healthy: bool
+    checked_at: datetime | None
+    latency_ms: float | None
+
+
+class Capabilities(ApiModel):
+    input: bool
+    output: bool
+
+
+class LinkOut(ApiModel):
+    id: str
+    name: str
+
+
+class LinksOut(ApiModel):
+    parents: list[LinkOut]
+    children: list[LinkOut] = Field(default_factory=list)
+
+
+class SourceOut(ApiModel):
+    id: str
+    urn: str
+    address: str
+    protocol: str
+    label: str
+    name: str
+    description: str
+    entity_info: EntityInfo
+    params: dict[str, Any]
+    secret_id: str | None
+    env_secret_ids: list[str]
+    path_restrictions: list[str]
+    access: str
+    capabilities: Capabilities
+    state: StateOut
+    links: LinksOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class SourceList(ApiModel):
+    sources: list[SourceOut]
+
+
+def urn(caller: Caller, kind: str, ident: str) -> str:
+    return f"urn:headwater:{caller.org_name}:{kind}:{ident}"
+
+
+def present(session: Session, caller: Caller, source: Source) -> SourceOut:
+    kind = catalogue.get(source.protocol)
+    return SourceOut(
+        id=source.id,
+        urn=urn(caller, "source", source.id),
+        address=str(Address(source.protocol, source.label, "")),
+        protocol=source.protocol,
+        label=source.label,
+        name=source.name,
+        description=source.description,
+        entity_info=EntityInfo.model_validate(source.entity_info or {}),
+        params=source.params or {},
+        secret_id=source.secret_id,
+        env_secret_ids=list(source.env_secret_ids or []),
+        path_restrictions=list(source.path_restrictions),
+        access=source.access,
+        capabilities=Capabilities(input=kind.capabilities.input, output=kind.capabilities.output),
+        state=StateOut(
+            code=source.state_code,
+            reason=source.state_reason,
+            healthy=source.healthy,
+            checked_at=source.checked_at,
+            latency_ms=source.latency_ms,
+        ),
+        links=LinksOut(parents=[LinkOut(id=s.id, name=s.name) for s in systems_service.parents(session, source)]),
+        created_at=source.created_at,
+        updated_at=source.updated_at,
+    )
+
+
+@router.post("", status_code=201, response_model=SourceOut, summary="Create a data source")
+def create_source(body: SourceIn, caller: CallerDep, session: SessionDep) -> SourceOut:
+    spec = service.SourceSpec(
+        protocol=body.protocol,
+        label=body.label,
+        name=body.name,
+        description=body.description,
+        entity_info=body.entity_info.model_dump(),
+        params=body.params,
+        secret_id=body.secret_id,
+        env_secret_ids=body.env_secret_ids,
+        path_restrictions=body.path_restrictions,
+        access=body.access,
+    )
+    return present(session, caller, service.create(session, caller, spec))
+
+
+@router.get("", response_model=SourceList, summary="List data sources")
+def list_sources(caller: CallerDep, session: SessionDep, protocol: str | None = None) -> SourceList:
+    return SourceList(sources=[present(session, caller, s) for s in service.list_sources(session, caller, protocol)])
+
+
+@router.get("/{source_id}", response_model=SourceOut, summary="Show a data source")
+def get_source(source_id: str, caller: CallerDep, session: SessionDep) -> SourceOut:
+    return present(session, caller, service.get(session, caller, source_id))
+
+
+@router.patch("/{source_id}", response_model=SourceOut, summary="Change a data source; a connection change resets its state")
+def update_source(source_id: str, body: SourceUpdate, caller: CallerDep, session: SessionDep) -> SourceOut:
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    if "entity_info" in changes and changes["entity_info"] is not None:
+        changes["entity_info"] = changes["entity_info"].model_dump()
+    return present(session, caller, service.update(session, caller, source_id, changes))
+
+
+@router.delete("/{source_id}", status_code=204, summary="Delete a data source")
+def delete_source(source_id: str, caller: CallerDep, session: SessionDep) -> Response:
+    service.delete(session, caller, source_id)
+    return Response(status_code=204)
+
+
+@router.post("/{source_id}/test", response_model=SourceOut, summary="Check the connection for real and record its state")
+async def test_source(source_id: str, caller: CallerDep, hub: HubDep) -> SourceOut:
+    await service.test(hub, caller, source_id)
+    with hub.store.session() as session:
+        return present(session, caller, service.get(session, caller, source_id))

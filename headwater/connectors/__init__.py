@@ -1,0 +1,1 @@
+"""Connectors: one module per kind family, behind the interface in `base.py`."""

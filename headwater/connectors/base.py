@@ -1,0 +1,130 @@
+"""The interface every kind of connection implements, and the shapes it returns.
+
+A connector receives plain, already-decrypted configuration in its constructor and
+is the only code that talks to the outside system. It knows nothing of HTTP,
+tokens or the store; it raises the typed errors of `headwater.errors`.
+"""
+
+from __future__ import annotations
+
+import base64
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from headwater.errors import InvalidInput, NotSupported
+
+DEFAULT_CHUNK = 1024 * 1024
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a kind can do: be read from (input), be written to (output)."""
+
+    input: bool = True
+    output: bool = True
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file or directory as a connector sees it."""
+
+    name: str
+    is_dir: bool
+    size: int | None = None
+    modified: datetime | None = None
+    etag: str | None = None
+    content_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a directory: folders and files, and the marker of the next page (or None)."""
+
+    folders: list[Entry]
+    files: list[Entry]
+    marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Decrypted credentials handed to a connector: the secret's access key and its values."""
+
+    access_key: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secret_key(self) -> str | None:
+        return self.values.get("secretKey")
+
+    def __repr__(self) -> str:  # never print a credential, even in a traceback
+        return f"Credentials(access_key={'set' if self.access_key else None}, values=[{len(self.values)} hidden])"
+
+    __str__ = __repr__
+
+
+class Params(BaseModel):
+    """Base of every kind's connection parameters: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def encode_marker(value: str) -> str:
+    """An opaque page marker for a position (the last name returned)."""
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def decode_marker(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode() + b"=" * (-len(marker) % 4)).decode()
+    except Exception as exc:
+        raise InvalidInput("marker is not one this hub returned") from exc
+
+
+class Connector(ABC):
+    """One open connection of some kind. Paths are normalised and relative to the connection's root."""
+
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @abstractmethod
+    async def check(self, *, write: bool = False) -> None:
+        """Prove the connection works (and, with `write`, that writes are allowed); raise a typed error if not."""
+
+    @abstractmethod
+    async def stat(self, path: str) -> Entry:
+        """The entry at `path`; `NotFound` if there is none."""
+
+    @abstractmethod
+    def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+        """Stream the bytes of the file at `path`, optionally the range [start, end)."""
+
+    async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+        """Store the streamed bytes at `path` atomically: all of them, or nothing on failure."""
+        raise NotSupported(f"kind {self.kind!r} cannot be written to")
+
+    async def delete(self, path: str) -> None:
+        """Delete the file at `path`."""
+        raise NotSupported(f"kind {self.kind!r} cannot delete")
+
+    @abstractmethod
+    async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
+        """One page of the directory at `path`, folders and files sorted by name."""
+
+    async def mkdir(self, path: str) -> None:
+        raise NotSupported(f"kind {self.kind!r} has no directories to create")
+
+    async def rmdir(self, path: str, recursive: bool = False) -> int:
+        """Remove the directory at `path`; return the number of files deleted. Non-empty needs `recursive`."""
+        raise NotSupported(f"kind {self.kind!r} has no directories to remove")
+
+    async def close(self) -> None:
+        """Release whatever the connection holds."""

@@ -1,0 +1,220 @@
+"""The `local` kind: a folder on the hub's own disk. Also the engine of hosted `data://` storage."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat as stat_mod
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import ClassVar
+
+import anyio
+from pydantic import Field
+
+from headwater.connectors.base import (
+    DEFAULT_CHUNK,
+    PAGE_SIZE,
+    Capabilities,
+    Connector,
+    Entry,
+    Listing,
+    Params,
+    decode_marker,
+    encode_marker,
+)
+from headwater.errors import Conflict, InvalidInput, NotFound, UpstreamError, UpstreamPermissionDenied
+
+PARTIAL_PREFIX = ".headwater-partial-"
+
+
+class LocalParams(Params):
+    """A folder on the hub's disk; only administrators may create such a source."""
+
+    path: str = Field(description="Absolute path of the folder on the hub's machine.", min_length=1)
+
+
+def _etag(st: os.stat_result) -> str:
+    return '"' + hashlib.sha1(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:20] + '"'
+
+
+def _entry(name: str, st: os.stat_result, is_dir: bool) -> Entry:
+    return Entry(
+        name=name,
+        is_dir=is_dir,
+        size=None if is_dir else st.st_size,
+        modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+        etag=None if is_dir else _etag(st),
+    )
+
+
+class LocalConnector(Connector):
+    """Files under one root folder; writes go through a temporary name and an atomic rename."""
+
+    kind: ClassVar[str] = "local"
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
+
+    def __init__(self, root: Path | str, *, create: bool = False, chunk_size: int = DEFAULT_CHUNK) -> None:
+        self.root = Path(root).resolve()
+        self.chunk_size = chunk_size
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, path: str) -> Path:
+        target = (self.root / path) if path else self.root
+        # Paths arrive normalised; this guards against symlinks that point outside the root.
+        resolved = target.resolve()
+        if resolved != self.root and not resolved.is_relative_to(self.root):
+            raise NotFound(f"{path!r} does not exist")
+        return target
+
+    async def check(self, *, write: bool = False) -> None:
+        def probe() -> None:
+            if not self.root.is_dir():
+                raise NotFound(f"folder {str(self.root)!r} does not exist on the hub")
+            if write:
+                probe_file = self.root / f"{PARTIAL_PREFIX}check-{uuid.uuid4().hex}"
+                try:
+                    probe_file.write_bytes(b"")
+                    probe_file.unlink()
+                except PermissionError as exc:
+                    raise UpstreamPermissionDenied(f"folder {str(self.root)!r} is not writable by the hub") from exc
+
+        await anyio.to_thread.run_sync(probe)
+
+    async def stat(self, path: str) -> Entry:
+        target = self._path(path)
+
+        def do() -> Entry:
+            try:
+                st = target.stat()
+            except (FileNotFoundError, NotADirectoryError):
+                raise NotFound(f"{path or '/'!r} does not exist") from None
+            return _entry(target.name, st, stat_mod.S_ISDIR(st.st_mode))
+
+        return await anyio.to_thread.run_sync(do)
+
+    async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+        target = self._path(path)
+        if target.is_dir():
+            raise InvalidInput(f"{path!r} is a directory")
+        try:
+            handle = await anyio.open_file(target, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"{path!r} does not exist") from None
+        async with handle:
+            if start:
+                await handle.seek(start)
+            remaining = None if end is None else end - (start or 0)
+            while remaining is None or remaining > 0:
+                want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
+                chunk = await handle.read(want)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+        if not path:
+            raise InvalidInput("cannot write to the root of a connection: give a file name")
+        target = self._path(path)
+        if target.is_dir():
+            raise Conflict(f"{path!r} is a directory")
+
+        def prepare() -> Path:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise Conflict(f"a parent of {path!r} is a file") from None
+            return target.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
+
+        temp = await anyio.to_thread.run_sync(prepare)
+        committed = False
+        try:
+            async with await anyio.open_file(temp, "wb") as handle:
+                async for chunk in chunks:
+                    if chunk:
+                        await handle.write(chunk)
+            await anyio.to_thread.run_sync(os.replace, temp, target)
+            committed = True
+        except OSError as exc:
+            raise UpstreamError(f"writing {path!r} failed: {exc.strerror}") from exc
+        finally:
+            if not committed:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(lambda: temp.unlink(missing_ok=True))
+        return await self.stat(path)
+
+    async def delete(self, path: str) -> None:
+        target = self._path(path)
+
+        def do() -> None:
+            if target.is_dir():
+                raise InvalidInput(f"{path!r} is a directory: delete it as a directory")
+            try:
+                target.unlink()
+            except FileNotFoundError:
+                raise NotFound(f"{path!r} does not exist") from None
+
+        await anyio.to_thread.run_sync(do)
+
+    async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
+        target = self._path(path)
+        after = decode_marker(marker)
+
+        def do() -> Listing:
+            if not target.is_dir():
+                if target.exists():
+                    raise InvalidInput(f"{path!r} is a file, not a directory")
+                raise NotFound(f"{path or '/'!r} does not exist")
+            names = sorted(n for n in os.listdir(target) if not n.startswith(PARTIAL_PREFIX))
+            if after is not None:
+                names = [n for n in names if n > after]
+            page, rest = names[:limit], names[limit:]
+            folders: list[Entry] = []
+            files: list[Entry] = []
+            for name in page:
+                try:
+                    st = (target / name).stat()
+                except FileNotFoundError:
+                    continue
+                is_dir = stat_mod.S_ISDIR(st.st_mode)
+                (folders if is_dir else files).append(_entry(name, st, is_dir))
+            return Listing(folders, files, encode_marker(page[-1]) if rest else None)
+
+        return await anyio.to_thread.run_sync(do)
+
+    async def mkdir(self, path: str) -> None:
+        target = self._path(path)
+
+        def do() -> None:
+            if target.exists():
+                raise Conflict(f"{path!r} already exists")
+            try:
+                target.mkdir(parents=True)
+            except (FileExistsError, NotADirectoryError):
+                raise Conflict(f"a parent of {path!r} is a file") from None
+
+        await anyio.to_thread.run_sync(do)
+
+    async def rmdir(self, path: str, recursive: bool = False) -> int:
+        if not path:
+            raise InvalidInput("cannot remove the root of a connection")
+        target = self._path(path)
+
+        def do() -> int:
+            if not target.is_dir():
+                if target.exists():
+                    raise InvalidInput(f"{path!r} is a file, not a directory")
+                raise NotFound(f"{path!r} does not exist")
+            files = sum(len([f for f in fs if not f.startswith(PARTIAL_PREFIX)]) for _, _, fs in os.walk(target))
+            if not recursive and any(target.iterdir()):
+                raise Conflict(f"directory {path!r} is not empty: delete it with force")
+            shutil.rmtree(target)
+            return files
+
+        return await anyio.to_thread.run_sync(do)

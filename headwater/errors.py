@@ -1,0 +1,103 @@
+"""The one error hierarchy. Every layer raises these; `api/errors.py` maps them to HTTP.
+
+Messages are written for the caller and must never contain a secret value or a
+credential-bearing URL.
+"""
+
+from __future__ import annotations
+
+
+class HeadwaterError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    code: str = "error"
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(HeadwaterError):
+    """The caller sent something malformed; the message names what."""
+
+    code = "invalid_input"
+    status = 400
+
+
+class Unauthenticated(HeadwaterError):
+    code = "unauthenticated"
+    status = 401
+
+
+class PermissionDenied(HeadwaterError):
+    """The caller is known but the operation is not allowed; the message names the rule."""
+
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(HeadwaterError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(HeadwaterError):
+    code = "conflict"
+    status = 409
+
+
+class PayloadTooLarge(HeadwaterError):
+    code = "payload_too_large"
+    status = 413
+
+
+class NotSupported(HeadwaterError):
+    """The connection's kind cannot do this (a write to an input-only kind, say)."""
+
+    code = "not_supported"
+    status = 405
+
+
+class SecretExpired(HeadwaterError):
+    code = "secret_expired"
+    status = 403
+
+
+class EndpointRefused(HeadwaterError):
+    """The endpoint's address is one the hub will not connect to (metadata, link-local, private)."""
+
+    code = "endpoint_refused"
+    status = 403
+
+
+class UpstreamError(HeadwaterError):
+    """The backend failed in a way the caller cannot fix by changing the request."""
+
+    code = "upstream_error"
+    status = 502
+
+
+class UpstreamAuthFailed(UpstreamError):
+    code = "upstream_auth_failed"
+    status = 502
+
+
+class UpstreamPermissionDenied(UpstreamError):
+    code = "upstream_permission_denied"
+    status = 502
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "upstream_unavailable"
+    status = 502
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+    status = 504
+
+
+class UpstreamTLSError(UpstreamError):
+    code = "upstream_tls_error"
+    status = 502

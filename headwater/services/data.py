@@ -1,0 +1,168 @@
+"""The data plane: address → connection → rights → connector, for every read and write.
+
+This is the one place a Data API operation's rights are decided: the caller's
+organization owns the connection, the connection's access and the kind's
+capabilities allow the operation, and the path is inside the path restrictions
+and the token's own narrowing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from headwater import policy
+from headwater.addresses import HOSTED, Address, join, parse_address
+from headwater.connectors import catalogue
+from headwater.connectors.base import PAGE_SIZE, Connector, Entry, Listing
+from headwater.connectors.local import LocalConnector
+from headwater.errors import InvalidInput, NotFound, PermissionDenied
+from headwater.services import sources as sources_service
+from headwater.services.context import Caller
+from headwater.services.hub import Hub
+
+MY_ORG = ".my"
+
+
+@dataclass
+class Target:
+    """An opened connection for one caller: the connector and the rights that bound it."""
+
+    address: Address
+    connector: Connector
+    rights: policy.Rights
+    root: str
+    source_id: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The path inside the connection (for hosted data, below the organization)."""
+        return self.address.path[len(self.root):].lstrip("/") if self.root else self.address.path
+
+    def uri(self, path: str | None = None) -> str:
+        relative = self.path if path is None else path
+        full = join(self.root, relative) if self.root else relative
+        return str(Address(self.address.protocol, self.address.label, full))
+
+    def authorize(self, op: policy.Operation, path: str | None = None) -> None:
+        policy.authorize(op, self.path if path is None else path, self.rights)
+
+    async def close(self) -> None:
+        await self.connector.close()
+
+
+def _token_prefix(caller: Caller, connection: str, root: str) -> str | None:
+    """Translate a token's address prefix into a path prefix inside this connection."""
+    if caller.path_prefix is None:
+        return None
+    prefix = parse_address(caller.path_prefix)
+    scope = Address(prefix.protocol, prefix.label, "")
+    if scope.connection != connection:
+        raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")
+    path = prefix.path
+    if prefix.hosted and (path == MY_ORG or path.startswith(MY_ORG + "/")):
+        path = caller.org_name + path[len(MY_ORG):]
+    if root:
+        if not (path + "/").startswith(root + "/"):
+            raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")
+        path = path[len(root):].lstrip("/")
+    return path + ("/" if prefix.is_dir and path else "")
+
+
+def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
+    org, _, rest = address.path.partition("/")
+    if org == "":
+        raise InvalidInput("hosted data addresses start with an organization: data://ORG/path (or data://.my/path)")
+    if org not in {MY_ORG, caller.org_name}:
+        raise NotFound(f"{address} does not exist")
+    connector = LocalConnector(hub.settings.hosted_dir / caller.org_id, create=True, chunk_size=hub.settings.chunk_size)
+    rights = policy.Rights(
+        access=policy.Access.READ_WRITE,
+        token_read_only=caller.read_only,
+        token_prefix=_token_prefix(caller, HOSTED, caller.org_name),
+        describe=f"hosted data of {caller.org_name}",
+    )
+    own = Address(HOSTED, None, join(caller.org_name, rest), address.is_dir)
+    return Target(own, connector, rights, root=caller.org_name)
+
+
+def _open_source(hub: Hub, caller: Caller, address: Address) -> Target:
+    assert address.label is not None
+    with hub.store.session() as session:
+        source = sources_service.find(session, caller, address.protocol, address.label)
+        kind = catalogue.get(source.protocol)
+        connector = sources_service.connector_for(session, hub, source)
+        rights = policy.Rights(
+            access=policy.Access(source.access),
+            restrictions=tuple(source.path_restrictions),
+            readable=kind.capabilities.input,
+            writable=kind.capabilities.output,
+            token_read_only=caller.read_only,
+            token_prefix=_token_prefix(caller, address.connection, ""),
+            describe=f"connection {address.connection}",
+        )
+        return Target(address, connector, rights, root="", source_id=source.id)
+
+
+async def open_target(hub: Hub, caller: Caller, address: Address) -> Target:
+    """Resolve an address to an opened target; nothing of another organization is visible."""
+    opener = _open_hosted if address.hosted else _open_source
+    return await anyio.to_thread.run_sync(opener, hub, caller, address)
+
+
+async def stat(target: Target) -> Entry:
+    target.authorize(policy.Operation.LIST)
+    entry = await target.connector.stat(target.path)
+    if not entry.is_dir:
+        target.authorize(policy.Operation.READ)
+    return entry
+
+
+async def read(target: Target, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+    target.authorize(policy.Operation.READ)
+    return target.connector.read(target.path, start, end)
+
+
+async def write(target: Target, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+    target.authorize(policy.Operation.WRITE)
+    if target.address.hosted and "/" not in target.path:
+        raise InvalidInput("hosted files live in a collection: data://ORG/COLLECTION/FILE")
+    return await target.connector.write(target.path, chunks, size_hint)
+
+
+async def delete_file(target: Target) -> None:
+    target.authorize(policy.Operation.DELETE)
+    await target.connector.delete(target.path)
+
+
+async def list_page(target: Target, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
+    """One page of a directory, showing only the entries the caller may reach."""
+    target.authorize(policy.Operation.LIST)
+    page = await target.connector.list(target.path, marker, limit)
+    patterns = target.rights.restrictions
+    path = target.path
+    token_prefix = target.rights.token_prefix
+
+    def shown(entry: Entry) -> bool:
+        full = join(path, entry.name)
+        if token_prefix is not None and not policy.may_reach(token_prefix + "*", full):
+            return False
+        return policy.visible(path, entry.name, entry.is_dir, patterns)
+
+    return Listing([f for f in page.folders if shown(f)], [f for f in page.files if shown(f)], page.marker)
+
+
+async def mkdir(target: Target) -> None:
+    target.authorize(policy.Operation.MKDIR)
+    if not target.path:
+        raise InvalidInput("the root of a connection already exists")
+    await target.connector.mkdir(target.path)
+
+
+async def rmdir(target: Target, recursive: bool = False) -> int:
+    target.authorize(policy.Operation.DELETE)
+    if not target.path:
+        raise InvalidInput("the root of a connection cannot be deleted")
+    return await target.connector.rmdir(target.path, recursive)

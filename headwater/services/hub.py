@@ -1,0 +1,36 @@
+"""The hub's running parts, built once from settings and handed to every use case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from headwater.connectors.catalogue import BuildContext
+from headwater.settings import Settings
+from headwater.store.database import Store
+from headwater.vault import Vault
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    store: Store
+    vault: Vault
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Hub":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.database_url)
+        store.migrate()
+        vault = Vault.open(settings.master_key_file, settings.master_key)
+        return cls(settings, store, vault)
+
+    @property
+    def build_context(self) -> BuildContext:
+        return BuildContext(
+            hosted_dir=self.settings.hosted_dir,
+            allow_private_endpoints=self.settings.allow_private_endpoints,
+            chunk_size=self.settings.chunk_size,
+        )
+
+    def close(self) -> None:
+        self.store.dispose()

@@ -1,0 +1,142 @@
+"""Encryption of secret values under the master key (AES-256-GCM).
+
+Each ciphertext records the id of the key that sealed it, so several keys can be
+held at once: that is what lets `rotate-master-key` re-encrypt rows while the hub
+keeps reading. The associated data binds a ciphertext to its organization and
+secret id, so a ciphertext copied to another row does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets as pysecrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from headwater.errors import HeadwaterError
+
+FORMAT = "v1"
+
+
+class VaultError(HeadwaterError):
+    """A ciphertext could not be opened: wrong key, tampered data, or moved to another row."""
+
+    code = "vault_error"
+    status = 500
+
+
+def generate_key() -> str:
+    """A new 256-bit master key, URL-safe base64 encoded."""
+    return base64.urlsafe_b64encode(pysecrets.token_bytes(32)).decode()
+
+
+def _decode_key(text: str) -> bytes:
+    raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    if len(raw) != 32:
+        raise ValueError("a master key must be 32 bytes, URL-safe base64 encoded")
+    return raw
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"headwater-key-id" + key).hexdigest()[:12]
+
+
+@dataclass
+class Keyring:
+    """Master keys by id; the first is the one new ciphertexts are sealed with."""
+
+    keys: list[bytes]
+
+    @classmethod
+    def parse(cls, text: str) -> "Keyring":
+        keys = [_decode_key(part) for part in text.replace("\n", ",").split(",") if part.strip()]
+        if not keys:
+            raise ValueError("no master key given")
+        return cls(keys)
+
+    def dump(self) -> str:
+        return "\n".join(base64.urlsafe_b64encode(k).decode() for k in self.keys) + "\n"
+
+    @property
+    def primary(self) -> bytes:
+        return self.keys[0]
+
+    def find(self, kid: str) -> bytes | None:
+        for key in self.keys:
+            if key_id(key) == kid:
+                return key
+        return None
+
+
+def write_key_file(path: Path, keyring: Keyring) -> None:
+    """Write the keyring with mode 0600, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(keyring.dump())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class Vault:
+    """Seals and opens secret values. Reloads its key file when it meets an unknown key id."""
+
+    def __init__(self, keyring: Keyring, key_file: Path | None = None) -> None:
+        self.keyring = keyring
+        self.key_file = key_file
+
+    @classmethod
+    def open(cls, key_file: Path, override: str | None = None) -> "Vault":
+        """The vault of a hub: `override` (HEADWATER_MASTER_KEY) or the key file, created on first use."""
+        if override:
+            return cls(Keyring.parse(override))
+        if not key_file.exists():
+            write_key_file(key_file, Keyring([_decode_key(generate_key())]))
+        return cls(Keyring.parse(key_file.read_text()), key_file)
+
+    def reload(self) -> None:
+        if self.key_file is not None and self.key_file.exists():
+            self.keyring = Keyring.parse(self.key_file.read_text())
+
+    @staticmethod
+    def _aad(org_id: str, secret_id: str) -> bytes:
+        return f"headwater-secret:{org_id}:{secret_id}".encode()
+
+    def seal(self, values: dict[str, str], *, org_id: str, secret_id: str, key: bytes | None = None) -> str:
+        key = key or self.keyring.primary
+        nonce = pysecrets.token_bytes(12)
+        plaintext = json.dumps(values, separators=(",", ":")).encode()
+        sealed = AESGCM(key).encrypt(nonce, plaintext, self._aad(org_id, secret_id))
+        return f"{FORMAT}:{key_id(key)}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+    def key_id_of(self, ciphertext: str) -> str:
+        try:
+            fmt, kid, _ = ciphertext.split(":", 2)
+        except ValueError as exc:
+            raise VaultError("the stored secret is not in a known format") from exc
+        if fmt != FORMAT:
+            raise VaultError("the stored secret is not in a known format")
+        return kid
+
+    def open_values(self, ciphertext: str, *, org_id: str, secret_id: str) -> dict[str, str]:
+        kid = self.key_id_of(ciphertext)
+        key = self.keyring.find(kid)
+        if key is None:
+            self.reload()
+            key = self.keyring.find(kid)
+        if key is None:
+            raise VaultError(f"secret {secret_id!r} was sealed with a master key this hub does not hold")
+        blob = base64.urlsafe_b64decode(ciphertext.split(":", 2)[2])
+        try:
+            plaintext = AESGCM(key).decrypt(blob[:12], blob[12:], self._aad(org_id, secret_id))
+        except InvalidTag as exc:
+            raise VaultError(f"secret {secret_id!r} failed to decrypt: it was altered or belongs to another row") from exc
+        values: dict[str, str] = json.loads(plaintext)
+        return values

@@ -1,0 +1,6 @@
+"""Fixtures start real servers on loopback: the hub itself, PostgreSQL, MariaDB, S3, HTTP."""
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.hub",
+]
