@@ -125,7 +125,7 @@ def parse_address(text: str) -> Address:
     """Parse a decoded address such as `s3+prod://bucket/key` or `data://org/coll/file`."""
     match = _SCHEME.match(text)
     if match is None:
-        if "://" in text or text.startswith(("http:", "https:")):
+        if "://" in text:
             raise InvalidInput(f"address {text!r} has an invalid scheme")
         path, is_dir = normalise_path(text)
         return Address(HOSTED, None, path, is_dir)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from headwater.errors import PermissionDenied
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -18,3 +20,8 @@ class Caller:
     read_only: bool = False
     source_ids: tuple[str, ...] | None = None
     path_prefix: str | None = None
+
+    def require_writer(self, what: str) -> None:
+        """Refuse a change of configuration to a read-only token."""
+        if self.read_only:
+            raise PermissionDenied(f"this token is read-only: it cannot change {what}")

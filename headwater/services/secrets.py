@@ -81,6 +81,7 @@ def list_secrets(session: Session, caller: Caller, secret_type: str | None = Non
 def create(
     session: Session, vault: Vault, caller: Caller, secret_id: str, fields: SecretFields, values: dict[str, str]
 ) -> Secret:
+    caller.require_writer("secrets")
     check_secret_id(secret_id)
     _check_type(fields.secret_type)
     check_values(values)
@@ -116,6 +117,7 @@ def update(
     merge: bool = False,
 ) -> Secret:
     """Change the readable fields named in `changes`; replace (or with `merge`, add to) the values."""
+    caller.require_writer("secrets")
     secret = get(session, caller, secret_id)
     if "secret_type" in changes:
         secret.secret_type = _check_type(changes["secret_type"])
@@ -146,6 +148,7 @@ def users_of(session: Session, org_id: str, secret_id: str) -> list[Source]:
 
 
 def delete(session: Session, caller: Caller, secret_id: str) -> None:
+    caller.require_writer("secrets")
     secret = get(session, caller, secret_id)
     users = users_of(session, caller.org_id, secret_id)
     if users:

@@ -195,13 +195,9 @@ def _check_secret_refs(session: Session, caller: Caller, source: Source) -> None
         secrets_service.get(session, caller, secret_id)
 
 
-def _require_writer(caller: Caller) -> None:
-    if caller.read_only:
-        raise PermissionDenied("this token is read-only: it cannot change data sources")
-
 
 def create(session: Session, caller: Caller, spec: SourceSpec) -> Source:
-    _require_writer(caller)
+    caller.require_writer("data sources")
     kind = catalogue.get(check_protocol(spec.protocol))
     if kind.admin_only and not caller.admin:
         raise PermissionDenied(f"only an administrator may create a {kind.name!r} data source")
@@ -236,7 +232,7 @@ def create(session: Session, caller: Caller, spec: SourceSpec) -> Source:
 
 def update(session: Session, caller: Caller, source_id: str, changes: dict[str, Any]) -> Source:
     """Change the given fields; a change to the connection resets the state to untested."""
-    _require_writer(caller)
+    caller.require_writer("data sources")
     source = get(session, caller, source_id)
     if "protocol" in changes and changes["protocol"] != source.protocol:
         raise InvalidInput("protocol cannot be changed: create a new data source")
@@ -273,7 +269,7 @@ def update(session: Session, caller: Caller, source_id: str, changes: dict[str, 
 
 
 def delete(session: Session, caller: Caller, source_id: str) -> None:
-    _require_writer(caller)
+    caller.require_writer("data sources")
     source = get(session, caller, source_id)
     for link in session.scalars(select(SystemLink).where(SystemLink.source_id == source.id)):
         session.delete(link)

@@ -14,10 +14,6 @@ from headwater.services.context import Caller
 from headwater.store.models import Source, System, SystemLink
 
 
-def _require_writer(caller: Caller) -> None:
-    if caller.read_only:
-        raise PermissionDenied("this token is read-only: it cannot change data systems")
-
 
 def get(session: Session, caller: Caller, system_id: str) -> System:
     try:
@@ -44,7 +40,7 @@ def _check_name(session: Session, caller: Caller, name: str, exclude: str | None
 
 
 def create(session: Session, caller: Caller, fields: dict[str, Any]) -> System:
-    _require_writer(caller)
+    caller.require_writer("data systems")
     system = System(
         org_id=caller.org_id,
         name=_check_name(session, caller, fields.get("name") or ""),
@@ -59,7 +55,7 @@ def create(session: Session, caller: Caller, fields: dict[str, Any]) -> System:
 
 
 def update(session: Session, caller: Caller, system_id: str, changes: dict[str, Any]) -> System:
-    _require_writer(caller)
+    caller.require_writer("data systems")
     system = get(session, caller, system_id)
     if "name" in changes:
         system.name = _check_name(session, caller, changes["name"] or "", exclude=system.id)
@@ -75,7 +71,7 @@ def update(session: Session, caller: Caller, system_id: str, changes: dict[str, 
 
 
 def delete(session: Session, caller: Caller, system_id: str, force: bool = False) -> None:
-    _require_writer(caller)
+    caller.require_writer("data systems")
     system = get(session, caller, system_id)
     links = list(session.scalars(select(SystemLink).where(SystemLink.system_id == system.id)))
     if links and not force:
@@ -87,7 +83,7 @@ def delete(session: Session, caller: Caller, system_id: str, force: bool = False
 
 
 def link(session: Session, caller: Caller, system_id: str, source_id: str) -> tuple[System, Source]:
-    _require_writer(caller)
+    caller.require_writer("data systems")
     system = get(session, caller, system_id)
     source = sources_service.get(session, caller, source_id)
     if session.get(SystemLink, (system.id, source.id)) is None:
@@ -97,7 +93,7 @@ def link(session: Session, caller: Caller, system_id: str, source_id: str) -> tu
 
 
 def unlink(session: Session, caller: Caller, system_id: str, source_id: str) -> None:
-    _require_writer(caller)
+    caller.require_writer("data systems")
     system = get(session, caller, system_id)
     source = sources_service.get(session, caller, source_id)
     row = session.get(SystemLink, (system.id, source.id))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from headwater.api.deps import CallerDep, HubDep, SessionDep
@@ -93,7 +93,9 @@ def create_secret(body: SecretIn, caller: CallerDep, hub: HubDep, session: Sessi
 
 
 @router.get("", response_model=SecretList, summary="List secrets (never their values)")
-def list_secrets(caller: CallerDep, session: SessionDep, secret_type: str | None = None) -> SecretList:
+def list_secrets(
+    caller: CallerDep, session: SessionDep, secret_type: Annotated[str | None, Query(alias="secretType")] = None
+) -> SecretList:
     return SecretList(secrets=[present(s) for s in service.list_secrets(session, caller, secret_type)])
 
 
