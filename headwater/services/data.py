@@ -9,9 +9,11 @@ and the token's own narrowing.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from headwater import policy
 from headwater.addresses import HOSTED, Address, join, parse_address
@@ -22,6 +24,7 @@ from headwater.errors import InvalidInput, NotFound, PermissionDenied
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
+from headwater.store.models import Collection
 
 MY_ORG = ".my"
 
@@ -35,6 +38,7 @@ class Target:
     rights: policy.Rights
     root: str
     source_id: str | None = None
+    caller_org: str = ""
 
     @property
     def path(self) -> str:
@@ -45,6 +49,16 @@ class Target:
         relative = self.path if path is None else path
         full = join(self.root, relative) if self.root else relative
         return str(Address(self.address.protocol, self.address.label, full))
+
+    def child(self, name: str) -> "Target":
+        return replace(self, address=self.address.child(name))
+
+    @property
+    def collection(self) -> str | None:
+        """For hosted data, the collection (first folder below the organization) the path is in."""
+        if not self.address.hosted or not self.root or not self.path:
+            return None
+        return self.path.split("/", 1)[0]
 
     def authorize(self, op: policy.Operation, path: str | None = None) -> None:
         policy.authorize(op, self.path if path is None else path, self.rights)
@@ -73,9 +87,7 @@ def _token_prefix(caller: Caller, connection: str, root: str) -> str | None:
 
 def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
     org, _, rest = address.path.partition("/")
-    if org == "":
-        raise InvalidInput("hosted data addresses start with an organization: data://ORG/path (or data://.my/path)")
-    if org not in {MY_ORG, caller.org_name}:
+    if org not in {"", MY_ORG, caller.org_name}:
         raise NotFound(f"{address} does not exist")
     connector = LocalConnector(hub.settings.hosted_dir / caller.org_id, create=True, chunk_size=hub.settings.chunk_size)
     rights = policy.Rights(
@@ -84,8 +96,11 @@ def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
         token_prefix=_token_prefix(caller, HOSTED, caller.org_name),
         describe=f"hosted data of {caller.org_name}",
     )
+    if org == "":
+        # The hosted root: it shows the caller's own organization and nothing else.
+        return Target(address, connector, replace(rights, access=policy.Access.READ), root="", caller_org=caller.org_name)
     own = Address(HOSTED, None, join(caller.org_name, rest), address.is_dir)
-    return Target(own, connector, rights, root=caller.org_name)
+    return Target(own, connector, rights, root=caller.org_name, caller_org=caller.org_name)
 
 
 def _open_source(hub: Hub, caller: Caller, address: Address) -> Target:
@@ -140,6 +155,9 @@ async def delete_file(target: Target) -> None:
 async def list_page(target: Target, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
     """One page of a directory, showing only the entries the caller may reach."""
     target.authorize(policy.Operation.LIST)
+    if target.address.hosted and target.address.path == "":
+        org = Entry(name=target.caller_org, is_dir=True)
+        return Listing([org], [], None)
     page = await target.connector.list(target.path, marker, limit)
     patterns = target.rights.restrictions
     path = target.path
@@ -166,3 +184,65 @@ async def rmdir(target: Target, recursive: bool = False) -> int:
     if not target.path:
         raise InvalidInput("the root of a connection cannot be deleted")
     return await target.connector.rmdir(target.path, recursive)
+
+
+ACL_CHOICES = ([], ["user://*"], ["algo://.my/*"])
+DEFAULT_ACL = ["algo://.my/*"]
+
+
+def _check_acl(acl: object) -> list[str]:
+    read = acl.get("read") if isinstance(acl, dict) else None
+    if not isinstance(read, list) or read not in ACL_CHOICES:
+        raise InvalidInput('acl must be {"read": []}, {"read": ["user://*"]} or {"read": ["algo://.my/*"]}')
+    return list(read)
+
+
+def _collection_row(session: Session, org_id: str, name: str) -> Collection | None:
+    return session.scalar(select(Collection).where(Collection.org_id == org_id, Collection.name == name))
+
+
+def _require_collection(target: Target) -> str:
+    if target.collection is None or "/" in target.path:
+        raise InvalidInput("ACLs belong to hosted collections: data://ORG/COLLECTION")
+    return target.collection
+
+
+async def get_acl(hub: Hub, caller: Caller, target: Target) -> list[str]:
+    """The read ACL of a hosted collection (Algorithmia's model; the default is `algo://.my/*`)."""
+    target.authorize(policy.Operation.LIST)
+    name = _require_collection(target)
+    await stat(target)
+
+    def do() -> list[str]:
+        with hub.store.session() as session:
+            row = _collection_row(session, caller.org_id, name)
+            return list(row.acl_read) if row is not None else list(DEFAULT_ACL)
+
+    return await anyio.to_thread.run_sync(do)
+
+
+async def set_acl(hub: Hub, caller: Caller, target: Target, acl: object) -> list[str]:
+    target.authorize(policy.Operation.MKDIR)
+    name = _require_collection(target)
+    read = _check_acl(acl)
+    await stat(target)
+
+    def do() -> list[str]:
+        with hub.store.session() as session:
+            row = _collection_row(session, caller.org_id, name)
+            if row is None:
+                session.add(Collection(org_id=caller.org_id, name=name, acl_read=read))
+            else:
+                row.acl_read = read
+        return read
+
+    return await anyio.to_thread.run_sync(do)
+
+
+async def create_directory(hub: Hub, caller: Caller, target: Target, acl: object | None = None) -> Target:
+    """Create the child directory `target`; a hosted collection also records its read ACL."""
+    read = _check_acl(acl) if acl is not None else None
+    await mkdir(target)
+    if target.collection is not None and "/" not in target.path:
+        await set_acl(hub, caller, target, {"read": read if read is not None else DEFAULT_ACL})
+    return target

@@ -182,6 +182,14 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
         if method == "HEAD":
             entry = await service.stat(target)
             return Response(status_code=200, headers=entry_headers(target, entry))
+        if method == "GET" and request.query_params.get("acl", "").lower() == "true":
+            return JSONResponse({"acl": {"read": await service.get_acl(hub, caller, target)}})
+        if method == "PATCH":
+            body = await _json_body(request)
+            if "acl" not in body:
+                raise InvalidInput("body.acl: field required")
+            await service.set_acl(hub, caller, target, body["acl"])
+            return Response(status_code=200)
         if method == "GET":
             if address.is_dir or target.path == "":
                 page = await service.list_page(target, request.query_params.get("marker"))
@@ -203,10 +211,8 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             name = body.get("name")
             if not isinstance(name, str) or not name:
                 raise InvalidInput("body.name: a directory name is required")
-            child = service.Target(
-                target.address.child(normalise_segment(name)), target.connector, target.rights, target.root, target.source_id
-            )
-            await service.mkdir(child)
+            child = target.child(normalise_segment(name))
+            await service.create_directory(hub, caller, child, body.get("acl"))
             return JSONResponse({"result": child.uri()})
         if method == "DELETE":
             force = request.query_params.get("force", "").lower() in {"true", "1", "yes"}
