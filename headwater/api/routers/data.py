@@ -230,4 +230,12 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
 
 
 for prefix in ("/v1/connector/{connection}", "/v1/connector/{connection}/{path:path}", "/v1/data", "/v1/data/{path:path}"):
-    router.add_api_route(prefix, handle, methods=METHODS, include_in_schema=prefix.endswith("{path:path}"), summary="The Data API")
+    for method in METHODS:
+        router.add_api_route(
+            prefix,
+            handle,
+            methods=[method],
+            include_in_schema=prefix.endswith("{path:path}"),
+            summary=f"Data API {method}",
+            operation_id=f"data_{method.lower()}_{'connector' if 'connector' in prefix else 'data'}",
+        )
