@@ -1,0 +1,128 @@
+"""How the CLI prints: rich tables for people, `--json` for programs, one-line errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+from rich.text import Text
+
+Column = tuple[str, str]  # (header, key)
+
+
+PIPE_WIDTH = 200
+
+
+def stdout() -> Console:
+    """The console for results; wide when piped, so `grep` sees whole rows."""
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and exit with `code`."""
+    first = " ".join(str(message).split())
+    sys.stderr.write(f"error: {first}\n")
+    sys.stderr.flush()
+    raise typer.Exit(code)
+
+
+def note(message: str) -> None:
+    """A line for people, on stderr, so stdout stays clean for pipes."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_default) + "\n")
+    sys.stdout.flush()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def cell(value: Any) -> Text:
+    """A table cell: plain text (never rich markup), JSON for structures, '-' for nothing."""
+    if value is None or value == "" or value == []:
+        return Text("-", style="dim")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no")
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return Text(", ".join(value))
+    if isinstance(value, (dict, list)):
+        return Text(json.dumps(value, ensure_ascii=False, default=_default))
+    if isinstance(value, datetime):
+        return Text(value.isoformat(timespec="seconds"))
+    return Text(str(value))
+
+
+def pick(data: dict[str, Any], key: str) -> Any:
+    """`data["a"]["b"]` for key `a.b`; None when missing."""
+    value: Any = data
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def table(rows: Iterable[dict[str, Any]], columns: Sequence[Column], title: str | None = None) -> None:
+    grid = Table(title=title, show_edge=False, header_style="bold")
+    for index, (header, _) in enumerate(columns):
+        grid.add_column(header, overflow="fold", no_wrap=index == 0)
+    for row in rows:
+        grid.add_row(*(cell(pick(row, key)) for _, key in columns))
+    stdout().print(grid)
+
+
+def record(data: dict[str, Any], fields: Sequence[Column]) -> None:
+    """One object as a two-column table of its fields."""
+    grid = Table(show_header=False, show_edge=False, box=None, padding=(0, 2, 0, 0))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for header, key in fields:
+        grid.add_row(header, cell(pick(data, key)))
+    stdout().print(grid)
+
+
+def show(data: dict[str, Any] | list[dict[str, Any]], columns: Sequence[Column], as_json: bool) -> None:
+    """A list as a table or an object as a record, or either as JSON."""
+    if as_json:
+        emit_json(data)
+    elif isinstance(data, list):
+        table(data, columns)
+    else:
+        record(data, columns)
+
+
+@contextmanager
+def progress(chunks: Iterable[bytes], total: int | None, label: str) -> Iterator[Iterator[bytes]]:
+    """Wrap a chunk stream with a progress bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield iter(chunks)
+        return
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        console=stderr(), transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+
+        def counted() -> Iterator[bytes]:
+            for chunk in chunks:
+                bar.advance(task, len(chunk))
+                yield chunk
+
+        yield counted()

@@ -1,0 +1,88 @@
+"""`headwater serve`: the hub on uvicorn, embedded defaults (SQLite, ./.headwater, a generated master key)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from headwater.cli.output import note
+
+if TYPE_CHECKING:
+    from headwater.services.hub import Hub
+
+FIRST_ORG = "default"
+FIRST_USER = "admin"
+
+
+def first_start_token(hub: "Hub") -> str | None:
+    """On a store with no token at all, create an admin token and return its value (else None)."""
+    from sqlalchemy import func, select
+
+    from headwater.services import tokens as tokens_service
+    from headwater.store.models import Token
+
+    with hub.store.session() as session:
+        if session.scalar(select(func.count()).select_from(Token)):
+            return None
+        _, value = tokens_service.create_token(
+            session, org_name=FIRST_ORG, user_name=FIRST_USER, admin=True, name="first-start"
+        )
+    return value
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception so the hub stops like on Ctrl-C."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop()
+
+
+@contextmanager
+def stops_cleanly() -> Iterator[None]:
+    """Ctrl-C or SIGTERM end the server with status 0 (uvicorn shuts down, then re-raises the signal)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_stop) if main else None
+    try:
+        yield
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+) -> None:
+    """Run the hub. Configuration comes from HEADWATER_* environment variables."""
+    import uvicorn
+
+    from headwater.api.app import create_app
+    from headwater.services.hub import Hub
+    from headwater.settings import Settings
+
+    settings = Settings.from_env()
+    hub = Hub.open(settings)
+    try:
+        if not settings.bootstrap_token:
+            value = first_start_token(hub)
+            if value:
+                typer.echo(
+                    f"Created an admin token for user '{FIRST_USER}' in organization '{FIRST_ORG}'.\n"
+                    "It is shown once, now; store it (e.g. export HEADWATER_TOKEN=...):\n\n"
+                    f"    {value}\n"
+                )
+        shown = "localhost" if host in {"0.0.0.0", "::"} else (f"[{host}]" if ":" in host else host)
+        note(f"Headwater serving http://{shown}:{port} (data in {settings.data_dir}); Ctrl-C stops it.")
+        with stops_cleanly():
+            uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)
+    finally:
+        hub.close()
