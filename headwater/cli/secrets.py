@@ -161,7 +161,11 @@ def rotate_master_key(
     new_key_stdin: Annotated[bool, typer.Option("--new-key-stdin", help="Read the new master key from stdin instead of generating one.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-encrypt every secret under a new master key, directly on the configured store."""
+    """Re-encrypt every secret under a new master key, directly on the configured store.
+
+    With the key in a file, a new key is generated into it. With HEADWATER_MASTER_KEY set to
+    NEW,OLD (every replica first), the secrets are re-sealed under NEW.
+    """
     from headwater.services.hub import Hub
     from headwater.services.secrets import rotate_master_key as rotate
     from headwater.settings import Settings
@@ -175,8 +179,11 @@ def rotate_master_key(
         except ValueError as exc:
             fail(f"stdin: {exc}")
     if settings.master_key and not new_key:
-        fail("the master key comes from HEADWATER_MASTER_KEY, so a generated key could not be saved: "
-             "give the new key with --new-key-stdin, then set HEADWATER_MASTER_KEY to it")
+        keys = [k.strip() for k in settings.master_key.replace("\n", ",").split(",") if k.strip()]
+        if len(keys) < 2:
+            fail("the master key comes from HEADWATER_MASTER_KEY, so a generated key could not be saved: "
+                 "set HEADWATER_MASTER_KEY to NEW,OLD (or give the new key with --new-key-stdin)")
+        new_key = keys[0]
     hub = Hub.open(settings)
     try:
         count = rotate(hub.store, hub.vault, new_key)
@@ -185,5 +192,5 @@ def rotate_master_key(
     if as_json:
         emit_json({"reencrypted": count})
         return
-    where = f"the key file {settings.master_key_file}" if not settings.master_key else "HEADWATER_MASTER_KEY (set it to the new key now)"
-    typer.echo(f"Re-encrypted {count} secret{'s' if count != 1 else ''} under a new master key; it lives in {where}.")
+    where = f"the key file {settings.master_key_file}" if not settings.master_key else "HEADWATER_MASTER_KEY: set it to the new key alone now"
+    typer.echo(f"Re-encrypted {count} secret{'s' if count != 1 else ''} under a new master key; it belongs in {where}.")

@@ -23,6 +23,7 @@ from headwater.services import secrets as secrets_service
 from headwater.services import tokens as tokens_service
 from headwater.services.hub import Hub
 from headwater.settings import Settings
+from headwater.vault import generate_key
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.network import free_port
 
@@ -201,8 +202,20 @@ def test_rotate_master_key(tmp_path: Path) -> None:
     with reopened.store.session() as session:
         assert secrets_service.credentials(session, reopened.vault, caller.org_id, "s1").secret_key == "v1"
     reopened.close()
-    refused = CliRunner().invoke(app, ["secrets", "rotate-master-key"], env={**env, "HEADWATER_MASTER_KEY": before.strip()})
-    assert refused.exit_code == 1 and "--new-key-stdin" in refused.stderr
+    current = settings.master_key_file.read_text().strip()
+    refused = CliRunner().invoke(app, ["secrets", "rotate-master-key"], env={**env, "HEADWATER_MASTER_KEY": current})
+    assert refused.exit_code == 1 and "NEW,OLD" in refused.stderr
+    new = generate_key()
+    rotated = CliRunner().invoke(app, ["secrets", "rotate-master-key"], env={**env, "HEADWATER_MASTER_KEY": f"{new},{current}"})
+    assert rotated.exit_code == 0 and "set it to the new key alone" in rotated.stdout
+    newer = generate_key()
+    piped = CliRunner().invoke(app, ["secrets", "rotate-master-key", "--new-key-stdin"], input=newer + "\n",
+                               env={**env, "HEADWATER_MASTER_KEY": new})
+    assert piped.exit_code == 0 and newer not in piped.stdout + piped.stderr
+    only_newer = Hub.open(Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_MASTER_KEY": newer}))
+    with only_newer.store.session() as session:
+        assert secrets_service.credentials(session, only_newer.vault, caller.org_id, "s1").secret_key == "v1"
+    only_newer.close()
 
 
 def test_first_start_token_is_made_once(tmp_path: Path) -> None:
