@@ -26,6 +26,7 @@ class Settings:
     allow_private_endpoints: bool = False
     max_json_body: int = 1024 * 1024
     chunk_size: int = 1024 * 1024
+    audit_retention_days: int = 90
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,4 +49,5 @@ class Settings:
             master_key=env.get("HEADWATER_MASTER_KEY") or None,
             bootstrap_token=env.get("HEADWATER_BOOTSTRAP_TOKEN") or None,
             allow_private_endpoints=_flag(env.get("HEADWATER_ALLOW_PRIVATE_ENDPOINTS")),
+            audit_retention_days=int(env.get("HEADWATER_AUDIT_RETENTION_DAYS") or 90),
         )

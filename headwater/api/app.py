@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from headwater import __version__
 from headwater.api import errors
+from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
+from headwater.api.routers import audit as audit_router
 from headwater.api.routers import connectors, data, health, secrets, sources, systems, tokens
 from headwater.services import tokens as tokens_service
 from headwater.services.hub import Hub
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         if app.state.hub is None:
             app.state.hub = Hub.open(settings or Settings.from_env())
         ensure_bootstrap(app.state.hub)
+        app.state.hub.audit.purge()
         try:
             yield
         finally:
@@ -46,10 +49,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, tokens, secrets, sources, systems, connectors, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, data):
         app.include_router(module.router)
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
 
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(EdgeMiddleware, max_body=max_body)
     return app

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from headwater.errors import PermissionDenied, Unauthenticated
 from headwater.services import tokens
+from headwater.services.audit import Pending
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 
@@ -39,14 +40,27 @@ def presented_token(request: Request) -> str | None:
 
 
 def authenticate(request: Request, session: Session) -> Caller:
+    """Resolve the caller and begin its audit event; no event, no operation."""
+    pending: Pending | None = getattr(request.state, "audit", None)
     value = presented_token(request)
     if not value:
         raise Unauthenticated("no token: send 'Authorization: Bearer <token>'")
-    caller = tokens.authenticate(session, value)
+    try:
+        caller = tokens.authenticate(session, value)
+    except Unauthenticated:
+        if pending is not None:
+            pending.token_hmac = get_hub(request).audit.digest(value)
+        raise
     org = request.headers.get("x-org")
     if org is not None and org != caller.org_name:
         raise PermissionDenied(f"this token does not belong to organization {org!r}")
     request.state.caller = caller
+    if pending is not None:
+        route = request.scope.get("route")
+        pending.caller = caller
+        pending.route = getattr(route, "path", None) or pending.route
+        pending.operation = pending.operation or getattr(route, "name", "") or request.method.lower()
+        get_hub(request).audit.begin(pending)
     return caller
 
 

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.errors import PayloadTooLarge
 
-STREAMING_PREFIXES = ("/v1/data", "/v1/connector")
+STREAMING_PREFIXES = ("/v1/data", "/v1/connector", "/v1/uploads")
 
 
 class EdgeMiddleware:

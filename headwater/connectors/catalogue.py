@@ -19,6 +19,9 @@ class BuildContext:
     hosted_dir: Path
     allow_private_endpoints: bool = False
     chunk_size: int = 1024 * 1024
+    data_dir: Path | None = None  # the hub's data dir (uploads, buckets, the link key)
+    org_id: str | None = None  # the organization of the source being built
+    source_id: str | None = None  # the source being built
 
 
 Builder = Callable[[Any, Credentials | None, BuildContext], Connector]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from headwater.connectors.catalogue import BuildContext
+from headwater.services.audit import AuditLog
 from headwater.settings import Settings
 from headwater.store.database import Store
 from headwater.vault import Vault
@@ -15,6 +16,7 @@ class Hub:
     settings: Settings
     store: Store
     vault: Vault
+    audit: AuditLog
 
     @classmethod
     def open(cls, settings: Settings) -> "Hub":
@@ -22,7 +24,8 @@ class Hub:
         store = Store(settings.database_url)
         store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
-        return cls(settings, store, vault)
+        audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days)
+        return cls(settings, store, vault, audit)
 
     @property
     def build_context(self) -> BuildContext:
@@ -30,6 +33,7 @@ class Hub:
             hosted_dir=self.settings.hosted_dir,
             allow_private_endpoints=self.settings.allow_private_endpoints,
             chunk_size=self.settings.chunk_size,
+            data_dir=self.settings.data_dir,
         )
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -316,7 +317,8 @@ def connector_for(session: Session, hub: Hub, source: Source) -> Connector:
     creds, env_values = credentials_for(session, hub, source, first)
     resolution = resolve(session, source, env_values)
     kind = catalogue.get(source.protocol)
-    return kind.build(resolution.params, creds, hub.build_context)
+    context = dataclasses.replace(hub.build_context, org_id=source.org_id, source_id=source.id)
+    return kind.build(resolution.params, creds, context)
 
 
 async def run_check(connector: Connector, *, write: bool) -> float:

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -171,3 +171,31 @@ class Collection(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
+
+
+class AuditEvent(Base):
+    """One audited operation: who, on what, what happened. Never a secret or a token value."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+    org_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    user_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    token_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    token_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    method: Mapped[str] = mapped_column(String(10))
+    route: Mapped[str] = mapped_column(String(255))
+    operation: Mapped[str] = mapped_column(String(64), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    connection: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    client: Mapped[str | None] = mapped_column(String(100), nullable=True)

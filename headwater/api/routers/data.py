@@ -173,9 +173,29 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def audit(request: Request, target: service.Target | None, operation: str, address: Address | None = None) -> None:
+    """Tell the request's audit event what it touches."""
+    pending = getattr(request.state, "audit", None)
+    if pending is None:
+        return
+    pending.operation = operation
+    if target is not None:
+        pending.source_id = target.source_id
+        pending.connection = target.address.connection
+        pending.path = target.path
+    elif address is not None:
+        pending.connection = address.connection
+        pending.path = address.path
+
+
+OPERATIONS = {"HEAD": "data.stat", "GET": "data.read", "PUT": "data.write", "POST": "data.mkdir", "DELETE": "data.delete", "PATCH": "data.acl"}
+
+
 async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
     address = address_of(request)
+    audit(request, None, OPERATIONS.get(request.method, "data"), address)
     target = await service.open_target(hub, caller, address)
+    audit(request, target, OPERATIONS.get(request.method, "data"))
     streaming = False
     try:
         method = request.method
@@ -183,6 +203,7 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             entry = await service.stat(target)
             return Response(status_code=200, headers=entry_headers(target, entry))
         if method == "GET" and request.query_params.get("acl", "").lower() == "true":
+            audit(request, target, "data.acl")
             return JSONResponse({"acl": {"read": await service.get_acl(hub, caller, target)}})
         if method == "PATCH":
             body = await _json_body(request)
@@ -192,10 +213,12 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             return Response(status_code=200)
         if method == "GET":
             if address.is_dir or target.path == "":
+                audit(request, target, "data.list")
                 page = await service.list_page(target, request.query_params.get("marker"))
                 return JSONResponse(listing_json(page))
             entry = await service.stat(target)
             if entry.is_dir:
+                audit(request, target, "data.list")
                 page = await service.list_page(target, request.query_params.get("marker"))
                 return JSONResponse(listing_json(page))
             response = await stream_file(target, entry, request)
@@ -237,5 +260,6 @@ for prefix in ("/v1/connector/{connection}", "/v1/connector/{connection}/{path:p
             methods=[method],
             include_in_schema=prefix.endswith("{path:path}"),
             summary=f"Data API {method}",
+            name=f"data.{method.lower()}",
             operation_id=f"data_{method.lower()}_{'connector' if 'connector' in prefix else 'data'}",
         )

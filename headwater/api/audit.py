@@ -1,0 +1,86 @@
+"""ASGI middleware that brackets every API request with its audit event.
+
+The event itself is begun by the auth dependency (`deps.authenticate`), once the
+caller is known and before the operation runs; this middleware supplies the
+request id, client address and byte counts, and completes the event when the
+response ends. Requests that never authenticate are appended here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from headwater.services.audit import AuditLog, Pending
+
+AUDITED_PREFIXES = ("/v1/", "/api/")
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        pending = Pending(
+            request_id=str(uuid.uuid4()),
+            method=scope["method"],
+            route=scope["path"],
+            client=client[0] if client else None,
+            started=time.perf_counter(),
+        )
+        scope.setdefault("state", {})["audit"] = pending
+        counts = {"in": 0, "out": 0, "status": 500}
+        reason: list[str] = []
+        finished = False
+
+        async def finish() -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
+            route: Any = scope.get("route")
+            if route is not None and getattr(route, "path", None):
+                pending.route = route.path
+            app = scope.get("app")
+            audit: AuditLog | None = getattr(getattr(getattr(app, "state", None), "hub", None), "audit", None)
+            if audit is not None:
+                duration = (time.perf_counter() - pending.started) * 1000
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(
+                        audit.finish, pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration
+                    )
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                counts["in"] += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                counts["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                for name, value in headers:
+                    if name.lower() == b"x-error-message":
+                        reason.append(value.decode("latin-1"))
+                headers.append((b"x-request-id", pending.request_id.encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                counts["out"] += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Complete the event before the client sees the end of the response.
+                    await finish()
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            await finish()

@@ -1,0 +1,131 @@
+"""The audit trail: one event per operation, no secrets, filters, and no access without an event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.fixtures.hub import RunningHub, start_hub
+
+SECRET_VALUE = "audit-canary-secret-4471"
+
+
+def scripted_session(api: httpx.Client, folder: Path) -> str:
+    (folder / "in.txt").write_text("hello")
+    api.post("/v1/secrets", json={"id": "k", "secretType": "generic", "secretKey": SECRET_VALUE}).raise_for_status()
+    source = api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}, "secretId": "k"}).json()
+    assert api.get("/v1/connector/local+lake/in.txt").content == b"hello"
+    assert api.put("/v1/connector/local+lake/out.txt", content=b"nope").status_code == 403
+    assert api.get("/v1/connector/local+lake/").status_code == 200
+    return str(source["id"])
+
+
+def test_a_scripted_session_yields_exactly_the_expected_events(hub_server: RunningHub, tmp_path: Path) -> None:
+    token = hub_server.token()
+    with hub_server.client(token) as api:
+        source_id = scripted_session(api, tmp_path)
+        events = api.get("/v1/audit").json()["events"]
+    summary = [(e["operation"], e["outcome"], e["status"], e["connection"], e["path"]) for e in events]
+    assert summary == [
+        ("create_secret", "allowed", 201, None, None),
+        ("create_source", "allowed", 201, None, None),
+        ("data.read", "allowed", 200, "local+lake", "in.txt"),
+        ("data.write", "refused", 403, "local+lake", "out.txt"),
+        ("data.list", "allowed", 200, "local+lake", ""),
+    ]
+    read, refused = events[2], events[3]
+    assert read["bytesOut"] == 5 and read["sourceId"] == source_id and read["durationMs"] >= 0
+    assert refused["bytesIn"] == 0 and "read-only" in refused["reason"]  # refused before a byte was read
+    assert all(e["user"] == "alice" and e["tokenId"] and e["client"] == "127.0.0.1" and e["requestId"] for e in events)
+    assert token not in str(events) and SECRET_VALUE not in str(events)
+
+
+def test_audit_rows_never_hold_a_token_or_secret_value(hub_server: RunningHub, tmp_path: Path) -> None:
+    token = hub_server.token()
+    with hub_server.client(token) as api:
+        scripted_session(api, tmp_path)
+        api.get("/v1/audit/export").raise_for_status()
+    with hub_server.hub.store.engine.connect() as conn:
+        dump = repr(conn.execute(text("SELECT * FROM audit_events")).fetchall())
+    assert token not in dump and SECRET_VALUE not in dump
+
+
+def test_filters_select_by_operation_outcome_source_path_and_user(hub_server: RunningHub, tmp_path: Path) -> None:
+    token = hub_server.token()
+    with hub_server.client(token) as api:
+        source_id = scripted_session(api, tmp_path)
+
+        def ops(**params: str) -> list[str]:
+            return [e["operation"] for e in api.get("/v1/audit", params=params).json()["events"]]
+
+        assert ops(outcome="refused") == ["data.write"]
+        assert ops(operation="data.read") == ["data.read"]
+        assert ops(source="local+lake") == ["data.read", "data.write", "data.list"]
+        assert ops(source=source_id) == ["data.read", "data.write", "data.list"]
+        assert ops(pathPrefix="in") == ["data.read"]
+        assert ops(user="nobody") == []
+        assert ops(since="2999-01-01T00:00:00Z") == []
+        first = api.get("/v1/audit", params={"limit": 2}).json()
+        assert len(first["events"]) == 2 and first["next"]
+        rest = api.get("/v1/audit", params={"after": first["next"], "limit": 100}).json()["events"]
+        assert [e["id"] for e in rest][0] > first["next"]
+
+
+def test_export_streams_json_lines(hub_server: RunningHub, tmp_path: Path) -> None:
+    with hub_server.client(hub_server.token()) as api:
+        scripted_session(api, tmp_path)
+        response = api.get("/v1/audit/export", params={"outcome": "allowed"})
+    lines = response.text.strip().splitlines()
+    assert response.headers["content-type"].startswith("application/x-ndjson") and len(lines) == 4
+
+
+def test_failed_authentications_are_recorded_with_an_hmac_not_the_token(hub_server: RunningHub) -> None:
+    with hub_server.client() as anonymous:
+        anonymous.get("/v1/sources", headers={"Authorization": "Bearer hw_guessed-token-xyz"})
+    with hub_server.hub.store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT token_hmac, outcome, status FROM audit_events WHERE token_hmac IS NOT NULL")).fetchall()
+    assert rows and all(r[0].startswith("hmac-sha256:") and r[1] == "refused" and r[2] == 401 for r in rows)
+    assert "guessed-token" not in repr(rows)
+
+
+def test_other_organizations_events_are_invisible(hub_server: RunningHub, tmp_path: Path) -> None:
+    with hub_server.client(hub_server.token()) as api:
+        scripted_session(api, tmp_path)
+    with hub_server.client(hub_server.token()) as other:
+        assert other.get("/v1/audit").json()["events"] == []
+
+
+def test_when_the_audit_store_is_unavailable_the_operation_is_refused(tmp_path: Path) -> None:
+    running = start_hub(tmp_path / "hub")
+    try:
+        folder = tmp_path / "data"
+        folder.mkdir()
+        with running.client(running.token()) as api:
+            api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}, "access": "read-write"})
+            with running.hub.store.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+            response = api.put("/v1/connector/local+lake/x.txt", content=b"unaudited")
+            assert response.status_code == 503 and "audit" in response.json()["error"]["message"]
+            assert not (folder / "x.txt").exists()
+            assert api.get("/v1/sources").status_code == 503
+            with running.hub.store.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE audit_events_away RENAME TO audit_events"))
+            assert api.put("/v1/connector/local+lake/x.txt", content=b"audited").status_code == 200
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("days, kept", [(90, 1), (0, 0)])
+def test_retention_purges_old_events(tmp_path: Path, days: int, kept: int) -> None:
+    running = start_hub(tmp_path / "hub", HEADWATER_AUDIT_RETENTION_DAYS=str(days))
+    try:
+        with running.client(running.token()) as api:
+            api.get("/v1/sources")
+        running.hub.audit.purge()
+        with running.hub.store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == kept
+    finally:
+        running.stop()
