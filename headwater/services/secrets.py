@@ -180,6 +180,10 @@ def rotate_master_key(store: Store, vault: Vault, new_key: str | None = None) ->
     The key file first holds both keys (new first), so a running hub can still open rows
     sealed under either while they are re-sealed; the old key is dropped at the end.
     """
+    if new_key is None and vault.key_file is None:
+        raise InvalidInput(
+            "the master key comes from HEADWATER_MASTER_KEY: give the new key (set the variable to NEW,OLD first)"
+        )
     new = Keyring.parse(new_key or generate_key()).primary
     old_keys = vault.keyring.keys
     vault.keyring = Keyring([new, *old_keys])

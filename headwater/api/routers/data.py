@@ -148,6 +148,10 @@ async def stream_file(target: service.Target, entry: Entry, request: Request) ->
     return StreamingResponse(chunks(), status_code=status, headers=headers)
 
 
+def listing_response(page: Any) -> JSONResponse:
+    return JSONResponse(listing_json(page), headers={"X-Data-Type": "directory"})
+
+
 def listing_json(page: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "folders": [{"name": f.name} for f in page.folders],
@@ -215,12 +219,12 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             if address.is_dir or target.path == "":
                 audit(request, target, "data.list")
                 page = await service.list_page(target, request.query_params.get("marker"))
-                return JSONResponse(listing_json(page))
+                return listing_response(page)
             entry = await service.stat(target)
             if entry.is_dir:
                 audit(request, target, "data.list")
                 page = await service.list_page(target, request.query_params.get("marker"))
-                return JSONResponse(listing_json(page))
+                return listing_response(page)
             response = await stream_file(target, entry, request)
             streaming = isinstance(response, StreamingResponse)
             return response
