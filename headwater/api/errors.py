@@ -38,7 +38,7 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
             return renderer(request, status, code, message)
     headers = {"X-Error-Message": _header_safe(message)}
     if request.method == "HEAD":
-        return Response(status_code=status, headers=headers)
+        return Response(status_code=status, headers=headers, media_type="application/json")
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 

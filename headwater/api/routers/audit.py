@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from headwater.api.deps import CallerDep, HubDep
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.services.audit import Filters
 from headwater.store.models import AuditEvent
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 
 class EventOut(ApiModel):
@@ -75,7 +75,7 @@ def present(event: AuditEvent) -> EventOut:
 def list_events(
     caller: CallerDep,
     hub: HubDep,
-    after: int | None = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62, description="The `next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     source: Annotated[str | None, Query(description="A source id or connection such as s3+lake")] = None,
     user: str | None = None,

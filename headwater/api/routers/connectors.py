@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from headwater.api.deps import CallerDep
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.connectors import catalogue
 
-router = APIRouter(prefix="/v1/connectors", tags=["connectors"])
+router = APIRouter(prefix="/v1/connectors", tags=["connectors"], responses=ERROR_RESPONSES)
 
 
 class KindOut(ApiModel):

@@ -20,12 +20,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection
+from headwater.api.schemas import ERROR_RESPONSES
 from headwater.api.deps import CallerDep, HubDep
 from headwater.connectors.base import Entry
 from headwater.errors import InvalidInput, NotFound
 from headwater.services import data as service
 
-router = APIRouter(tags=["data"])
+router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
 _CONNECTOR_IN_DATA = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?:\+[^:/]*)?):/{1,2}")

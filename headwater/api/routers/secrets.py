@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from headwater.api.deps import CallerDep, HubDep, SessionDep
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.services import secrets as service
 from headwater.services import sources as sources_service
 from headwater.store.models import Secret
 
-router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
+router = APIRouter(prefix="/v1/secrets", tags=["secrets"], responses=ERROR_RESPONSES)
 
 
 class SecretIn(ApiModel):

@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 
 from headwater.addresses import Address
 from headwater.api.deps import CallerDep, HubDep, SessionDep
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.connectors import catalogue
 from headwater.services import sources as service
 from headwater.services import systems as systems_service
 from headwater.services.context import Caller
 from headwater.store.models import Source
 
-router = APIRouter(prefix="/v1/sources", tags=["sources"])
+router = APIRouter(prefix="/v1/sources", tags=["sources"], responses=ERROR_RESPONSES)
 
 
 class EntityInfo(ApiModel):

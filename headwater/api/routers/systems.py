@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from headwater.api.deps import CallerDep, SessionDep
 from headwater.api.routers.sources import EntityInfo, LinkOut, LinksOut, urn
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.services import systems as service
 from headwater.services.context import Caller
 from headwater.store.models import System
 
-router = APIRouter(prefix="/v1/systems", tags=["systems"])
+router = APIRouter(prefix="/v1/systems", tags=["systems"], responses=ERROR_RESPONSES)
 
 
 class Person(ApiModel):

@@ -9,11 +9,11 @@ from pydantic import Field
 
 from headwater.addresses import parse_address
 from headwater.api.deps import CallerDep, SessionDep
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.services import tokens as service
 from headwater.store.models import Token
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(tags=["tokens"], responses=ERROR_RESPONSES)
 
 
 class MeOut(ApiModel):
