@@ -106,14 +106,17 @@ def ensure_token(session: Session, *, org_name: str, user_name: str, value: str,
 
 def authenticate(session: Session, plaintext: str) -> Caller:
     """Resolve a presented token to its caller, or raise `Unauthenticated`."""
-    token = session.scalar(select(Token).where(Token.token_hash == hash_token(plaintext)))
-    if token is None or token.revoked:
+    row = session.execute(
+        select(Token, Organization, User)
+        .join(Organization, Organization.id == Token.org_id)
+        .join(User, User.id == Token.user_id)
+        .where(Token.token_hash == hash_token(plaintext))
+    ).first()
+    if row is None or row[0].revoked:
         raise Unauthenticated("the token is not valid")
+    token, org, user = row
     if token.expires_at is not None and token.expires_at <= now():
         raise Unauthenticated("the token has expired")
-    org = session.get(Organization, token.org_id)
-    user = session.get(User, token.user_id)
-    assert org is not None and user is not None
     return caller_of(token, org, user)
 
 
