@@ -5,17 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from headwater import __version__
 from headwater.api import errors
+from headwater.api.compat import bytenite, foundation
 from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
+from headwater.api.portal import router as portal
 from headwater.api.routers import audit as audit_router
-from headwater.api.routers import connectors, data, health, secrets, sources, systems, tokens
+from headwater.api.routers import jobs
+from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, tokens, uploads
 from headwater.services import tokens as tokens_service
+from headwater.services.jobs import service as jobs_service
 from headwater.services.hub import Hub
 from headwater.settings import Settings
+
+
+THREADS = 200
 
 
 def ensure_bootstrap(hub: Hub) -> None:
@@ -33,11 +41,16 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.hub is None:
             app.state.hub = Hub.open(settings or Settings.from_env())
+        # Blocking work (store sessions, file I/O) runs in worker threads; size the pool above the
+        # store's connection pool so a request holding a connection always gets a thread to finish.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         ensure_bootstrap(app.state.hub)
         app.state.hub.audit.purge()
+        jobs_service.start_engine(app.state.hub)  # resumes jobs left in a running state
         try:
             yield
         finally:
+            jobs_service.stop_engine(app.state.hub)
             if owned:
                 app.state.hub.close()
 
@@ -49,8 +62,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, uploads, links, bytenite, foundation, data):
         app.include_router(module.router)
+    app.include_router(portal.router)
+    app.mount(portal.ASSETS_PATH, portal.assets(), name="portal-assets")
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
 

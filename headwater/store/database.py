@@ -24,7 +24,9 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # Enough connections that every request thread can hold one: a request waiting for a
+    # connection while another holds SQLite's write lock must never starve the thread pool.
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 80, "pool_timeout": 60}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
