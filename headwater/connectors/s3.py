@@ -1,0 +1,731 @@
+"""The S3 family: kind `s3` (any S3-compatible endpoint) and the presets `aws`, `gcp` and `storj`.
+
+One implementation on obstore; each provider's quirks are a row in
+`headwater.connectors.s3_profiles`. A connection never uses the hub's own cloud
+identity: the store is built from explicit configuration only, signed with the
+source's secret through a credential callback, or unsigned when there is none.
+
+Directories: S3 has none. A directory exists while at least one key lives under
+`dir/`. `mkdir` makes that true by writing a zero-byte marker `dir/.headwater-folder`
+(obstore cannot write the `dir/` keys s3fs and the AWS console use: its paths drop a
+trailing slash). Markers never appear in listings or counts, a directory holding
+only its marker is empty, and the name is reserved. A directory that was never
+made, only written into, disappears with its last file, as on S3 itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+import anyio
+import obstore as obs
+from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
+from obstore.store import S3Store
+from pydantic import Field, field_validator
+
+from headwater.addresses import normalise_path
+from headwater.connectors import endpoints
+from headwater.connectors.base import (
+    DEFAULT_CHUNK,
+    PAGE_SIZE,
+    Capabilities,
+    Connector,
+    Credentials,
+    Entry,
+    Listing,
+    Params,
+    decode_marker,
+    encode_marker,
+)
+from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.s3_profiles import PROFILES, Profile
+if TYPE_CHECKING:
+    from obstore.store import S3Credential
+
+from headwater.errors import (
+    Conflict,
+    HeadwaterError,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamPermissionDenied,
+    UpstreamTimeout,
+    UpstreamTLSError,
+    UpstreamUnavailable,
+)
+
+PROBE_PREFIX = ".headwater-check-"
+FOLDER_MARKER = ".headwater-folder"
+#: Sorts after every key below `name/`: resuming after `name/` + this skips a whole folder.
+PAST_FOLDER = "\U0010ffff"
+LIST_CHUNK = 1000
+#: Encryption settings obstore reads from the process environment and no explicit setting can remove.
+ENV_ENCRYPTION = ("AWS_SERVER_SIDE_ENCRYPTION", "AWS_SSE_KMS_KEY_ID", "AWS_SSE_CUSTOMER_KEY_BASE64", "AWS_SSE_BUCKET_KEY_ENABLED")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+
+
+class S3PresetParams(Params):
+    """Where the data lives at a provider whose endpoint is known."""
+
+    endpoint: str | None = Field(default=None, description="Override the provider's endpoint URL (http or https).")
+    region: str | None = Field(default=None, description="Region to sign requests for.")
+    bucket: str | None = Field(
+        default=None,
+        description="The bucket. Without one, the first path segment names it (s3+label://bucket/key).",
+    )
+    prefix: str | None = Field(default=None, description="A key prefix inside the bucket that is this connection's root.")
+    path_style: bool | None = Field(
+        default=None, alias="pathStyle", description="Path-style (endpoint/bucket/key) rather than virtual-host addressing."
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("endpoint must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("endpoint must not carry credentials: put them in a secret")
+        if parts.path not in {"", "/"} or parts.query or parts.fragment:
+            raise ValueError("endpoint must be scheme://host[:port] with no path or query")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError("endpoint has an invalid port") from None
+        return value.rstrip("/")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET.fullmatch(value):
+            raise ValueError("bucket must be 3-222 letters, digits, '.', '-' or '_', with no '/'")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            normalised, _ = normalise_path(value)
+        except HeadwaterError as exc:
+            raise ValueError(f"prefix is not a safe path: {exc.message}") from None
+        return normalised or None
+
+
+class S3Params(S3PresetParams):
+    """An S3-compatible endpoint of your choosing."""
+
+    endpoint: str = Field(description="Endpoint URL of the S3 API, e.g. https://minio.example.com:9000.")  # type: ignore[assignment]
+
+
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,220}[A-Za-z0-9]")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: built from the S3 error code and the transport failure, never from obstore's text
+
+
+_CODE = re.compile(r"<Code>([A-Za-z0-9.]{1,64})</Code>")
+_STATUS = re.compile(r"status code: (\d{3})")
+_URL = re.compile(r"\w+://\S+")
+_XML = re.compile(r"<\?xml.*?</Error>", re.DOTALL)
+_PATH_FIELD = re.compile(r'path: "(?:[^"\\]|\\.)*"')
+_RETRY_SETTINGS = re.compile(r"\b(?:max_)?retr(?:y_timeout|ies): [^,\n]*")
+
+AUTH_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidSecurity"}
+)
+PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "InvalidObjectState"})
+REGION_CODES = frozenset({"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"})
+BUSY_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
+
+
+def _transport_text(text: str) -> str:
+    """The parts of an error that describe the transport: its debug chain without URLs, bodies or key names."""
+    _, marker, debug = text.partition("Debug source:")
+    chain = debug if marker else text
+    for pattern in (_XML, _URL, _PATH_FIELD, _RETRY_SETTINGS):
+        chain = pattern.sub("", chain)
+    return chain.lower()
+
+
+def translate(exc: BaseException, host: str, bucket: str, key: str | None = None) -> HeadwaterError:
+    """Map a backend failure to the hub's errors, with a message that holds nothing from the backend."""
+    if isinstance(exc, HeadwaterError):
+        return exc
+    text = str(exc)
+    found = _CODE.search(text)
+    code = found.group(1) if found else None
+    status_found = _STATUS.search(text)
+    status = int(status_found.group(1)) if status_found else None
+    where = f"{key!r} in bucket {bucket!r}" if key else f"bucket {bucket!r}"
+    if code == "NoSuchBucket":
+        return NotFound(f"bucket {bucket!r} does not exist at {host}")
+    if code in AUTH_CODES:
+        return UpstreamAuthFailed(f"{host} refused the credentials ({code}): check the secret's access key and secret key")
+    if code in PERMISSION_CODES:
+        return UpstreamPermissionDenied(f"the credentials are not allowed to do this on {where} ({code})")
+    if code in REGION_CODES:
+        return UpstreamError(f"{host} says {bucket!r} is in another region ({code}): set the source's region")
+    if code == "InvalidRange":
+        return InvalidInput(f"the requested range is outside {where}")
+    if code in BUSY_CODES or (status is not None and status >= 500):
+        return UpstreamUnavailable(f"{host} is unavailable or overloaded ({code or status})")
+    if isinstance(exc, FileNotFoundError) or code == "NoSuchKey" or status == 404:
+        return NotFound(f"{key!r} does not exist in bucket {bucket!r}" if key else f"bucket {bucket!r} does not exist")
+    if isinstance(exc, UnauthenticatedError) or status == 401:
+        return UpstreamAuthFailed(f"{host} refused the credentials: check the secret's access key and secret key")
+    if isinstance(exc, PermissionDeniedError) or status == 403:
+        return UpstreamPermissionDenied(f"the credentials are not allowed to do this on {where}")
+    transport = _transport_text(text)
+    if any(s in transport for s in ("kind: timeout", "timedout", "timed out", "deadline has elapsed")):
+        return UpstreamTimeout(f"{host} did not answer in time")
+    if any(s in transport for s in ("certificate", "invalidcontenttype", "invalidmessage", "tls", "ssl", "handshake")):
+        return UpstreamTLSError(f"TLS with {host} failed: is it an https endpoint with a valid certificate?")
+    if any(s in transport for s in ("dns error", "failed to lookup")):
+        return UpstreamUnavailable(f"host {host} could not be resolved")
+    if any(s in transport for s in ("connectionrefused", "connection refused", "connect", "connection reset", "sending request")):
+        return UpstreamUnavailable(f"{host} could not be reached")
+    return UpstreamError(f"{host} failed ({code or status or type(exc).__name__})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stores: built from explicit configuration only
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Network bounds, in seconds. Checks use the short `check` bound and no retries."""
+
+    connect: float = 5.0
+    request: float = 3600.0
+    idle: float = 60.0
+    retries: int = 3
+    retry_window: float = 30.0
+    check: float = 5.0
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a connection points, resolved from its params and its provider's profile."""
+
+    profile: Profile
+    endpoint: str
+    region: str
+    bucket: str | None
+    prefix: str
+    path_style: bool | None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.endpoint).netloc
+
+    def bucket_endpoint(self, bucket: str) -> tuple[str, bool]:
+        """The URL requests for `bucket` go to, and whether it is path-style."""
+        if self.profile.uses_path_style(self.path_style, bucket):
+            return self.endpoint, True
+        parts = urlsplit(self.endpoint)
+        return f"{parts.scheme}://{bucket}.{parts.netloc}", False
+
+
+def _static_credentials(credentials: Credentials) -> Callable[[], S3Credential]:
+    access_key, secret_key = credentials.access_key, credentials.secret_key
+    token = credentials.values.get("sessionToken") or None
+    if not access_key or not secret_key:
+        raise InvalidInput("the secret needs both an accessKey and a secretKey for an S3 connection")
+
+    def provide() -> S3Credential:
+        return {"access_key_id": access_key, "secret_access_key": secret_key, "token": token, "expires_at": None}
+
+    return provide
+
+
+def make_store(location: Location, bucket: str, credentials: Credentials | None, timeouts: Timeouts, *, probe: bool) -> S3Store:
+    """An S3Store for one bucket whose every setting is explicit.
+
+    obstore seeds its builder from `AWS_*` variables; each setting that could carry the
+    hub's identity or change where requests go is given here so the environment never
+    decides it. Credentials come from a callback (so no ambient key, session token or
+    instance role is ever consulted); without a secret, requests are not signed at all.
+    Encryption keys in the environment cannot be overridden, so they are refused.
+    """
+    url, path_style = location.bucket_endpoint(bucket)
+    profile = location.profile
+    config: dict[str, Any] = {
+        "endpoint": url,
+        "region": location.region,
+        "virtual_hosted_style_request": not path_style,
+        "skip_signature": credentials is None,
+        "unsigned_payload": False,
+        "request_payer": False,
+        "s3_express": False,
+        "disable_bulk_delete": not profile.bulk_delete,
+    }
+    if profile.checksum:
+        config["checksum_algorithm"] = profile.checksum
+    inherited = [name for name in ENV_ENCRYPTION if name in os.environ]
+    if inherited:
+        # obstore would send the hub's KMS key id or SSE-C key to this endpoint, and has no way to unset them.
+        raise UpstreamError(
+            f"the hub's environment sets {', '.join(inherited)}, which obstore would apply to every S3 connection: "
+            "the operator must unset it"
+        )
+    bound = timeouts.check if probe else timeouts.request
+    client_options: dict[str, Any] = {
+        "allow_http": url.startswith("http://"),
+        "allow_invalid_certificates": False,
+        "connect_timeout": timedelta(seconds=min(timeouts.connect, bound)),
+        "timeout": timedelta(seconds=bound),
+        "user_agent": "headwater",
+    }
+    if not probe:
+        client_options["read_timeout"] = timedelta(seconds=timeouts.idle)
+    retry = {
+        "max_retries": 0 if probe else timeouts.retries,
+        "retry_timeout": timedelta(seconds=bound if probe else timeouts.retry_window),
+    }
+    extra: dict[str, Any] = {}
+    if credentials is not None:
+        extra["credential_provider"] = _static_credentials(credentials)
+    return S3Store(bucket, config=config, client_options=client_options, retry_config=retry, **extra)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# The connector
+
+#: Children in key order, each with the position to resume listing after it.
+Found = list[tuple[Entry, str]]
+Keys = list[str]
+
+
+@dataclass(frozen=True)
+class _Spot:
+    """A path resolved to a bucket and key; `root` when it is the connection's (or a bucket's) root."""
+
+    bucket: str
+    key: str
+    root: bool
+
+    @property
+    def lead(self) -> str:
+        """What every key below this spot starts with."""
+        return self.key + "/" if self.key else ""
+
+
+class S3Connector(Connector):
+    """Objects in one bucket (or, with no bucket configured, in the bucket the path names) below a prefix."""
+
+    kind: ClassVar[str] = "s3"
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
+
+    def __init__(
+        self,
+        location: Location,
+        credentials: Credentials | None = None,
+        *,
+        allow_private_endpoints: bool = False,
+        chunk_size: int = DEFAULT_CHUNK,
+        timeouts: Timeouts = Timeouts(),
+    ) -> None:
+        self.location = location
+        self.credentials = credentials
+        self.allow_private = allow_private_endpoints
+        self.chunk_size = chunk_size
+        self.timeouts = timeouts
+        self._stores: dict[tuple[str, bool], S3Store] = {}
+        if credentials is not None:
+            _static_credentials(credentials)  # refuse an incomplete secret now, not on first request
+        self._checked: set[str] = set()
+        if location.bucket is not None:
+            self._check_endpoint(location.bucket)
+        else:  # each bucket's own host (virtual-host addressing) is checked when first used
+            endpoints.check_url(location.endpoint, allow_private=allow_private_endpoints)
+            self._checked.add(location.host)
+
+    # -- plumbing
+
+    def _check_endpoint(self, bucket: str) -> None:
+        url, _ = self.location.bucket_endpoint(bucket)
+        host = urlsplit(url).netloc
+        if host not in self._checked:
+            endpoints.check_url(url, allow_private=self.allow_private)
+            self._checked.add(host)
+
+    async def _store(self, bucket: str, *, probe: bool = False) -> S3Store:
+        store = self._stores.get((bucket, probe))
+        if store is None:
+            url, _ = self.location.bucket_endpoint(bucket)
+            if urlsplit(url).netloc not in self._checked:
+                await anyio.to_thread.run_sync(self._check_endpoint, bucket)
+            store = make_store(self.location, bucket, self.credentials, self.timeouts, probe=probe)
+            self._stores[(bucket, probe)] = store
+        return store
+
+    def _spot(self, path: str) -> _Spot:
+        parts = path.split("/") if path else []
+        for part in parts:
+            if part in {"", ".", ".."} or "\\" in part or "\x00" in part:
+                raise InvalidInput(f"path {path!r} is not a normalised path")
+            if part == FOLDER_MARKER:
+                raise InvalidInput(f"the name {FOLDER_MARKER!r} is reserved for directory markers")
+        bucket = self.location.bucket
+        if bucket is None:
+            if not parts:
+                raise NotSupported("this connection names no bucket: address one, as s3+label://BUCKET/path")
+            bucket, parts = parts[0], parts[1:]
+            if not _BUCKET.fullmatch(bucket):
+                raise NotFound(f"bucket {bucket!r} does not exist")
+        prefix = [self.location.prefix] if self.location.prefix else []
+        return _Spot(bucket, "/".join(prefix + parts), root=not parts)
+
+    def _fail(self, exc: BaseException, spot: _Spot, key: str | None = None) -> HeadwaterError:
+        return translate(exc, self.location.host, spot.bucket, key if key is not None else (spot.key or None))
+
+    def _entry(self, name: str, meta: Mapping[str, Any]) -> Entry:
+        return Entry(name=name, is_dir=False, size=meta["size"], modified=meta["last_modified"], etag=meta.get("e_tag"))
+
+    async def _head(self, spot: _Spot) -> Mapping[str, Any] | None:
+        """The object at `spot`, or None when there is none."""
+        store = await self._store(spot.bucket)
+        try:
+            return await obs.head_async(store, spot.key)
+        except FileNotFoundError as exc:
+            if "NoSuchBucket" in str(exc):
+                raise self._fail(exc, spot) from None
+            return None
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+
+    async def _has_children(self, spot: _Spot, *, probe: bool = False) -> bool:
+        store = await self._store(spot.bucket, probe=probe)
+        try:
+            async for chunk in obs.list(store, spot.key or None, chunk_size=1):
+                # `dir/` markers of other tools come back as the folder's own path: they count too.
+                if any(meta["path"].startswith(spot.lead) or meta["path"] == spot.key for meta in chunk):
+                    return True
+        except Exception as exc:
+            raise self._fail(exc, spot, "") from None
+        return False
+
+    # -- the interface
+
+    async def check(self, *, write: bool = False) -> None:
+        """List the root (and with `write`, put and delete a probe object there), with short timeouts."""
+        bucket = self.location.bucket
+        if bucket is None:
+            # No bucket to probe, so none to write to: ask for one that cannot exist. "No such
+            # bucket" proves the endpoint answers and accepts the keys; anything else is the failure.
+            try:
+                await self._has_children(_Spot(f"headwater-check-{uuid.uuid4().hex[:16]}", "", True), probe=True)
+            except NotFound:
+                pass
+            return
+        spot = self._spot("")
+        await self._has_children(spot, probe=True)
+        if not write:
+            return
+        store = await self._store(bucket, probe=True)
+        key = spot.lead + PROBE_PREFIX + uuid.uuid4().hex
+        steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("write to", lambda: obs.put_async(store, key, b"", use_multipart=False)),
+            ("delete from", lambda: obs.delete_async(store, key)),
+        ]
+        for action, step in steps:  # one after the other: obstore starts a request as soon as it is called
+            try:
+                await step()
+            except Exception as exc:
+                error = self._fail(exc, spot, key)
+                if isinstance(error, UpstreamPermissionDenied):
+                    raise UpstreamPermissionDenied(
+                        f"the credentials can read bucket {bucket!r} but not {action} it, and the source is read-write"
+                    ) from None
+                raise error from None
+
+    async def stat(self, path: str) -> Entry:
+        spot = self._spot(path)
+        name = path.rsplit("/", 1)[-1]
+        if spot.root:
+            await self._has_children(spot)  # proves the bucket exists
+            return Entry(name=name, is_dir=True)
+        meta = await self._head(spot)
+        if meta is not None:
+            return self._entry(name, meta)
+        if await self._has_children(spot):
+            return Entry(name=name, is_dir=True)
+        raise NotFound(f"{path!r} does not exist")
+
+    async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+        spot = self._spot(path)
+        if spot.root:
+            raise InvalidInput(f"{path or '/'!r} is a directory")
+        if start is not None and end is not None and end <= start:
+            return
+        options: dict[str, Any] = {}
+        if end is not None:
+            options["range"] = (start or 0, end)
+        elif start:
+            options["range"] = {"offset": start}
+        store = await self._store(spot.bucket)
+        try:
+            result = await obs.get_async(store, spot.key, options=options)  # type: ignore[arg-type]
+        except FileNotFoundError as exc:
+            if "NoSuchBucket" not in str(exc) and await self._has_children(spot):
+                raise InvalidInput(f"{path!r} is a directory") from None
+            raise self._fail(exc, spot) from None
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+        try:
+            async for chunk in result.stream(min_chunk_size=self.chunk_size):
+                yield bytes(chunk)
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+
+    async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+        spot = self._spot(path)
+        if spot.root:
+            raise InvalidInput("cannot write to the root of a connection or bucket: give a file name")
+        if await self._has_children(spot):
+            raise Conflict(f"{path!r} is a directory")
+        part_size = self.location.profile.part_size(size_hint)
+        store = await self._store(spot.bucket)
+        writer = obs.open_writer_async(
+            store, spot.key, buffer_size=part_size, max_concurrency=self.location.profile.upload_concurrency
+        )
+        pending = bytearray()
+        try:
+            async for chunk in chunks:
+                pending += chunk
+                if len(pending) >= self.chunk_size:
+                    await self._put(writer, bytes(pending), spot)
+                    pending.clear()
+            if pending:
+                await self._put(writer, bytes(pending), spot)
+            try:
+                await writer.close()
+            except Exception as exc:
+                raise self._fail(exc, spot) from None
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await writer.__aexit__(type(exc), exc, exc.__traceback__)  # aborts the multipart upload
+                except Exception:
+                    pass  # already closed, or the abort itself failed: nothing was committed either way
+            raise
+        return await self.stat(path)
+
+    async def _put(self, writer: Any, data: bytes, spot: _Spot) -> None:
+        try:
+            await writer.write(data)
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+
+    async def delete(self, path: str) -> None:
+        spot = self._spot(path)
+        if spot.root:
+            raise InvalidInput(f"{path or '/'!r} is a directory: delete it as a directory")
+        if await self._head(spot) is None:
+            if await self._has_children(spot):
+                raise InvalidInput(f"{path!r} is a directory: delete it as a directory")
+            raise NotFound(f"{path!r} does not exist")
+        store = await self._store(spot.bucket)
+        try:
+            await obs.delete_async(store, spot.key)
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+
+    async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        spot = self._spot(path)
+        after = decode_marker(marker)
+        found = await self._scan(spot, after, limit + 1)
+        if not found and after is None and not spot.root and not await self._has_children(spot):
+            if await self._head(spot) is not None:
+                raise InvalidInput(f"{path!r} is a file, not a directory")
+            raise NotFound(f"{path!r} does not exist")
+        page = found[:limit]
+        next_marker = encode_marker(page[-1][1]) if len(found) > limit else None
+        folders = sorted((e for e, _ in page if e.is_dir), key=lambda e: e.name)
+        files = sorted((e for e, _ in page if not e.is_dir), key=lambda e: e.name)
+        return Listing(folders, files, next_marker)
+
+    async def _scan(self, spot: _Spot, after: str | None, want: int) -> Found:
+        """Up to `want` children of `spot` in key order, each with the position to resume after it.
+
+        Streams the flat key listing and groups it by the next `/` itself, so memory stays
+        bounded by one listing request however large the folder. A folder with more keys
+        than one request holds is skipped by restarting the listing past it.
+        """
+        store = await self._store(spot.bucket)
+        lead = spot.lead
+        offset = lead + after if after else None
+        found: Found = []
+        while True:
+            restart: str | None = None
+            current: str | None = None
+            skipped = 0
+            try:
+                async for chunk in obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK):
+                    for meta in chunk:
+                        full: str = meta["path"]
+                        if not full.startswith(lead):
+                            continue  # a folder marker of another tool, listed as the folder itself
+                        name, sep, _ = full[len(lead):].partition("/")
+                        if not sep and name == FOLDER_MARKER:
+                            continue
+                        if not sep:
+                            found.append((self._entry(name, meta), name))
+                            current = None
+                        elif name != current:
+                            found.append((Entry(name=name, is_dir=True), name + "/" + PAST_FOLDER))
+                            current, skipped = name, 0
+                        else:
+                            skipped += 1
+                            if skipped >= LIST_CHUNK:
+                                restart = lead + name + "/" + PAST_FOLDER
+                                break
+                        if len(found) >= want:
+                            return found
+                    if restart is not None:
+                        break
+            except Exception as exc:
+                raise self._fail(exc, spot, "") from None
+            if restart is None:
+                return found
+            offset = restart
+
+    async def mkdir(self, path: str) -> None:
+        """Write the directory's marker, unless the name is taken (or a parent is a file)."""
+        spot = self._spot(path)
+        if spot.root:
+            raise Conflict(f"{path or '/'!r} already exists")
+        if await self._head(spot) is not None:
+            raise Conflict(f"{path!r} is a file")
+        if await self._has_children(spot):
+            raise Conflict(f"{path!r} already exists")
+        parents = path.split("/")[:-1]
+        for depth in range(len(parents), 0, -1):
+            if await self._head(self._spot("/".join(parents[:depth]))) is not None:
+                raise Conflict(f"a parent of {path!r} is a file")
+        store = await self._store(spot.bucket)
+        try:
+            await obs.put_async(store, spot.lead + FOLDER_MARKER, b"", use_multipart=False)
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+
+    async def rmdir(self, path: str, recursive: bool = False) -> int:
+        spot = self._spot(path)
+        if spot.root:
+            raise InvalidInput("cannot remove the root of a connection or a bucket")
+        store = await self._store(spot.bucket)
+        first = await self._first_keys(store, spot, 2)
+        if not first:
+            if await self._head(spot) is not None:
+                raise InvalidInput(f"{path!r} is a file, not a directory")
+            raise NotFound(f"{path!r} does not exist")
+        own_marker = spot.lead + FOLDER_MARKER
+        if not recursive and first != [own_marker]:
+            raise Conflict(f"directory {path!r} is not empty: delete it with force")
+        deleted = 0
+        previous: Keys = []
+        try:
+            while True:  # list the first batch again each time: deleting never disturbs a listing in flight
+                batch = await self._first_keys(store, spot, LIST_CHUNK)
+                if not batch:
+                    return deleted
+                if batch == previous:
+                    raise UpstreamError(f"{self.location.host} accepted deletes under {path!r} but kept the objects")
+                previous = batch
+                await obs.delete_async(store, batch)
+                deleted += sum(1 for key in batch if key.rsplit("/", 1)[-1] != FOLDER_MARKER)
+        except HeadwaterError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
+
+    async def _first_keys(self, store: S3Store, spot: _Spot, count: int) -> Keys:
+        """Up to `count` keys below `spot` (one listing request)."""
+        try:
+            async for chunk in obs.list(store, spot.key, chunk_size=count):
+                return [meta["path"] for meta in chunk if meta["path"].startswith(spot.lead)]
+        except Exception as exc:
+            raise self._fail(exc, spot, "") from None
+        return []
+
+    async def close(self) -> None:
+        self._stores.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds
+
+
+def location_of(profile: Profile, params: Params) -> Location:
+    """Resolve a source's validated params against its provider's profile."""
+    if not isinstance(params, S3PresetParams):
+        raise InvalidInput(f"params of a {profile.name} source must be validated by its kind's schema")
+    region = profile.region_for(params.region)
+    endpoint = profile.endpoint_for(params.endpoint, region)
+    if endpoint is None:
+        raise InvalidInput(f"a {profile.name} source needs an endpoint")
+    return Location(profile, endpoint, region, params.bucket, params.prefix or "", params.path_style)
+
+
+def _builder(profile: Profile) -> Callable[[Any, Credentials | None, BuildContext], Connector]:
+    def build(params: S3PresetParams, credentials: Credentials | None, ctx: BuildContext) -> Connector:
+        try:
+            location = location_of(profile, params)
+        except ValueError as exc:
+            raise InvalidInput(f"params.region: {exc}") from None
+        return S3Connector(
+            location, credentials, allow_private_endpoints=ctx.allow_private_endpoints, chunk_size=ctx.chunk_size
+        )
+
+    return build
+
+
+def _params_model(profile: Profile) -> type[S3PresetParams]:
+    """The params schema of one profile: the region rule is checked when a source is validated."""
+    base = S3Params if profile.endpoint is None else S3PresetParams
+
+    class ProfileParams(base):  # type: ignore[valid-type, misc]
+        @field_validator("region")
+        @classmethod
+        def _region(cls, value: str | None) -> str | None:
+            profile.region_for(value)
+            return value
+
+    name = "".join(part.capitalize() for part in profile.name.split("-")) + "Params"
+    ProfileParams.__name__ = ProfileParams.__qualname__ = name
+    ProfileParams.__doc__ = profile.description
+    return ProfileParams
+
+
+for _profile in PROFILES.values():
+    register(
+        Kind(
+            name=_profile.name,
+            title=_profile.title,
+            description=_profile.description,
+            params=_params_model(_profile),
+            capabilities=S3Connector.capabilities,
+            build=_builder(_profile),
+            credentials="optional",
+            secret_types=_profile.secret_types,
+        )
+    )
