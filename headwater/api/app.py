@@ -15,7 +15,6 @@ from headwater.api.limits import EdgeMiddleware
 from headwater.api.routers import audit as audit_router
 from headwater.api.routers import connectors, data, health, secrets, sources, systems, tokens
 from headwater.services import tokens as tokens_service
-from headwater.services.jobs import service as jobs_service
 from headwater.services.hub import Hub
 from headwater.settings import Settings
 
@@ -43,11 +42,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         ensure_bootstrap(app.state.hub)
         app.state.hub.audit.purge()
-        jobs_service.start_engine(app.state.hub)  # resumes jobs left in a running state
         try:
             yield
         finally:
-            jobs_service.stop_engine(app.state.hub)
             if owned:
                 app.state.hub.close()
 
