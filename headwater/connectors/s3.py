@@ -620,7 +620,8 @@ class S3Connector(Connector):
             raise Conflict(f"{path!r} already exists")
         parents = path.split("/")[:-1]
         for depth in range(len(parents), 0, -1):
-            if await self._head(self._spot("/".join(parents[:depth]))) is not None:
+            parent = self._spot("/".join(parents[:depth]))
+            if not parent.root and await self._head(parent) is not None:
                 raise Conflict(f"a parent of {path!r} is a file")
         store = await self._store(spot.bucket)
         try:

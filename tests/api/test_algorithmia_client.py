@@ -9,6 +9,7 @@ import pytest
 from Algorithmia.errors import DataApiError
 
 from tests.fixtures.hub import RunningHub
+from tests.fixtures.seaweedfs import SeaweedFS
 
 
 @pytest.fixture
@@ -132,3 +133,73 @@ def test_collection_permissions_round_trip(algo: Algorithmia.client.Client) -> N
     plain = algo.dir("data://.my/plain")
     plain.create()
     assert plain.get_permissions().read_acl == AclType.my_algos
+
+
+# --- the same client against an S3-family connection on a real S3 server -------------------------------
+
+
+@pytest.fixture
+def s3_algo(sqlite_hub: RunningHub, seaweedfs: SeaweedFS) -> tuple[Algorithmia.client.Client, str, SeaweedFS]:
+    """An organization with `s3+lake` (read-write) and `s3+view` (read-only) on one bucket."""
+    token = sqlite_hub.token()
+    bucket = seaweedfs.create_bucket()
+    with sqlite_hub.client(token) as api:
+        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
+                                      "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
+        for label, access in (("lake", "read-write"), ("view", "read")):
+            api.post("/v1/sources", json={"protocol": "s3", "label": label, "secretId": "sw", "access": access,
+                                          "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}).raise_for_status()
+    return Algorithmia.client(token, api_address=sqlite_hub.url), bucket, seaweedfs
+
+
+def test_s3_connection_put_get_of_every_type(s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS], tmp_path: Path) -> None:
+    algo, bucket, _ = s3_algo
+    base = f"s3+lake://{bucket}/dir"
+    algo.file(f"{base}/t.txt").put("hello")
+    algo.file(f"{base}/u.txt").put("héllo €5")
+    algo.file(f"{base}/b.bin").put(b"\x00\xff")
+    algo.file(f"{base}/j.json").putJson({"a": [1, 2]})
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    algo.file(f"{base}/empty").putFile(str(empty))
+    algo.file(f"{base}/x y+ü.txt").put("odd name")
+    assert algo.file(f"{base}/t.txt").getString() == "hello"
+    assert algo.file(f"{base}/u.txt").getString() == "héllo €5"
+    assert algo.file(f"{base}/b.bin").getBytes() == b"\x00\xff"
+    assert algo.file(f"{base}/j.json").getJson() == {"a": [1, 2]}
+    assert algo.file(f"{base}/empty").getBytes() == b""
+    assert algo.file(f"{base}/x y+ü.txt").getString() == "odd name"
+    assert algo.file(f"{base}/t.txt").exists() and not algo.file(f"{base}/none").exists()
+    algo.file(f"{base}/t.txt").delete()
+    assert not algo.file(f"{base}/t.txt").exists()
+
+
+def test_s3_connection_lists_across_pages_and_manages_directories(s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS]) -> None:
+    import obstore as obs
+
+    algo, bucket, server = s3_algo
+    store = server.store(bucket)
+    for i in range(1105):
+        obs.put(store, f"many/k{i:05d}", b"x")
+    listing = algo.dir(f"s3+lake://{bucket}/many")
+    names = [f.getName() for f in listing.files()]
+    assert len(names) == 1105 and len(set(names)) == 1105
+    made = algo.dir(f"s3+lake://{bucket}/made")
+    made.create()
+    assert made.exists()
+    algo.file(f"s3+lake://{bucket}/made/inner.txt").put("x")
+    with pytest.raises(DataApiError):
+        made.delete()
+    made.delete(force=True)
+    assert server.keys_in(bucket, "made") == []
+
+
+def test_s3_read_only_connection_refuses_writes(s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS]) -> None:
+    algo, bucket, server = s3_algo
+    algo.file(f"s3+lake://{bucket}/shared.txt").put("readable")
+    assert algo.file(f"s3+view://{bucket}/shared.txt").getString() == "readable"
+    with pytest.raises(Exception, match="403"):
+        algo.file(f"s3+view://{bucket}/new.txt").put("nope")
+    with pytest.raises(DataApiError, match="read-only"):
+        algo.file(f"s3+view://{bucket}/shared.txt").delete()
+    assert server.keys_in(bucket) == ["shared.txt"]
