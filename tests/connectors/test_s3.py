@@ -283,6 +283,8 @@ async def test_without_a_bucket_the_first_segment_names_it(seaweedfs: SeaweedFS,
         await conn.stat(f"hw-missing-{uuid.uuid4().hex[:8]}/k")
     with pytest.raises(InvalidInput):
         await conn.write(bucket, chunks_of(b"x"))
+    await conn.mkdir(f"{bucket}/made")  # the bucket is its parent: a root, never a file
+    assert (await conn.stat(f"{bucket}/made")).is_dir
     await conn.check()
 
 
