@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.hub",
     "tests.fixtures.seaweedfs",
+    "tests.fixtures.databases",
 ]

@@ -14,6 +14,7 @@ from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.routers import audit as audit_router
 from headwater.api.routers import connectors, data, health, secrets, sources, systems, tokens
+from headwater.api.routers import query
 from headwater.services import tokens as tokens_service
 from headwater.services.hub import Hub
 from headwater.settings import Settings
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, query, data):
         app.include_router(module.router)
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -94,6 +94,8 @@ class Connector(ABC):
 
     kind: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: The read options (e.g. a table's `columns`, `limit`) this kind accepts; others are never passed.
+    read_options: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     async def check(self, *, write: bool = False) -> None:
@@ -104,8 +106,13 @@ class Connector(ABC):
         """The entry at `path`; `NotFound` if there is none."""
 
     @abstractmethod
-    def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
-        """Stream the bytes of the file at `path`, optionally the range [start, end)."""
+    def read(
+        self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream the bytes of the file at `path`, optionally the range [start, end).
+
+        `options` is passed only with names in `read_options`, so kinds without any need not accept it.
+        """
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         """Store the streamed bytes at `path` atomically: all of them, or nothing on failure."""

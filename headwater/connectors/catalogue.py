@@ -75,7 +75,7 @@ def _load_optional_kinds() -> None:
     """Kinds in their own modules register themselves on import."""
     import importlib
 
-    for module in ("headwater.connectors.s3", "headwater.connectors.http", "headwater.connectors.hosted_kinds"):
+    for module in ("headwater.connectors.s3", "headwater.connectors.http", "headwater.connectors.hosted_kinds", "headwater.connectors.databases", "headwater.connectors.synthetic"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -8,7 +8,7 @@ and the token's own narrowing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 
 import anyio
@@ -135,8 +135,13 @@ async def stat(target: Target) -> Entry:
     return entry
 
 
-async def read(target: Target, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+async def read(
+    target: Target, start: int | None = None, end: int | None = None, options: Mapping[str, str] | None = None
+) -> AsyncIterator[bytes]:
     target.authorize(policy.Operation.READ)
+    accepted = {k: v for k, v in (options or {}).items() if k in target.connector.read_options}
+    if accepted:
+        return target.connector.read(target.path, start, end, options=accepted)
     return target.connector.read(target.path, start, end)
 
 

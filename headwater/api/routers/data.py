@@ -130,7 +130,7 @@ async def stream_file(target: service.Target, entry: Entry, request: Request) ->
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
             headers["Content-Length"] = str(end - start)
-    stream = await service.read(target, start, end)
+    stream = await service.read(target, start, end, dict(request.query_params))
     # Pull the first chunk before the response starts, so early errors still become proper statuses.
     try:
         first = await stream.__anext__()
