@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.hub",
+    "tests.fixtures.http_server",
     "tests.fixtures.seaweedfs",
     "tests.fixtures.databases",
 ]

@@ -13,7 +13,7 @@ from headwater.api import errors
 from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.routers import audit as audit_router
-from headwater.api.routers import connectors, data, health, secrets, sources, systems, tokens
+from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, tokens, uploads
 from headwater.api.routers import query
 from headwater.services import tokens as tokens_service
 from headwater.services.hub import Hub
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, query, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, query, uploads, links, data):
         app.include_router(module.router)
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body

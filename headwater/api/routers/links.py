@@ -1,0 +1,141 @@
+"""`GET /v1/links/{token}`: download a file through a signed, expiring link. No token needed.
+
+The link itself is the credential (`headwater.links`): a forged or altered one is
+403 `link_invalid`, an expired one 410 `link_expired`, and a file already purged
+404. Single byte ranges are served as 206. This router's lifespan also runs the
+hub's periodic purge of expired bucket files and abandoned uploads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mimetypes
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import select
+
+from headwater import links
+from headwater.api.deps import HubDep
+from headwater.api.routers.data import RangeNotSatisfiable, http_date, parse_range
+from headwater.api.schemas import ErrorOut
+from headwater.connectors.hosted_kinds import purge_expired
+from headwater.connectors.local import LocalConnector
+from headwater.errors import NotFound
+from headwater.services.hub import Hub
+from headwater.store.models import Source
+
+log = logging.getLogger("headwater.links")
+PURGE_INTERVAL = 600.0
+
+
+def _live_sources(hub: Hub) -> set[str]:
+    with hub.store.session() as session:
+        return set(session.scalars(select(Source.id)))
+
+
+async def purge_forever(hub: Hub, interval: float = PURGE_INTERVAL) -> None:
+    """Purge expired hosted files now and every `interval` seconds; a failed round is logged, not fatal."""
+    while True:
+        try:
+            live = await anyio.to_thread.run_sync(_live_sources, hub)
+            removed = await anyio.to_thread.run_sync(partial(purge_expired, hub.settings.data_dir, live_sources=live))
+            if removed:
+                log.info("purged %d expired hosted files", removed)
+        except Exception as exc:  # keep purging on the next round
+            log.warning("purging expired hosted files failed: %s", type(exc).__name__)
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def purging(app: FastAPI) -> AsyncIterator[None]:
+    task = asyncio.create_task(purge_forever(app.state.hub))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+router = APIRouter(prefix="/v1/links", tags=["links"], lifespan=purging)
+FILE = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file", **FILE},
+    206: {"description": "The requested byte range of the file", **FILE},
+    403: {"model": ErrorOut, "description": "The link is not one this hub issued, or was altered"},
+    404: {"model": ErrorOut, "description": "The file behind the link no longer exists"},
+    410: {"model": ErrorOut, "description": "The link has expired"},
+    416: {"model": ErrorOut, "description": "The range is outside the file"},
+}
+
+
+def disposition(name: str) -> str:
+    fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+async def download(token: str, request: Request, hub: HubDep) -> Response:
+    link = links.signer(hub.settings.data_dir).verify(token)
+    connector = LocalConnector(hub.settings.data_dir, chunk_size=hub.settings.chunk_size)
+    try:
+        entry = await connector.stat(link.path)
+    except NotFound:
+        entry = None
+    if entry is None or entry.is_dir:
+        raise NotFound("the file behind this link no longer exists")
+    name = link.path.rsplit("/", 1)[-1]
+    size = entry.size or 0
+    headers: dict[str, Any] = {
+        "Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+        "Content-Disposition": disposition(name),
+        "Content-Length": str(size),
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-store",
+        "Expires": http_date(link.expires_at),
+    }
+    if entry.etag:
+        headers["ETag"] = entry.etag
+    if entry.modified:
+        headers["Last-Modified"] = http_date(entry.modified)
+    start: int | None = None
+    end: int | None = None
+    status = 200
+    range_header = request.headers.get("range")
+    if range_header:
+        try:
+            span = parse_range(range_header, size)
+        except RangeNotSatisfiable:
+            message = f"range {range_header!r} is outside the file's {size} bytes"
+            return JSONResponse(
+                {"error": {"code": "range_not_satisfiable", "message": message}},
+                status_code=416,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+        if span is not None:
+            start, end = span
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["Content-Length"] = str(end - start)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    return StreamingResponse(connector.read(link.path, start, end), status_code=status, headers=headers)
+
+
+for _method in ("GET", "HEAD"):
+    router.add_api_route(
+        "/{token}",
+        download,
+        methods=[_method],
+        summary="Download a file through a signed link (no token needed)",
+        operation_id=f"link_{_method.lower()}",
+        response_class=Response,
+        responses=LINK_RESPONSES,
+    )

@@ -1,0 +1,131 @@
+"""Signed, expiring links: URLs the hub serves without a token, proven by an HMAC.
+
+A link names a file by its path relative to the hub's data dir and carries its
+expiry; both are signed with HMAC-SHA256 under a per-hub key kept in
+`<data_dir>/links.key` (created on first use, file mode 0600). Anyone holding the
+link may download the file until it expires; nobody can forge or extend one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from headwater.errors import HeadwaterError
+
+KEY_FILE = "links.key"
+ROUTE = "/v1/links/"
+#: The folders of the data dir a link may point into.
+AREAS = ("uploads", "buckets")
+_CONTEXT = b"headwater-link-v1\n"
+
+
+class LinkInvalid(HeadwaterError):
+    """The link was not issued by this hub, or was altered."""
+
+    code = "link_invalid"
+    status = 403
+
+
+class LinkExpired(HeadwaterError):
+    code = "link_expired"
+    status = 410
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a verified link grants: one file (relative to the data dir) until `expires_at`."""
+
+    path: str
+    expires_at: datetime
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4))
+
+
+def load_key(data_dir: Path) -> bytes:
+    """The hub's link key, generated on first use with file mode 0600."""
+    path = data_dir / KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex())
+    return key
+
+
+class Signer:
+    """Signs and verifies links with one key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, _CONTEXT + payload.encode(), hashlib.sha256).digest()[:24])
+
+    def sign(self, path: str, expires_at: datetime) -> str:
+        """A token for the file at `path` (relative to the data dir) valid until `expires_at`."""
+        if path.split("/", 1)[0] not in AREAS:
+            raise ValueError(f"links may only point into {AREAS}")
+        body = json.dumps({"p": path, "e": int(expires_at.timestamp())}, separators=(",", ":"))
+        payload = _b64(body.encode())
+        return f"{payload}.{self._mac(payload)}"
+
+    def url(self, path: str, expires_at: datetime) -> str:
+        """The hub-relative URL of a signed link."""
+        return ROUTE + self.sign(path, expires_at)
+
+    def verify(self, token: str, now: datetime | None = None) -> Link:
+        """The link a token grants; `LinkInvalid` if forged or altered, `LinkExpired` if out of date."""
+        payload, _, mac = token.partition(".")
+        if not payload or not mac or not hmac.compare_digest(mac, self._mac(payload)):
+            raise LinkInvalid("this link is not valid: it was not issued by this hub or was altered")
+        try:
+            body = json.loads(_unb64(payload))
+            path, expires = str(body["p"]), int(body["e"])
+        except (ValueError, KeyError, TypeError):
+            raise LinkInvalid("this link is not valid") from None
+        if path.split("/", 1)[0] not in AREAS:
+            raise LinkInvalid("this link is not valid")
+        expires_at = datetime.fromtimestamp(expires, tz=timezone.utc)
+        if expires_at <= (now or datetime.now(timezone.utc)):
+            raise LinkExpired(f"this link expired at {expires_at.isoformat()}")
+        return Link(path, expires_at)
+
+
+_signers: dict[Path, Signer] = {}
+_lock = threading.Lock()
+
+
+def signer(data_dir: Path) -> Signer:
+    """The signer of the hub whose data dir this is (the key is read once per process)."""
+    root = data_dir.resolve()
+    with _lock:
+        found = _signers.get(root)
+        if found is None:
+            found = _signers[root] = Signer(load_key(root))
+        return found
+
+
+def expiry(ttl: timedelta, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(timezone.utc)) + ttl
