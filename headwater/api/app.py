@@ -13,9 +13,11 @@ from headwater.api import errors
 from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.routers import audit as audit_router
+from headwater.api.routers import jobs
 from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, tokens, uploads
 from headwater.api.routers import query
 from headwater.services import tokens as tokens_service
+from headwater.services.jobs import service as jobs_service
 from headwater.services.hub import Hub
 from headwater.settings import Settings
 
@@ -43,9 +45,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         ensure_bootstrap(app.state.hub)
         app.state.hub.audit.purge()
+        jobs_service.start_engine(app.state.hub)  # resumes jobs left in a running state
         try:
             yield
         finally:
+            jobs_service.stop_engine(app.state.hub)
             if owned:
                 app.state.hub.close()
 
@@ -57,7 +61,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, query, uploads, links, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, query, uploads, links, data):
         app.include_router(module.router)
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body

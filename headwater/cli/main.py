@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from headwater import __version__
-from headwater.cli import audit, data, secrets, serve, sources, systems, token
+from headwater.cli import audit, data, jobs, secrets, serve, sources, systems, token
 from headwater.cli.output import fail
 from headwater.errors import HeadwaterError
 
@@ -109,6 +109,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(sources.app, name="sources")
 app.add_typer(systems.app, name="systems")
 app.add_typer(audit.app, name="audit")
+app.add_typer(jobs.app, name="jobs")
 data.register(app)
 
 

@@ -257,3 +257,71 @@ class Audit(Resource):
             after = page.get("next")
             if not after:
                 return found
+
+
+class Jobs(Resource):
+    """`/v1/jobs`: a data source in, an app over partitions, a data destination out."""
+
+    path = "/v1/jobs"
+    key = "jobs"
+    TERMINAL = ("complete", "failed", "canceled")
+
+    def create(
+        self,
+        source: str,
+        destination: str,
+        *,
+        app: str = "copy",
+        partitioner: str = "object",
+        assembler: str = "passthrough",
+        app_params: dict[str, Any] | None = None,
+        partitioner_params: dict[str, Any] | None = None,
+        assembler_params: dict[str, Any] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        run: bool = False,
+    ) -> Json:
+        params = {"app": app_params or {}, "partitioner": partitioner_params or {}, "assembler": assembler_params or {}}
+        body = body_of(dict(source=source, destination=destination, app=app, partitioner=partitioner, assembler=assembler,
+                            params=params, name=name, description=description, run=run))
+        result: Json = self._transport.json("POST", self.path, json=body)
+        return result
+
+    def list(self, state: str | None = None, limit: int | None = None, offset: int | None = None) -> list[Json]:
+        return self._list(state=state, limit=limit, offset=offset)
+
+    def get(self, id: str) -> Json:
+        return self._get(id)
+
+    def run(self, id: str) -> Json:
+        result: Json = self._transport.json("POST", self._item(id) + "/run")
+        return result
+
+    def cancel(self, id: str) -> Json:
+        """Stop the job; its outputs are removed from the destination."""
+        result: Json = self._transport.json("POST", self._item(id) + "/cancel")
+        return result
+
+    def delete(self, id: str) -> None:
+        self._delete(id)
+
+    def results(self, id: str) -> list[Json]:
+        """Names, sizes and links (or addresses) of a complete job's outputs."""
+        return list(self._transport.json("GET", self._item(id) + "/results").get("results", []))
+
+    def logs(self, id: str, after: int = 0, limit: int = 1000) -> Json:
+        result: Json = self._transport.json("GET", self._item(id) + "/logs", params={"after": after, "limit": limit})
+        return result
+
+    def wait(self, id: str, timeout: float | None = None, poll: float = 0.5) -> Json:
+        """Poll until the job is complete, failed or canceled and settled; return it."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(id)
+            if job["state"] in self.TERMINAL and job.get("settledAt"):
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {id} is still {job['state']}")
+            time.sleep(poll)

@@ -17,7 +17,7 @@ import httpx
 from headwater.addresses import Address
 from headwater.client.data import DEFAULT_CHUNK, DataDirectory, DataFile
 from headwater.client.errors import ClientError
-from headwater.client.manage import Audit, Secrets, Sources, Systems, Tokens
+from headwater.client.manage import Audit, Jobs, Secrets, Sources, Systems, Tokens
 from headwater.client.transport import DEFAULT_TIMEOUT, DEFAULT_URL, Transport
 
 
@@ -40,6 +40,7 @@ class Client:
         self.systems = Systems(self._transport)
         self.tokens = Tokens(self._transport)
         self.audit = Audit(self._transport)
+        self.jobs = Jobs(self._transport)
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"

@@ -199,3 +199,68 @@ class AuditEvent(Base):
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     client: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class Job(Base):
+    """A job: a data source → an app over partitions → a data destination, with its state and lease."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    token_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    state_timestamps: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(Text)
+    destination: Mapped[str] = mapped_column(Text)
+    source_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    caller: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    app: Mapped[str] = mapped_column(String(64))
+    app_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    partitioner: Mapped[str] = mapped_column(String(32))
+    partitioner_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    assembler: Mapped[str] = mapped_column(String(32))
+    assembler_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outputs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # nothing runs, nothing partial stays
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    driver_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class JobPartition(Base):
+    """One partition of a job: what it reads, the fixed name it writes, and its status (the truth of progress)."""
+
+    __tablename__ = "job_partitions"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    output: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class JobLog(Base):
+    """One line of a job's log: state changes, retries, failures. Never a credential."""
+
+    __tablename__ = "job_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    partition: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text)

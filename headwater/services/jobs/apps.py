@@ -1,0 +1,213 @@
+"""Apps: what runs on each partition. `copy` (byte-exact, verified), `convert` (CSV ⇄ JSONL ⇄ Parquet), `python`.
+
+An app sees only its partition's input, its params and a write of its one output;
+never a connector, a caller or a credential. `python` apps run user code in a child
+process with a scrubbed environment (see `sandbox`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
+
+import anyio.lowlevel
+
+from headwater.connectors.base import Entry
+from headwater.errors import InvalidInput
+from headwater.services.jobs import sandbox
+from headwater.services.jobs.inputs import SUFFIX, PartitionInput, format_of
+from headwater.services.jobs.streams import AppFailed, ChunkReader, ChunkWriter, Meter, through_thread
+
+Write = Callable[[AsyncIterator[bytes]], Awaitable[Entry]]
+
+
+@dataclass
+class AppContext:
+    """Everything an app may use for one partition."""
+
+    input: PartitionInput
+    params: dict[str, Any]
+    write: Write
+    chunk_size: int
+    expected_size: int | None = None
+    read_back: Callable[[], AsyncIterator[bytes]] | None = None
+    delete_output: Callable[[], Awaitable[None]] | None = None
+
+
+class App(ABC):
+    name: ClassVar[str]
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate params at create time; return them normalised."""
+        if params:
+            raise InvalidInput(f"app {self.name!r} takes no params (got {', '.join(sorted(params))})")
+        return {}
+
+    def output_name(self, name: str, params: dict[str, Any]) -> str:
+        return name
+
+    @abstractmethod
+    async def run(self, ctx: AppContext) -> Entry:
+        """Read the input, write the output once, return the committed output's entry."""
+
+
+def _unknown(params: dict[str, Any], known: set[str], app: str) -> None:
+    extra = set(params) - known
+    if extra:
+        raise InvalidInput(f"app {app!r}: unknown params {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})")
+
+
+class Copy(App):
+    """Byte-exact copy; verifies the size (always) and the SHA-256 read back (`verify: checksum`)."""
+
+    name = "copy"
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        _unknown(params, {"verify"}, self.name)
+        verify = params.get("verify", "size")
+        if verify not in ("size", "checksum"):
+            raise InvalidInput("app 'copy': verify must be 'size' or 'checksum'")
+        return {"verify": verify}
+
+    async def run(self, ctx: AppContext) -> Entry:
+        meter = Meter(digest=ctx.params.get("verify") == "checksum")
+
+        async def body() -> AsyncIterator[bytes]:
+            async for chunk in meter.wrap(ctx.input.chunks()):
+                yield chunk
+            if ctx.expected_size is not None and meter.bytes != ctx.expected_size:
+                raise AppFailed(f"read {meter.bytes} bytes of {ctx.input.name!r}, expected {ctx.expected_size}")
+
+        entry = await ctx.write(body())
+        if entry.size is not None and entry.size != meter.bytes:
+            await self._undo(ctx, f"the destination holds {entry.size} bytes, {meter.bytes} were sent")
+        if meter.sha256 is not None and ctx.read_back is not None:
+            check = Meter(digest=True)
+            async for _ in check.wrap(ctx.read_back()):
+                pass
+            if check.sha256 != meter.sha256:
+                await self._undo(ctx, "the SHA-256 read back differs from the source's")
+        return entry
+
+    async def _undo(self, ctx: AppContext, why: str) -> None:
+        if ctx.delete_output is not None:
+            await ctx.delete_output()
+        raise AppFailed(f"copy of {ctx.input.name!r} failed verification: {why}")
+
+
+def _write_batches(schema: Any, batches: Any, to: str, out: ChunkWriter) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if to == "csv":
+        with pa_csv.CSVWriter(out, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+    elif to == "parquet":
+        with pq.ParquetWriter(out, schema) as writer:
+            for batch in batches:
+                writer.write_table(pa.Table.from_batches([batch], schema=schema))
+    else:
+        for batch in batches:
+            lines = [json.dumps(row, default=str, ensure_ascii=False) for row in batch.to_pylist()]
+            if lines:
+                out.write(("\n".join(lines) + "\n").encode())
+
+
+class Convert(App):
+    """CSV ⇄ JSONL ⇄ Parquet with pyarrow, streaming record batches; params `to` and optionally `from`."""
+
+    name = "convert"
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        _unknown(params, {"to", "from"}, self.name)
+        to = params.get("to")
+        if to not in SUFFIX:
+            raise InvalidInput(f"app 'convert': param 'to' must be one of {', '.join(SUFFIX)}")
+        result = {"to": to}
+        if params.get("from") is not None:
+            result["from"] = format_of("", params["from"])
+        return result
+
+    def output_name(self, name: str, params: dict[str, Any]) -> str:
+        return str(PurePosixPath(name).with_suffix(SUFFIX[params["to"]]))
+
+    async def run(self, ctx: AppContext) -> Entry:
+        source = ctx.params.get("from") or ctx.input.format
+        if source is None:
+            raise InvalidInput(f"{ctx.input.name!r} is not CSV, JSONL or Parquet: say which with the app param 'from'")
+        ctx.input.format = source
+        random = await ctx.input.random() if source == "parquet" and ctx.input.random is not None else None
+        reader = ChunkReader(ctx.input.chunks(), anyio.lowlevel.current_token()) if source != "parquet" else None
+
+        def work(out: ChunkWriter) -> None:
+            import pyarrow as pa
+
+            batches = iter(ctx.input.batches(lambda: reader, random))  # type: ignore[arg-type, return-value]
+            first = next(batches, None)
+            if first is None:
+                schema = pa.schema([])
+                _write_batches(schema, [], ctx.params["to"], out)
+                return
+            _write_batches(first.schema, _chain(first, batches), ctx.params["to"], out)
+
+        _, entry = await through_thread(work, ctx.write, ctx.chunk_size)
+        return entry
+
+
+def _chain(first: Any, rest: Any) -> Any:
+    yield first
+    yield from rest
+
+
+_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+class Python(App):
+    """A user function `module:function` from an installed package, in a child process, per partition."""
+
+    name = "python"
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        _unknown(params, {"function", "params", "suffix"}, self.name)
+        ref = params.get("function")
+        if not isinstance(ref, str) or not _REF.fullmatch(ref):
+            raise InvalidInput("app 'python': param 'function' must be 'module:function' of an installed package")
+        module = ref.split(":", 1)[0]
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            raise InvalidInput(f"app 'python': module {module!r} is not installed on the hub")
+        user = params.get("params", {})
+        if not isinstance(user, dict):
+            raise InvalidInput("app 'python': 'params' must be an object")
+        suffix = params.get("suffix")
+        if suffix is not None and (not isinstance(suffix, str) or not re.fullmatch(r"\.[A-Za-z0-9]{1,16}", suffix)):
+            raise InvalidInput("app 'python': 'suffix' must look like '.txt'")
+        return {"function": ref, "params": user, **({"suffix": suffix} if suffix else {})}
+
+    def output_name(self, name: str, params: dict[str, Any]) -> str:
+        suffix = params.get("suffix")
+        return str(PurePosixPath(name).with_suffix(suffix)) if suffix else name
+
+    async def run(self, ctx: AppContext) -> Entry:
+        return await sandbox.run(ctx.params["function"], ctx.params.get("params", {}), ctx.input.chunks(), ctx.write)
+
+
+APPS: dict[str, App] = {app.name: app for app in (Copy(), Convert(), Python())}
+
+
+def get(name: str) -> App:
+    app = APPS.get(name)
+    if app is None:
+        raise InvalidInput(f"unknown app {name!r}: use one of {', '.join(APPS)}")
+    return app

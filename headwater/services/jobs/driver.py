@@ -1,0 +1,437 @@
+"""Inside the hub: the engine that drives jobs through their states, one driver thread per job.
+
+A driver holds a lease on its job in SQL (renewed every HEARTBEAT, valid LEASE), so
+several hub replicas never drive the same job; a hub that starts, and every
+heartbeat after, takes over active jobs whose lease lapsed (a hub that stopped
+cleanly releases its leases at once). Taking a job over bumps its generation, so
+tasks of an older driver stand down. Only unfinished partitions are submitted again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import delete, insert, or_, select, update
+
+from headwater.services import data
+from headwater.services.hub import Hub
+from headwater.services.jobs import apps, assemblers, cleanup, planning, records, runner
+from headwater.services.jobs.executor import DaskExecutor, Executor, ExecutorConfig, Handle
+from headwater.services.jobs.rights import side_caller
+from headwater.services.jobs.selection import destination as parse_destination
+from headwater.services.jobs.selection import select as parse_source
+from headwater.services.jobs.spec import ACTIVE, JobIdentity, JobState, PartState
+from headwater.store.models import Job, JobPartition, now
+
+log = logging.getLogger("headwater.jobs")
+LEASE = timedelta(seconds=30)
+HEARTBEAT = 5.0
+POLL = 0.5
+SETTLE = 30.0
+ROUNDS = 3
+
+
+class Stopped(Exception):
+    """The engine is stopping (or another driver took the job): leave the job as it is."""
+
+
+class JobFailed(Exception):
+    """The job cannot finish; the message is what its error shows."""
+
+
+class Engine:
+    """The jobs machinery of one hub: an executor (started on first need) and its drivers."""
+
+    def __init__(self, hub: Hub, config: ExecutorConfig | None = None) -> None:
+        self.hub = hub
+        self.config = config  # None: read from the environment when the executor starts
+        self.id = str(uuid.uuid4())
+        self.key = runner.register_hub(hub)
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+        self._drivers: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self._keeper = threading.Thread(target=self._keep, name="headwater-jobs", daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._keeper.start()
+
+    @property
+    def executor(self) -> Executor:
+        with self._lock:
+            if self._stop.is_set():
+                raise Stopped("the hub is stopping")
+            if self._executor is None:
+                self._executor = DaskExecutor(self.config or ExecutorConfig.from_env(), self.hub.settings)
+            return self._executor
+
+    def stop(self) -> None:
+        """Stop driving: running partitions stop at their next chunk; leases are released for another hub."""
+        self._stop.set()
+        runner.stopping(self.key)
+        for thread in list(self._drivers.values()):
+            thread.join(timeout=SETTLE)
+        self._keeper.join(timeout=HEARTBEAT + 1)
+        with self.hub.store.session() as session:
+            session.execute(update(Job).where(Job.driver_id == self.id).values(driver_id=None, lease_until=None))
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            try:
+                executor.close()
+            except Exception:
+                log.warning("the Dask executor did not close cleanly")
+        runner.forget_hub(self.key)
+
+    # -- leases ------------------------------------------------------------------------
+
+    def _claim(self, job_id: str) -> int | None:
+        """Take the job's lease if free, lapsed or ours; return the new generation."""
+        moment = now()
+        with self.hub.store.session() as session:
+            result = session.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.state.in_([s.value for s in ACTIVE]),
+                    or_(Job.driver_id.is_(None), Job.driver_id == self.id, Job.lease_until < moment),
+                )
+                .values(driver_id=self.id, lease_until=moment + LEASE, generation=Job.generation + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:
+                return None
+            return int(session.scalar(select(Job.generation).where(Job.id == job_id)) or 0)
+
+    def drive(self, job_id: str) -> bool:
+        """Start driving a job unless a driver (here or in another hub) has it."""
+        with self._lock:
+            if self._stop.is_set():
+                return False
+            alive = self._drivers.get(job_id)
+            if alive is not None and alive.is_alive():
+                return True
+            generation = self._claim(job_id)
+            if generation is None:
+                return False
+            thread = threading.Thread(target=self._drive, args=(job_id, generation), name=f"headwater-job-{job_id[:8]}", daemon=True)
+            self._drivers[job_id] = thread
+            thread.start()
+            return True
+
+    def clean_later(self, job_id: str) -> None:
+        """Clean up after a job canceled while no driver holds it (its hub died)."""
+        with self.hub.store.session() as session:
+            job = session.get(Job, job_id)
+            orphaned = job is not None and (job.driver_id is None or (job.lease_until is not None and job.lease_until < now()))
+        if orphaned and not self.driving(job_id):
+            threading.Thread(target=self._clean, args=(job_id, 0, "canceled"), daemon=True).start()
+
+    def driving(self, job_id: str) -> bool:
+        thread = self._drivers.get(job_id)
+        return thread is not None and thread.is_alive()
+
+    def _keep(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._heartbeat()
+            except Exception:
+                log.exception("the jobs heartbeat failed")
+            self._stop.wait(HEARTBEAT)
+
+    def _heartbeat(self) -> None:
+        moment = now()
+        mine = [job_id for job_id, thread in list(self._drivers.items()) if thread.is_alive()]
+        with self.hub.store.session() as session:
+            if mine:
+                session.execute(
+                    update(Job).where(Job.id.in_(mine), Job.driver_id == self.id).values(lease_until=moment + LEASE)
+                )
+            orphans = session.scalars(
+                select(Job.id).where(
+                    Job.state.in_([s.value for s in ACTIVE]),
+                    or_(Job.driver_id.is_(None), Job.lease_until < moment),
+                )
+            ).all()
+        for job_id in orphans:
+            if self.drive(job_id):
+                records.log(self.hub.store, job_id, "resumed by this hub: only unfinished partitions run again")
+
+    # -- one job -----------------------------------------------------------------------
+
+    def _drive(self, job_id: str, generation: int) -> None:
+        store = self.hub.store
+        try:
+            self._advance(job_id, generation)
+        except Stopped:
+            pass
+        except (JobFailed, Exception) as exc:
+            message = str(exc) if isinstance(exc, JobFailed) else runner.safe_message(exc)
+            if not isinstance(exc, JobFailed):
+                log.warning("job %s failed: %s", job_id, message)
+            if records.transition(store, job_id, ACTIVE, JobState.FAILED, error_message=message):
+                records.log(store, job_id, f"failed: {message}", "error")
+                self._clean(job_id, generation, "failed")
+        finally:
+            with store.session() as session:
+                session.execute(
+                    update(Job).where(Job.id == job_id, Job.driver_id == self.id).values(driver_id=None, lease_until=None)
+                )
+            with self._lock:
+                if self._drivers.get(job_id) is threading.current_thread():
+                    del self._drivers[job_id]
+
+    def _state(self, job_id: str, generation: int) -> str | None:
+        if self._stop.is_set():
+            raise Stopped("the hub is stopping")
+        state, current = records.job_state(self.hub.store, job_id)
+        if current != generation:
+            raise Stopped("another driver took the job over")
+        return state
+
+    def _advance(self, job_id: str, generation: int) -> None:
+        store = self.hub.store
+        state = self._state(job_id, generation)
+        if state == JobState.READY and records.transition(store, job_id, [JobState.READY], JobState.PARTITIONING):
+            state = JobState.PARTITIONING
+        if state == JobState.PARTITIONING:
+            count = self._plan(job_id, generation)
+            if records.transition(store, job_id, [JobState.PARTITIONING], JobState.RUNNING):
+                records.log(store, job_id, f"running {count} partitions")
+                state = JobState.RUNNING
+        if state == JobState.RUNNING:
+            self._run(job_id, generation)
+            if records.transition(store, job_id, [JobState.RUNNING], JobState.ASSEMBLING):
+                state = JobState.ASSEMBLING
+        if state == JobState.ASSEMBLING:
+            outputs = self._assemble(job_id, generation)
+            if records.transition(
+                store, job_id, [JobState.ASSEMBLING], JobState.COMPLETE, outputs=outputs, error_message=None, settled_at=now()
+            ):
+                total = sum(int(o.get("size") or 0) for o in outputs)
+                records.log(store, job_id, f"complete: {len(outputs)} outputs, {total} bytes")
+                return
+        if self._state(job_id, generation) == JobState.CANCELED:
+            self._clean(job_id, generation, "canceled")
+
+    # -- partitioning ------------------------------------------------------------------
+
+    def _plan(self, job_id: str, generation: int) -> int:
+        store = self.hub.store
+        with store.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            existing = session.scalar(select(JobPartition.index).where(JobPartition.job_id == job_id).limit(1))
+        if existing is not None:
+            return len(records.partitions(store, job_id))
+
+        async def check() -> None:
+            if self._state(job_id, generation) != JobState.PARTITIONING:
+                raise Stopped("the job left partitioning")
+
+        try:
+            planned = anyio.run(self._plan_async, job, check)
+        except Stopped:
+            raise
+        except Exception as exc:
+            raise JobFailed(f"partitioning failed: {runner.safe_message(exc)}") from None
+        if not planned:
+            raise JobFailed("the source matched no objects")
+        rows = [
+            {"job_id": job_id, "index": i, "spec": p.spec.to_json(), "output": p.output, "state": PartState.PENDING.value,
+             "attempts": 0, "bytes_in": 0, "bytes_out": 0}
+            for i, p in enumerate(planned)
+        ]
+        with store.session() as session:
+            session.execute(delete(JobPartition).where(JobPartition.job_id == job_id))
+            for start in range(0, len(rows), 5000):
+                session.execute(insert(JobPartition), rows[start : start + 5000])
+        return len(rows)
+
+    async def _plan_async(self, job: Job, check: Callable[[], Any]) -> list[Any]:
+        identity = JobIdentity.from_json(job.caller)
+        selection = parse_source(job.source, identity.org_name)
+        base = await data.open_target(self.hub, side_caller(identity, "source"), selection.base)
+        try:
+            await check()
+            files = await planning.list_files(base, selection.pattern, selection.recursive, selection.matches)
+            if selection.pattern is None and files and files[0][1].is_dir:
+                base = planning.at(base, base.address.path, True)
+                files = await planning.list_files(base, "**", True, lambda _: True)
+            return await planning.plan(
+                base, files, job.partitioner, dict(job.partitioner_params or {}), apps.get(job.app),
+                dict(job.app_params or {}), check,
+            )
+        finally:
+            await base.close()
+
+    # -- running -----------------------------------------------------------------------
+
+    def _wait(self, job_id: str, generation: int, handles: list[Handle], wanted: JobState, each: Callable[[Handle, Any, BaseException | None], None]) -> None:
+        """Wait for tasks, stopping them all at once when the job leaves `wanted` or the engine stops."""
+        outstanding = set(handles)
+        executor = self.executor
+        try:
+            while outstanding:
+                state = self._state(job_id, generation)
+                if state != wanted:
+                    executor.cancel(outstanding)
+                    raise Stopped(f"the job is {state}")
+                for handle, result, error in executor.wait(outstanding, POLL):
+                    outstanding.discard(handle)
+                    each(handle, result, error)
+        except BaseException:
+            if outstanding:
+                try:
+                    executor.cancel(outstanding)
+                except Exception:
+                    pass
+            raise
+
+    def _run(self, job_id: str, generation: int) -> None:
+        store = self.hub.store
+        records.reset_partitions(store, job_id, [PartState.RUNNING], PartState.PENDING)
+        for _ in range(ROUNDS):
+            pending = records.partitions(store, job_id, [PartState.PENDING])
+            if not pending:
+                break
+            executor = self.executor
+            handles = [
+                executor.submit(runner.run_partition, self.key, job_id, p.index, generation,
+                                key=f"headwater-{job_id}-{generation}-{p.index}", tag=p.index)
+                for p in pending
+            ]
+
+            def each(handle: Handle, result: Any, error: BaseException | None) -> None:
+                if error is not None:
+                    raise JobFailed(f"partition {handle.tag}: {_task_error(error)}")
+                if result.get("status") == "failed":
+                    raise JobFailed(f"partition {handle.tag} failed: {result.get('error')}")
+                if result.get("status") in ("stopped", "superseded"):
+                    raise Stopped(result["status"])
+
+            try:
+                self._wait(job_id, generation, handles, JobState.RUNNING, each)
+            except Stopped:
+                if self._state(job_id, generation) == JobState.CANCELED:
+                    return
+                raise
+        left = records.partitions(store, job_id, [PartState.PENDING, PartState.RUNNING, PartState.FAILED])
+        if left and self._state(job_id, generation) == JobState.RUNNING:
+            raise JobFailed(f"{len(left)} partitions did not finish after {ROUNDS} rounds")
+
+    def _assemble(self, job_id: str, generation: int) -> list[dict[str, Any]]:
+        handle = self.executor.submit(runner.run_assembly, self.key, job_id, generation, key=f"headwater-{job_id}-{generation}-assemble")
+        found: dict[str, Any] = {}
+
+        def each(_: Handle, result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                raise JobFailed(f"assembly: {_task_error(error)}")
+            if result.get("status") == "failed":
+                raise JobFailed(f"assembly failed: {result.get('error')}")
+            if result.get("status") != "done":
+                raise Stopped(result.get("status", "stopped"))
+            found.update(result)
+
+        try:
+            self._wait(job_id, generation, [handle], JobState.ASSEMBLING, each)
+        except Stopped:
+            if self._state(job_id, generation) == JobState.CANCELED:
+                return []
+            raise
+        if found.get("swept"):
+            records.log(self.hub.store, job_id, f"removed {found['swept']} temporary files left by interrupted attempts")
+        return list(found.get("outputs", []))
+
+    # -- canceled or failed: nothing partial stays ------------------------------------
+
+    def _settle(self, job_id: str) -> None:
+        deadline = time.monotonic() + SETTLE
+        while time.monotonic() < deadline and records.partitions(self.hub.store, job_id, [PartState.RUNNING]):
+            time.sleep(0.1)
+
+    def _clean(self, job_id: str, generation: int, why: str) -> None:
+        """Once no attempt runs, remove every output and temporary of the job; then mark it settled."""
+        store = self.hub.store
+        records.reset_partitions(store, job_id, [PartState.PENDING], PartState.CANCELED)
+        self._settle(job_id)
+        try:
+            removed = anyio.run(self._clean_async, job_id)
+            cleanup.remove_staging(self.hub.settings.data_dir, job_id)
+            records.log(store, job_id, f"{why}: removed {removed} outputs and temporaries from the destination")
+        except Exception as exc:
+            records.log(store, job_id, f"cleaning up after the job {why} failed: {runner.safe_message(exc)}", "error")
+        finally:
+            records.settle(store, job_id)
+
+    async def _clean_async(self, job_id: str) -> int:
+        with self.hub.store.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+        identity = JobIdentity.from_json(job.caller)
+        target = await data.open_target(self.hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name))
+        try:
+            if assemblers.staged(job.assembler):
+                names = [assemblers.final_name(job.assembler, dict(job.assembler_params or {}), _parts(self.hub, job))]
+            else:
+                names = [p.output for p in records.partitions(self.hub.store, job_id)]
+            removed = await cleanup.remove_outputs(target, names)
+            stamp = (job.state_timestamps or {}).get(JobState.RUNNING.value)
+            since = job.created_at if not stamp else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            removed += await cleanup.sweep_partials(target, names, since)
+            return removed
+        finally:
+            await target.close()
+
+
+def _parts(hub: Hub, job: Job) -> list[assemblers.Part]:
+    first = records.partitions(hub.store, job.id)[:1]
+    return [assemblers.Part(p.index, p.output, cleanup.staging_dir(hub.settings.data_dir, job.id)) for p in first]
+
+
+def _task_error(error: BaseException) -> str:
+    name = type(error).__name__
+    if name == "KilledWorker":
+        return "its workers died too often while running it"
+    if name in ("CancelledError", "FutureCancelledError"):
+        return "the task was cancelled by the cluster"
+    return runner.safe_message(error)
+
+
+_engines: dict[int, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(hub: Hub, config: ExecutorConfig | None = None) -> Engine:
+    """The hub's engine, started on first use."""
+    with _engines_lock:
+        engine = _engines.get(id(hub))
+        if engine is None:
+            engine = _engines[id(hub)] = Engine(hub, config)
+            engine.start()
+        return engine
+
+
+def configure(hub: Hub, config: ExecutorConfig) -> Engine:
+    """Choose how the hub's executor runs (before its first job)."""
+    engine = engine_for(hub)
+    if engine._executor is not None:
+        raise RuntimeError("the executor has started already")
+    engine.config = config
+    return engine
+
+
+def stop(hub: Hub) -> None:
+    with _engines_lock:
+        engine = _engines.pop(id(hub), None)
+    if engine is not None:
+        engine.stop()

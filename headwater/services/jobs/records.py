@@ -1,0 +1,127 @@
+"""The SQL side of jobs: conditional state changes, partition status, logs and progress.
+
+Every change of state is a conditional UPDATE (`WHERE state IN ...`), so a cancel and a
+driver racing each other cannot both win, and a partition is marked done only once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from headwater.services.jobs.spec import JobState, PartState
+from headwater.store.database import Store
+from headwater.store.models import Job, JobLog, JobPartition, now
+
+MAX_LOG = 4000
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def transition(store: Store, job_id: str, allowed: Iterable[JobState], to: JobState, **fields: Any) -> bool:
+    """Move a job to `to` if its state is one of `allowed`; stamp the time; True if it moved."""
+    states = [s.value for s in allowed]
+    with store.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.state not in states:
+            return False
+        stamps = dict(job.state_timestamps or {})
+        stamps[to.value] = iso(now())
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.in_(states))
+            .values(state=to.value, state_timestamps=stamps, updated_at=now(), **fields)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
+
+
+def settle(store: Store, job_id: str) -> None:
+    """Record that nothing of the job runs any more and nothing partial of it remains."""
+    with store.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(settled_at=now()).execution_options(synchronize_session=False))
+
+
+def log(store: Store, job_id: str, message: str, level: str = "info", partition: int | None = None) -> None:
+    with store.session() as session:
+        session.add(JobLog(job_id=job_id, level=level, partition=partition, message=message[:MAX_LOG]))
+
+
+def job_state(store: Store, job_id: str) -> tuple[str | None, int]:
+    """(state, generation) of a job; (None, 0) once it is deleted."""
+    with store.session() as session:
+        row = session.execute(select(Job.state, Job.generation).where(Job.id == job_id)).first()
+        return (row[0], row[1]) if row is not None else (None, 0)
+
+
+def set_partition(store: Store, job_id: str, index: int, allowed: Iterable[PartState], to: PartState, **fields: Any) -> bool:
+    with store.session() as session:
+        result = session.execute(
+            update(JobPartition)
+            .where(JobPartition.job_id == job_id, JobPartition.index == index, JobPartition.state.in_([s.value for s in allowed]))
+            .values(state=to.value, **fields)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)
+
+
+def reset_partitions(store: Store, job_id: str, states: Iterable[PartState], to: PartState) -> int:
+    with store.session() as session:
+        result = session.execute(
+            update(JobPartition)
+            .where(JobPartition.job_id == job_id, JobPartition.state.in_([s.value for s in states]))
+            .values(state=to.value)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)
+
+
+def partitions(store: Store, job_id: str, states: Iterable[PartState] | None = None) -> list[JobPartition]:
+    with store.session() as session:
+        query = select(JobPartition).where(JobPartition.job_id == job_id)
+        if states is not None:
+            query = query.where(JobPartition.state.in_([s.value for s in states]))
+        return list(session.scalars(query.order_by(JobPartition.index)))
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+def progress(session: Session, job_ids: list[str]) -> dict[str, Progress]:
+    """Progress of jobs, read from their partition rows."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(
+            JobPartition.job_id,
+            JobPartition.state,
+            func.count(),
+            func.coalesce(func.sum(JobPartition.bytes_in), 0),
+            func.coalesce(func.sum(JobPartition.bytes_out), 0),
+        )
+        .where(JobPartition.job_id.in_(job_ids))
+        .group_by(JobPartition.job_id, JobPartition.state)
+    ).all()
+    found: dict[str, dict[str, int]] = {}
+    for job_id, state, count, bytes_in, bytes_out in rows:
+        acc = found.setdefault(job_id, {"total": 0, "done": 0, "failed": 0, "running": 0, "bytes_in": 0, "bytes_out": 0})
+        acc["total"] += count
+        acc["bytes_in"] += int(bytes_in)
+        acc["bytes_out"] += int(bytes_out)
+        if state in (PartState.DONE, PartState.FAILED, PartState.RUNNING):
+            acc[state] += count
+    return {job_id: Progress(**values) for job_id, values in found.items()}

@@ -1,0 +1,223 @@
+"""Jobs use cases: create, get, list, run, cancel, delete, results, logs. Rights via `services.data` only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from headwater.addresses import join
+from headwater.errors import Conflict, InvalidInput, NotFound
+from headwater.services import data
+from headwater.services.context import Caller
+from headwater.services.hub import Hub
+from headwater.services.jobs import apps, assemblers, cleanup, driver, planning, records, rights
+from headwater.services.jobs.planning import at
+from headwater.services.jobs.records import Progress, iso
+from headwater.services.jobs.selection import destination as parse_destination
+from headwater.services.jobs.selection import select as parse_source
+from headwater.services.jobs.spec import ACTIVE, TERMINAL, JobIdentity, JobState
+from headwater.store.models import Job, JobLog, now
+
+MAX_LIST = 500
+
+
+@dataclass
+class JobRequest:
+    """A job as a caller describes it (already shaped by the API's models)."""
+
+    source: str
+    destination: str
+    app: str = "copy"
+    partitioner: str = "object"
+    assembler: str = "passthrough"
+    app_params: dict[str, Any] = field(default_factory=dict)
+    partitioner_params: dict[str, Any] = field(default_factory=dict)
+    assembler_params: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job with its progress, as the API shows it."""
+
+    job: Job
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    size: int | None
+    address: str
+    link: str | None
+    expires_at: str | None
+    sha256: str | None
+
+
+def _visible(caller: Caller, job: Job | None) -> bool:
+    if job is None or job.org_id != caller.org_id:
+        return False
+    if caller.source_ids is not None and not set(job.source_ids or []) <= set(caller.source_ids):
+        return False
+    if caller.path_prefix is not None:
+        identity = JobIdentity.from_json(job.caller)
+        mine = rights.normal_prefix(caller.path_prefix, caller.org_name)
+        return identity.source_prefix.startswith(mine) and identity.destination_prefix.startswith(mine)
+    return True
+
+
+def _find(session: Session, caller: Caller, job_id: str) -> Job:
+    job = session.get(Job, job_id) if len(job_id) <= 36 else None
+    if not _visible(caller, job):
+        raise NotFound(f"job {job_id!r} does not exist")
+    assert job is not None
+    return job
+
+
+def _view(session: Session, job: Job) -> JobView:
+    return JobView(job, records.progress(session, [job.id]).get(job.id, Progress()))
+
+
+async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = False) -> JobView:
+    """Validate a job, refuse what its rights would not allow, and store it in state `new`."""
+    caller.require_writer("jobs")
+    app = apps.get(request.app)
+    app_params = app.check_params(dict(request.app_params or {}))
+    partitioner_params = planning.check_params(request.partitioner, dict(request.partitioner_params or {}))
+    assembler_params = assemblers.check_params(request.assembler, dict(request.assembler_params or {}))
+    if len(request.name) > 255:
+        raise InvalidInput("name must be at most 255 characters")
+    selection = parse_source(request.source, caller.org_name)
+    destination = parse_destination(request.destination, caller.org_name)
+    identity = await rights.check(hub, caller, selection, destination)
+
+    def store() -> Job:
+        stamp = iso(now())
+        with hub.store.session() as session:
+            job = Job(
+                org_id=caller.org_id, user_id=caller.user_id, token_id=caller.token_id, name=request.name or "",
+                description=request.description or "", state=JobState.NEW.value, state_timestamps={JobState.NEW.value: stamp},
+                source=request.source, destination=str(destination), source_ids=list(identity.source_ids),
+                caller=identity.to_json(), app=app.name, app_params=app_params, partitioner=request.partitioner,
+                partitioner_params=partitioner_params, assembler=request.assembler, assembler_params=assembler_params,
+            )
+            session.add(job)
+            session.flush()
+            session.add(JobLog(job_id=job.id, message=f"created: {request.source} → {app.name} → {destination}"))
+            return job
+
+    job = await anyio.to_thread.run_sync(store)
+    if run:
+        return await anyio.to_thread.run_sync(start, hub, caller, job.id)
+    return JobView(job, Progress())
+
+
+def get(hub: Hub, caller: Caller, job_id: str) -> JobView:
+    with hub.store.session() as session:
+        return _view(session, _find(session, caller, job_id))
+
+
+def list_jobs(hub: Hub, caller: Caller, state: str | None = None, limit: int = 100, offset: int = 0) -> list[JobView]:
+    if state is not None and state not in {s.value for s in JobState}:
+        raise InvalidInput(f"state {state!r} is not one of {', '.join(s.value for s in JobState)}")
+    with hub.store.session() as session:
+        query = select(Job).where(Job.org_id == caller.org_id)
+        if state:
+            query = query.where(Job.state == state)
+        query = query.order_by(Job.created_at.desc(), Job.id).limit(max(1, min(limit, MAX_LIST))).offset(max(0, offset))
+        jobs = [j for j in session.scalars(query) if _visible(caller, j)]
+        found = records.progress(session, [j.id for j in jobs])
+        return [JobView(j, found.get(j.id, Progress())) for j in jobs]
+
+
+def start(hub: Hub, caller: Caller, job_id: str) -> JobView:
+    """`new` → `ready`, and hand the job to this hub's engine."""
+    caller.require_writer("jobs")
+    with hub.store.session() as session:
+        job = _find(session, caller, job_id)
+        state = job.state
+    if state in ACTIVE:
+        driver.engine_for(hub).drive(job_id)
+        return get(hub, caller, job_id)
+    if not records.transition(hub.store, job_id, [JobState.NEW], JobState.READY):
+        raise Conflict(f"job {job_id} is {state}: only a new job can be run")
+    records.log(hub.store, job_id, "ready: submitted to the executor")
+    driver.engine_for(hub).drive(job_id)
+    return get(hub, caller, job_id)
+
+
+def cancel(hub: Hub, caller: Caller, job_id: str) -> JobView:
+    """Stop a job: queued partitions at once, running ones at their next chunk; its outputs are removed."""
+    caller.require_writer("jobs")
+    with hub.store.session() as session:
+        state = _find(session, caller, job_id).state
+    if state in TERMINAL:
+        if state == JobState.CANCELED:
+            return get(hub, caller, job_id)
+        raise Conflict(f"job {job_id} is {state}: it cannot be canceled")
+    if not records.transition(hub.store, job_id, [JobState.NEW, *ACTIVE], JobState.CANCELED):
+        return get(hub, caller, job_id)
+    records.log(hub.store, job_id, "cancel requested")
+    if state == JobState.NEW:
+        records.settle(hub.store, job_id)
+    else:
+        driver.engine_for(hub).clean_later(job_id)
+    return get(hub, caller, job_id)
+
+
+def delete(hub: Hub, caller: Caller, job_id: str) -> None:
+    """Forget a job that is not running (its outputs at the destination stay)."""
+    caller.require_writer("jobs")
+    with hub.store.session() as session:
+        job = _find(session, caller, job_id)
+        if job.state in ACTIVE:
+            raise Conflict(f"job {job_id} is {job.state}: cancel it before deleting it")
+        session.execute(sql_delete(Job).where(Job.id == job_id))
+    cleanup.remove_staging(hub.settings.data_dir, job_id)
+
+
+def logs(hub: Hub, caller: Caller, job_id: str, after: int = 0, limit: int = 1000) -> list[JobLog]:
+    with hub.store.session() as session:
+        _find(session, caller, job_id)
+        query = (
+            select(JobLog).where(JobLog.job_id == job_id, JobLog.id > after).order_by(JobLog.id).limit(max(1, min(limit, 10000)))
+        )
+        return list(session.scalars(query))
+
+
+async def results(hub: Hub, caller: Caller, job_id: str) -> list[Result]:
+    """Names, sizes and links of a complete job's outputs: a bucket's signed links, otherwise addresses."""
+    view = await anyio.to_thread.run_sync(get, hub, caller, job_id)
+    job = view.job
+    if job.state != JobState.COMPLETE:
+        raise Conflict(f"job {job_id} is {job.state}: results are ready when it is complete")
+    destination = parse_destination(job.destination, caller.org_name)
+    target = await data.open_target(hub, caller, destination)
+    found: list[Result] = []
+    try:
+        for output in job.outputs or []:
+            place = at(target, join(destination.path, output["name"]))
+            link = expires = None
+            if not place.rights.readable:
+                # An output-only kind (a temporary bucket): its files are fetched through signed links.
+                entry = await place.connector.stat(place.path)
+                link, expires = entry.extra.get("tempUrl"), entry.extra.get("expiresAt")
+            found.append(Result(output["name"], output.get("size"), place.uri(), link, expires, output.get("sha256")))
+    finally:
+        await target.close()
+    return found
+
+
+def start_engine(hub: Hub) -> None:
+    """At hub start: begin the heartbeat that resumes jobs left in a running state."""
+    driver.engine_for(hub)
+
+
+def stop_engine(hub: Hub) -> None:
+    driver.stop(hub)

@@ -1,0 +1,1 @@
+"""A tiny installed-package stand-in for `python` job apps."""
