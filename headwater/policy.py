@@ -104,7 +104,8 @@ def authorize(op: Operation, path: str, rights: Rights) -> None:
             raise PermissionDenied(f"{rights.describe} is read-only (access 'read'): {op.value} refused")
         if rights.token_read_only:
             raise PermissionDenied(f"this token is read-only: {op.value} refused")
-    elif not rights.readable:
+    elif op == Operation.READ and not rights.readable:
+        # Output-only kinds may still be listed (to find what was written), never read back.
         raise NotSupported(f"{rights.describe} is output-only: it cannot be read")
     if rights.token_prefix is not None:
         if op == Operation.LIST:

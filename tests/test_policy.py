@@ -113,3 +113,7 @@ def test_whatever_is_allowed_is_also_reachable_for_listing(pattern: str, path: s
     for p in (pattern, pattern + "*"):
         if policy.matches(p, path):
             assert policy.may_reach(p, path)
+
+
+def test_output_only_kinds_may_still_be_listed() -> None:
+    policy.authorize(Operation.LIST, "out", rights(readable=False))

@@ -43,7 +43,7 @@ class SourceSpec:
     secret_id: str | None = None
     env_secret_ids: list[str] = field(default_factory=list)
     path_restrictions: list[str] | None = None
-    access: str = "read"
+    access: str | None = None  # default: "read", or "read-write" for output-only kinds
 
 
 def env_ref(value: Any) -> str | None:
@@ -221,7 +221,7 @@ def create(session: Session, caller: Caller, spec: SourceSpec) -> Source:
         secret_id=spec.secret_id,
         env_secret_ids=list(spec.env_secret_ids or []),
         path_restrictions=_check_restrictions(spec.path_restrictions),
-        access=_check_access(spec.access),
+        access=_check_access(spec.access or ("read" if kind.capabilities.input else "read-write")),
         created_by=caller.user_id,
     )
     _check_secret_refs(session, caller, source)

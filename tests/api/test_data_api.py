@@ -217,3 +217,16 @@ def test_a_client_disconnect_mid_upload_leaves_no_file(hub_server: RunningHub, a
             break
         time.sleep(0.1)
     assert leftovers == []
+
+
+def test_a_temporary_bucket_takes_writes_lists_signed_links_and_refuses_reads(api: httpx.Client, hub_server: RunningHub) -> None:
+    source = api.post("/v1/sources", json={"protocol": "bucket", "label": "results"}).json()
+    assert source["access"] == "read-write" and source["capabilities"] == {"input": False, "output": True}
+    assert api.put("/v1/connector/bucket+results/out/part-0.csv", content=b"a,b\n").status_code == 200
+    listing = api.get("/v1/connector/bucket+results/out").json()
+    [entry] = listing["files"]
+    assert entry["filename"] == "part-0.csv" and entry["tempUrl"].startswith("/v1/links/") and entry["expiresAt"]
+    refused = api.get("/v1/connector/bucket+results/out/part-0.csv")
+    assert refused.status_code == 405 and "output-only" in refused.json()["error"]["message"]
+    with hub_server.client() as anonymous:
+        assert anonymous.get(entry["tempUrl"]).content == b"a,b\n"

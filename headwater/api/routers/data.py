@@ -153,10 +153,21 @@ def listing_response(page: Any) -> JSONResponse:
     return JSONResponse(listing_json(page), headers={"X-Data-Type": "directory"})
 
 
+#: Entry details a listing may show beside the Algorithmia fields (the signed links of temporary buckets).
+LISTED_EXTRAS = ("tempUrl", "expiresAt")
+
+
+def public_extra(entry: Entry) -> dict[str, Any]:
+    return {key: entry.extra[key] for key in LISTED_EXTRAS if key in entry.extra}
+
+
 def listing_json(page: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "folders": [{"name": f.name} for f in page.folders],
-        "files": [{"filename": f.name, "size": f.size or 0, "last_modified": listing_time(f.modified)} for f in page.files],
+        "files": [
+            {"filename": f.name, "size": f.size or 0, "last_modified": listing_time(f.modified), **public_extra(f)}
+            for f in page.files
+        ],
     }
     if page.marker:
         body["marker"] = page.marker

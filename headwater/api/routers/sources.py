@@ -37,7 +37,9 @@ class SourceIn(ApiModel):
     secret_id: str | None = Field(default=None, max_length=128)
     env_secret_ids: list[str] = Field(default_factory=list, description="Key/value secrets that {envKey} references resolve against.")
     path_restrictions: list[str] | None = Field(default=None, description="Patterns: 'bucket/file', 'bucket/*', 'bucket*'. Default: everything.")
-    access: Literal["read", "read-write"] = "read"
+    access: Literal["read", "read-write"] | None = Field(
+        default=None, description="Default: read, or read-write for output-only kinds such as bucket."
+    )
 
 
 class SourceUpdate(ApiModel):
