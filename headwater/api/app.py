@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from headwater import __version__
 from headwater.api import errors
+from headwater.api.compat import bytenite, foundation
 from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.routers import audit as audit_router
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, query, uploads, links, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, query, uploads, links, bytenite, foundation, data):
         app.include_router(module.router)
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
