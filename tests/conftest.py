@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.http_server",
     "tests.fixtures.seaweedfs",
     "tests.fixtures.databases",
+    "tests.fixtures.browser",
 ]

@@ -13,6 +13,7 @@ from headwater.api import errors
 from headwater.api.compat import bytenite, foundation
 from headwater.api.audit import AuditMiddleware
 from headwater.api.limits import EdgeMiddleware
+from headwater.api.portal import router as portal
 from headwater.api.routers import audit as audit_router
 from headwater.api.routers import jobs
 from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, tokens, uploads
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     errors.install(app)
     for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, query, uploads, links, bytenite, foundation, data):
         app.include_router(module.router)
+    app.include_router(portal.router)
+    app.mount(portal.ASSETS_PATH, portal.assets(), name="portal-assets")
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from headwater.api.portal import csrf
 from headwater.errors import PermissionDenied, Unauthenticated
 from headwater.services import tokens
 from headwater.services.audit import Pending
@@ -61,6 +62,8 @@ def authenticate(request: Request, session: Session) -> Caller:
         pending.route = getattr(route, "path", None) or pending.route
         pending.operation = pending.operation or getattr(route, "name", "") or request.method.lower()
         get_hub(request).audit.begin(pending)
+    if not request.headers.get("authorization"):  # the browser's session cookie: double-submit CSRF check
+        csrf.verify(request, value)
     return caller
 
 
