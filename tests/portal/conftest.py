@@ -37,7 +37,7 @@ class Portal:
     def sign_in(self, token: str) -> None:
         self.goto()
         self.heading("Sign in")
-        self.snap("sign-in")
+        self.snap("sign-in", shot=True)
         self.page.get_by_label("Token").fill(token)
         self.page.get_by_role("button", name="Sign in").click()
         self.heading("Data sources")

@@ -260,6 +260,7 @@ def test_keyboard_only_and_a_phone_screen(browser: Browser, sqlite_hub: RunningH
             if summary.evaluate("el => el === document.activeElement"):
                 break
         expect(summary).to_be_focused()
+        screenshot(page, "phone-keyboard-focus", full_page=False)
         page.keyboard.press("Enter")
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")
@@ -271,3 +272,24 @@ def test_keyboard_only_and_a_phone_screen(browser: Browser, sqlite_hub: RunningH
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways on a phone"
     finally:
         context.close()
+
+
+def test_jobs_are_listed_with_their_progress(portal: Portal, tmp_path: Path) -> None:
+    page = portal.page
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("a\n1\n")
+    token = portal.hub.token()
+    with portal.hub.client(token) as api:
+        for label, folder, access in (("in", "in", "read"), ("out", "out", "read-write")):
+            made = api.post("/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(tmp_path / folder)}, "access": access})
+            assert made.status_code == 201, made.text
+        job = api.post("/v1/jobs", json={"source": "local+in://*.csv", "destination": "local+out://", "name": "copy-in"})
+        assert job.status_code == 201, job.text
+    portal.sign_in(token)
+    page.get_by_role("link", name="Jobs").click()
+    portal.heading("Jobs")
+    row = page.get_by_role("row", name="copy-in")
+    expect(row).to_contain_text("local+in://*.csv → local+out://")
+    expect(row.get_by_role("progressbar", name="Progress of copy-in")).to_be_visible()
+    portal.snap("jobs", shot=True)

@@ -357,7 +357,7 @@ function stateBadge(source) {
 
 function stateReason(source) {
   const st = source.state;
-  return st.healthy || !st.reason ? null : h("span", { class: "reason", text: st.reason });
+  return st.healthy || st.code === "002" || !st.reason ? null : h("span", { class: "reason", text: st.reason });
 }
 
 async function renderSources() {
