@@ -7,6 +7,7 @@ Compat routers register their own envelopes for their own paths (see `compat/`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +29,13 @@ def register_renderer(prefix: str, renderer: Renderer) -> None:
     _RENDERERS.append((prefix, renderer))
 
 
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _header_safe(text: str) -> str:
-    return text.encode("ascii", "backslashreplace").decode("ascii").replace("\r", " ").replace("\n", " ")[:1000]
+    """The message as a header value: ASCII only, no control characters, bounded."""
+    ascii_text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return _UNSAFE_IN_HEADER.sub(" ", ascii_text)[:1000]
 
 
 def error_response(request: Request, status: int, code: str, message: str) -> Response:

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 from pydantic import ValidationError
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -272,8 +273,7 @@ def update(session: Session, caller: Caller, source_id: str, changes: dict[str, 
 def delete(session: Session, caller: Caller, source_id: str) -> None:
     caller.require_writer("data sources")
     source = get(session, caller, source_id)
-    for link in session.scalars(select(SystemLink).where(SystemLink.source_id == source.id)):
-        session.delete(link)
+    session.execute(sql_delete(SystemLink).where(SystemLink.source_id == source.id))
     session.delete(source)
     session.flush()
 
