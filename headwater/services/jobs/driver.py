@@ -23,7 +23,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from headwater.services import data
 from headwater.services.hub import Hub
 from headwater.services.jobs import apps, assemblers, cleanup, planning, records, runner
-from headwater.services.jobs.executor import DaskExecutor, Executor, ExecutorConfig, Handle
+from headwater.services.jobs.executor import Batch, DaskExecutor, Executor, ExecutorConfig, Handle
 from headwater.services.jobs.rights import side_caller
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
@@ -276,26 +276,21 @@ class Engine:
 
     # -- running -----------------------------------------------------------------------
 
-    def _wait(self, job_id: str, generation: int, handles: list[Handle], wanted: JobState, each: Callable[[Handle, Any, BaseException | None], None]) -> None:
-        """Wait for tasks, stopping them all at once when the job leaves `wanted` or the engine stops."""
-        outstanding = set(handles)
-        executor = self.executor
+    def _wait(self, job_id: str, generation: int, batch: Batch, wanted: JobState, each: Callable[[Handle, Any, BaseException | None], None]) -> None:
+        """Collect a batch's outcomes, stopping it all at once when the job leaves `wanted` or the engine stops."""
         try:
-            while outstanding:
+            while batch.outstanding:
                 state = self._state(job_id, generation)
                 if state != wanted:
-                    executor.cancel(outstanding)
                     raise Stopped(f"the job is {state}")
-                for handle, result, error in executor.wait(outstanding, POLL):
-                    outstanding.discard(handle)
+                for handle, result, error in batch.finished(POLL):
                     each(handle, result, error)
-        except BaseException:
-            if outstanding:
+        finally:
+            if batch.outstanding:
                 try:
-                    executor.cancel(outstanding)
+                    batch.cancel()
                 except Exception:
                     pass
-            raise
 
     def _run(self, job_id: str, generation: int) -> None:
         store = self.hub.store
@@ -304,12 +299,10 @@ class Engine:
             pending = records.partitions(store, job_id, [PartState.PENDING])
             if not pending:
                 break
-            executor = self.executor
-            handles = [
-                executor.submit(runner.run_partition, self.key, job_id, p.index, generation,
-                                key=f"headwater-{job_id}-{generation}-{p.index}", tag=p.index)
-                for p in pending
-            ]
+            batch = self.executor.batch()
+            for p in pending:
+                batch.submit(runner.run_partition, self.key, job_id, p.index, generation,
+                             key=f"headwater-{job_id}-{generation}-{p.index}", tag=p.index)
 
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:
                 if error is not None:
@@ -320,7 +313,7 @@ class Engine:
                     raise Stopped(result["status"])
 
             try:
-                self._wait(job_id, generation, handles, JobState.RUNNING, each)
+                self._wait(job_id, generation, batch, JobState.RUNNING, each)
             except Stopped:
                 if self._state(job_id, generation) == JobState.CANCELED:
                     return
@@ -330,7 +323,8 @@ class Engine:
             raise JobFailed(f"{len(left)} partitions did not finish after {ROUNDS} rounds")
 
     def _assemble(self, job_id: str, generation: int) -> list[dict[str, Any]]:
-        handle = self.executor.submit(runner.run_assembly, self.key, job_id, generation, key=f"headwater-{job_id}-{generation}-assemble")
+        batch = self.executor.batch()
+        batch.submit(runner.run_assembly, self.key, job_id, generation, key=f"headwater-{job_id}-{generation}-assemble")
         found: dict[str, Any] = {}
 
         def each(_: Handle, result: Any, error: BaseException | None) -> None:
@@ -343,7 +337,7 @@ class Engine:
             found.update(result)
 
         try:
-            self._wait(job_id, generation, [handle], JobState.ASSEMBLING, each)
+            self._wait(job_id, generation, batch, JobState.ASSEMBLING, each)
         except Stopped:
             if self._state(job_id, generation) == JobState.CANCELED:
                 return []

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,25 +46,40 @@ class ExecutorConfig:
 
 @dataclass(eq=False)
 class Handle:
-    """A submitted task: its key and the engine's own future."""
+    """A submitted task: its key, the caller's tag, and the engine's own future."""
 
     key: str
     tag: Any
     future: Any = field(repr=False, default=None)
 
 
-class Executor(ABC):
-    """Runs task functions somewhere and reports each outcome."""
+Outcome = tuple[Handle, Any, BaseException | None]
+
+
+class Batch(ABC):
+    """Tasks submitted together and collected as each finishes (O(1) per task)."""
 
     @abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None) -> Handle: ...
 
     @abstractmethod
-    def wait(self, handles: Iterable[Handle], timeout: float) -> Iterator[tuple[Handle, Any, BaseException | None]]:
-        """Yield (handle, result, error) for the tasks that finished within `timeout` seconds."""
+    def finished(self, timeout: float) -> list[Outcome]:
+        """The tasks that finished since the last call, waiting up to `timeout` seconds for one."""
 
     @abstractmethod
-    def cancel(self, handles: Iterable[Handle]) -> None: ...
+    def cancel(self) -> None:
+        """Cancel every task of the batch still outstanding (running ones stop at their next chunk)."""
+
+    @property
+    @abstractmethod
+    def outstanding(self) -> int: ...
+
+
+class Executor(ABC):
+    """Runs task functions somewhere and reports each outcome."""
+
+    @abstractmethod
+    def batch(self) -> Batch: ...
 
     @abstractmethod
     def worker_pids(self) -> dict[str, int]: ...
@@ -99,7 +116,7 @@ class DaskExecutor(Executor):
         else:
             cpus = os.cpu_count() or 1
             workers = config.workers or (1 if not config.processes else max(1, min(cpus, 8)))
-            threads = config.threads or 4
+            threads = config.threads or 8
             kwargs: dict[str, Any] = {}
             if config.processes:
                 kwargs["env"] = worker_environment(settings)
@@ -108,39 +125,15 @@ class DaskExecutor(Executor):
                 threads_per_worker=threads,
                 processes=config.processes,
                 dashboard_address=None,
+                worker_dashboard_address=None,
                 silence_logs=logging.WARNING,
                 **kwargs,
             )
             self.client = Client(self.cluster, set_as_default=False)
         log.info("jobs run on Dask at %s", self.client.scheduler.address if self.client.scheduler else "?")
 
-    def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None) -> Handle:
-        future = self.client.submit(fn, *args, key=key, pure=False, retries=0)
-        return Handle(key, tag, future)
-
-    def wait(self, handles: Iterable[Handle], timeout: float) -> Iterator[tuple[Handle, Any, BaseException | None]]:
-        from distributed.client import _wait
-
-        by_future = {h.future: h for h in handles}
-        if not by_future:
-            return
-        try:
-            finished, _ = self.client.sync(_wait, list(by_future), timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return
-        for future in finished:
-            handle = by_future[future]
-            if future.status == "finished":
-                yield handle, future.result(), None
-            elif future.status == "cancelled":
-                yield handle, None, RuntimeError("task cancelled")
-            else:
-                yield handle, None, future.exception()
-
-    def cancel(self, handles: Iterable[Handle]) -> None:
-        futures = [h.future for h in handles if h.future is not None]
-        if futures:
-            self.client.cancel(futures, force=True)
+    def batch(self) -> Batch:
+        return DaskBatch(self.client)
 
     def worker_pids(self) -> dict[str, int]:
         return dict(self.client.run(os.getpid))
@@ -152,3 +145,57 @@ class DaskExecutor(Executor):
             if self.cluster is not None:
                 self.cluster.close(timeout=10)
 
+
+
+class DaskBatch(Batch):
+    """Futures of one Dask client; each reports to a queue when it finishes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._queue: queue.Queue[Handle] = queue.Queue()
+        self._pending: set[Handle] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None) -> Handle:
+        handle = Handle(key, tag)
+        with self._lock:
+            self._pending.add(handle)
+        handle.future = self.client.submit(fn, *args, key=key, pure=False, retries=0)
+        handle.future.add_done_callback(lambda _: self._queue.put(handle))
+        return handle
+
+    @property
+    def outstanding(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _outcome(self, handle: Handle) -> Outcome:
+        future = handle.future
+        if future.status == "finished":
+            return handle, future.result(), None
+        if future.status == "cancelled":
+            return handle, None, RuntimeError("task cancelled")
+        return handle, None, future.exception()
+
+    def finished(self, timeout: float) -> list[Outcome]:
+        found: list[Handle] = []
+        try:
+            found.append(self._queue.get(timeout=timeout))
+            while True:
+                found.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        outcomes = []
+        with self._lock:
+            fresh = [h for h in found if h in self._pending]
+            self._pending.difference_update(fresh)
+        for handle in fresh:
+            outcomes.append(self._outcome(handle))
+        return outcomes
+
+    def cancel(self) -> None:
+        with self._lock:
+            futures = [h.future for h in self._pending if h.future is not None]
+            self._pending.clear()
+        if futures:
+            self.client.cancel(futures, force=True)

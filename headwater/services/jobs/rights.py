@@ -78,6 +78,8 @@ async def check(hub: Hub, creator: Caller, selection: Selection, destination: Ad
     source = await data.open_target(hub, _probe_caller(creator, source_prefix, True), selection.base)
     try:
         source.authorize(policy.Operation.LIST if selection.pattern is not None else policy.Operation.READ)
+        if not source.rights.readable:
+            source.authorize(policy.Operation.READ)  # an output-only kind can be listed, never read
     finally:
         await source.close()
     target = await data.open_target(hub, _probe_caller(creator, destination_prefix, False), destination)

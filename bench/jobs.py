@@ -1,0 +1,160 @@
+"""Jobs benchmark: N partitions CSV → Parquet on the embedded Dask executor vs a bare process pool.
+
+Both convert the same N CSV files to Parquet with pyarrow on this machine, in the same
+run. The hub's way reads and writes through connections (a `local` source and
+destination), records every partition in SQL and commits each output atomically; the
+bare pool calls pyarrow on the files directly. Peak memory is the peak of the summed
+RSS of the whole process tree (the driving process and its workers), sampled every 20 ms.
+
+    python bench/jobs.py [--files 200] [--rows 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import psutil
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from headwater.services import sources as sources_service  # noqa: E402
+from headwater.services import tokens  # noqa: E402
+from headwater.services.hub import Hub  # noqa: E402
+from headwater.services.jobs import driver, service  # noqa: E402
+from headwater.services.jobs.service import JobRequest  # noqa: E402
+from headwater.settings import Settings  # noqa: E402
+
+
+class PeakRSS:
+    """Samples the summed RSS of this process and all its descendants."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            time.sleep(0.02)
+
+    def __enter__(self) -> "PeakRSS":
+        self.baseline = self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def make_inputs(folder: Path, files: int, rows: int) -> int:
+    folder.mkdir(parents=True)
+    table = pa.table({
+        "id": list(range(rows)),
+        "name": [f"customer {i}" for i in range(rows)],
+        "amount": [i * 0.25 for i in range(rows)],
+        "city": [("Lisbon", "Oslo", "Nairobi", "Lima")[i % 4] for i in range(rows)],
+    })
+    pa_csv.write_csv(table, folder / "0.csv")
+    for i in range(1, files):
+        shutil.copyfile(folder / "0.csv", folder / f"{i}.csv")
+    return sum(p.stat().st_size for p in folder.iterdir())
+
+
+def convert_one(paths: tuple[str, str]) -> int:
+    """The bare pool's task: one CSV file to one Parquet file."""
+    source, target = paths
+    pq.write_table(pa_csv.read_csv(source), target)
+    return os.path.getsize(target)
+
+
+def bare_pool(inputs: Path, outputs: Path, workers: int) -> tuple[float, int, int]:
+    outputs.mkdir()
+    pairs = [(str(p), str(outputs / (p.stem + ".parquet"))) for p in sorted(inputs.iterdir())]
+    with PeakRSS() as memory:
+        started = time.perf_counter()
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            written = sum(pool.map(convert_one, pairs, chunksize=1))
+        elapsed = time.perf_counter() - started
+    return elapsed, memory.peak, written
+
+
+def embedded(root: Path, inputs: Path, outputs: Path) -> tuple[float, float, int, int]:
+    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub")})
+    hub = Hub.open(settings)
+    with hub.store.session() as session:
+        _, value = tokens.create_token(session, org_name="bench", user_name="bench", admin=True)
+        caller = tokens.authenticate(session, value)
+        for label, folder, access in (("csv", inputs, "read"), ("parquet", outputs, "read-write")):
+            outputs.mkdir(exist_ok=True)
+            spec = sources_service.SourceSpec(protocol="local", label=label, params={"path": str(folder)}, access=access)
+            sources_service.create(session, caller, spec)
+    try:
+        with PeakRSS() as memory:
+            started = time.perf_counter()
+            engine = driver.engine_for(hub)
+            _ = engine.executor  # the embedded LocalCluster, started lazily on a hub's first job
+            cold = time.perf_counter() - started
+            request = JobRequest(source="local+csv://*.csv", destination="local+parquet://", app="convert", app_params={"to": "parquet"})
+            view = anyio.run(lambda: service.create(hub, caller, request, run=True))
+            while True:
+                view = service.get(hub, caller, view.job.id)
+                if view.job.state in ("complete", "failed", "canceled") and view.job.settled_at:
+                    break
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+        if view.job.state != "complete":
+            raise SystemExit(f"the job ended {view.job.state}: {view.job.error_message}")
+        return elapsed, cold, memory.peak, view.progress.bytes_out
+    finally:
+        driver.stop(hub)
+        hub.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=200, help="partitions (one CSV file each)")
+    parser.add_argument("--rows", type=int, default=5000, help="rows per CSV file")
+    args = parser.parse_args()
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    root = Path(tempfile.mkdtemp(prefix="headwater-bench-jobs-"))
+    try:
+        size = make_inputs(root / "csv", args.files, args.rows)
+        print(f"{args.files} partitions, {args.rows} rows each, {size / 1e6:.1f} MB of CSV; {workers} worker processes")
+        base_rss = psutil.Process().memory_info().rss
+        wall, cold, peak, written = embedded(root, root / "csv", root / "parquet-hub")
+        pool_wall, pool_peak, pool_written = bare_pool(root / "csv", root / "parquet-pool", workers)
+        print(f"{'executor':<34}{'wall s':>9}{'peak MB':>10}{'parquet MB':>12}")
+        print(f"{'embedded Dask (hub job)':<34}{wall:>9.2f}{peak / 1e6:>10.0f}{written / 1e6:>12.1f}")
+        print(f"{'bare ProcessPoolExecutor':<34}{pool_wall:>9.2f}{pool_peak / 1e6:>10.0f}{pool_written / 1e6:>12.1f}")
+        print(f"embedded cluster cold start {cold:.2f} s (included); driving process RSS before both {base_rss / 1e6:.0f} MB")
+        print(f"ratio embedded / bare: wall {wall / pool_wall:.2f}x, peak memory {peak / pool_peak:.2f}x")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
