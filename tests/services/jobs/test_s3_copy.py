@@ -68,3 +68,27 @@ def test_a_read_only_bucket_is_refused_as_a_destination(seaweedfs: SeaweedFS, ad
     dst = s3_source(admin, seaweedfs, "ro-out", seaweedfs.create_bucket(), access)
     response = admin.post("/v1/jobs", json={"source": f"{src}://raw/*", "destination": f"{dst}://out/"})
     assert response.status_code == 403 and "read-only" in response.json()["error"]["message"]
+
+
+def test_no_credential_reaches_a_response_a_log_or_an_error(seaweedfs: SeaweedFS, jobs_hub: RunningHub, admin: httpx.Client) -> None:
+    bucket = seaweedfs.create_bucket()
+    obs.put(seaweedfs.store(bucket), "in/a.bin", b"payload")
+    good = s3_source(admin, seaweedfs, "leak-in", bucket, "read")
+    out = s3_source(admin, seaweedfs, "leak-out", seaweedfs.create_bucket(), "read-write")
+    wrong = "wrong-" + os.urandom(8).hex()
+    admin.post("/v1/secrets", json={"id": "sw-bad", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
+                                    "secretKey": wrong}).raise_for_status()
+    bad = admin.post("/v1/sources", json={"protocol": "s3", "label": "leak-bad", "access": "read", "secretId": "sw-bad",
+                                          "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket}})
+    assert bad.status_code == 201
+    ok = create_job(admin, f"{good}://in/*", f"{out}://o/", run=True)
+    failed = create_job(admin, "s3+leak-bad://in/*", f"{out}://p/", run=True)
+    assert wait_for(admin, ok["id"])["state"] == "complete"
+    outcome = wait_for(admin, failed["id"])
+    assert outcome["state"] == "failed" and outcome["errorMessage"]
+    for job in (ok, failed):
+        admin.get(f"/v1/jobs/{job['id']}/logs")
+        admin.get(f"/v1/jobs/{job['id']}")
+    seen = "\n".join(jobs_hub.transcript) + "\n".join(jobs_hub.logs.lines)
+    for secret in (seaweedfs.rw.secret_key, wrong):
+        assert secret not in seen
