@@ -13,11 +13,11 @@ from pydantic import Field, ValidationError
 from headwater.addresses import decode_path, parse_connection
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.errors import describe_validation
-from headwater.api.schemas import ApiModel
+from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.errors import InvalidInput
 from headwater.services import query as service
 
-router = APIRouter(tags=["query"])
+router = APIRouter(tags=["query"], responses=ERROR_RESPONSES)
 
 MAX_BODY = 256 * 1024
 
