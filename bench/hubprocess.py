@@ -53,9 +53,10 @@ class HubProcess:
             self.process.kill()
 
 
-def start_hub(data_dir: Path, **env: str) -> HubProcess:
+def start_hub(data_dir: Path, token: str | None = None, **env: str) -> HubProcess:
+    """A hub process on a free loopback port whose bootstrap admin token is `token` (or a new one)."""
     port = free_port()
-    token = "bench-" + secrets.token_urlsafe(24)
+    token = token or "bench-" + secrets.token_urlsafe(24)
     environ = {
         **os.environ,
         "HEADWATER_DATA_DIR": str(data_dir),
