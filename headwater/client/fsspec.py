@@ -1,9 +1,10 @@
 """The hub as an fsspec filesystem: `headwater://<connection>/<path>`.
 
     import fsspec, pandas as pd
-    df = pd.read_csv("headwater://s3+lake/bucket/team/a.csv", storage_options={"url": URL, "token": TOKEN})
+    df = pd.read_csv("headwater://s3+lake/bucket/team/a.csv", storage_options={"hub_url": URL, "token": TOKEN})
     fs = fsspec.filesystem("headwater")            # HEADWATER_URL, HEADWATER_TOKEN
     fs.ls("data/.my/reports")
+    duckdb.connect().register_filesystem(fs)       # then read_parquet('headwater://...')
 
 The first path segment names the connection: `protocol+label` (`protocol` alone means the
 label `default`) or `data` for the hub's hosted storage; the rest is the path inside it, so
@@ -13,8 +14,11 @@ calls made with the caller's token: the hub decides what the token may do, this 
 adds nothing and bypasses nothing.
 
 Reads are random access through HTTP `Range` (a Parquet footer and a few column chunks cost
-only those bytes); writes go to a spooled temporary file (memory bounded by the block size)
-that is uploaded as one streamed `PUT` when the file is closed or its transaction commits.
+only those bytes; sequential readers get a growing read-ahead); writes go to a spooled
+temporary file (memory bounded by the block size and `SPOOL_MEMORY`) that is uploaded as one
+streamed `PUT` when the file is closed or its transaction commits. `cp_file` streams a GET
+into a PUT through this client (the Data API has no server-side copy); `put_file` and
+`get_file` stream whole files. Directory listings are cached briefly (see `LISTINGS_TTL`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from headwater.client.errors import (
     ClientError,
     ConflictError,
     InvalidInputError,
-    NotFoundError,
+    NotSupportedError,
     UnauthenticatedError,
     UpstreamError,
 )
@@ -181,8 +185,14 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 return dict(found[0]) if found else {"name": path, "size": 0, "type": "directory"}
         address = self._address(path)
         url = url_of(address, directory=address.is_dir)
-        with self._errors(path):
-            headers = self.hub._transport.send("HEAD", url).headers
+        try:
+            with self._errors(path):
+                headers = self.hub._transport.send("HEAD", url).headers
+        except NotSupportedError:
+            if address.path:
+                raise
+            # A connection that names no bucket cannot describe its root, but it is a directory.
+            return {"name": path, "size": 0, "type": "directory", "mtime": None}
         kind = headers.get("x-data-type", "file")
         length = headers.get("content-length")
         info: Info = {
@@ -359,7 +369,7 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
         **kwargs: Any,
     ) -> "HeadwaterFile":
         path = self._strip_protocol(path)
-        if mode == "xb" and self.exists(path):
+        if mode == "xb" and self._exists_now(path):
             raise _oserror(FileExistsError, errno.EEXIST, path)
         return HeadwaterFile(self, path, mode, block_size or self.blocksize, autocommit, cache_options=cache_options, **kwargs)
 
@@ -395,9 +405,19 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
         path = self._strip_protocol(path)
-        if mode == "create" and self.exists(path):
+        if mode == "create" and self._exists_now(path):
             raise _oserror(FileExistsError, errno.EEXIST, path)
         self._put(path, lambda f: f.put(bytes(value)))
+
+    def _exists_now(self, path: str) -> bool:
+        """Whether anything is at `path`, asking the hub (no cached listing) for an exclusive create.
+
+        The Data API has no conditional PUT: "x" modes check, then write (not atomic)."""
+        try:
+            self.info(path, refresh=True)
+        except FileNotFoundError:
+            return False
+        return True
 
     def _put(self, path: str, upload: Callable[[DataFile], object]) -> None:
         """Run an upload, turning the hub's conflicts into the errors a filesystem raises."""
@@ -410,6 +430,8 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if self.isdir(path):
                 raise _oserror(IsADirectoryError, errno.EISDIR, path, exc) from exc
             raise _oserror(NotADirectoryError, errno.ENOTDIR, path, exc) from exc
+        finally:
+            self.invalidate_cache(path)
 
     @contextmanager
     def _download(self, path: str) -> Iterator["_Download | None"]:
@@ -436,7 +458,7 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
     ) -> None:
         """Upload a local file as one streamed PUT (a local directory becomes a directory)."""
         rpath = self._strip_protocol(rpath)
-        if mode == "create" and self.exists(rpath):
+        if mode == "create" and self._exists_now(rpath):
             raise _oserror(FileExistsError, errno.EEXIST, rpath)
         if os.path.isdir(lpath):
             self.makedirs(rpath, exist_ok=True)

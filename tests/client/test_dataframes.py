@@ -6,11 +6,15 @@ body bytes of every `data.read` response (`bytesOut`).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
+import fsspec
+import httpx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -33,15 +37,37 @@ def _name(stem: str) -> str:
 
 
 def served(root: Root, action: Callable[[], Any], path_suffix: str) -> tuple[Any, list[int]]:
-    """Run `action`; return its result and the `bytesOut` of each `data.read` the hub served for the path."""
+    """Run `action`; return its result and the `bytesOut` of each `data.read` the hub served for the path.
+
+    The hub completes an event just after the last byte is sent, so this waits until every GET
+    the client saw (counted with an httpx hook on the filesystem pandas uses) is in the trail.
+    """
+    fs = fsspec.filesystem("headwater", **root.options)  # fsspec hands pandas this same instance
+    gets: list[str] = []
+
+    def count(response: httpx.Response) -> None:
+        if response.request.method == "GET" and response.request.url.path.endswith(quote(path_suffix)):
+            gets.append(response.request.headers.get("range", ""))
+
+    hooks = fs.hub._transport.http.event_hooks["response"]
     with Client(root.url, root.token) as hub:
         before = {event["id"] for event in hub.audit.events(operation="data.read")}
-        result = action()
-        events = [
-            event
-            for event in hub.audit.events(operation="data.read")
-            if event["id"] not in before and (event["path"] or "").endswith(path_suffix)
-        ]
+        hooks.append(count)
+        try:
+            result = action()
+        finally:
+            hooks.remove(count)
+        deadline = time.monotonic() + 10
+        while True:
+            events = [
+                event
+                for event in hub.audit.events(operation="data.read")
+                if event["id"] not in before and (event["path"] or "").endswith(path_suffix)
+            ]
+            if len(events) >= len(gets) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert len(events) == len(gets) > 0, (len(events), gets)
     return result, [int(event["bytesOut"]) for event in events]
 
 

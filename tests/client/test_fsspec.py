@@ -146,12 +146,12 @@ def test_names_that_need_encoding(root: Root) -> None:
 def test_the_listings_cache_sees_own_writes_at_once_and_others_after_a_refresh(
     root: Root, sqlite_hub: RunningHub
 ) -> None:
-    fs = root.fs
+    fs = HeadwaterFileSystem(url=root.url, token=root.token, listings_expiry_time=60, skip_instance_cache=True)
     other = filesystem(sqlite_hub, root.token)
     fs.pipe(f"{root.base}/one", b"1")
     assert fs.ls(root.base, detail=False) == [f"{root.base}/one"]
     other.pipe(f"{root.base}/two", b"2")
-    assert fs.ls(root.base, detail=False) == [f"{root.base}/one"]  # cached, for a few seconds
+    assert fs.ls(root.base, detail=False) == [f"{root.base}/one"]  # cached (5 s by default; 60 s here)
     assert sorted(fs.ls(root.base, detail=False, refresh=True)) == [f"{root.base}/one", f"{root.base}/two"]
     fs.rm(f"{root.base}/one")
     assert fs.ls(root.base, detail=False) == [f"{root.base}/two"]
@@ -419,6 +419,7 @@ def test_a_connection_without_a_bucket_takes_it_from_the_path(sqlite_hub: Runnin
     # fsspec.open made the parent first (auto_mkdir): the s3 kind's folder marker, hidden by the hub
     assert seaweedfs.keys_in(bucket) == ["team/.headwater-folder", "team/key.csv"]
     fs = filesystem(sqlite_hub, token)
+    assert fs.isdir(connection) and fs.isdir(f"{connection}/{bucket}")
     assert fs.ls(f"{connection}/{bucket}", detail=False) == [f"{connection}/{bucket}/team"]
     assert fs.ls(f"{connection}/{bucket}/team", detail=False) == [f"{connection}/{bucket}/team/key.csv"]
     fs.mkdir(f"{connection}/{bucket}/made")
