@@ -115,7 +115,7 @@ def normalise_path(path: str) -> tuple[str, bool]:
     if is_dir:
         body = body[:-1]
     if body == "":
-        return "", True
+        return "", is_dir or path.endswith("/")
     for segment in body.split("/"):
         normalise_segment(segment)
     return body, is_dir

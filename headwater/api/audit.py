@@ -76,7 +76,8 @@ class AuditMiddleware:
             elif message["type"] == "http.response.body":
                 counts["out"] += len(message.get("body", b""))
                 if not message.get("more_body", False):
-                    # Complete the event before the client sees the end of the response.
+                    # Complete the event before the last message goes out (for a body with a known
+                    # length, the client may already hold every byte by then).
                     await finish()
             await send(message)
 

@@ -40,8 +40,10 @@ def address_of(request: Request) -> Address:
     raw = "/" + raw.lstrip("/")
     if raw.startswith("/v1/connector/"):
         rest = raw[len("/v1/connector/"):]
-        connection, _, path = rest.partition("/")
+        connection, separator, path = rest.partition("/")
         protocol, label = parse_connection(decode_path(connection))
+        # `/v1/connector/x+y/` is the root directory; `/v1/connector/x+y` is whatever the root is.
+        root_dir = bool(separator)
     elif raw.startswith("/v1/data"):
         rest = raw[len("/v1/data"):].lstrip("/")
         match = _CONNECTOR_IN_DATA.match(rest)
@@ -50,9 +52,12 @@ def address_of(request: Request) -> Address:
         else:
             protocol, label = parse_connection(decode_path(match.group(1)))
             path = rest[match.end():]
+        root_dir = True
     else:  # pragma: no cover - the router only mounts the two prefixes
         raise NotFound("no such data route")
     normalised, is_dir = normalise_path(decode_path(path))
+    if not normalised:
+        is_dir = is_dir or root_dir
     return Address(protocol, label, normalised, is_dir)
 
 
@@ -228,7 +233,7 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             await service.set_acl(hub, caller, target, body["acl"])
             return Response(status_code=200)
         if method == "GET":
-            if address.is_dir or target.path == "":
+            if address.is_dir:
                 audit(request, target, "data.list")
                 page = await service.list_page(target, request.query_params.get("marker"))
                 return listing_response(page)
