@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -204,3 +205,27 @@ def test_a_synthetic_source_is_deterministic_and_input_only(api: httpx.Client) -
     kinds = {k["kind"]: k for k in api.get("/v1/connectors").json()["connectors"]}
     assert {"postgres", "mysql", "synthetic"} <= set(kinds) and not kinds["synthetic"]["output"]
     assert "datasets" in kinds["synthetic"]["paramsSchema"]["properties"] and "sslmode" in kinds["postgres"]["paramsSchema"]["properties"]
+
+
+def test_a_client_that_disconnects_stops_the_export(api: httpx.Client, pg_db: ScratchDatabase) -> None:
+    name = f"big_{uuid.uuid4().hex[:6]}"
+    with pg_connect(pg_db) as conn:
+        conn.execute(f"CREATE TABLE {name} AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 400000) g")
+    add_database(api, pg_db, "pg")
+    try:
+        with api.stream("GET", f"/v1/connector/postgres+pg/public/{name}.jsonl") as response:
+            assert response.status_code == 200
+            next(response.iter_bytes())
+        deadline = time.monotonic() + 10
+        while True:
+            with pg_connect(pg_db) as conn:
+                active = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'headwater' AND datname = %s", (pg_db.name,)
+                ).fetchone()
+            if active == (0,) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert active == (0,)
+    finally:
+        with pg_connect(pg_db) as conn:
+            conn.execute(f"DROP TABLE {name}")

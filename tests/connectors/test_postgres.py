@@ -337,3 +337,23 @@ async def test_queries_are_read_only_and_bounded(pg_db: ScratchDatabase, table: 
     with pytest.raises(InvalidInput):
         await query_all(pg, "SELECT * FROM no_such_table")
     assert len(rows_as_text(pg_db, table)) == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+async def test_a_reader_that_goes_away_stops_the_export(pg: PostgresConnector, pg_db: ScratchDatabase, fmt: str) -> None:
+    name = f"big_{uuid.uuid4().hex[:6]}"
+    with pg_connect(pg_db) as conn:
+        conn.execute(f"CREATE TABLE {name} AS SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 300000) g")
+    try:
+        stream = pg.read(f"public/{name}.{fmt}")
+        first = await stream.__anext__()
+        assert first
+        await stream.aclose()
+        with pg_connect(pg_db) as conn:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'headwater' AND state = 'active'"
+            ).fetchone()
+        assert busy == (0,)
+    finally:
+        with pg_connect(pg_db) as conn:
+            conn.execute(f"DROP TABLE {name}")

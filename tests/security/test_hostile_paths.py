@@ -141,3 +141,25 @@ def test_hostile_addresses_through_the_sdk(arena: Arena) -> None:
     client.close()
     assert tried >= 400
     confined(arena, before)
+
+
+def test_hostile_paths_through_the_fsspec_layer(arena: Arena) -> None:
+    from headwater.client.fsspec import HeadwaterFileSystem
+
+    before = snapshot(arena.base) | snapshot(arena.hub.hub.settings.data_dir)
+    fs = HeadwaterFileSystem(url=arena.hub.url, token=arena.token, skip_instance_cache=True, use_listings_cache=False)
+    tried = 0
+    for path in hostile_paths("hostile", arena.other_org)[1::8]:
+        target = path.replace("/v1/connector/", "headwater://").replace("/v1/data/local+hostile://", "headwater://local+hostile/")
+        target = target.replace("/v1/data/local+hostile:/", "headwater://local+hostile/").replace("/v1/data/", "headwater://data/")
+        tried += 1
+        for attempt in (lambda p: fs.cat_file(p), lambda p: fs.pipe_file(p, MARK), lambda p: fs.rm(p), lambda p: fs.ls(p)):
+            try:
+                result = attempt(target)
+            except Exception as exc:  # refused: by the address parser, or by the hub
+                assert not isinstance(exc, (AssertionError, KeyboardInterrupt))
+                continue
+            shown = result if isinstance(result, bytes) else repr(result).encode()
+            assert b"outside the root" not in shown and b"evil sibling" not in shown and b"victim data" not in shown
+    assert tried >= 400
+    confined(arena, before)

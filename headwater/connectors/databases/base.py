@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import aclosing
 from abc import abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -190,7 +191,7 @@ def gather(chunks: Iterator[bytes], size: int = READ_CHUNK) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-async def stream_thread(make: Any, *args: Any) -> AsyncIterator[bytes]:
+async def stream_thread(make: Any, *args: Any) -> AsyncGenerator[bytes, None]:
     """Run `make(*args)` (returning a sync iterator of bytes) in a thread and relay its chunks."""
     iterator: Iterator[bytes] = await anyio.to_thread.run_sync(make, *args)
     try:
@@ -296,16 +297,32 @@ class DatabaseConnector(Connector):
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(self._call, fn, *args)
 
+    def abort(self, conn: Any) -> None:
+        """Stop whatever the connection is running (a reader went away); closing follows."""
+
     def _guarded(self, iterator: Iterator[bytes], conn: Any) -> Iterator[bytes]:
+        finished = False
         try:
             for chunk in iterator:
                 yield chunk
+            finished = True
         except Exception as exc:
             error = self.guard(exc)
             if error is exc:
                 raise
             raise error from None
         finally:
+            if not finished:
+                try:
+                    self.abort(conn)
+                except Exception:
+                    pass
+            close = getattr(iterator, "close", None)
+            try:
+                if close is not None:
+                    close()
+            except Exception:
+                pass
             self.close_connection(conn)
 
     def _find(self, schema: str, name: str) -> Table:
@@ -367,8 +384,8 @@ class DatabaseConnector(Connector):
             conn = self._meta()
             if place.schema is None:
                 names = sorted(s for s in self.schemas(conn) if "/" not in s)
-                page = [n for n in names if after is None or n > after]
-                return Listing([Entry(name=n, is_dir=True) for n in page[:limit]], [], encode_marker(page[limit - 1]) if len(page) > limit else None)
+                shown = [n for n in names if after is None or n > after]
+                return Listing([Entry(name=n, is_dir=True) for n in shown[:limit]], [], encode_marker(shown[limit - 1]) if len(shown) > limit else None)
             if place.schema not in self.schemas(conn):
                 raise NotFound(f"schema {place.schema!r} does not exist")
             files = sorted(
@@ -404,10 +421,11 @@ class DatabaseConnector(Connector):
                 self.close_connection(conn)
                 raise
 
-        async for chunk in stream_thread(self._call, open_stream):
-            yield chunk
+        async with aclosing(stream_thread(self._call, open_stream)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
-    async def query(self, sql: str, fmt: str, limit: int | None = None) -> AsyncIterator[bytes]:
+    async def query(self, sql: str, fmt: str, limit: int | None = None) -> AsyncGenerator[bytes, None]:
         """Stream the result of one read-only statement, bounded by the source's query timeout."""
         check_format(fmt)
         if not sql.strip():
@@ -421,8 +439,9 @@ class DatabaseConnector(Connector):
                 self.close_connection(conn)
                 raise
 
-        async for chunk in stream_thread(self._call, open_stream):
-            yield chunk
+        async with aclosing(stream_thread(self._call, open_stream)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         place = parse_place(path)

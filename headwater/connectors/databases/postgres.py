@@ -129,6 +129,9 @@ class PostgresConnector(DatabaseConnector):
             conn.adapters.register_loader(name, TextLoader)
         return conn
 
+    def abort(self, conn: Any) -> None:
+        conn.cancel_safe(timeout=2)  # so that leaving a COPY does not read the rest of the table
+
     def close_connection(self, conn: Any) -> None:
         try:
             conn.close()
