@@ -70,3 +70,39 @@ def test_sigkill_during_uploads_keeps_committed_data_and_shows_no_partial(tmp_pa
         assert seaweedfs.keys_in(bucket) == ["kept.txt"]
     finally:
         hub.stop()
+
+
+def test_sigkill_during_a_job_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    from tests.services.jobs.helpers import create_job, files_under, local_source, wait_for
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    expected = {f"f{i:03d}.bin": os.urandom(128 * 1024) for i in range(150)}
+    for name, body in expected.items():
+        (inputs / name).write_bytes(body)
+    data_dir = tmp_path / "hub"
+    threads = {"HEADWATER_DASK_PROCESSES": "0", "HEADWATER_DASK_THREADS": "1"}
+    hub = start_hub(data_dir, **threads)
+    with httpx.Client(base_url=hub.url, headers={"Authorization": hub.token}, timeout=60) as api:
+        src = local_source(api, inputs, access="read")
+        dst = local_source(api, tmp_path / "out")
+        job = create_job(api, f"{src}://*.bin", f"{dst}://copy/", app="copy", run=True)
+        deadline = time.monotonic() + 60
+        while api.get(f"/v1/jobs/{job['id']}").json()["progress"]["partitionsDone"] < 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    os.kill(hub.pid, signal.SIGKILL)
+    hub.process.wait(timeout=10)
+    done_at_kill = len(files_under(tmp_path / "out"))
+    assert done_at_kill < len(expected), "the job finished before the hub was killed"
+    hub = start_hub(data_dir, token=hub.token, **threads)
+    try:
+        with httpx.Client(base_url=hub.url, headers={"Authorization": hub.token}, timeout=60) as api:
+            finished = wait_for(api, job["id"], timeout=150)  # takes over once the dead hub's lease lapses
+            assert finished["state"] == "complete", finished.get("errorMessage")
+        produced = files_under(tmp_path / "out")
+        assert {name.split("/")[-1]: body for name, body in produced.items()} == expected
+        leftovers = [p.name for p in (tmp_path / "out").rglob("*") if p.name.startswith(".headwater-partial-")]
+        assert leftovers == []
+    finally:
+        hub.stop()
