@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from headwater.connectors.catalogue import BuildContext
+from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.services.audit import AuditLog
 from headwater.settings import Settings
 from headwater.store.database import Store
 from headwater.vault import Vault
+
+
+def forget_ambient_credentials() -> None:
+    """A connection never uses the hub's identity: drop what libpq would read from the environment."""
+    for name in AMBIENT_CREDENTIALS:
+        os.environ.pop(name, None)
 
 
 @dataclass
@@ -20,6 +28,7 @@ class Hub:
 
     @classmethod
     def open(cls, settings: Settings) -> "Hub":
+        forget_ambient_credentials()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database_url)
         store.migrate()

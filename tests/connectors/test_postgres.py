@@ -357,3 +357,9 @@ async def test_a_reader_that_goes_away_stops_the_export(pg: PostgresConnector, p
     finally:
         with pg_connect(pg_db) as conn:
             conn.execute(f"DROP TABLE {name}")
+
+
+async def test_the_hubs_own_pgpassword_is_never_lent_to_a_source(pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGPASSWORD", pg_db.password)  # valid for the user: libpq would happily use it
+    with pytest.raises(InvalidInput, match="never lends"):
+        await make(pg_db, password="").check()

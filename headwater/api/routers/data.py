@@ -149,6 +149,9 @@ async def stream_file(target: service.Target, entry: Entry, request: Request) ->
             async for chunk in stream:
                 yield chunk
         finally:
+            closer = getattr(stream, "aclose", None)
+            if closer is not None:
+                await closer()  # a client that left stops the backend read at once
             await target.close()
 
     return StreamingResponse(chunks(), status_code=status, headers=headers)

@@ -42,6 +42,9 @@ READ_CHUNK = 256 * 1024
 MAX_LIMIT = 10**12
 HOST_PATTERN = r"^[A-Za-z0-9._:\[\]%-]{1,253}$"
 
+#: Credentials that database drivers would otherwise pick up from the hub's own environment.
+AMBIENT_CREDENTIALS = ("PGPASSWORD", "PGPASSFILE", "PGUSER", "PGSERVICE", "PGSERVICEFILE", "PGSSLKEY", "PGSSLCERT", "MYSQL_PWD")
+
 
 class DatabaseParams(Params):
     """Where the database is; the user and password come from a secret (secretType `database`)."""

@@ -20,7 +20,7 @@ from pydantic import Field
 from headwater.connectors import endpoints
 from headwater.connectors.base import Connector, Credentials
 from headwater.connectors.catalogue import BuildContext, Kind, register
-from headwater.connectors.databases.base import DatabaseConnector, DatabaseParams, Table, check_read_only, gather
+from headwater.connectors.databases.base import AMBIENT_CREDENTIALS, DatabaseConnector, DatabaseParams, Table, check_read_only, gather
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, encode_all
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
@@ -108,6 +108,9 @@ class PostgresConnector(DatabaseConnector):
     def connect(self, *, purpose: str) -> psycopg.Connection[Any]:
         if not self.user:
             raise InvalidInput("no database user: bind a secret of type 'database' whose accessKey is the user")
+        if not self.password and any(os.environ.get(name) for name in AMBIENT_CREDENTIALS):
+            # libpq would fall back to the hub's own PGPASSWORD (or service file): never the hub's identity.
+            raise InvalidInput("the data source has no password, and the hub never lends it its own")
         p = self.params
         address = endpoints.check_host(p.host, p.port, allow_private=self.allow_private)[0]
         conn = psycopg.connect(
