@@ -120,6 +120,7 @@ class DaskExecutor(Executor):
             kwargs: dict[str, Any] = {}
             if config.processes:
                 kwargs["env"] = worker_environment(settings)
+                kwargs["host"] = "127.0.0.1"  # scheduler, nannies, workers and dashboard listen on loopback only
             self.cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=threads,
