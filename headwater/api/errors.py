@@ -32,8 +32,8 @@ def register_renderer(prefix: str, renderer: Renderer) -> None:
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _header_safe(text: str) -> str:
-    """The message as a header value: ASCII only, no control characters, bounded."""
+def header_text(text: str) -> str:
+    """A message as a header value (`X-Error-Message`): ASCII only, no control characters, bounded."""
     ascii_text = text.encode("ascii", "backslashreplace").decode("ascii")
     return _UNSAFE_IN_HEADER.sub(" ", ascii_text)[:1000]
 
@@ -42,7 +42,7 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
     for prefix, renderer in _RENDERERS:
         if request.url.path.startswith(prefix):
             return renderer(request, status, code, message)
-    headers = {"X-Error-Message": _header_safe(message)}
+    headers = {"X-Error-Message": header_text(message)}
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type="application/json")
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)

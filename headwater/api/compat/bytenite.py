@@ -44,8 +44,7 @@ from headwater.api.compat.bytenite_models import (
     translate,
 )
 from headwater.api.deps import CallerDep, HubDep
-from headwater.api.compat.headers import header_text
-from headwater.api.errors import register_renderer
+from headwater.api.errors import header_text, register_renderer
 from headwater.connectors.base import Entry
 from headwater.errors import NotFound
 from headwater.services import ephemeral

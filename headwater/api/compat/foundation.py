@@ -56,8 +56,7 @@ from headwater.api.compat.foundation_models import (
     UpdateEntityRequest,
 )
 from headwater.api.deps import HubDep, get_caller
-from headwater.api.compat.headers import header_text
-from headwater.api.errors import register_renderer
+from headwater.api.errors import header_text, register_renderer
 from headwater.errors import Conflict, InvalidInput, NotFound
 from headwater.services import secrets as secrets_service
 from headwater.services import sources as sources_service
