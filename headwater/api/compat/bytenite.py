@@ -20,13 +20,11 @@ S3-compatible store, `aws`/`s3` then opening the generic `s3` kind (path style);
 credentials refused by the store are 403 and a store that fails is 503 (the statuses
 ByteNite documents), the hub's own `error.description` saying which.
 
-Not here yet: the job routes (`/jobs`, `/jobs/{id}/run`, results, uploads): the jobs
-service does not exist.
+The job routes (`/v1/customer/jobs...`) are `bytenite_jobs`, included in this router.
 """
 
 from __future__ import annotations
 
-import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -34,13 +32,16 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from headwater.api.compat import bytenite_jobs
 from headwater.api.compat.bytenite_models import (
+    CUSTOMER_BASES,
     ERROR_RESPONSES,
     CreateSecretRequest,
     DataSourceInfoRequest,
     Translated,
     generic,
     iso,
+    request_id,
     translate,
 )
 from headwater.api.deps import CallerDep, HubDep
@@ -52,7 +53,6 @@ from headwater.services import secrets as secrets_service
 from headwater.store.models import Secret
 
 PREFIXES = ("/v1/auth/", "/v1/customer/", "/v1/computing/")
-CUSTOMER_BASES = ("/v1/customer", "/v1/computing")
 SAME_TYPES = frozenset({"aws", "s3"})
 #: ByteNite documents 400, 401, 403, 404, 500 and 503: the store's refusals are 403, its failures 503.
 STATUS_BY_CODE = {
@@ -65,13 +65,6 @@ STATUS_BY_CODE = {
 }
 
 router = APIRouter(tags=["bytenite"], responses=ERROR_RESPONSES)
-
-
-def request_id(request: Request) -> str:
-    """The request's id (the audit trail's when there is one)."""
-    pending = getattr(request.state, "audit", None)
-    found = getattr(pending, "request_id", None)
-    return found if isinstance(found, str) else str(uuid.uuid4())
 
 
 def render_error(request: Request, status: int, code: str, message: str) -> Response:
@@ -222,3 +215,6 @@ for _base in CUSTOMER_BASES:
             operation_id=f"bytenite_datasource_{_name}_{_base.rsplit('/', 1)[-1]}",
             summary=f"ByteNite: {'test' if _name == 'test' else 'get information about'} a data source",
         )
+
+router.include_router(bytenite_jobs.router)
+router.include_router(bytenite_jobs.signed_uploads)

@@ -1,4 +1,4 @@
-"""ByteNite's documented request and response shapes, and the `dataSource` → kind translation.
+"""ByteNite's documented request and response shapes; the `dataSource` → kind translation is `services.ephemeral`'s.
 
 Field names are lowerCamelCase as ByteNite's grpc-gateway sends them (except
 `params.secret_id`); unknown top-level fields are ignored as grpc-gateway does, while
@@ -7,20 +7,34 @@ unknown `params` reach the kind's schema, which names them. uint64 sizes are str
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from headwater.errors import InvalidInput
-from headwater.services.ephemeral import TransientSpec
+from headwater.services.ephemeral import (  # noqa: F401 - the mapping lives in the services, re-exported here
+    DESCRIPTORS,
+    FILE_TYPE,
+    HTTP_TYPE,
+    S3_TYPE,
+    STORJ_LEGACY_TYPE,
+    TYPE_PREFIX,
+    Descriptor,
+    Translated,
+    translate_object,
+)
 
-TYPE_PREFIX = "type.googleapis.com/bytenite.data_source."
-S3_TYPE = TYPE_PREFIX + "S3DataSource"
-HTTP_TYPE = TYPE_PREFIX + "HttpDataSource"
-FILE_TYPE = TYPE_PREFIX + "LocalFileDataSource"
-STORJ_LEGACY_TYPE = TYPE_PREFIX + "StorjDataSource"
+
+CUSTOMER_BASES = ("/v1/customer", "/v1/computing")
+
+
+def request_id(request: Request) -> str:
+    """The request's id (the audit trail's when there is one)."""
+    pending = getattr(request.state, "audit", None)
+    found = getattr(pending, "request_id", None)
+    return found if isinstance(found, str) else str(uuid.uuid4())
 
 
 class Model(BaseModel):
@@ -57,6 +71,52 @@ class DataSourceInfoRequest(Model):
 
     data_source: DataSourceShape = Field(alias="dataSource")
     list_files: bool = Field(default=False, alias="listFiles")
+
+
+class JobParamsShape(Model):
+    """`jobJob.params`: the app's, partitioner's and assembler's params (`preset` is accepted and ignored)."""
+
+    preset: str | None = None
+    app: dict[str, Any] = Field(default_factory=dict)
+    partitioner: dict[str, Any] = Field(default_factory=dict)
+    assembler: dict[str, Any] = Field(default_factory=dict)
+
+
+class CreateJobRequest(Model):
+    """`POST /jobs`: ByteNite's fields, `data_source`/`data_destination` as the 2023 clients spell them, and two
+    Headwater additions: `partitioner` and `assembler`, the names of the building blocks (default object, passthrough)."""
+
+    job_id: str | None = Field(default=None, alias="jobId", max_length=36)
+    template_id: str | None = Field(default=None, alias="templateId", max_length=128)
+    app: str | None = Field(default=None, max_length=64)
+    name: str = Field(default="", max_length=255)
+    description: str = Field(default="", max_length=4000)
+    data_source: DataSourceShape | None = Field(default=None, alias="dataSource")
+    data_destination: DataSourceShape | None = Field(default=None, alias="dataDestination")
+    params: JobParamsShape = Field(default_factory=JobParamsShape)
+    partitioner: str = Field(default="object", max_length=32)
+    assembler: str = Field(default="passthrough", max_length=32)
+
+
+class SetDataSourceRequest(Model):
+    """`PATCH /jobs/{jobId}/datasource`: either or both sides."""
+
+    data_source: DataSourceShape | None = Field(default=None, alias="dataSource")
+    data_destination: DataSourceShape | None = Field(default=None, alias="dataDestination")
+
+
+class RunConfig(Model):
+    """`jobJob.config`; numbers may come as strings (grpc-gateway int64). Accepted, not enforced."""
+
+    task_timeout: int | str | None = Field(default=None, alias="taskTimeout")
+    job_timeout: int | str | None = Field(default=None, alias="jobTimeout")
+    is_test_job: bool | None = Field(default=None, alias="isTestJob")
+
+
+class RunRequest(RunConfig):
+    """`POST /jobs/{jobId}/run`: the config flat (the guide) or under `config` (the 2025 demo client)."""
+
+    config: RunConfig | None = None
 
 
 class ErrorDetail(BaseModel):
@@ -101,115 +161,6 @@ def generic(request_id: str, message: str) -> dict[str, Any]:
     return {"ok": True, "requestId": request_id, "message": message}
 
 
-@dataclass(frozen=True)
-class Descriptor:
-    """One `dataSourceDescriptor`: the kind it opens and the `@type`s its params may carry."""
-
-    kind: str
-    types: tuple[str, ...]
-    s3: bool = False
-
-
-DESCRIPTORS: dict[str, Descriptor] = {
-    "aws": Descriptor("aws", (S3_TYPE,), s3=True),
-    "s3": Descriptor("aws", (S3_TYPE,), s3=True),  # the old name of aws
-    "gcp": Descriptor("gcp", (S3_TYPE,), s3=True),
-    "storj": Descriptor("storj", (S3_TYPE, STORJ_LEGACY_TYPE), s3=True),
-    "url": Descriptor("url", (HTTP_TYPE,)),
-    "file": Descriptor("file", (FILE_TYPE,)),
-    "local": Descriptor("file", (FILE_TYPE,)),  # the old name of file
-    "bucket": Descriptor("bucket", ()),
-    "bypass": Descriptor("bypass", ()),
-}
-
-#: Inline credentials some legacy clients send: refused, since credentials live in secrets.
-INLINE_CREDENTIALS = ("accessKey", "secretKey", "access_key", "secret_key", "username", "password")
-#: Legacy fields sent empty by old clients, accepted and ignored when empty.
-IGNORED_WHEN_EMPTY = ("name", "username", "password", "tempUrl")
-
-
-@dataclass(frozen=True)
-class Translated:
-    """A `dataSource` as the hub opens it: the transient connection, the path in it, what to echo back."""
-
-    spec: TransientSpec
-    path: str
-    shown_path: str
-    properties: dict[str, str]
-
-
-def _string(params: dict[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = params.pop(name, None)
-        if value is not None and value != "":
-            if not isinstance(value, str):
-                raise InvalidInput(f"params.{name} must be a string")
-            return value
-    return None
-
-
-def _check_type(name: str, descriptor: Descriptor, params: dict[str, Any]) -> None:
-    given = params.pop("@type", None)
-    if given is None or given == "":
-        return
-    if given not in descriptor.types:
-        expected = " or ".join(descriptor.types) or "no @type"
-        raise InvalidInput(f"params.@type {given!r} does not fit dataSourceDescriptor {name!r}: use {expected}")
-
-
-def _refuse_inline(params: dict[str, Any]) -> None:
-    for name in INLINE_CREDENTIALS:
-        if params.get(name):
-            raise InvalidInput(f"params.{name}: credentials are not accepted inline: create a secret and give its secret_id")
-        params.pop(name, None)
-
-
-def _drop_empty(params: dict[str, Any]) -> None:
-    for name in IGNORED_WHEN_EMPTY:
-        if name in params and not params[name]:
-            del params[name]
-
-
-def _s3(name: str, descriptor: Descriptor, params: dict[str, Any]) -> Translated:
-    bucket = _string(params, "bucketName", "bucket_name")
-    if bucket is None:
-        raise InvalidInput("params.bucketName: field required")
-    region = _string(params, "cloudRegion", "cloud_region")
-    key = _string(params, "name") or ""
-    secret_id = _string(params, "secret_id", "secretId")
-    endpoint = _string(params, "endpoint")
-    _refuse_inline(params)
-    kind = descriptor.kind
-    if endpoint is not None and kind == "aws":
-        kind = "s3"  # an S3-compatible store at the given endpoint (path-style addressing)
-    native: dict[str, Any] = {"bucket": bucket, **params}
-    if endpoint is not None:
-        native["endpoint"] = endpoint
-    if region is not None and kind != "gcp":  # GCS signs with region "auto"; ByteNite's zone is informative
-        native["region"] = region
-    properties = {"bucketName": bucket, **({"cloudRegion": region} if region else {})}
-    return Translated(TransientSpec(kind, native, secret_id), key, key, properties)
-
-
 def translate(source: DataSourceShape) -> Translated:
     """The transient connection a `dataSource` object describes, or `InvalidInput` naming the field."""
-    name = source.data_source_descriptor
-    descriptor = DESCRIPTORS.get(name)
-    if descriptor is None:
-        raise InvalidInput(f"dataSourceDescriptor {name!r} is not supported: use one of {', '.join(DESCRIPTORS)}")
-    params = dict(source.params or {})
-    _check_type(name, descriptor, params)
-    if descriptor.s3:
-        return _s3(name, descriptor, params)
-    secret_id = _string(params, "secret_id", "secretId")
-    _drop_empty(params)
-    _refuse_inline(params)
-    if descriptor.kind == "url":
-        url = _string(params, "url")
-        if url is None:
-            raise InvalidInput("params.url: field required")
-        return Translated(TransientSpec("url", {"url": url, **params}, secret_id), "", url, {"url": url})
-    if descriptor.kind == "file":
-        params.pop("tempUrl", None)  # set by the server on a job's file source: informative here
-    path = params.get("filename") if descriptor.kind == "file" else None
-    return Translated(TransientSpec(descriptor.kind, params, secret_id), path or "", path or "", {})
+    return translate_object(source.data_source_descriptor, source.params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
@@ -12,6 +12,7 @@ from pydantic import Field
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.services.jobs import service
+from headwater.services.jobs.objects import DataSourceObject, Endpoint
 from headwater.services.jobs.service import JobRequest, JobView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -25,9 +26,30 @@ class JobParams(ApiModel):
     assembler: dict[str, Any] = Field(default_factory=dict)
 
 
+class DataSourceIn(ApiModel):
+    """A ByteNite-style `dataSource` object: the job makes (and, deleted, deletes) a data source from it."""
+
+    data_source_descriptor: str = Field(min_length=1, max_length=32, description="aws, s3, gcp, storj, url, file, bucket or bypass")
+    params: dict[str, Any] | None = Field(default=None, description="The descriptor's params (bucketName, cloudRegion, name, secret_id, endpoint, url, uploadId).")
+
+    def endpoint(self) -> DataSourceObject:
+        return DataSourceObject(self.data_source_descriptor, dict(self.params or {}))
+
+
+def endpoint(given: str | DataSourceIn) -> Endpoint:
+    return given if isinstance(given, str) else given.endpoint()
+
+
+Address = Annotated[str, Field(max_length=2048)]
+
+
 class JobIn(ApiModel):
-    source: str = Field(description="A native address, optionally with a glob: s3+in://bucket/raw/*.csv", max_length=2048)
-    destination: str = Field(description="A destination folder: s3+out://bucket/out/ or bucket+tmp://", max_length=2048)
+    source: Address | DataSourceIn = Field(
+        description="A native address, optionally with a glob (s3+in://bucket/raw/*.csv), or a dataSource object"
+    )
+    destination: Address | DataSourceIn = Field(
+        description="A destination folder (s3+out://bucket/out/ or bucket+tmp://), or a dataSource object"
+    )
     app: str = Field(default="copy", description="copy, convert or python", max_length=64)
     partitioner: str = Field(default="object", description="object, size or rows", max_length=32)
     assembler: str = Field(default="passthrough", description="passthrough, concatenate or zip", max_length=32)
@@ -115,7 +137,7 @@ def present(view: JobView) -> JobOut:
 @router.post("", status_code=201, response_model=JobOut, summary="Create a job (and run it with run: true)")
 async def create_job(body: JobIn, caller: CallerDep, hub: HubDep) -> JobOut:
     request = JobRequest(
-        source=body.source, destination=body.destination, app=body.app, partitioner=body.partitioner,
+        source=endpoint(body.source), destination=endpoint(body.destination), app=body.app, partitioner=body.partitioner,
         assembler=body.assembler, app_params=body.params.app, partitioner_params=body.params.partitioner,
         assembler_params=body.params.assembler, name=body.name, description=body.description,
     )

@@ -1,4 +1,8 @@
-"""Jobs use cases: create, get, list, run, cancel, delete, results, logs. Rights via `services.data` only."""
+"""Jobs use cases: create, get, list, run, cancel, delete, results, logs. Rights via `services.data` only.
+
+A side given as a `dataSource` object becomes a data source the job owns (`objects`):
+made before the rights check, removed if the job is not stored, deleted with the job.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from headwater.addresses import join
@@ -15,13 +19,14 @@ from headwater.errors import Conflict, InvalidInput, NotFound
 from headwater.services import data
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
-from headwater.services.jobs import apps, assemblers, cleanup, driver, planning, records, rights
+from headwater.services.jobs import apps, assemblers, cleanup, driver, objects, planning, records, rights
+from headwater.services.jobs.objects import Endpoint
 from headwater.services.jobs.planning import at
 from headwater.services.jobs.records import Progress, iso
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, TERMINAL, JobIdentity, JobState
-from headwater.store.models import Job, JobLog, now
+from headwater.store.models import Job, JobLog, new_id, now
 
 MAX_LIST = 500
 
@@ -30,8 +35,8 @@ MAX_LIST = 500
 class JobRequest:
     """A job as a caller describes it (already shaped by the API's models)."""
 
-    source: str
-    destination: str
+    source: Endpoint
+    destination: Endpoint
     app: str = "copy"
     partitioner: str = "object"
     assembler: str = "passthrough"
@@ -40,6 +45,8 @@ class JobRequest:
     assembler_params: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     description: str = ""
+    #: A `file` object without an uploadId starts an upload the job waits for (ByteNite's tempUrl flow).
+    allow_upload: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,26 +100,39 @@ async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = F
     assembler_params = assemblers.check_params(request.assembler, dict(request.assembler_params or {}))
     if len(request.name) > 255:
         raise InvalidInput("name must be at most 255 characters")
-    selection = parse_source(request.source, caller.org_name)
-    destination = parse_destination(request.destination, caller.org_name)
-    identity = await rights.check(hub, caller, selection, destination)
+    job_id = new_id()
+    made = await objects.resolve(hub, caller, job_id, request.source, request.destination, allow_upload=request.allow_upload)
+    source = made.source
+    try:
+        selection = parse_source(source, caller.org_name)
+        destination = parse_destination(made.destination, caller.org_name)
+        identity = await rights.check(hub, caller, selection, destination)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await objects.discard(hub, caller, made)
+        raise
 
     def store() -> Job:
         stamp = iso(now())
         with hub.store.session() as session:
             job = Job(
-                org_id=caller.org_id, user_id=caller.user_id, token_id=caller.token_id, name=request.name or "",
+                id=job_id, org_id=caller.org_id, user_id=caller.user_id, token_id=caller.token_id, name=request.name or "",
                 description=request.description or "", state=JobState.NEW.value, state_timestamps={JobState.NEW.value: stamp},
-                source=request.source, destination=str(destination), source_ids=list(identity.source_ids),
+                source=source, destination=str(destination), source_ids=list(identity.source_ids),
                 caller=identity.to_json(), app=app.name, app_params=app_params, partitioner=request.partitioner,
                 partitioner_params=partitioner_params, assembler=request.assembler, assembler_params=assembler_params,
             )
             session.add(job)
             session.flush()
-            session.add(JobLog(job_id=job.id, message=f"created: {request.source} → {app.name} → {destination}"))
+            session.add(JobLog(job_id=job.id, message=f"created: {source} → {app.name} → {destination}"))
             return job
 
-    job = await anyio.to_thread.run_sync(store)
+    try:
+        job = await anyio.to_thread.run_sync(store)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await objects.discard(hub, caller, made)
+        raise
     if run:
         return await anyio.to_thread.run_sync(start, hub, caller, job.id)
     return JobView(job, Progress())
@@ -142,6 +162,8 @@ def start(hub: Hub, caller: Caller, job_id: str) -> JobView:
     with hub.store.session() as session:
         job = _find(session, caller, job_id)
         state = job.state
+    if state == JobState.NEW:
+        objects.check_ready(hub, job)
     if state in ACTIVE:
         driver.engine_for(hub).drive(job_id)
         return get(hub, caller, job_id)
@@ -172,14 +194,79 @@ def cancel(hub: Hub, caller: Caller, job_id: str) -> JobView:
 
 
 def delete(hub: Hub, caller: Caller, job_id: str) -> None:
-    """Forget a job that is not running (its outputs at the destination stay)."""
+    """Forget a job that is not running (its outputs at the destination stay, unless the job made that destination)."""
     caller.require_writer("jobs")
     with hub.store.session() as session:
         job = _find(session, caller, job_id)
         if job.state in ACTIVE:
             raise Conflict(f"job {job_id} is {job.state}: cancel it before deleting it")
+        identity = JobIdentity.from_json(job.caller)
         session.execute(sql_delete(Job).where(Job.id == job_id))
     cleanup.remove_staging(hub.settings.data_dir, job_id)
+    objects.release(hub, caller, job_id, [identity.source_id, identity.destination_id])
+
+
+def count(hub: Hub, caller: Caller, state: str | None = None) -> int:
+    """How many jobs `list_jobs` could show."""
+    with hub.store.session() as session:
+        query = select(Job).where(Job.org_id == caller.org_id)
+        if state:
+            query = query.where(Job.state == state)
+        if caller.source_ids is None and caller.path_prefix is None:
+            return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        return sum(1 for j in session.scalars(query) if _visible(caller, j))
+
+
+async def set_endpoints(
+    hub: Hub, caller: Caller, job_id: str, source: Endpoint | None = None, destination: Endpoint | None = None,
+    *, allow_upload: bool = False,
+) -> JobView:
+    """Give a new job another source and/or destination, checked as at create; replaced sources it made are deleted."""
+    caller.require_writer("jobs")
+    job = (await anyio.to_thread.run_sync(get, hub, caller, job_id)).job
+    if job.state != JobState.NEW:
+        raise Conflict(f"job {job_id} is {job.state}: its data source and destination can change only before it runs")
+    made = await objects.resolve(
+        hub, caller, job_id, job.source if source is None else source, job.destination if destination is None else destination,
+        allow_upload=allow_upload,
+    )
+    try:
+        selection = parse_source(made.source, caller.org_name)
+        target = parse_destination(made.destination, caller.org_name)
+        identity = await rights.check(hub, caller, selection, target)
+
+        def store() -> None:
+            with hub.store.session() as session:
+                changed = session.execute(
+                    update(Job).where(Job.id == job_id, Job.state == JobState.NEW.value).values(
+                        source=made.source, destination=str(target), source_ids=list(identity.source_ids),
+                        caller=identity.to_json(), updated_at=now(),
+                    )
+                ).rowcount
+                if not changed:
+                    raise Conflict(f"job {job_id} is no longer new: its data source and destination cannot change")
+                session.add(JobLog(job_id=job_id, message=f"data source and destination set: {made.source} → {target}"))
+
+        await anyio.to_thread.run_sync(store)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await objects.discard(hub, caller, made)
+        raise
+    old = JobIdentity.from_json(job.caller)
+    keep = (identity.source_id, identity.destination_id)
+    await anyio.to_thread.run_sync(objects.release, hub, caller, job_id, [old.source_id, old.destination_id], keep)
+    return await anyio.to_thread.run_sync(get, hub, caller, job_id)
+
+
+def upload_completed(hub: Hub, caller: Caller, job_id: str) -> JobView:
+    """The job's input file has been uploaded: it may run now."""
+    caller.require_writer("jobs")
+    job = get(hub, caller, job_id).job
+    if job.state != JobState.NEW:
+        raise Conflict(f"job {job_id} is {job.state}: its input can be completed only before it runs")
+    size = objects.complete_upload(hub, job)
+    records.log(hub.store, job_id, f"input uploaded: {size} bytes")
+    return get(hub, caller, job_id)
 
 
 def logs(hub: Hub, caller: Caller, job_id: str, after: int = 0, limit: int = 1000) -> list[JobLog]:

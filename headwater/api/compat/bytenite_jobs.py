@@ -1,0 +1,331 @@
+"""ByteNite's job routes: a thin translation onto the native jobs service (`/v1/jobs`).
+
+Each route is served under `/v1/customer` and `/v1/computing`:
+
+    POST   /jobs                          create: templateId, name, description, dataSource, dataDestination, params
+    GET    /jobs                          list, newest first: pagination.limit, pagination.offset (orderBy accepted, ignored)
+    GET    /jobs/{jobId}                  {"job": Job, "templateInfo": ...}
+    PATCH  /jobs/{jobId}/datasource       set dataSource and/or dataDestination of a job not yet run
+    POST   /jobs/{jobId}/run              generic response; the config (flat or under `config`) is accepted, not enforced
+    POST   /jobs/{jobId}/abort            cancel; a job not yet run is deleted, as ByteNite documents
+    GET    /jobs/{jobId}/results          {"results": [{"name", "link"}]}; 400 until the job is complete
+    DELETE /jobs/{jobId}                  generic response; the data sources the job made are deleted with it
+    POST   /jobs/uploadcompleted/{jobId}  the input file was uploaded (also `PATCH /jobs/{jobId}/uploadcompleted`)
+
+plus `PUT /v1/uploads/signed/{token}`, the `tempUrl` of a `file` dataSource: it takes the
+raw bytes without a token (the signed link is the credential, valid 24 hours), sending
+again replaces them. It lives under `/v1/uploads` so its body streams uncapped.
+
+A `dataSource`/`dataDestination` object becomes a data source the job owns
+(`services.jobs.objects`); a missing one is `bypass`. Templates ([guess]: ByteNite's
+templates are its own apps): `templateId` (or Headwater's `app`) names one of the
+hub's built-in apps, `copy`, `convert` or `python`, with or without a `-template`
+suffix; none means `copy`; any other is 400. The app's params are `params.app`, the
+partitioner's and assembler's `params.partitioner`/`params.assembler`; their names
+are Headwater's top-level `partitioner`/`assembler` (default `object`, `passthrough`).
+`templateId` is shown as the app's name. A `jobId` in the create body is refused:
+the hub assigns ids (change a job with `PATCH .../datasource`).
+
+Shapes ([guess] where ByteNite documents none): states are `JOB_STATE_<NATIVE STATE>`
+(NEW, READY, PARTITIONING, RUNNING, ASSEMBLING, COMPLETE, FAILED, CANCELED); int64
+fields are strings (`numChunks`, `duration` in seconds, `pagination.total`/`offset`);
+a side that is not a dataSource-describable connection is shown as
+`{"dataSourceDescriptor": "headwater", "params": {"address": ...}}`; a result's
+`link` is the bucket file's signed URL, or else the Data API URL of the output
+(`/v1/connector/...`, which needs a token).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Path, Query, Request
+
+from headwater.addresses import parse_address
+from headwater.api.compat.bytenite_models import (
+    CUSTOMER_BASES,
+    ERROR_RESPONSES,
+    CreateJobRequest,
+    DataSourceShape,
+    RunRequest,
+    SetDataSourceRequest,
+    generic,
+    iso,
+    request_id,
+)
+from headwater.api.deps import CallerDep, HubDep
+from headwater.api.schemas import ERROR_RESPONSES as NATIVE_ERRORS
+from headwater.api.schemas import ErrorOut
+from headwater.errors import InvalidInput
+from headwater.services import ephemeral
+from headwater.services.hub import Hub
+from headwater.services.jobs import apps, objects, service
+from headwater.services.jobs.objects import DataSourceObject
+from headwater.services.jobs.service import JobRequest, JobView, Result
+from headwater.services.jobs.spec import TERMINAL, JobState
+
+router = APIRouter(tags=["bytenite"], responses=ERROR_RESPONSES)
+
+STATES = {state.value: f"JOB_STATE_{state.name}" for state in JobState}
+DEFAULT_TEMPLATE = "copy"
+TEMPLATE_SUFFIX = "-template"
+DEFAULT_LIMIT = 100
+TEMPLATE_DESCRIPTIONS = {
+    "copy": "Copy each input object byte for byte, verified",
+    "convert": "Convert tables between CSV, JSONL and Parquet",
+    "python": "Run a Python function over each partition",
+}
+JobId = Annotated[str, Path(alias="jobId", description="The id of the job")]
+RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def app_for(body: CreateJobRequest) -> str:
+    """The built-in app a `templateId` (or `app`) names; `copy` when none is given."""
+    given = [value for value in (body.template_id, body.app) if value]
+    names = {value.removesuffix(TEMPLATE_SUFFIX) for value in given}
+    if len(names) > 1:
+        raise InvalidInput("templateId and app name different apps: give one")
+    name = names.pop() if names else DEFAULT_TEMPLATE
+    if name not in apps.APPS:
+        raise InvalidInput(
+            f"templateId {given[0]!r} is not a template of this hub: use one of {', '.join(apps.APPS)} "
+            f"(optionally with {TEMPLATE_SUFFIX!r}); without one, {DEFAULT_TEMPLATE}"
+        )
+    return name
+
+
+def endpoint(shape: DataSourceShape | None) -> DataSourceObject:
+    """A dataSource object as the jobs service takes it; a missing one is `bypass`."""
+    if shape is None:
+        return DataSourceObject("bypass")
+    return DataSourceObject(shape.data_source_descriptor, dict(shape.params or {}))
+
+
+# -- presenting ----------------------------------------------------------------------------
+
+
+def template_info(view: JobView) -> dict[str, Any]:
+    job = view.job
+    return {
+        "id": job.app,
+        "owner": "headwater",
+        "description": TEMPLATE_DESCRIPTIONS.get(job.app, job.app),
+        "app": job.app,
+        "partitioner": job.partitioner,
+        "assembler": job.assembler,
+    }
+
+
+def _side(hub: Hub, view: JobView, side: str, address: str) -> dict[str, Any]:
+    """The dataSource object of one side of a job, from the data source behind it."""
+    source = objects.side_source(hub, view.job, side)
+    shown = None
+    if source is not None:
+        shown = ephemeral.describe_object(source.protocol, dict(source.params or {}), source.secret_id, objects.address_path(address))
+    return shown or {"dataSourceDescriptor": "headwater", "params": {"address": address}}
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def present_job(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
+    """`jobJob` (protobuf JSON: empty fields left out, int64 as strings)."""
+    job = view.job
+    stamps = dict(job.state_timestamps or {})
+    body: dict[str, Any] = {
+        "id": job.id,
+        "templateId": job.app,
+        "name": job.name,
+        "description": job.description,
+        "state": STATES.get(job.state, job.state),
+        "dataSource": _side(hub, view, objects.IN, job.source),
+        "params": {"app": dict(job.app_params or {}), "partitioner": dict(job.partitioner_params or {}),
+                   "assembler": dict(job.assembler_params or {})},
+        "dataDestination": _side(hub, view, objects.OUT, job.destination),
+        "createdAt": iso(job.created_at),
+    }
+    started = stamps.get(JobState.PARTITIONING.value)
+    ended = next((stamps[s.value] for s in TERMINAL if s.value in stamps), None)
+    for name, value in (("submittedAt", stamps.get(JobState.READY.value)), ("startedAt", started), ("endedAt", ended)):
+        if value:
+            body[name] = value
+    start_moment, end_moment = _moment(started), _moment(ended)
+    if start_moment is not None and end_moment is not None:
+        body["duration"] = str(max(0, int((end_moment - start_moment).total_seconds())))
+    body["numChunks"] = str(view.progress.total)
+    if job.error_message:
+        body["errorMessage"] = job.error_message
+    body["stateTimestamps"] = {STATES.get(state, state): moment for state, moment in stamps.items()}
+    body["appId"] = job.app
+    body["templateInfo"] = template_info(view)
+    if job.state == JobState.NEW.value:
+        waiting = objects.waiting_upload(hub, job)
+        if waiting is not None and waiting.upload.state != "complete":
+            params = body["dataSource"].setdefault("params", {})
+            params["tempUrl"] = base_url.rstrip("/") + objects.put_link(hub, waiting.upload)
+    return body
+
+
+def job_response(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
+    """`{"job": Job, "templateInfo": ...}`, as create, get and the updates answer."""
+    return {"job": present_job(hub, view, base_url), "templateInfo": template_info(view)}
+
+
+def result_link(base_url: str, result: Result) -> str:
+    """A bucket file's signed link, or the Data API URL of the output."""
+    link = result.link
+    if link is None:
+        address = parse_address(result.address)
+        path = quote(address.path, safe="/")
+        link = f"/v1/data/{path}" if address.hosted else f"/v1/connector/{address.connection}/{path}"
+    return base_url.rstrip("/") + link if link.startswith("/") else link
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+async def bytenite_create_job(body: CreateJobRequest, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+    """Create a job in state JOB_STATE_NEW from ByteNite's fields."""
+    if body.job_id:
+        raise InvalidInput("jobId: this hub assigns job ids; change a job with PATCH /jobs/{jobId}/datasource")
+    job_request = JobRequest(
+        source=endpoint(body.data_source),
+        destination=endpoint(body.data_destination),
+        app=app_for(body),
+        partitioner=body.partitioner,
+        assembler=body.assembler,
+        app_params=body.params.app,
+        partitioner_params=body.params.partitioner,
+        assembler_params=body.params.assembler,
+        name=body.name,
+        description=body.description,
+        allow_upload=True,
+    )
+    view = await service.create(hub, caller, job_request)
+    return await anyio.to_thread.run_sync(job_response, hub, view, str(request.base_url))
+
+
+def bytenite_list_jobs(
+    request: Request,
+    caller: CallerDep,
+    hub: HubDep,
+    limit: Annotated[int, Query(alias="pagination.limit", ge=0, le=service.MAX_LIST, description="Rows per page (0: 100)")] = 0,
+    offset: Annotated[int, Query(alias="pagination.offset", ge=0, le=2**31)] = 0,
+    order_by: Annotated[str | None, Query(alias="orderBy", max_length=64, description="Accepted; jobs come newest first")] = None,
+) -> dict[str, Any]:
+    """`{"pagination": {...}, "data": [Job]}`."""
+    views = service.list_jobs(hub, caller, None, limit or DEFAULT_LIMIT, offset)
+    total = service.count(hub, caller)
+    base = str(request.base_url)
+    return {
+        "pagination": {"total": str(total), "offset": str(offset), "hasPrevious": offset > 0,
+                       "hasNext": offset + len(views) < total},
+        "data": [present_job(hub, view, base) for view in views],
+    }
+
+
+def bytenite_get_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+    """A job with its state."""
+    return job_response(hub, service.get(hub, caller, job_id), str(request.base_url))
+
+
+async def bytenite_set_datasource(
+    job_id: JobId, body: SetDataSourceRequest, request: Request, caller: CallerDep, hub: HubDep
+) -> dict[str, Any]:
+    """Replace the data source and/or destination of a job not yet run."""
+    if body.data_source is None and body.data_destination is None:
+        raise InvalidInput("give dataSource, dataDestination or both")
+    view = await service.set_endpoints(
+        hub, caller, job_id,
+        endpoint(body.data_source) if body.data_source is not None else None,
+        endpoint(body.data_destination) if body.data_destination is not None else None,
+        allow_upload=True,
+    )
+    return await anyio.to_thread.run_sync(job_response, hub, view, str(request.base_url))
+
+
+def bytenite_run_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep, body: RunRequest | None = None) -> dict[str, Any]:
+    """Submit a new job to the executor."""
+    service.start(hub, caller, job_id)
+    return generic(request_id(request), f"job {job_id} submitted")
+
+
+def bytenite_abort_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+    """Cancel a job; one not yet run is deleted."""
+    if service.get(hub, caller, job_id).job.state == JobState.NEW.value:
+        service.delete(hub, caller, job_id)
+        return generic(request_id(request), f"job {job_id} had not started: deleted")
+    service.cancel(hub, caller, job_id)
+    return generic(request_id(request), f"job {job_id} aborted")
+
+
+async def bytenite_job_results(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+    """`{"results": [{"name", "link"}]}` of a complete job."""
+    state = (await anyio.to_thread.run_sync(service.get, hub, caller, job_id)).job.state
+    if state in {s.value for s in TERMINAL} and state != JobState.COMPLETE.value:
+        raise InvalidInput(f"job {job_id} is {STATES[state]}: it has no results")
+    if state != JobState.COMPLETE.value:
+        raise InvalidInput(f"job has not yet been completed: job {job_id} is {STATES.get(state, state)}")
+    found = await service.results(hub, caller, job_id)
+    base = str(request.base_url)
+    return {"results": [{"name": r.name, "link": result_link(base, r)} for r in found]}
+
+
+def bytenite_delete_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+    """Delete a job that is not running, with the data sources it made."""
+    service.delete(hub, caller, job_id)
+    return generic(request_id(request), f"job {job_id} deleted")
+
+
+def bytenite_upload_completed(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+    """The job's input file was PUT to its tempUrl: the job may run."""
+    service.upload_completed(hub, caller, job_id)
+    return generic(request_id(request), f"the input of job {job_id} is uploaded")
+
+
+async def bytenite_upload_bytes(token: str, request: Request, hub: HubDep) -> dict[str, Any]:
+    """The raw bytes of a job's input file, sent to its tempUrl (no token: the signed link is the credential)."""
+    upload = await anyio.to_thread.run_sync(objects.upload_for_link, hub, token)
+    size = await objects.receive(hub, upload, request.stream())
+    return generic(request_id(request), f"{size} bytes received")
+
+
+ROUTES: list[tuple[str, Any, str, str, str]] = [
+    ("/jobs", bytenite_create_job, "POST", "create_job", "create a job"),
+    ("/jobs", bytenite_list_jobs, "GET", "list_jobs", "list jobs, newest first"),
+    ("/jobs/uploadcompleted/{jobId}", bytenite_upload_completed, "POST", "upload_completed", "the job's input file is uploaded"),
+    ("/jobs/{jobId}", bytenite_get_job, "GET", "get_job", "get a job"),
+    ("/jobs/{jobId}", bytenite_delete_job, "DELETE", "delete_job", "delete a job and the data sources it made"),
+    ("/jobs/{jobId}/datasource", bytenite_set_datasource, "PATCH", "set_datasource", "set a job's data source and destination"),
+    ("/jobs/{jobId}/run", bytenite_run_job, "POST", "run_job", "run a job"),
+    ("/jobs/{jobId}/abort", bytenite_abort_job, "POST", "abort_job", "abort a job"),
+    ("/jobs/{jobId}/results", bytenite_job_results, "GET", "job_results", "the results of a complete job"),
+    ("/jobs/{jobId}/uploadcompleted", bytenite_upload_completed, "PATCH", "upload_completed_patch", "the job's input file is uploaded"),
+]
+
+for _base in CUSTOMER_BASES:
+    for _path, _endpoint, _method, _name, _summary in ROUTES:
+        router.add_api_route(
+            _base + _path,
+            _endpoint,
+            methods=[_method],
+            name=f"bytenite_{_name}",
+            operation_id=f"bytenite_{_name}_{_base.rsplit('/', 1)[-1]}",
+            summary=f"ByteNite: {_summary}",
+        )
+
+#: The tempUrl is not a ByteNite route: it answers in the hub's own error shape, like the rest of /v1/uploads.
+signed_uploads = APIRouter(tags=["uploads"], responses={**NATIVE_ERRORS, 410: {"model": ErrorOut, "description": "The link has expired"}})
+signed_uploads.add_api_route(
+    "/v1/uploads/signed/{token}",
+    bytenite_upload_bytes,
+    methods=["PUT"],
+    name="bytenite_upload_bytes",
+    operation_id="bytenite_upload_bytes",
+    summary="ByteNite: upload a job's input file to its tempUrl (no token needed)",
+    openapi_extra=RAW_BODY,
+)
