@@ -90,7 +90,7 @@ def kinds() -> list[Kind]:
 
 def get(name: str) -> Kind:
     _load_optional_kinds()
-    kind = _KINDS.get(name)
+    kind = _KINDS.get(name) or next((k for k in _KINDS.values() if name in k.aliases), None)
     if kind is None:
         known = ", ".join(sorted(_KINDS))
         raise InvalidInput(f"unknown kind {name!r}: known kinds are {known}")

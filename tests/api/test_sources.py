@@ -111,3 +111,8 @@ def test_systems_group_sources_with_parents_and_children(api: httpx.Client, tmp_
     assert api.get(f"/v1/sources/{source['id']}").json()["links"]["parents"] == []
     assert api.delete(f"/v1/systems/{system['id']}").status_code == 204
     assert api.get(f"/v1/systems/{system['id']}").status_code == 404
+
+
+def test_a_kind_is_also_known_by_its_aliases(api: httpx.Client) -> None:
+    assert api.get("/v1/connectors/postgresql").json()["kind"] == "postgres"
+    assert api.get("/v1/connectors/mariadb").json()["kind"] == "mysql"
