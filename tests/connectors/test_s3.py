@@ -519,3 +519,28 @@ def test_through_the_hub(seaweedfs: SeaweedFS, sqlite_hub: RunningHub, monkeypat
     for secret in (seaweedfs.rw.secret_key, wrong_secret):
         assert not any(secret in entry for entry in sqlite_hub.transcript)
         assert not any(secret in line for line in sqlite_hub.logs.lines)
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_nothing_in_the_bucket(
+    seaweedfs: SeaweedFS, sqlite_hub: RunningHub
+) -> None:
+    import socket
+    import time
+
+    bucket = seaweedfs.create_bucket()
+    token = sqlite_hub.token()
+    with sqlite_hub.client(token) as api:
+        api.post("/v1/secrets", json={"id": "cut", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
+                                      "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
+        _create_source(api, label="cut", secretId="cut",
+                       params={"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket})
+    host, port = sqlite_hub.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"PUT /v1/connector/s3+cut/cut.bin HTTP/1.1\r\nHost: hub\r\nAuthorization: " + token.encode()
+            + b"\r\nContent-Length: 33554432\r\n\r\n" + os.urandom(12 * 1024 * 1024)
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (seaweedfs.keys_in(bucket) or seaweedfs.pending_uploads(bucket)):
+        time.sleep(0.2)
+    assert seaweedfs.keys_in(bucket) == [] and seaweedfs.pending_uploads(bucket) == []
