@@ -12,14 +12,13 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from headwater.errors import HeadwaterError
+from headwater.keys import load_or_create
 
 KEY_FILE = "links.key"
 ROUTE = "/v1/links/"
@@ -58,20 +57,7 @@ def _unb64(text: str) -> bytes:
 
 def load_key(data_dir: Path) -> bytes:
     """The hub's link key, generated on first use with file mode 0600."""
-    path = data_dir / KEY_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex())
-    return key
+    return load_or_create(data_dir / KEY_FILE)
 
 
 class Signer:

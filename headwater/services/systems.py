@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from headwater.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from headwater.errors import Conflict, InvalidInput, NotFound
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
 from headwater.store.models import Source, System, SystemLink

@@ -14,17 +14,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from headwater.services.ephemeral import (  # noqa: F401 - the mapping lives in the services, re-exported here
-    DESCRIPTORS,
-    FILE_TYPE,
-    HTTP_TYPE,
-    S3_TYPE,
-    STORJ_LEGACY_TYPE,
-    TYPE_PREFIX,
-    Descriptor,
-    Translated,
-    translate_object,
-)
+from headwater.services.ephemeral import Translated, translate_object
 
 
 CUSTOMER_BASES = ("/v1/customer", "/v1/computing")
