@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from headwater.errors import HeadwaterError, InvalidInput
 from headwater.keys import load_or_create
+from headwater.services import authorization
 from headwater.services.context import Caller
 from headwater.store.database import Store
 from headwater.store.models import AuditEvent, now
@@ -158,9 +159,12 @@ class AuditLog:
     def query(self, caller: Caller, filters: Filters, after: int | None = None, limit: int = 100) -> list[AuditEvent]:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-        query = select(AuditEvent).where(AuditEvent.org_id == caller.org_id, AuditEvent.outcome != "pending")
-        if not caller.admin:
-            query = query.where(AuditEvent.user_id == caller.user_id)
+        scope = authorization.audit_scope(caller)
+        query = select(AuditEvent).where(AuditEvent.org_id == scope.org_id, AuditEvent.outcome != "pending")
+        if scope.user_id is not None:
+            query = query.where(AuditEvent.user_id == scope.user_id)
+        if scope.token_id is not None:
+            query = query.where(AuditEvent.token_id == scope.token_id)
         if filters.source:
             query = query.where((AuditEvent.source_id == filters.source) | (AuditEvent.connection == filters.source))
         if filters.user:

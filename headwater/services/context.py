@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from headwater.errors import PermissionDenied
+from datetime import datetime
 
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller inside one organization."""
+    """An authenticated caller inside one organization. Its rights are decided by `services.authorization`."""
 
     org_id: str
     org_name: str
@@ -20,8 +19,4 @@ class Caller:
     read_only: bool = False
     source_ids: tuple[str, ...] | None = None
     path_prefix: str | None = None
-
-    def require_writer(self, what: str) -> None:
-        """Refuse a change of configuration to a read-only token."""
-        if self.read_only:
-            raise PermissionDenied(f"this token is read-only: it cannot change {what}")
+    expires_at: datetime | None = None

@@ -1,9 +1,9 @@
 """The data plane: address → connection → rights → connector, for every read and write.
 
-This is the one place a Data API operation's rights are decided: the caller's
-organization owns the connection, the connection's access and the kind's
-capabilities allow the operation, and the path is inside the path restrictions
-and the token's own narrowing.
+Every operation's rights are decided by `services.authorization` (with `policy`'s
+pure path rules): the caller's organization owns the connection, the connection's
+access and the kind's capabilities allow the operation, and the path is inside the
+path restrictions and the token's own narrowing.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from headwater import policy
-from headwater.addresses import HOSTED, Address, join, parse_address
+from headwater.addresses import HOSTED, Address, join
 from headwater.connectors import catalogue
 from headwater.connectors.base import PAGE_SIZE, Connector, Entry, Listing
 from headwater.connectors.local import LocalConnector
-from headwater.errors import InvalidInput, NotFound, PermissionDenied
+from headwater.errors import InvalidInput, NotFound
+from headwater.services import authorization
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -61,41 +62,18 @@ class Target:
         return self.path.split("/", 1)[0]
 
     def authorize(self, op: policy.Operation, path: str | None = None) -> None:
-        policy.authorize(op, self.path if path is None else path, self.rights)
+        authorization.authorize_data(op, self.path if path is None else path, self.rights)
 
     async def close(self) -> None:
         await self.connector.close()
-
-
-def _token_prefix(caller: Caller, connection: str, root: str) -> str | None:
-    """Translate a token's address prefix into a path prefix inside this connection."""
-    if caller.path_prefix is None:
-        return None
-    prefix = parse_address(caller.path_prefix)
-    scope = Address(prefix.protocol, prefix.label, "")
-    if scope.connection != connection:
-        raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")
-    path = prefix.path
-    if prefix.hosted and (path == MY_ORG or path.startswith(MY_ORG + "/")):
-        path = caller.org_name + path[len(MY_ORG):]
-    if root:
-        if not (path + "/").startswith(root + "/"):
-            raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")
-        path = path[len(root):].lstrip("/")
-    return path + ("/" if prefix.is_dir and path else "")
 
 
 def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
     org, _, rest = address.path.partition("/")
     if org not in {"", MY_ORG, caller.org_name}:
         raise NotFound(f"{address} does not exist")
+    rights = authorization.hosted_rights(caller)
     connector = LocalConnector(hub.settings.hosted_dir / caller.org_id, create=True, chunk_size=hub.settings.chunk_size)
-    rights = policy.Rights(
-        access=policy.Access.READ_WRITE,
-        token_read_only=caller.read_only,
-        token_prefix=_token_prefix(caller, HOSTED, caller.org_name),
-        describe=f"hosted data of {caller.org_name}",
-    )
     if org == "":
         # The hosted root: it shows the caller's own organization and nothing else.
         return Target(address, connector, replace(rights, access=policy.Access.READ), root="", caller_org=caller.org_name)
@@ -107,17 +85,8 @@ def _open_source(hub: Hub, caller: Caller, address: Address) -> Target:
     assert address.label is not None
     with hub.store.session() as session:
         source = sources_service.find(session, caller, address.protocol, address.label)
-        kind = catalogue.get(source.protocol)
+        rights = authorization.source_rights(caller, source, catalogue.get(source.protocol), address.connection)
         connector = sources_service.connector_for(session, hub, source)
-        rights = policy.Rights(
-            access=policy.Access(source.access),
-            restrictions=tuple(source.path_restrictions),
-            readable=kind.capabilities.input,
-            writable=kind.capabilities.output,
-            token_read_only=caller.read_only,
-            token_prefix=_token_prefix(caller, address.connection, ""),
-            describe=f"connection {address.connection}",
-        )
         return Target(address, connector, rights, root="", source_id=source.id)
 
 
@@ -164,15 +133,10 @@ async def list_page(target: Target, marker: str | None = None, limit: int = PAGE
         org = Entry(name=target.caller_org, is_dir=True)
         return Listing([org], [], None)
     page = await target.connector.list(target.path, marker, limit)
-    patterns = target.rights.restrictions
-    path = target.path
-    token_prefix = target.rights.token_prefix
+    path, rights = target.path, target.rights
 
     def shown(entry: Entry) -> bool:
-        full = join(path, entry.name)
-        if token_prefix is not None and not policy.may_reach(token_prefix + "*", full):
-            return False
-        return policy.visible(path, entry.name, entry.is_dir, patterns)
+        return authorization.visible_entry(path, entry.name, entry.is_dir, rights)
 
     return Listing([f for f in page.folders if shown(f)], [f for f in page.files if shown(f)], page.marker)
 

@@ -25,8 +25,8 @@ from headwater import policy
 from headwater.addresses import Address, join, normalise_path
 from headwater.connectors import catalogue
 from headwater.connectors.base import Entry, Listing
-from headwater.errors import InvalidInput, PermissionDenied, UpstreamTimeout
-from headwater.services import data
+from headwater.errors import InvalidInput, UpstreamTimeout
+from headwater.services import authorization, data
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -73,16 +73,9 @@ def transient_id(org_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, org_id))
 
 
-def _refuse_narrowed(caller: Caller) -> None:
-    if caller.source_ids is not None or caller.path_prefix is not None:
-        raise PermissionDenied("this token is limited to some data sources or paths: it cannot open an ad-hoc data source")
-
-
 def _open(hub: Hub, caller: Caller, spec: TransientSpec, path: str) -> data.Target:
-    _refuse_narrowed(caller)
     kind = catalogue.get(spec.protocol)
-    if kind.admin_only and not caller.admin:
-        raise PermissionDenied(f"only an administrator may use a {kind.name!r} data source")
+    authorization.may_connect(caller, kind)
     if not isinstance(spec.params, dict):
         raise InvalidInput("params must be an object")
     normalised, is_dir = normalise_path(path)
@@ -100,13 +93,7 @@ def _open(hub: Hub, caller: Caller, spec: TransientSpec, path: str) -> data.Targ
     )
     with hub.store.session() as session:
         connector = sources_service.connector_for(session, hub, source)
-    rights = policy.Rights(
-        access=policy.Access.READ,
-        readable=kind.capabilities.input,
-        writable=kind.capabilities.output,
-        token_read_only=caller.read_only,
-        describe=f"the {kind.name} data source",
-    )
+    rights = authorization.adhoc_rights(caller, kind)
     return data.Target(Address(kind.name, LABEL, normalised, is_dir), connector, rights, root="", caller_org=caller.org_name)
 
 

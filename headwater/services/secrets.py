@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from headwater.connectors.base import Credentials
 from headwater.errors import Conflict, InvalidInput, NotFound, SecretExpired
+from headwater.services import authorization
+from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.store.database import Store
 from headwater.store.models import Secret, Source, now
@@ -65,7 +67,7 @@ def is_expired(secret: Secret) -> bool:
 
 def get(session: Session, caller: Caller, secret_id: str) -> Secret:
     secret = session.scalar(select(Secret).where(Secret.org_id == caller.org_id, Secret.secret_id == secret_id))
-    if secret is None:
+    if secret is None or not authorization.secret_visible(caller, secret_id, users_of(session, caller.org_id, secret_id)):
         raise NotFound(f"secret {secret_id!r} does not exist")
     return secret
 
@@ -75,13 +77,16 @@ def list_secrets(session: Session, caller: Caller, secret_type: str | None = Non
     if secret_type:
         types = {"aws", "s3"} if secret_type in {"aws", "s3"} else {secret_type}
         query = query.where(Secret.secret_type.in_(types))
-    return list(session.scalars(query.order_by(Secret.secret_id)))
+    found = list(session.scalars(query.order_by(Secret.secret_id)))
+    if not authorization.data_narrowed(caller):
+        return found
+    return [s for s in found if authorization.secret_visible(caller, s.secret_id, users_of(session, caller.org_id, s.secret_id))]
 
 
 def create(
     session: Session, vault: Vault, caller: Caller, secret_id: str, fields: SecretFields, values: dict[str, str]
 ) -> Secret:
-    caller.require_writer("secrets")
+    authorization.require(caller, Action.CONFIGURE, "secrets")
     check_secret_id(secret_id)
     _check_type(fields.secret_type)
     check_values(values)
@@ -117,7 +122,7 @@ def update(
     merge: bool = False,
 ) -> Secret:
     """Change the readable fields named in `changes`; replace (or with `merge`, add to) the values."""
-    caller.require_writer("secrets")
+    authorization.require(caller, Action.CONFIGURE, "secrets")
     secret = get(session, caller, secret_id)
     if "secret_type" in changes:
         secret.secret_type = _check_type(changes["secret_type"])
@@ -148,7 +153,7 @@ def users_of(session: Session, org_id: str, secret_id: str) -> list[Source]:
 
 
 def delete(session: Session, caller: Caller, secret_id: str) -> None:
-    caller.require_writer("secrets")
+    authorization.require(caller, Action.CONFIGURE, "secrets")
     secret = get(session, caller, secret_id)
     users = users_of(session, caller.org_id, secret_id)
     if users:

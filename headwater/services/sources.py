@@ -6,6 +6,7 @@ import dataclasses
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,9 +19,11 @@ from headwater import policy
 from headwater.addresses import check_label, check_protocol
 from headwater.connectors import catalogue
 from headwater.connectors.base import Connector, Credentials
-from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound, PermissionDenied, UpstreamTimeout
+from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound, UpstreamTimeout
+from headwater.services import authorization
 from headwater.services import secrets as secrets_service
 from headwater.services import states
+from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.store.models import Secret, Source, SystemLink, now
@@ -155,21 +158,13 @@ def _set_state(source: Source, state: states.State) -> None:
     source.state_code, source.state_reason, source.healthy = state.code, state.reason, state.healthy
 
 
-def _visible(caller: Caller, source: Source | None) -> bool:
-    return (
-        source is not None
-        and source.org_id == caller.org_id
-        and (caller.source_ids is None or source.id in caller.source_ids)
-    )
-
-
 def get(session: Session, caller: Caller, source_id: str) -> Source:
     try:
         uuid.UUID(source_id)
     except ValueError:
         raise NotFound(f"data source {source_id!r} does not exist") from None
     source = session.get(Source, source_id)
-    if not _visible(caller, source):
+    if not authorization.source_visible(caller, source):
         raise NotFound(f"data source {source_id!r} does not exist")
     assert source is not None
     return source
@@ -179,7 +174,7 @@ def find(session: Session, caller: Caller, protocol: str, label: str) -> Source:
     source = session.scalar(
         select(Source).where(Source.org_id == caller.org_id, Source.protocol == protocol, Source.label == label)
     )
-    if not _visible(caller, source):
+    if not authorization.source_visible(caller, source):
         raise NotFound(f"no connection {protocol}+{label} in this organization")
     assert source is not None
     return source
@@ -189,7 +184,7 @@ def list_sources(session: Session, caller: Caller, protocol: str | None = None) 
     query = select(Source).where(Source.org_id == caller.org_id)
     if protocol:
         query = query.where(Source.protocol == protocol)
-    return [s for s in session.scalars(query.order_by(Source.protocol, Source.label)) if _visible(caller, s)]
+    return authorization.visible_sources(caller, session.scalars(query.order_by(Source.protocol, Source.label)))
 
 
 def _check_secret_refs(session: Session, caller: Caller, source: Source) -> None:
@@ -198,14 +193,13 @@ def _check_secret_refs(session: Session, caller: Caller, source: Source) -> None
 
 
 
-def create(session: Session, caller: Caller, spec: SourceSpec) -> Source:
-    caller.require_writer("data sources")
+def create(session: Session, caller: Caller, spec: SourceSpec, *, data_dir: Path) -> Source:
+    authorization.require(caller, Action.CONFIGURE, "data sources")
     kind = catalogue.get(check_protocol(spec.protocol))
-    if kind.admin_only and not caller.admin:
-        raise PermissionDenied(f"only an administrator may create a {kind.name!r} data source")
     check_label(spec.label)
     if not isinstance(spec.params, dict):
         raise InvalidInput("params must be an object")
+    authorization.may_configure_source(caller, kind, spec.params, data_dir)
     taken = session.scalar(
         select(Source.id).where(Source.org_id == caller.org_id, Source.protocol == kind.name, Source.label == spec.label)
     )
@@ -232,10 +226,12 @@ def create(session: Session, caller: Caller, spec: SourceSpec) -> Source:
     return source
 
 
-def update(session: Session, caller: Caller, source_id: str, changes: dict[str, Any]) -> Source:
+def update(session: Session, caller: Caller, source_id: str, changes: dict[str, Any], *, data_dir: Path) -> Source:
     """Change the given fields; a change to the connection resets the state to untested."""
-    caller.require_writer("data sources")
+    authorization.require(caller, Action.CONFIGURE, "data sources")
     source = get(session, caller, source_id)
+    params = changes.get("params", source.params)
+    authorization.may_configure_source(caller, catalogue.get(source.protocol), params, data_dir)
     if "protocol" in changes and changes["protocol"] != source.protocol:
         raise InvalidInput("protocol cannot be changed: create a new data source")
     if "label" in changes and changes["label"] != source.label:
@@ -271,8 +267,9 @@ def update(session: Session, caller: Caller, source_id: str, changes: dict[str, 
 
 
 def delete(session: Session, caller: Caller, source_id: str) -> None:
-    caller.require_writer("data sources")
+    authorization.require(caller, Action.CONFIGURE, "data sources")
     source = get(session, caller, source_id)
+    authorization.require_kind(caller, catalogue.get(source.protocol))
     session.execute(sql_delete(SystemLink).where(SystemLink.source_id == source.id))
     session.delete(source)
     session.flush()
@@ -314,9 +311,11 @@ def connector_for(session: Session, hub: Hub, source: Source) -> Connector:
         raise InvalidInput(
             f"data source {source.protocol}+{source.label} requires configuration: missing {', '.join(first.missing)}"
         )
+    kind = catalogue.get(source.protocol)
+    if kind.name == "local":  # a row written before the rule existed is refused here too
+        authorization.check_local_root(str(getattr(first.params, "path", "")), hub.settings.data_dir)
     creds, env_values = credentials_for(session, hub, source, first)
     resolution = resolve(session, source, env_values)
-    kind = catalogue.get(source.protocol)
     context = dataclasses.replace(hub.build_context, org_id=source.org_id, source_id=source.id)
     return kind.build(resolution.params, creds, context)
 
@@ -336,6 +335,8 @@ async def run_check(connector: Connector, *, write: bool) -> float:
 
 async def test(hub: Hub, caller: Caller, source_id: str) -> Source:
     """Check a source for real and record the outcome; its configuration is never changed."""
+
+    authorization.require(caller, Action.TEST, "data sources (a check may write a probe)")
 
     def prepare() -> tuple[Source, Connector | None, HeadwaterError | None]:
         with hub.store.session() as session:

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from headwater.errors import Conflict, InvalidInput, NotFound
+from headwater.services import authorization
 from headwater.services import sources as sources_service
+from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.store.models import Source, System, SystemLink
 
@@ -40,7 +42,7 @@ def _check_name(session: Session, caller: Caller, name: str, exclude: str | None
 
 
 def create(session: Session, caller: Caller, fields: dict[str, Any]) -> System:
-    caller.require_writer("data systems")
+    authorization.require(caller, Action.CONFIGURE, "data systems")
     system = System(
         org_id=caller.org_id,
         name=_check_name(session, caller, fields.get("name") or ""),
@@ -55,7 +57,7 @@ def create(session: Session, caller: Caller, fields: dict[str, Any]) -> System:
 
 
 def update(session: Session, caller: Caller, system_id: str, changes: dict[str, Any]) -> System:
-    caller.require_writer("data systems")
+    authorization.require(caller, Action.CONFIGURE, "data systems")
     system = get(session, caller, system_id)
     if "name" in changes:
         system.name = _check_name(session, caller, changes["name"] or "", exclude=system.id)
@@ -71,7 +73,7 @@ def update(session: Session, caller: Caller, system_id: str, changes: dict[str, 
 
 
 def delete(session: Session, caller: Caller, system_id: str, force: bool = False) -> None:
-    caller.require_writer("data systems")
+    authorization.require(caller, Action.CONFIGURE, "data systems")
     system = get(session, caller, system_id)
     links = list(session.scalars(select(SystemLink).where(SystemLink.system_id == system.id)))
     if links and not force:
@@ -83,7 +85,7 @@ def delete(session: Session, caller: Caller, system_id: str, force: bool = False
 
 
 def link(session: Session, caller: Caller, system_id: str, source_id: str) -> tuple[System, Source]:
-    caller.require_writer("data systems")
+    authorization.require(caller, Action.CONFIGURE, "data systems")
     system = get(session, caller, system_id)
     source = sources_service.get(session, caller, source_id)
     if session.get(SystemLink, (system.id, source.id)) is None:
@@ -93,7 +95,7 @@ def link(session: Session, caller: Caller, system_id: str, source_id: str) -> tu
 
 
 def unlink(session: Session, caller: Caller, system_id: str, source_id: str) -> None:
-    caller.require_writer("data systems")
+    authorization.require(caller, Action.CONFIGURE, "data systems")
     system = get(session, caller, system_id)
     source = sources_service.get(session, caller, source_id)
     row = session.get(SystemLink, (system.id, source.id))
@@ -103,9 +105,10 @@ def unlink(session: Session, caller: Caller, system_id: str, source_id: str) -> 
     session.flush()
 
 
-def children(session: Session, system: System) -> list[Source]:
+def children(session: Session, caller: Caller, system: System) -> list[Source]:
+    """The sources linked under a system that the caller may see."""
     ids = session.scalars(select(SystemLink.source_id).where(SystemLink.system_id == system.id))
-    return [s for s in (session.get(Source, i) for i in ids) if s is not None]
+    return authorization.visible_sources(caller, (s for s in (session.get(Source, i) for i in ids) if s is not None))
 
 
 def parents(session: Session, source: Source) -> list[System]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets as pysecrets
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from headwater.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from headwater.errors import InvalidInput, NotFound, Unauthenticated
+from headwater.services import authorization
+from headwater.services.authorization import Narrowing
 from headwater.services.context import Caller
 from headwater.store.models import Organization, Token, User, now
 
@@ -53,14 +54,7 @@ def ensure_user(session: Session, org: Organization, name: str) -> User:
     return user
 
 
-@dataclass(frozen=True)
-class Narrowing:
-    """What a new token is limited to, beyond its user's rights."""
-
-    read_only: bool = False
-    source_ids: tuple[str, ...] | None = None
-    path_prefix: str | None = None
-    expires_at: datetime | None = None
+MAX_LINEAGE = 32
 
 
 def create_token(
@@ -72,6 +66,7 @@ def create_token(
     name: str | None = None,
     narrowing: Narrowing = Narrowing(),
     value: str | None = None,
+    parent_id: str | None = None,
 ) -> tuple[Token, str]:
     """Create a token and return it with its plaintext value, which is never stored."""
     org = ensure_org(session, org_name)
@@ -89,6 +84,7 @@ def create_token(
         source_ids=list(narrowing.source_ids) if narrowing.source_ids is not None else None,
         path_prefix=narrowing.path_prefix,
         expires_at=narrowing.expires_at,
+        parent_id=parent_id,
     )
     session.add(token)
     session.flush()
@@ -104,8 +100,16 @@ def ensure_token(session: Session, *, org_name: str, user_name: str, value: str,
     return token
 
 
+def _dead(token: Token) -> str | None:
+    if token.revoked:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now():
+        return "expired"
+    return None
+
+
 def authenticate(session: Session, plaintext: str) -> Caller:
-    """Resolve a presented token to its caller, or raise `Unauthenticated`."""
+    """Resolve a presented token to its caller, or raise `Unauthenticated`; a token dies with any of its ancestors."""
     row = session.execute(
         select(Token, Organization, User)
         .join(Organization, Organization.id == Token.org_id)
@@ -115,12 +119,31 @@ def authenticate(session: Session, plaintext: str) -> Caller:
     if row is None or row[0].revoked:
         raise Unauthenticated("the token is not valid")
     token, org, user = row
-    if token.expires_at is not None and token.expires_at <= now():
+    if _dead(token) == "expired":
         raise Unauthenticated("the token has expired")
-    return caller_of(token, org, user)
+    expires_at = token.expires_at
+    for ancestor in _ancestors(session, token):
+        reason = _dead(ancestor)
+        if reason is not None:
+            raise Unauthenticated(f"the token that issued this one was {reason}")
+        if ancestor.expires_at is not None and (expires_at is None or ancestor.expires_at < expires_at):
+            expires_at = ancestor.expires_at
+    return caller_of(token, org, user, expires_at)
 
 
-def caller_of(token: Token, org: Organization, user: User) -> Caller:
+def _ancestors(session: Session, token: Token) -> list[Token]:
+    found: list[Token] = []
+    parent_id = token.parent_id
+    while parent_id is not None and len(found) < MAX_LINEAGE:
+        parent = session.get(Token, parent_id)
+        if parent is None:
+            break
+        found.append(parent)
+        parent_id = parent.parent_id
+    return found
+
+
+def caller_of(token: Token, org: Organization, user: User, expires_at: datetime | None = None) -> Caller:
     return Caller(
         org_id=org.id,
         org_name=org.name,
@@ -131,43 +154,45 @@ def caller_of(token: Token, org: Organization, user: User) -> Caller:
         read_only=token.read_only,
         source_ids=tuple(token.source_ids) if token.source_ids is not None else None,
         path_prefix=token.path_prefix,
+        expires_at=expires_at if expires_at is not None else token.expires_at,
     )
 
 
 def issue_token(
     session: Session, caller: Caller, *, user_name: str | None, admin: bool, name: str | None, narrowing: Narrowing
 ) -> tuple[Token, str]:
-    """A token issued through the API: never broader than the caller's own."""
-    if (admin or (user_name and user_name != caller.user_name)) and not caller.admin:
-        raise PermissionDenied("only an administrator may create admin tokens or tokens for other users")
-    if caller.read_only and not narrowing.read_only:
-        raise PermissionDenied("a read-only token can only issue read-only tokens")
-    if caller.source_ids is not None:
-        wanted = narrowing.source_ids
-        if wanted is None or not set(wanted) <= set(caller.source_ids):
-            raise PermissionDenied("a token limited to some sources can only issue tokens limited to those")
-    if caller.path_prefix is not None:
-        if narrowing.path_prefix is None or not narrowing.path_prefix.startswith(caller.path_prefix):
-            raise PermissionDenied("a token limited to a path prefix can only issue tokens under that prefix")
+    """A token issued through the API: a child of the caller's, never broader or longer-lived."""
+    granted = authorization.child_narrowing(
+        caller, admin=admin, other_user=bool(user_name and user_name != caller.user_name), wanted=narrowing
+    )
     return create_token(
         session,
         org_name=caller.org_name,
         user_name=user_name or caller.user_name,
         admin=admin,
         name=name,
-        narrowing=narrowing,
+        narrowing=granted,
+        parent_id=caller.token_id,
     )
+
+
+def _lineage(session: Session, token: Token) -> list[str]:
+    return [t.id for t in _ancestors(session, token)]
 
 
 def list_tokens(session: Session, caller: Caller) -> list[Token]:
     query = select(Token).where(Token.org_id == caller.org_id, Token.revoked.is_(False))
-    if not caller.admin:
-        query = query.where(Token.user_id == caller.user_id)
-    return list(session.scalars(query.order_by(Token.created_at)))
+    rows = session.scalars(query.order_by(Token.created_at))
+    return [t for t in rows if authorization.token_visible(caller, t, _lineage(session, t))]
 
 
 def revoke_token(session: Session, caller: Caller, token_id: str) -> None:
+    """Revoke a token and, with it, every token it issued."""
     token = session.get(Token, token_id)
-    if token is None or token.org_id != caller.org_id or (not caller.admin and token.user_id != caller.user_id):
+    if token is None or not authorization.token_visible(caller, token, _lineage(session, token)):
         raise NotFound(f"token {token_id!r} does not exist")
-    token.revoked = True
+    pending = [token]
+    while pending:
+        current = pending.pop()
+        current.revoked = True
+        pending.extend(session.scalars(select(Token).where(Token.parent_id == current.id, Token.revoked.is_(False))))

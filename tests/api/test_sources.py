@@ -74,7 +74,7 @@ def test_labels_are_unique_per_organization_and_protocol(api: httpx.Client, tmp_
 
 
 def test_unknown_params_are_refused_naming_the_field(api: httpx.Client, tmp_path: Path) -> None:
-    response = api.post("/v1/sources", json={"protocol": "local", "label": "x", "params": {"path": "/tmp", "colour": "red"}})
+    response = api.post("/v1/sources", json={"protocol": "local", "label": "x", "params": {"path": str(tmp_path), "colour": "red"}})
     assert response.status_code == 400 and "params.colour" in response.json()["error"]["message"]
 
 

@@ -121,7 +121,7 @@ def _set_secrets(session: Session, hub: Hub, caller: Caller, source: Source, val
     else:
         return
     if secret_id not in (source.env_secret_ids or []):
-        sources_service.update(session, caller, source.id, {"env_secret_ids": [*(source.env_secret_ids or []), secret_id]})
+        sources_service.update(session, caller, source.id, {"env_secret_ids": [*(source.env_secret_ids or []), secret_id]}, data_dir=hub.settings.data_dir)
     sources_service.refresh_state(session, caller.org_id, secret_id)
 
 
@@ -139,13 +139,13 @@ def _show(hub: Hub, caller: Caller, source_id: str) -> dict[str, Any]:
         return present.source_response(session, caller, sources_service.get(session, caller, source_id))
 
 
-def _apply_connection(session: Session, caller: Caller, source: Source, connection: Any) -> None:
+def _apply_connection(session: Session, hub: Hub, caller: Caller, source: Source, connection: Any) -> None:
     kind, params = mapping.to_native(connection)
     mapping.switch_kind(session, caller, source, kind)
     changes: dict[str, Any] = {"params": params}
     if source.secret_id is not None:
         changes["secret_id"] = None
-    sources_service.update(session, caller, source.id, changes)
+    sources_service.update(session, caller, source.id, changes, data_dir=hub.settings.data_dir)
 
 
 # -- data sources ---------------------------------------------------------------------------
@@ -165,11 +165,11 @@ def foundation_create_data_source(body: CreateDataSourceRequest, caller: Foundat
             entity_info=body.entity_info.model_dump() if body.entity_info else {},
             params=params,
         )
-        source = sources_service.create(session, caller, spec)
+        source = sources_service.create(session, caller, spec, data_dir=hub.settings.data_dir)
         if label is None:
             final = mapping.native_label(session, caller.org_id, kind, body.entity.label, source.id)
             if final is not None and final != source.label:
-                sources_service.update(session, caller, source.id, {"label": final})
+                sources_service.update(session, caller, source.id, {"label": final}, data_dir=hub.settings.data_dir)
         if body.secrets:
             _set_secrets(session, hub, caller, source, body.secrets)
         if body.parent is not None:
@@ -209,7 +209,7 @@ def foundation_update_data_source(identifier: UUID, body: UpdateEntityRequest, c
             if label is None:
                 raise Conflict(f"label {body.entity.label!r} is already used by another {source.protocol} data source")
             changes["label"] = label
-        source = sources_service.update(session, caller, source.id, changes)
+        source = sources_service.update(session, caller, source.id, changes, data_dir=hub.settings.data_dir)
         return present.source_entity(session, source)
 
 
@@ -237,7 +237,7 @@ def foundation_get_data_source_info(identifier: UUID, caller: FoundationCaller, 
 @router.put("/data_source/info", summary="Foundation: replace a data source's entity info")
 def foundation_put_data_source_info(identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
     with hub.store.session() as session:
-        source = sources_service.update(session, caller, str(identifier), {"entity_info": body.model_dump()})
+        source = sources_service.update(session, caller, str(identifier), {"entity_info": body.model_dump()}, data_dir=hub.settings.data_dir)
         return present.entity_info(source.entity_info)
 
 
@@ -250,7 +250,7 @@ def foundation_data_source_links(identifier: UUID, caller: FoundationCaller, hub
 @router.put("/data_source/connection", summary="Foundation: configure a data source's connection")
 def foundation_put_connection(identifier: UUID, body: ConnectionRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
     with hub.store.session() as session:
-        _apply_connection(session, caller, _source(session, caller, identifier), body.connection)
+        _apply_connection(session, hub, caller, _source(session, caller, identifier), body.connection)
     _settle(hub, caller, str(identifier))
     with hub.store.session() as session:
         return present.connection_response(session, caller, _source(session, caller, identifier))
@@ -314,7 +314,7 @@ def foundation_list_data_systems(
     with hub.store.session() as session:
         found = systems_service.list_systems(session, caller)
         if has_child is not None:
-            found = [s for s in found if bool(systems_service.children(session, s)) == has_child]
+            found = [s for s in found if bool(systems_service.children(session, caller, s)) == has_child]
         if has_parent:
             found = []  # data systems have no parents
         return {"entities": [present.system_with_owner(s) for s in found]}
@@ -323,7 +323,7 @@ def foundation_list_data_systems(
 @router.get("/data_system", summary="Foundation: show a data system")
 def foundation_get_data_system(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
     with hub.store.session() as session:
-        return present.system_response(session, systems_service.get(session, caller, str(identifier)))
+        return present.system_response(session, caller, systems_service.get(session, caller, str(identifier)))
 
 
 @router.put("/data_system", summary="Foundation: update a data system")
@@ -362,7 +362,7 @@ def foundation_put_data_system_info(identifier: UUID, body: EntityInfo, caller: 
 @router.get("/data_system/link", summary="Foundation: a data system's links")
 def foundation_data_system_links(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
     with hub.store.session() as session:
-        return present.system_links(session, systems_service.get(session, caller, str(identifier)))
+        return present.system_links(session, caller, systems_service.get(session, caller, str(identifier)))
 
 
 # -- links ----------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ from headwater.api.compat.foundation_models import (
     SyntheticConnection,
 )
 from headwater.connectors import catalogue
-from headwater.errors import Conflict, HeadwaterError, InvalidInput, PermissionDenied
+from headwater.errors import Conflict, HeadwaterError, InvalidInput
+from headwater.services import authorization
+from headwater.services.authorization import Action
 from headwater.services import secrets as secrets_service
 from headwater.services import sources as sources_service
 from headwater.services import states
@@ -100,9 +102,8 @@ def switch_kind(session: Session, caller: Caller, source: Source, kind_name: str
     kind = catalogue.get(kind_name)
     if source.protocol == kind.name:
         return
-    caller.require_writer("data sources")
-    if kind.admin_only and not caller.admin:
-        raise PermissionDenied(f"only an administrator may create a {kind.name!r} data source")
+    authorization.require(caller, Action.CONFIGURE, "data sources")
+    authorization.require_kind(caller, kind)
     match = _DERIVED.fullmatch(source.label)
     stem = match.group(1) if match else source.label
     label = native_label(session, source.org_id, kind.name, stem, source.id)

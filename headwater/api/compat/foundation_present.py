@@ -77,8 +77,8 @@ def source_links(session: Session, source: Source) -> dict[str, Any]:
     return {"parents": [system_node(s) for s in systems_service.parents(session, source)], "children": []}
 
 
-def system_links(session: Session, system: System) -> dict[str, Any]:
-    return {"parents": [], "children": [source_node(session, s) for s in systems_service.children(session, system)]}
+def system_links(session: Session, caller: Caller, system: System) -> dict[str, Any]:
+    return {"parents": [], "children": [source_node(session, s) for s in systems_service.children(session, caller, system)]}
 
 
 def source_response(session: Session, caller: Caller, source: Source) -> dict[str, Any]:
@@ -103,6 +103,6 @@ def connection_response(session: Session, caller: Caller, source: Source) -> dic
     return {"connection": mapping.from_native(source), "secrets": mapping.secret_keys(session, caller, source)}
 
 
-def system_response(session: Session, system: System) -> dict[str, Any]:
+def system_response(session: Session, caller: Caller, system: System) -> dict[str, Any]:
     """`DataSystemResponse`."""
-    return {"entity": system_with_owner(system), "entity_info": entity_info(system.entity_info), "links": system_links(session, system)}
+    return {"entity": system_with_owner(system), "entity_info": entity_info(system.entity_info), "links": system_links(session, caller, system)}

@@ -137,7 +137,7 @@ def present(session: Session, caller: Caller, source: Source) -> SourceOut:
 
 
 @router.post("", status_code=201, response_model=SourceOut, summary="Create a data source")
-def create_source(body: SourceIn, caller: CallerDep, session: SessionDep) -> SourceOut:
+def create_source(body: SourceIn, caller: CallerDep, session: SessionDep, hub: HubDep) -> SourceOut:
     spec = service.SourceSpec(
         protocol=body.protocol,
         label=body.label,
@@ -150,7 +150,7 @@ def create_source(body: SourceIn, caller: CallerDep, session: SessionDep) -> Sou
         path_restrictions=body.path_restrictions,
         access=body.access,
     )
-    return present(session, caller, service.create(session, caller, spec))
+    return present(session, caller, service.create(session, caller, spec, data_dir=hub.settings.data_dir))
 
 
 @router.get("", response_model=SourceList, summary="List data sources")
@@ -164,11 +164,11 @@ def get_source(source_id: str, caller: CallerDep, session: SessionDep) -> Source
 
 
 @router.patch("/{source_id}", response_model=SourceOut, summary="Change a data source; a connection change resets its state")
-def update_source(source_id: str, body: SourceUpdate, caller: CallerDep, session: SessionDep) -> SourceOut:
+def update_source(source_id: str, body: SourceUpdate, caller: CallerDep, session: SessionDep, hub: HubDep) -> SourceOut:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if "entity_info" in changes and changes["entity_info"] is not None:
         changes["entity_info"] = changes["entity_info"].model_dump()
-    return present(session, caller, service.update(session, caller, source_id, changes))
+    return present(session, caller, service.update(session, caller, source_id, changes, data_dir=hub.settings.data_dir))
 
 
 @router.delete("/{source_id}", status_code=204, summary="Delete a data source")

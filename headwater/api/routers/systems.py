@@ -64,7 +64,7 @@ def present(session: Session, caller: Caller, system: System) -> SystemOut:
         description=system.description,
         entity_info=EntityInfo.model_validate(system.entity_info or {}),
         owner_person=Person.model_validate(system.owner_person) if system.owner_person else None,
-        links=LinksOut(parents=[], children=[LinkOut(id=s.id, name=s.name) for s in service.children(session, system)]),
+        links=LinksOut(parents=[], children=[LinkOut(id=s.id, name=s.name) for s in service.children(session, caller, system)]),
         created_at=system.created_at,
     )
 

@@ -36,10 +36,13 @@ from headwater.api.routers.sources import SourceOut, present
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.connectors.hosted_kinds import FILE_LINK_TTL, Upload, UploadStore, check_filename
-from headwater.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from headwater.errors import Conflict, InvalidInput, NotFound
+from headwater.services import authorization
 from headwater.services import sources as sources_service
+from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
+from headwater.store.models import Source
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses=ERROR_RESPONSES)
 MAX_JSON = 64 * 1024
@@ -89,10 +92,7 @@ def _store(hub: Hub) -> UploadStore:
 
 
 def _require_uploader(caller: Caller) -> None:
-    if caller.read_only:
-        raise PermissionDenied("this token is read-only: it cannot upload files")
-    if caller.source_ids is not None:
-        raise PermissionDenied("this token is limited to some data sources: it cannot create one by uploading")
+    authorization.require(caller, Action.CONFIGURE, "uploads (an upload creates a data source)")
 
 
 async def _json(request: Request, model: type[ApiModel]) -> ApiModel:
@@ -118,7 +118,16 @@ def _check_label_free(hub: Hub, caller: Caller, label: str) -> None:
 
 
 async def _get(hub: Hub, caller: Caller, upload_id: str) -> Upload:
-    return await anyio.to_thread.run_sync(_store(hub).get, caller.org_id, upload_id)
+    def find() -> Upload:
+        upload = _store(hub).get(caller.org_id, upload_id)
+        if authorization.data_narrowed(caller):
+            with hub.store.session() as session:
+                source = session.get(Source, upload.source_id) if upload.source_id else None
+                if not authorization.upload_visible(caller, source):
+                    raise NotFound(f"upload {upload_id!r} does not exist")
+        return upload
+
+    return await anyio.to_thread.run_sync(find)
 
 
 def _present(hub: Hub, caller: Caller, upload: Upload, request: Request) -> UploadOut:
@@ -158,7 +167,7 @@ async def _finish(hub: Hub, caller: Caller, upload: Upload, request: Request) ->
                 params={"uploadId": upload.id, "filename": upload.filename},
                 access="read",
             )
-            return sources_service.create(session, caller, spec).id
+            return sources_service.create(session, caller, spec, data_dir=hub.settings.data_dir).id
 
     upload.source_id = await anyio.to_thread.run_sync(create)
     upload.state = "complete"

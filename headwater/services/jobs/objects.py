@@ -41,8 +41,8 @@ from headwater.addresses import Address, parse_address
 from headwater.connectors import catalogue
 from headwater.connectors.base import Connector
 from headwater.connectors.hosted_kinds import UPLOAD_TTL, Upload, UploadStore, check_filename
-from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound, PermissionDenied
-from headwater.services import ephemeral
+from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound
+from headwater.services import authorization, ephemeral
 from headwater.services import sources as sources_service
 from headwater.services import states
 from headwater.services.context import Caller
@@ -138,7 +138,7 @@ def _create_labelled(hub: Hub, caller: Caller, spec: sources_service.SourceSpec)
         spec.label = base if attempt == 0 else f"{base}-{secrets.token_hex(3)}"
         try:
             with hub.store.session() as session:
-                return sources_service.create(session, caller, spec)
+                return sources_service.create(session, caller, spec, data_dir=hub.settings.data_dir)
         except Conflict:
             continue
     raise Conflict(f"no free label for the data source of job {base}")
@@ -147,13 +147,12 @@ def _create_labelled(hub: Hub, caller: Caller, spec: sources_service.SourceSpec)
 def _make(hub: Hub, caller: Caller, job_id: str, obj: DataSourceObject, side: str, allow_upload: bool, made: Made) -> tuple[str, Source | None]:
     """Create the data source an object describes; return the address the job uses, and the source to probe."""
     what = FIELDS[side]
-    if caller.source_ids is not None:
-        raise PermissionDenied(f"this token is limited to some data sources: it cannot create the one a {what} object needs")
     try:
         translated = ephemeral.translate_object(obj.descriptor, obj.params)
     except InvalidInput as exc:
         raise InvalidInput(f"{what}: {exc.message}") from None
     kind = translated.spec.protocol
+    authorization.may_connect(caller, catalogue.get(kind))
     capabilities = catalogue.get(kind).capabilities
     if side == IN and not capabilities.input:
         raise InvalidInput(f"{what}: dataSourceDescriptor {obj.descriptor!r} is output-only: it cannot be a data source")

@@ -1,4 +1,4 @@
-"""A job's rights: two narrowed callers, one per side, decided by `services.data` and `policy` only.
+"""A job's rights: two narrowed callers, one per side, derived and decided by `services.authorization`.
 
 The source side reads: read-only, limited to the source's connection and to the
 address prefix the job reads. The destination side writes: limited to the
@@ -10,9 +10,10 @@ a job's caller is an identity rebuilt from ids stored with the job.
 from __future__ import annotations
 
 from headwater import policy
-from headwater.addresses import Address, join, parse_address
-from headwater.errors import InvalidInput, PermissionDenied
-from headwater.services import data
+from headwater.addresses import Address, join
+from headwater.errors import InvalidInput
+from headwater.services import authorization, data
+from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs.selection import Selection
@@ -21,48 +22,21 @@ from headwater.services.jobs.spec import JobIdentity
 PROBE = ".headwater-probe"
 
 
-def normal_prefix(prefix: str, org_name: str) -> str:
-    address = parse_address(prefix)
-    if address.hosted:
-        head, _, rest = address.path.partition("/")
-        if head == ".my":
-            address = Address(address.protocol, None, join(org_name, rest), address.is_dir)
-    return str(address)
-
-
-def narrow_prefix(job_prefix: str, creator_prefix: str | None, org_name: str) -> str:
-    """The narrower of the job's prefix and the creator token's; refused when they do not overlap."""
-    if creator_prefix is None:
-        return job_prefix
-    mine, theirs = normal_prefix(job_prefix, org_name), normal_prefix(creator_prefix, org_name)
-    if mine.startswith(theirs):
-        return mine
-    if theirs.startswith(mine):
-        return theirs
-    raise PermissionDenied(f"this token is limited to {creator_prefix!r}: a job cannot reach {job_prefix!r}")
-
-
 def side_caller(identity: JobIdentity, side: str) -> Caller:
     """The narrowed caller a job acts as on one side ("source" or "destination")."""
     source_id = identity.source_id if side == "source" else identity.destination_id
-    return Caller(
+    base = Caller(
         org_id=identity.org_id,
         org_name=identity.org_name,
         user_id=identity.user_id,
         user_name=identity.user_name,
         token_id=identity.token_id,
-        admin=False,
-        read_only=side == "source",
-        source_ids=(source_id,) if source_id else (),  # hosted data has no source id: no connection at all
-        path_prefix=identity.source_prefix if side == "source" else identity.destination_prefix,
     )
-
-
-def _probe_caller(creator: Caller, prefix: str, read_only: bool) -> Caller:
-    return Caller(
-        org_id=creator.org_id, org_name=creator.org_name, user_id=creator.user_id, user_name=creator.user_name,
-        token_id=creator.token_id, admin=False, read_only=read_only or creator.read_only,
-        source_ids=creator.source_ids, path_prefix=prefix,
+    return authorization.job_side(
+        base,
+        source_ids=(source_id,) if source_id else (),  # hosted data has no source id: no connection at all
+        prefix=identity.source_prefix if side == "source" else identity.destination_prefix,
+        read_only=side == "source",
     )
 
 
@@ -72,17 +46,19 @@ def prefix_of(address: Address) -> str:
 
 async def check(hub: Hub, creator: Caller, selection: Selection, destination: Address) -> JobIdentity:
     """Refuse at create time what the job could not do; return the job's narrowed identity."""
-    creator.require_writer("jobs")
-    source_prefix = narrow_prefix(prefix_of(selection.base), creator.path_prefix, creator.org_name)
-    destination_prefix = narrow_prefix(prefix_of(destination), creator.path_prefix, creator.org_name)
-    source = await data.open_target(hub, _probe_caller(creator, source_prefix, True), selection.base)
+    authorization.require(creator, Action.RUN, "jobs")
+    source_prefix = authorization.job_prefix(prefix_of(selection.base), creator)
+    destination_prefix = authorization.job_prefix(prefix_of(destination), creator)
+    probe = authorization.job_side(creator, source_ids=None, prefix=source_prefix, read_only=True)
+    source = await data.open_target(hub, probe, selection.base)
     try:
         source.authorize(policy.Operation.LIST if selection.pattern is not None else policy.Operation.READ)
         if not source.rights.readable:
             source.authorize(policy.Operation.READ)  # an output-only kind can be listed, never read
     finally:
         await source.close()
-    target = await data.open_target(hub, _probe_caller(creator, destination_prefix, False), destination)
+    probe = authorization.job_side(creator, source_ids=None, prefix=destination_prefix, read_only=False)
+    target = await data.open_target(hub, probe, destination)
     try:
         if target.address.hosted and not target.path:
             raise InvalidInput("hosted outputs live in a collection: data://ORG/COLLECTION/")

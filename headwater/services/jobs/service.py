@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from headwater.addresses import join
 from headwater.errors import Conflict, InvalidInput, NotFound
-from headwater.services import data
+from headwater.services import authorization, data
+from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs import apps, assemblers, cleanup, driver, objects, planning, records, rights
@@ -70,13 +71,8 @@ class Result:
 def _visible(caller: Caller, job: Job | None) -> bool:
     if job is None or job.org_id != caller.org_id:
         return False
-    if caller.source_ids is not None and not set(job.source_ids or []) <= set(caller.source_ids):
-        return False
-    if caller.path_prefix is not None:
-        identity = JobIdentity.from_json(job.caller)
-        mine = rights.normal_prefix(caller.path_prefix, caller.org_name)
-        return identity.source_prefix.startswith(mine) and identity.destination_prefix.startswith(mine)
-    return True
+    identity = JobIdentity.from_json(job.caller)
+    return authorization.job_visible(caller, job.source_ids or [], identity.source_prefix, identity.destination_prefix)
 
 
 def _find(session: Session, caller: Caller, job_id: str) -> Job:
@@ -93,7 +89,7 @@ def _view(session: Session, job: Job) -> JobView:
 
 async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = False) -> JobView:
     """Validate a job, refuse what its rights would not allow, and store it in state `new`."""
-    caller.require_writer("jobs")
+    authorization.require(caller, Action.RUN, "jobs")
     app = apps.get(request.app)
     app_params = app.check_params(dict(request.app_params or {}))
     partitioner_params = planning.check_params(request.partitioner, dict(request.partitioner_params or {}))
@@ -158,7 +154,7 @@ def list_jobs(hub: Hub, caller: Caller, state: str | None = None, limit: int = 1
 
 def start(hub: Hub, caller: Caller, job_id: str) -> JobView:
     """`new` → `ready`, and hand the job to this hub's engine."""
-    caller.require_writer("jobs")
+    authorization.require(caller, Action.RUN, "jobs")
     with hub.store.session() as session:
         job = _find(session, caller, job_id)
         state = job.state
@@ -176,7 +172,7 @@ def start(hub: Hub, caller: Caller, job_id: str) -> JobView:
 
 def cancel(hub: Hub, caller: Caller, job_id: str) -> JobView:
     """Stop a job: queued partitions at once, running ones at their next chunk; its outputs are removed."""
-    caller.require_writer("jobs")
+    authorization.require(caller, Action.RUN, "jobs")
     with hub.store.session() as session:
         state = _find(session, caller, job_id).state
     if state in TERMINAL:
@@ -195,7 +191,7 @@ def cancel(hub: Hub, caller: Caller, job_id: str) -> JobView:
 
 def delete(hub: Hub, caller: Caller, job_id: str) -> None:
     """Forget a job that is not running (its outputs at the destination stay, unless the job made that destination)."""
-    caller.require_writer("jobs")
+    authorization.require(caller, Action.RUN, "jobs")
     with hub.store.session() as session:
         job = _find(session, caller, job_id)
         if job.state in ACTIVE:
@@ -212,7 +208,7 @@ def count(hub: Hub, caller: Caller, state: str | None = None) -> int:
         query = select(Job).where(Job.org_id == caller.org_id)
         if state:
             query = query.where(Job.state == state)
-        if caller.source_ids is None and caller.path_prefix is None:
+        if not authorization.data_narrowed(caller):
             return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
         return sum(1 for j in session.scalars(query) if _visible(caller, j))
 
@@ -222,7 +218,7 @@ async def set_endpoints(
     *, allow_upload: bool = False,
 ) -> JobView:
     """Give a new job another source and/or destination, checked as at create; replaced sources it made are deleted."""
-    caller.require_writer("jobs")
+    authorization.require(caller, Action.RUN, "jobs")
     job = (await anyio.to_thread.run_sync(get, hub, caller, job_id)).job
     if job.state != JobState.NEW:
         raise Conflict(f"job {job_id} is {job.state}: its data source and destination can change only before it runs")
@@ -260,7 +256,7 @@ async def set_endpoints(
 
 def upload_completed(hub: Hub, caller: Caller, job_id: str) -> JobView:
     """The job's input file has been uploaded: it may run now."""
-    caller.require_writer("jobs")
+    authorization.require(caller, Action.RUN, "jobs")
     job = get(hub, caller, job_id).job
     if job.state != JobState.NEW:
         raise Conflict(f"job {job_id} is {job.state}: its input can be completed only before it runs")
