@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,8 @@ class World:
     job_in: str
     job_out: str
     upload_job: str
-    secret_used: str = "used"
-    secret_unused: str = "unused"
+    #: Placeholders instead of fresh objects: for callers that must be refused before any lookup (401).
+    dry: bool = False
     _focused: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # -- clients and tokens ------------------------------------------------------------------
@@ -100,7 +100,16 @@ class World:
 
     # -- fresh objects, one per case ---------------------------------------------------------
 
+    def placeholders(self) -> World:
+        """This world, its fresh objects replaced by ids that exist nowhere (for cells that must answer 401)."""
+        return replace(self, dry=True)
+
+    def _nothing(self) -> str:
+        return str(uuid.uuid4())
+
     def fresh_local(self, access: str = "read-write") -> Src:
+        if self.dry:
+            return Src(self._nothing(), "local", "nothing")
         folder = self.root / unique("fresh")
         (folder / "team").mkdir(parents=True)
         (folder / "team" / "a.txt").write_bytes(b"a")
@@ -110,18 +119,24 @@ class World:
         return Src(made["id"], "local", label)
 
     def fresh_synthetic(self) -> Src:
+        if self.dry:
+            return Src(self._nothing(), "synthetic", "nothing")
         label = unique("syn")
         with self.admin() as admin:
             made = ok(admin.post("/v1/sources", json={"protocol": "synthetic", "label": label}))
         return Src(made["id"], "synthetic", label)
 
     def fresh_secret(self) -> str:
+        if self.dry:
+            return "no-such-secret"
         secret_id = unique("fresh-secret")
         with self.admin() as admin:
             ok(admin.post("/v1/secrets", json={"id": secret_id, "secretType": "generic", "values": {"K": "v"}}))
         return secret_id
 
     def fresh_system(self, linked: Src | None = None) -> str:
+        if self.dry:
+            return self._nothing()
         with self.admin() as admin:
             system = ok(admin.post("/v1/systems", json={"name": unique("system")}))["id"]
             if linked is not None:
@@ -129,6 +144,8 @@ class World:
         return str(system)
 
     def fresh_open_upload(self, with_part: bool = True) -> str:
+        if self.dry:
+            return uuid.uuid4().hex
         with self.admin() as admin:
             upload = ok(admin.post("/v1/uploads", json={"filename": "part.txt"}))["uploadId"]
             if with_part:
@@ -137,6 +154,8 @@ class World:
 
     def fresh_job(self, inside: bool = True) -> str:
         """A new job: inside S1's `team/` folder (what the narrowed callers may reach), or S2 → hosted data."""
+        if self.dry:
+            return self._nothing()
         if inside:
             body = {"source": f"{self.s1.connection}://team/in/*.csv", "destination": f"{self.s1.connection}://team/{unique('out')}/"}
         else:
@@ -146,9 +165,18 @@ class World:
 
     def fresh_member_token(self) -> tuple[str, str]:
         """A token of the member's user made by the store: its id and value."""
+        if self.dry:
+            return self._nothing(), ""
         value = self.hub.token(org=self.org, user="mia", admin=False)
         with self.client(value) as client:
             return ok(client.get("/v1/me"))["tokenId"], value
+
+    def fresh_admin_token(self) -> str:
+        """The id of an admin's token."""
+        if self.dry:
+            return self._nothing()
+        with self.admin() as admin:
+            return str(ok(admin.post("/v1/tokens", json={"name": unique("adm")}))["id"])
 
     def child_of(self, caller: str) -> str:
         """The id of a token the caller issued itself (falls back to a store-made one where it cannot issue)."""
@@ -165,12 +193,16 @@ class World:
             return str(ok(client.post("/v1/tokens", json=body))["id"])
 
     def fresh_hosted_file(self) -> str:
+        if self.dry:
+            return f"{self.org}/shared/no-such-file.txt"
         path = f"{self.org}/shared/{unique('f')}.txt"
         with self.admin() as admin:
             ok(admin.put(f"/v1/data/{path}", content=b"hosted"))
         return path
 
     def fresh_s1_file(self) -> str:
+        if self.dry:
+            return "team/no-such-file.txt"
         name = f"team/{unique('f')}.txt"
         (self.root / "s1" / name).write_bytes(b"s1 file")
         return name
