@@ -228,8 +228,8 @@ def create(session: Session, caller: Caller, spec: SourceSpec, *, data_dir: Path
 
 def update(session: Session, caller: Caller, source_id: str, changes: dict[str, Any], *, data_dir: Path) -> Source:
     """Change the given fields; a change to the connection resets the state to untested."""
+    source = get(session, caller, source_id)  # what the caller cannot see is missing, whatever its rights
     authorization.require(caller, Action.CONFIGURE, "data sources")
-    source = get(session, caller, source_id)
     params = changes.get("params", source.params)
     authorization.may_configure_source(caller, catalogue.get(source.protocol), params, data_dir)
     if "protocol" in changes and changes["protocol"] != source.protocol:
@@ -267,8 +267,8 @@ def update(session: Session, caller: Caller, source_id: str, changes: dict[str, 
 
 
 def delete(session: Session, caller: Caller, source_id: str) -> None:
-    authorization.require(caller, Action.CONFIGURE, "data sources")
     source = get(session, caller, source_id)
+    authorization.require(caller, Action.CONFIGURE, "data sources")
     authorization.require_kind(caller, catalogue.get(source.protocol))
     session.execute(sql_delete(SystemLink).where(SystemLink.source_id == source.id))
     session.delete(source)

@@ -103,6 +103,7 @@ def switch_kind(session: Session, caller: Caller, source: Source, kind_name: str
     if source.protocol == kind.name:
         return
     authorization.require(caller, Action.CONFIGURE, "data sources")
+    authorization.require_kind(caller, catalogue.get(source.protocol))  # an admin-only source stays the admin's
     authorization.require_kind(caller, kind)
     match = _DERIVED.fullmatch(source.label)
     stem = match.group(1) if match else source.label
