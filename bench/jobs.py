@@ -6,7 +6,10 @@ destination), records every partition in SQL and commits each output atomically;
 bare pool calls pyarrow on the files directly. Peak memory is the peak of the summed
 RSS of the whole process tree (the driving process and its workers), sampled every 20 ms.
 
-    python bench/jobs.py [--files 200] [--rows 5000]
+    python bench/jobs.py [--files 200] [--rows 5000] [--app convert|python]
+
+`--app python` runs a trivial user function (`identity:run`, from bench/sandboxed/) over the
+same partitions instead: it measures what starting a `python` app's child costs per partition.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+FUNCTIONS = Path(__file__).resolve().parent / "sandboxed"
 
 from headwater.services import sources as sources_service  # noqa: E402
 from headwater.services import tokens  # noqa: E402
@@ -91,19 +95,28 @@ def convert_one(paths: tuple[str, str]) -> int:
     return os.path.getsize(target)
 
 
-def bare_pool(inputs: Path, outputs: Path, workers: int) -> tuple[float, int, int]:
+def bare_pool(inputs: Path, outputs: Path, workers: int, app: str) -> tuple[float, int, int]:
     outputs.mkdir()
-    pairs = [(str(p), str(outputs / (p.stem + ".parquet"))) for p in sorted(inputs.iterdir())]
+    suffix = ".parquet" if app == "convert" else ".csv"
+    pairs = [(str(p), str(outputs / (p.stem + suffix))) for p in sorted(inputs.iterdir())]
+    task = convert_one if app == "convert" else copy_one
     with PeakRSS() as memory:
         started = time.perf_counter()
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-            written = sum(pool.map(convert_one, pairs, chunksize=1))
+            written = sum(pool.map(task, pairs, chunksize=1))
         elapsed = time.perf_counter() - started
     return elapsed, memory.peak, written
 
 
-def embedded(root: Path, inputs: Path, outputs: Path) -> tuple[float, float, int, int]:
-    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub")})
+def copy_one(paths: tuple[str, str]) -> int:
+    """The bare pool's task for `--app python`: the identity function, in the pool's process."""
+    source, target = paths
+    shutil.copyfile(source, target)
+    return os.path.getsize(target)
+
+
+def embedded(root: Path, inputs: Path, outputs: Path, app: str) -> tuple[float, float, int, int]:
+    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
     hub = Hub.open(settings)
     with hub.store.session() as session:
         _, value = tokens.create_token(session, org_name="bench", user_name="bench", admin=True)
@@ -118,7 +131,8 @@ def embedded(root: Path, inputs: Path, outputs: Path) -> tuple[float, float, int
             engine = driver.engine_for(hub)
             _ = engine.executor  # the embedded LocalCluster, started lazily on a hub's first job
             cold = time.perf_counter() - started
-            request = JobRequest(source="local+csv://*.csv", destination="local+parquet://", app="convert", app_params={"to": "parquet"})
+            params = {"to": "parquet"} if app == "convert" else {"function": "identity:run"}
+            request = JobRequest(source="local+csv://*.csv", destination="local+parquet://", app=app, app_params=params)
             view = anyio.run(lambda: service.create(hub, caller, request, run=True))
             while True:
                 view = service.get(hub, caller, view.job.id)
@@ -138,20 +152,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=200, help="partitions (one CSV file each)")
     parser.add_argument("--rows", type=int, default=5000, help="rows per CSV file")
+    parser.add_argument("--app", choices=("convert", "python"), default="convert", help="what runs on each partition")
     args = parser.parse_args()
     workers = max(1, min(os.cpu_count() or 1, 8))
     root = Path(tempfile.mkdtemp(prefix="headwater-bench-jobs-"))
     try:
         size = make_inputs(root / "csv", args.files, args.rows)
-        print(f"{args.files} partitions, {args.rows} rows each, {size / 1e6:.1f} MB of CSV; {workers} worker processes")
+        print(f"{args.files} partitions, {args.rows} rows each, {size / 1e6:.1f} MB of CSV; {workers} worker processes; app {args.app}")
         base_rss = psutil.Process().memory_info().rss
-        wall, cold, peak, written = embedded(root, root / "csv", root / "parquet-hub")
-        pool_wall, pool_peak, pool_written = bare_pool(root / "csv", root / "parquet-pool", workers)
-        print(f"{'executor':<34}{'wall s':>9}{'peak MB':>10}{'parquet MB':>12}")
+        wall, cold, peak, written = embedded(root, root / "csv", root / "parquet-hub", args.app)
+        pool_wall, pool_peak, pool_written = bare_pool(root / "csv", root / "parquet-pool", workers, args.app)
+        print(f"{'executor':<34}{'wall s':>9}{'peak MB':>10}{'output MB':>12}")
         print(f"{'embedded Dask (hub job)':<34}{wall:>9.2f}{peak / 1e6:>10.0f}{written / 1e6:>12.1f}")
         print(f"{'bare ProcessPoolExecutor':<34}{pool_wall:>9.2f}{pool_peak / 1e6:>10.0f}{pool_written / 1e6:>12.1f}")
         print(f"embedded cluster cold start {cold:.2f} s (included); driving process RSS before both {base_rss / 1e6:.0f} MB")
         print(f"ratio embedded / bare: wall {wall / pool_wall:.2f}x, peak memory {peak / pool_peak:.2f}x")
+        print(f"hub job wall per partition: {wall / args.files * 1000:.1f} ms")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -1,13 +1,12 @@
 """Apps: what runs on each partition. `copy` (byte-exact, verified), `convert` (CSV ⇄ JSONL ⇄ Parquet), `python`.
 
 An app sees only its partition's input, its params and a write of its one output;
-never a connector, a caller or a credential. `python` apps run user code in a child
-process with a scrubbed environment (see `sandbox`).
+never a connector, a caller or a credential. `python` apps run user code only inside
+a sandbox (see `sandbox`); the hub never imports the module a user named.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from abc import ABC, abstractmethod
@@ -19,10 +18,11 @@ from typing import Any, ClassVar
 import anyio.lowlevel
 
 from headwater.connectors.base import Entry
-from headwater.errors import InvalidInput
-from headwater.services.jobs import sandbox
+from headwater.errors import Conflict, InvalidInput
+from headwater.services.jobs import functions, sandbox
 from headwater.services.jobs.inputs import SUFFIX, PartitionInput, format_of
 from headwater.services.jobs.streams import AppFailed, ChunkReader, ChunkWriter, Meter, through_thread
+from headwater.settings import Settings
 
 Write = Callable[[AsyncIterator[bytes]], Awaitable[Entry]]
 
@@ -38,6 +38,7 @@ class AppContext:
     expected_size: int | None = None
     read_back: Callable[[], AsyncIterator[bytes]] | None = None
     delete_output: Callable[[], Awaitable[None]] | None = None
+    settings: Settings | None = None
 
 
 class App(ABC):
@@ -48,6 +49,9 @@ class App(ABC):
         if params:
             raise InvalidInput(f"app {self.name!r} takes no params (got {', '.join(sorted(params))})")
         return {}
+
+    def check_runnable(self, settings: Settings, params: dict[str, Any]) -> None:
+        """Refuse at create time what this hub cannot run (checked params, this hub's settings)."""
 
     def output_name(self, name: str, params: dict[str, Any]) -> str:
         return name
@@ -170,8 +174,11 @@ def _chain(first: Any, rest: Any) -> Any:
 _REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
+PARAMS_LIMIT = 64 * 1024
+
+
 class Python(App):
-    """A user function `module:function` from an installed package, in a child process, per partition."""
+    """A user function `module:function` of an installed package or HEADWATER_SANDBOX_PATH, per partition, sandboxed."""
 
     name = "python"
 
@@ -180,27 +187,34 @@ class Python(App):
         ref = params.get("function")
         if not isinstance(ref, str) or not _REF.fullmatch(ref):
             raise InvalidInput("app 'python': param 'function' must be 'module:function' of an installed package")
-        module = ref.split(":", 1)[0]
-        try:
-            found = importlib.util.find_spec(module)
-        except (ImportError, ValueError):
-            found = None
-        if found is None:
-            raise InvalidInput(f"app 'python': module {module!r} is not installed on the hub")
         user = params.get("params", {})
         if not isinstance(user, dict):
             raise InvalidInput("app 'python': 'params' must be an object")
+        if len(json.dumps(user)) > PARAMS_LIMIT:
+            raise InvalidInput(f"app 'python': 'params' must be at most {PARAMS_LIMIT // 1024} KiB of JSON")
         suffix = params.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or not re.fullmatch(r"\.[A-Za-z0-9]{1,16}", suffix)):
             raise InvalidInput("app 'python': 'suffix' must look like '.txt'")
         return {"function": ref, "params": user, **({"suffix": suffix} if suffix else {})}
+
+    def check_runnable(self, settings: Settings, params: dict[str, Any]) -> None:
+        why = sandbox.unavailable(settings)
+        if why is not None:
+            raise Conflict(f"app 'python' is unavailable on this hub: user code runs only in a bubblewrap sandbox, and {why}")
+        module = params["function"].split(":", 1)[0]
+        seen = sandbox.view(settings)
+        path = functions.module_path(list(seen.visible), list(seen.module_path))
+        if not functions.exists(module, path):
+            raise InvalidInput(f"app 'python': module {module!r} is not installed on the hub (nor in HEADWATER_SANDBOX_PATH)")
 
     def output_name(self, name: str, params: dict[str, Any]) -> str:
         suffix = params.get("suffix")
         return str(PurePosixPath(name).with_suffix(suffix)) if suffix else name
 
     async def run(self, ctx: AppContext) -> Entry:
-        return await sandbox.run(ctx.params["function"], ctx.params.get("params", {}), ctx.input.chunks(), ctx.write)
+        if ctx.settings is None:
+            raise AppFailed("app 'python' needs the hub's settings to build its sandbox")
+        return await sandbox.run(ctx.settings, ctx.params["function"], ctx.params.get("params", {}), ctx.input.chunks(), ctx.write)
 
 
 APPS: dict[str, App] = {app.name: app for app in (Copy(), Convert(), Python())}

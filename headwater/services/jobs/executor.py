@@ -1,12 +1,18 @@
 """The executor: where partitions run. One interface, one implementation: Dask distributed.
 
 Embedded by default: a `LocalCluster` started lazily inside the hub on the first job,
-worker processes sized to the machine. `HEADWATER_DASK_SCHEDULER=tcp://host:8786` uses
-an existing cluster instead (its workers need the hub's HEADWATER_* environment and
-`headwater` installed). Tasks carry ids only (see `runner`).
+worker processes sized to the machine, on loopback, speaking TLS with a temporary CA made
+for this cluster (so only the hub and its own workers, which hold its certificate, can
+connect; a process that merely reaches the ports cannot submit code). With workers as
+threads of the hub the cluster uses Dask's in-process transport and listens nowhere.
+`HEADWATER_DASK_SCHEDULER=tls://host:8786` uses an existing cluster instead: it must speak
+TLS, and the hub authenticates with HEADWATER_DASK_TLS_CA_FILE, _CERT_FILE and _KEY_FILE
+(its workers need the hub's HEADWATER_* environment and `headwater` installed). Tasks
+carry ids only (see `runner`).
 
 Configuration (environment): HEADWATER_DASK_SCHEDULER, HEADWATER_DASK_WORKERS,
-HEADWATER_DASK_THREADS, HEADWATER_DASK_PROCESSES (0 runs workers as threads of the hub).
+HEADWATER_DASK_THREADS, HEADWATER_DASK_PROCESSES (0 runs workers as threads of the hub),
+HEADWATER_DASK_TLS_CA_FILE, HEADWATER_DASK_TLS_CERT_FILE, HEADWATER_DASK_TLS_KEY_FILE.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ class ExecutorConfig:
     processes: bool = True
     workers: int | None = None
     threads: int | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ExecutorConfig":
@@ -41,6 +50,27 @@ class ExecutorConfig:
             processes=(env.get("HEADWATER_DASK_PROCESSES") or "1").strip().lower() not in ("0", "false", "no", "off"),
             workers=number("HEADWATER_DASK_WORKERS"),
             threads=number("HEADWATER_DASK_THREADS"),
+            tls_ca_file=env.get("HEADWATER_DASK_TLS_CA_FILE") or None,
+            tls_cert_file=env.get("HEADWATER_DASK_TLS_CERT_FILE") or None,
+            tls_key_file=env.get("HEADWATER_DASK_TLS_KEY_FILE") or None,
+        )
+
+    def external_security(self) -> Any:
+        """The hub's TLS identity towards an existing cluster; a `ValueError` naming what is missing."""
+        from distributed.security import Security
+
+        if not (self.scheduler or "").startswith("tls://"):
+            raise ValueError("HEADWATER_DASK_SCHEDULER must be a tls:// address: the hub only uses a cluster that authenticates its peers")
+        missing = [name for name, value in (
+            ("HEADWATER_DASK_TLS_CA_FILE", self.tls_ca_file),
+            ("HEADWATER_DASK_TLS_CERT_FILE", self.tls_cert_file),
+            ("HEADWATER_DASK_TLS_KEY_FILE", self.tls_key_file),
+        ) if not value]
+        if missing:
+            raise ValueError(f"an external Dask cluster needs {', '.join(missing)}")
+        return Security(
+            tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert_file, tls_client_key=self.tls_key_file,
+            require_encryption=True,
         )
 
 
@@ -99,6 +129,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         env["HEADWATER_ALLOW_PRIVATE_ENDPOINTS"] = "1"
     if settings.master_key:
         env["HEADWATER_MASTER_KEY"] = settings.master_key
+    env.update(settings.sandbox.environment())
     return env
 
 
@@ -108,11 +139,12 @@ class DaskExecutor(Executor):
     def __init__(self, config: ExecutorConfig, settings: Settings) -> None:
         import dask
         from distributed import Client, LocalCluster
+        from distributed.security import Security
 
         dask.config.set({"distributed.scheduler.allowed-failures": 5, "distributed.admin.tick.limit": "30s"})
         self.cluster: Any = None
         if config.scheduler:
-            self.client = Client(config.scheduler, set_as_default=False)
+            self.client = Client(config.scheduler, security=config.external_security(), set_as_default=False)
         else:
             cpus = os.cpu_count() or 1
             workers = config.workers or (1 if not config.processes else max(1, min(cpus, 8)))
@@ -120,7 +152,10 @@ class DaskExecutor(Executor):
             kwargs: dict[str, Any] = {}
             if config.processes:
                 kwargs["env"] = worker_environment(settings)
-                kwargs["host"] = "127.0.0.1"  # scheduler, nannies, workers and dashboard listen on loopback only
+                kwargs["host"] = "127.0.0.1"  # scheduler, nannies and workers listen on loopback only,
+                kwargs["security"] = Security.temporary()  # and accept only peers holding this cluster's certificate
+            else:
+                kwargs["protocol"] = "inproc://"  # workers are threads of the hub: nothing listens at all
             self.cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=threads,
@@ -130,7 +165,7 @@ class DaskExecutor(Executor):
                 silence_logs=logging.WARNING,
                 **kwargs,
             )
-            self.client = Client(self.cluster, set_as_default=False)
+            self.client = Client(self.cluster, security=kwargs.get("security"), set_as_default=False)
         log.info("jobs run on Dask at %s", self.client.scheduler.address if self.client.scheduler else "?")
 
     def batch(self) -> Batch:

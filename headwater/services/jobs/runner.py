@@ -298,6 +298,7 @@ async def _execute(context: JobContext, part: JobPartition) -> tuple[Entry, Mete
         expected_size=spec.expected_size,
         read_back=read_back,
         delete_output=delete,
+        settings=context.hub.settings,
     )
     entry = await context.app.run(app_context)
     return entry, meter_in, meter_out

@@ -20,7 +20,7 @@ from headwater.services import authorization, data
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
-from headwater.services.jobs import apps, assemblers, cleanup, driver, objects, planning, records, rights
+from headwater.services.jobs import apps, assemblers, cleanup, driver, objects, planning, records, rights, sandbox
 from headwater.services.jobs.objects import Endpoint
 from headwater.services.jobs.planning import at
 from headwater.services.jobs.records import Progress, iso
@@ -92,6 +92,7 @@ async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = F
     authorization.require(caller, Action.RUN, "jobs")
     app = apps.get(request.app)
     app_params = app.check_params(dict(request.app_params or {}))
+    app.check_runnable(hub.settings, app_params)
     partitioner_params = planning.check_params(request.partitioner, dict(request.partitioner_params or {}))
     assembler_params = assemblers.check_params(request.assembler, dict(request.assembler_params or {}))
     if len(request.name) > 255:
@@ -298,7 +299,8 @@ async def results(hub: Hub, caller: Caller, job_id: str) -> list[Result]:
 
 
 def start_engine(hub: Hub) -> None:
-    """At hub start: begin the heartbeat that resumes jobs left in a running state."""
+    """At hub start: probe the `python` apps' sandbox, begin the heartbeat that resumes running jobs."""
+    sandbox.unavailable(hub.settings)  # probed once and cached; logs why python jobs are refused, if they are
     driver.engine_for(hub)
 
 

@@ -10,7 +10,7 @@ import httpx
 from tests.fixtures.hub import RunningHub
 from tests.services.jobs.helpers import create_job, files_under, local_source, wait_for, wait_for_partials
 
-SLOW = {"function": "tests.jobs_app.upper:slow", "params": {"delay": 0.02, "chunk": 1024}}
+SLOW = {"function": "jobs_app.upper:slow", "params": {"delay": 0.02, "chunk": 1024}}
 
 
 def slow_job(admin: httpx.Client, tmp_path: Path, files: int = 24) -> tuple[dict[str, object], Path]:

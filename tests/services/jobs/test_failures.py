@@ -18,7 +18,7 @@ from tests.services.jobs.helpers import create_job, files_under, local_source, w
 
 FILES = 8
 SIZE = 40_000  # ~1 s per partition at 1 KiB per 25 ms
-SLOW = {"function": "tests.jobs_app.upper:slow", "params": {"delay": 0.025, "chunk": 1024}}
+SLOW = {"function": "jobs_app.upper:slow", "params": {"delay": 0.025, "chunk": 1024}}
 
 
 def inputs(folder: Path) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""`tests.jobs_app.upper:run`: upper-cases its input, streaming; `fail` makes it fail halfway."""
+"""`jobs_app.upper:run`: upper-cases its input, streaming; `fail` makes it fail halfway."""
 
 from __future__ import annotations
 

@@ -1,1 +1,0 @@
-"""A tiny installed-package stand-in for `python` job apps."""
