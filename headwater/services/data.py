@@ -8,6 +8,7 @@ and the token's own narrowing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from headwater import policy
-from headwater.addresses import HOSTED, Address, join, parse_address
+from headwater.addresses import HOSTED, Address, join, normalise_segment, parse_address
 from headwater.connectors import catalogue
 from headwater.connectors.base import PAGE_SIZE, Connector, Entry, Listing
 from headwater.connectors.local import LocalConnector
@@ -27,6 +28,7 @@ from headwater.services.hub import Hub
 from headwater.store.models import Collection
 
 MY_ORG = ".my"
+log = logging.getLogger("headwater.data")
 
 
 @dataclass
@@ -169,12 +171,29 @@ async def list_page(target: Target, marker: str | None = None, limit: int = PAGE
     token_prefix = target.rights.token_prefix
 
     def shown(entry: Entry) -> bool:
+        if not usable_name(entry.name):
+            return False
         full = join(path, entry.name)
         if token_prefix is not None and not policy.may_reach(token_prefix + "*", full):
             return False
         return policy.visible(path, entry.name, entry.is_dir, patterns)
 
     return Listing([f for f in page.folders if shown(f)], [f for f in page.files if shown(f)], page.marker)
+
+
+def usable_name(name: str) -> bool:
+    """Whether a name a backend listed is one path segment the hub can address (no `..`, `/`, NUL, ...).
+
+    Backends allow names the hub's addresses refuse (an S3 key with `../` or `//`, a URL whose last
+    segment decodes to `../x`, a table named `a/b`); such entries are left out of every listing, so
+    they never join a path (a job's output name, a visibility check).
+    """
+    try:
+        normalise_segment(name)
+    except InvalidInput:
+        log.info("a listing left out an entry whose name is not a usable path segment")
+        return False
+    return True
 
 
 async def mkdir(target: Target) -> None:
