@@ -63,7 +63,26 @@ class Target:
         return self.path.split("/", 1)[0]
 
     def authorize(self, op: policy.Operation, path: str | None = None) -> None:
-        policy.authorize(op, self.path if path is None else path, self.rights)
+        """Decide `op` on the path, and on where it really leads when that differs (a symlink)."""
+        here = self.path if path is None else path
+        policy.authorize(op, here, self.rights)
+        real = self.connector.real_path(here)
+        if real != here:
+            try:
+                policy.authorize(op, real, self.rights)
+            except PermissionDenied:
+                raise PermissionDenied(f"path {here!r} is a link that leads outside what {self.rights.describe} allows") from None
+
+    def shows(self, directory: str, entry: Entry) -> bool:
+        """Whether a listing of `directory` may show `entry`: its name is usable and it leads nowhere refused."""
+        if not usable_name(entry.name):
+            return False
+        full = join(directory, entry.name)
+        try:
+            real = self.connector.real_path(full)
+        except NotFound:
+            return False  # a link out of the root
+        return all(_visible(self.rights, where, entry.is_dir) for where in {full, real})
 
     async def close(self) -> None:
         await self.connector.close()
@@ -166,19 +185,18 @@ async def list_page(target: Target, marker: str | None = None, limit: int = PAGE
         org = Entry(name=target.caller_org, is_dir=True)
         return Listing([org], [], None)
     page = await target.connector.list(target.path, marker, limit)
-    patterns = target.rights.restrictions
     path = target.path
-    token_prefix = target.rights.token_prefix
+    return Listing(
+        [f for f in page.folders if target.shows(path, f)], [f for f in page.files if target.shows(path, f)], page.marker
+    )
 
-    def shown(entry: Entry) -> bool:
-        if not usable_name(entry.name):
-            return False
-        full = join(path, entry.name)
-        if token_prefix is not None and not policy.may_reach(token_prefix + "*", full):
-            return False
-        return policy.visible(path, entry.name, entry.is_dir, patterns)
 
-    return Listing([f for f in page.folders if shown(f)], [f for f in page.files if shown(f)], page.marker)
+def _visible(rights: policy.Rights, full: str, is_dir: bool) -> bool:
+    """Whether a listing may show the entry at `full` under these rights."""
+    if rights.token_prefix is not None and not policy.may_reach(rights.token_prefix + "*", full):
+        return False
+    directory, _, name = full.rpartition("/")
+    return policy.visible(directory, name, is_dir, rights.restrictions)
 
 
 def usable_name(name: str) -> bool:
