@@ -12,6 +12,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 SANDBOX = "sandbox"
+#: The headers every response carrying user content has, whatever its disposition.
+SEALED = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": SANDBOX}
 
 _INLINE_TYPES = frozenset(
     {
@@ -56,8 +58,4 @@ def disposition(name: str, inline: bool = False) -> str:
 def file_headers(name: str, content_type: str, always_attachment: bool = False) -> dict[str, str]:
     """The safety headers of one file response: nosniff, a sandbox policy and the disposition."""
     inline = not always_attachment and displays_inert(content_type)
-    return {
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": SANDBOX,
-        "Content-Disposition": disposition(name, inline),
-    }
+    return {**SEALED, "Content-Disposition": disposition(name, inline)}

@@ -83,6 +83,7 @@ def test_a_plain_select_and_strings_containing_into_still_run(api: httpx.Client,
     rows = api.post(url, json={"sql": f"SELECT id, note FROM {table} WHERE note LIKE '%INTO OUTFILE%' -- into outfile\n"})
     assert rows.status_code == 200, rows.text
     assert [json.loads(line) for line in rows.text.splitlines()] == [{"id": 1, "note": "INTO OUTFILE is just text here"}]
+    assert rows.headers["x-content-type-options"] == "nosniff" and rows.headers["content-security-policy"] == "sandbox"
     quoted = api.post(url, json={"sql": "SELECT 'a /*! b */ INTO OUTFILE' AS `into`, \"x\\\" INTO\" AS y /* INTO */ # INTO\n;"})
     assert quoted.status_code == 200, quoted.text
     assert json.loads(quoted.text) == {"into": "a /*! b */ INTO OUTFILE", "y": 'x" INTO'}
