@@ -3,8 +3,9 @@
 Syntax: `*` and `?` stay within a segment, `**/` is zero or more whole segments, `**` (not followed
 by `/`) is any run of characters across segments, `[abc]`, `[a-z]` and `[!a]` (or `[^a]`) are
 character classes that never match `/`. A pattern is simulated as a set of states over the path's
-characters (Thompson's construction), with the state sets cached as a small lazily built automaton,
-so a match costs at most (path length × pattern length) steps and usually one step per character.
+characters (Thompson's construction), with the state sets cached as a small lazily built automaton
+(bounded in states and moves), so a match costs at most (path length × pattern length) steps and
+usually one step per character.
 Patterns are bounded in length and in their number of `**`, refused beyond with `InvalidInput`.
 """
 
@@ -19,6 +20,7 @@ from headwater.errors import InvalidInput
 MAX_GLOB_CHARS = 1024
 MAX_GLOBSTARS = 32
 _MAX_CACHED_STATES = 2048
+_MAX_CACHED_MOVES = 65536
 _CACHE_LOCK = Lock()
 
 # Node kinds: how one state consumes a character.
@@ -109,6 +111,12 @@ class Glob:
     _ids: dict[frozenset[int], int] = field(default_factory=dict, repr=False)
     _sets: list[frozenset[int]] = field(default_factory=list, repr=False)
     _moves: list[dict[str, int]] = field(default_factory=list, repr=False)
+    _move_count: int = field(default=0, repr=False)
+    _start: frozenset[int] = field(default=frozenset(), repr=False)
+
+    def __post_init__(self) -> None:
+        self._start = self._closure([0], [0])
+        self._intern(self._start)  # always state 0 of the cache
 
     @property
     def final(self) -> int:
@@ -176,15 +184,37 @@ class Glob:
             else:
                 states = self._step(states, c, counter)
                 following = self._intern(states)
-                if current is not None and following is not None:
+                if current is not None and following is not None and self._move_count < _MAX_CACHED_MOVES:
                     self._moves[current][c] = following
+                    self._move_count += 1
                 current = following
             if not states:
                 return False, counter[0]
         return self.final in states, counter[0]
 
     def match(self, text: str) -> bool:
-        return self.match_counting(text)[0]
+        """Whether `text` matches: one cached move per character, the state simulation on a miss."""
+        moves, sets = self._moves, self._sets
+        counter = [0]
+        states = self._start
+        current: int | None = 0
+        for c in text:
+            following = moves[current].get(c) if current is not None else None
+            if following is None:
+                states = self._step(states if current is None else sets[current], c, counter)
+                following = self._intern(states)
+                if current is not None and following is not None and self._move_count < _MAX_CACHED_MOVES:
+                    moves[current][c] = following
+                    self._move_count += 1
+                if following is None:
+                    current = None
+                    if not states:
+                        return False
+                    continue
+            current = following
+            if not sets[current]:
+                return False
+        return self.final in (states if current is None else sets[current])
 
 
 @lru_cache(maxsize=128)

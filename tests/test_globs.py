@@ -49,7 +49,9 @@ paths = st.text(alphabet=ALPHABET, max_size=12)
 @settings(max_examples=3000, deadline=None)
 @given(patterns, paths)
 def test_a_glob_answers_as_the_regular_expression_reference_does(pattern: str, path: str) -> None:
-    assert compile_glob(pattern).match(path) == (reference(pattern).fullmatch(path) is not None)
+    expected = reference(pattern).fullmatch(path) is not None
+    assert compile_glob(pattern).match(path) == expected
+    assert Glob(pattern, _parse(pattern)).match_counting(path)[0] == expected
 
 
 @pytest.mark.parametrize(
