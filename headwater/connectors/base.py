@@ -97,6 +97,13 @@ class Connector(ABC):
     #: The read options (e.g. a table's `columns`, `limit`) this kind accepts; others are never passed.
     read_options: ClassVar[frozenset[str]] = frozenset()
 
+    def real_path(self, path: str) -> str:
+        """Where `path` really leads, relative to the root: kinds with links (a local folder) resolve them.
+
+        Rights are decided on this path too, so a link cannot lead past the path restrictions.
+        """
+        return path
+
     @abstractmethod
     async def check(self, *, write: bool = False) -> None:
         """Prove the connection works (and, with `write`, that writes are allowed); raise a typed error if not."""

@@ -63,6 +63,15 @@ class LocalConnector(Connector):
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
 
+    def real_path(self, path: str) -> str:
+        """The path with every symlink resolved, relative to the root; `NotFound` if it leads outside the root."""
+        resolved = ((self.root / path) if path else self.root).resolve()
+        if resolved == self.root:
+            return ""
+        if not resolved.is_relative_to(self.root):
+            raise NotFound(f"{path!r} does not exist")
+        return resolved.relative_to(self.root).as_posix()
+
     def _path(self, path: str) -> Path:
         target = (self.root / path) if path else self.root
         # Paths arrive normalised; this guards against symlinks that point outside the root.

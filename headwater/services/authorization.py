@@ -309,9 +309,9 @@ def authorize_data(op: policy.Operation, path: str, rights: policy.Rights) -> No
     policy.authorize(op, path, rights)
 
 
-def visible_entry(path: str, name: str, is_dir: bool, rights: policy.Rights) -> bool:
-    """Whether a listing of `path` may show an entry to the holder of `rights`."""
-    full = join(path, name)
+def visible_at(rights: policy.Rights, full: str, is_dir: bool) -> bool:
+    """Whether a listing may show the entry at `full` (a path inside the connection) to the holder of `rights`."""
     if rights.token_prefix is not None and not policy.may_reach(rights.token_prefix + "*", full):
         return False
-    return policy.visible(path, name, is_dir, rights.restrictions)
+    directory, _, name = full.rpartition("/")
+    return policy.visible(directory, name, is_dir, rights.restrictions)

@@ -8,6 +8,7 @@ path restrictions and the token's own narrowing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -16,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from headwater import policy
-from headwater.addresses import HOSTED, Address, join
+from headwater.addresses import HOSTED, Address, join, normalise_segment
 from headwater.connectors import catalogue
 from headwater.connectors.base import PAGE_SIZE, Connector, Entry, Listing
 from headwater.connectors.local import LocalConnector
-from headwater.errors import InvalidInput, NotFound
+from headwater.errors import InvalidInput, NotFound, PermissionDenied
 from headwater.services import authorization
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
@@ -28,6 +29,7 @@ from headwater.services.hub import Hub
 from headwater.store.models import Collection
 
 MY_ORG = ".my"
+log = logging.getLogger("headwater.data")
 
 
 @dataclass
@@ -62,7 +64,26 @@ class Target:
         return self.path.split("/", 1)[0]
 
     def authorize(self, op: policy.Operation, path: str | None = None) -> None:
-        authorization.authorize_data(op, self.path if path is None else path, self.rights)
+        """Decide `op` on the path, and on where it really leads when that differs (a symlink)."""
+        here = self.path if path is None else path
+        authorization.authorize_data(op, here, self.rights)
+        real = self.connector.real_path(here)
+        if real != here:
+            try:
+                authorization.authorize_data(op, real, self.rights)
+            except PermissionDenied:
+                raise PermissionDenied(f"path {here!r} is a link that leads outside what {self.rights.describe} allows") from None
+
+    def shows(self, directory: str, entry: Entry) -> bool:
+        """Whether a listing of `directory` may show `entry`: its name is usable and it leads nowhere refused."""
+        if not usable_name(entry.name):
+            return False
+        full = join(directory, entry.name)
+        try:
+            real = self.connector.real_path(full)
+        except NotFound:
+            return False  # a link out of the root
+        return all(authorization.visible_at(self.rights, where, entry.is_dir) for where in {full, real})
 
     async def close(self) -> None:
         await self.connector.close()
@@ -133,12 +154,25 @@ async def list_page(target: Target, marker: str | None = None, limit: int = PAGE
         org = Entry(name=target.caller_org, is_dir=True)
         return Listing([org], [], None)
     page = await target.connector.list(target.path, marker, limit)
-    path, rights = target.path, target.rights
+    path = target.path
+    return Listing(
+        [f for f in page.folders if target.shows(path, f)], [f for f in page.files if target.shows(path, f)], page.marker
+    )
 
-    def shown(entry: Entry) -> bool:
-        return authorization.visible_entry(path, entry.name, entry.is_dir, rights)
 
-    return Listing([f for f in page.folders if shown(f)], [f for f in page.files if shown(f)], page.marker)
+def usable_name(name: str) -> bool:
+    """Whether a name a backend listed is one path segment the hub can address (no `..`, `/`, NUL, ...).
+
+    Backends allow names the hub's addresses refuse (an S3 key with `../` or `//`, a URL whose last
+    segment decodes to `../x`, a table named `a/b`); such entries are left out of every listing, so
+    they never join a path (a job's output name, a visibility check).
+    """
+    try:
+        normalise_segment(name)
+    except InvalidInput:
+        log.info("a listing left out an entry whose name is not a usable path segment")
+        return False
+    return True
 
 
 async def mkdir(target: Target) -> None:

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection
+from headwater.api.content_safety import file_headers
 from headwater.api.schemas import ERROR_RESPONSES
 from headwater.api.deps import CallerDep, HubDep
 from headwater.connectors.base import Entry
@@ -82,6 +83,7 @@ def entry_headers(target: service.Target, entry: Entry) -> dict[str, str]:
     if not entry.is_dir:
         headers["Accept-Ranges"] = "bytes"
         headers["Content-Type"] = content_type(target.path, entry)
+        headers.update(file_headers(target.path.rsplit("/", 1)[-1], headers["Content-Type"]))
         if entry.size is not None:
             headers["Content-Length"] = str(entry.size)
         if entry.etag:

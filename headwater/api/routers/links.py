@@ -15,7 +15,6 @@ import mimetypes
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
@@ -23,6 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from headwater import links
+from headwater.api.content_safety import file_headers
 from headwater.api.deps import HubDep
 from headwater.api.routers.data import RangeNotSatisfiable, http_date, parse_range
 from headwater.api.schemas import ErrorOut
@@ -77,11 +77,6 @@ LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def disposition(name: str) -> str:
-    fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
-
-
 async def download(token: str, request: Request, hub: HubDep) -> Response:
     link = links.signer(hub.settings.data_dir).verify(token)
     connector = LocalConnector(hub.settings.data_dir, chunk_size=hub.settings.chunk_size)
@@ -95,12 +90,12 @@ async def download(token: str, request: Request, hub: HubDep) -> Response:
     size = entry.size or 0
     headers: dict[str, Any] = {
         "Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream",
-        "Content-Disposition": disposition(name),
         "Content-Length": str(size),
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, no-store",
         "Expires": http_date(link.expires_at),
     }
+    headers.update(file_headers(name, headers["Content-Type"], always_attachment=True))
     if entry.etag:
         headers["ETag"] = entry.etag
     if entry.modified:

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field, ValidationError
 
 from headwater.addresses import decode_path, parse_connection
+from headwater.api.content_safety import SEALED
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.errors import describe_validation
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
@@ -61,4 +62,4 @@ async def run_query(connection: str, request: Request, caller: CallerDep, hub: H
         finally:
             await result.target.close()
 
-    return StreamingResponse(chunks(), media_type=result.content_type)
+    return StreamingResponse(chunks(), media_type=result.content_type, headers=SEALED)

@@ -24,6 +24,7 @@ from headwater.connectors.catalogue import BuildContext, Kind, register
 from headwater.connectors.databases.base import DatabaseConnector, DatabaseParams, Table, check_read_only
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, encode_all
+from headwater.connectors.databases.mysql_statements import check_statement, reading_sql_mode
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
 from headwater.errors import (
     Conflict,
@@ -267,16 +268,14 @@ class MysqlConnector(DatabaseConnector):
         return encode_all(fmt, columns, DIALECT, _batches(cur, columns, None))
 
     def run_query(self, conn: Any, sql_text: str, fmt: str, limit: int | None, timeout: int) -> Iterator[bytes]:
-        text = check_read_only(sql_text, READ_ONLY_VERBS)
-        if "/*!" in text or "/*M!" in text:
-            raise PermissionDenied("queries may not contain executable comments (/*! ... */)")
-        if re.search(r"\binto\s+(outfile|dumpfile)\b", text, re.I):
-            raise PermissionDenied("queries may not write files (INTO OUTFILE/DUMPFILE)")
+        text = check_statement(check_read_only(sql_text, READ_ONLY_VERBS))
         with conn.cursor() as cur:
             if "mariadb" in conn.get_server_info().lower():
                 cur.execute("SET SESSION max_statement_time = %s", (timeout,))
             else:
                 cur.execute("SET SESSION max_execution_time = %s", (timeout * 1000,))
+            cur.execute("SELECT @@SESSION.sql_mode")
+            cur.execute("SET SESSION sql_mode = %s", (reading_sql_mode(cur.fetchone()[0] or ""),))
             cur.execute("SET SESSION TRANSACTION READ ONLY")
             cur.execute("START TRANSACTION READ ONLY")
         cur = conn.cursor(pymysql.cursors.SSCursor)
@@ -285,7 +284,7 @@ class MysqlConnector(DatabaseConnector):
             raise InvalidInput("the statement returns no rows to stream")
         fields = cur._result.fields if cur._result is not None else []
         columns = [_result_column(d, fields[i] if i < len(fields) else None) for i, d in enumerate(cur.description)]
-        return encode_all(fmt, columns, DIALECT, _batches(cur, columns, limit))
+        return _rolled_back(conn, cur, encode_all(fmt, columns, DIALECT, _batches(cur, columns, limit)))
 
     # ---- loading ----------------------------------------------------------------------------
 
@@ -364,6 +363,18 @@ class MysqlConnector(DatabaseConnector):
             typed.message = f"{decoder.where(sent + 1)} to {decoder.where(sent + count)}: {typed.message}"
         typed.args = (typed.message,)
         return typed
+
+
+def _rolled_back(conn: Any, cur: Any, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Relay a query's chunks, then roll its read-only transaction back.
+
+    A result left unread (a limit, a reader gone) is not drained for that: closing the connection
+    rolls the transaction back on the server as well.
+    """
+    yield from chunks
+    result = cur._result
+    if result is None or not result.unbuffered_active:
+        conn.rollback()
 
 
 def _naive_utc(row: tuple[Any, ...], indexes: list[int]) -> tuple[Any, ...]:

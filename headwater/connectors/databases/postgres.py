@@ -292,6 +292,7 @@ class PostgresConnector(DatabaseConnector):
                 yield rows
 
     def run_query(self, conn: Any, sql_text: str, fmt: str, limit: int | None, timeout: int) -> Iterator[bytes]:
+        # One statement (a server-side cursor declares exactly one) in a READ ONLY transaction, never committed.
         conn.read_only = True
         with conn.cursor() as cur:
             cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{timeout * 1000}ms")))
@@ -328,7 +329,10 @@ class PostgresConnector(DatabaseConnector):
                         rows = [_texts(row, loose) for row in rows]
                     yield rows
             finally:
-                cur.close()
+                try:
+                    cur.close()
+                finally:
+                    _roll_back(conn)
 
         return encode_all(fmt, columns, DIALECT, batches())
 
@@ -413,3 +417,11 @@ register(
         aliases=("postgresql",),
     )
 )
+
+
+def _roll_back(conn: Any) -> None:
+    """End a query's read-only transaction; a connection already broken is closed next anyway."""
+    try:
+        conn.rollback()
+    except Exception:
+        pass

@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 
+from headwater.addresses import normalise_segment
 from headwater.connectors.base import Entry
 from headwater.errors import InvalidInput
 from headwater.services.jobs.streams import ChunkWriter, through_thread
@@ -35,11 +36,18 @@ def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     if extra:
         raise InvalidInput(f"assembler {name!r}: unknown params {', '.join(sorted(extra))}")
     output = params.get("name")
-    if output is not None and (not isinstance(output, str) or not output or "/" in output or output in (".", "..")):
+    if output is not None and not (isinstance(output, str) and _segment(output)):
         raise InvalidInput(f"assembler {name!r}: 'name' must be a file name")
     if params.get("compression", "deflate") not in ("deflate", "store"):
         raise InvalidInput("assembler 'zip': compression must be 'deflate' or 'store'")
     return dict(params)
+
+
+def _segment(name: str) -> bool:
+    try:
+        return normalise_segment(name) == name
+    except InvalidInput:
+        return False
 
 
 def staged(name: str) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import anyio
 
 from headwater import policy
-from headwater.addresses import Address, join
+from headwater.addresses import Address, join, normalise_path
 from headwater.connectors.base import Entry
 from headwater.errors import InvalidInput
 from headwater.services import data
@@ -67,8 +67,11 @@ def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def at(target: data.Target, path: str, is_dir: bool = False) -> data.Target:
-    """The same opened connection at another full path."""
+    """The same opened connection at another full path, which must be a normal path (no `..`, no `//`)."""
     address = target.address
+    normal, _ = normalise_path(path)
+    if normal != path:
+        raise InvalidInput(f"{path!r} is not a normalised path")
     return replace(target, address=Address(address.protocol, address.label, path, is_dir))
 
 
@@ -232,6 +235,8 @@ async def plan(
             specs = await _rows(target, relative, name, entry, params, check)
         for number, spec in enumerate(specs):
             output = app.output_name(part_name(name, number, len(specs)), app_params)
+            if normalise_path(output) != (output, False):
+                raise InvalidInput(f"output name {output!r} is not a relative file path")
             planned.append(Planned(spec, output))
         if len(planned) > MAX_PARTITIONS:
             raise InvalidInput(f"the job would have more than {MAX_PARTITIONS} partitions: use larger ones")

@@ -1,4 +1,6 @@
-"""Which objects a job reads: an address with an optional glob, split into a base and a pattern."""
+"""Which objects a job reads: an address with an optional glob, split into a base and a pattern.
+
+Globs compile to the linear-time matcher of `headwater.globs`; its bounds are checked when the job is created."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import dataclass
 
 from headwater.addresses import Address, join, parse_address
 from headwater.errors import InvalidInput
+from headwater.globs import compile_glob
 
 WILDCARDS = re.compile(r"[*?\[]")
 
@@ -23,37 +26,7 @@ class Selection:
         return self.pattern is not None and ("/" in self.pattern or "**" in self.pattern)
 
     def matches(self, relative: str) -> bool:
-        return self.pattern is None or glob_regex(self.pattern).fullmatch(relative) is not None
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """`*` and `?` stay within a segment, `**` crosses segments, `[...]` is a character class."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            close = pattern.find("]", i + 1)
-            if close == -1:
-                raise InvalidInput(f"glob {pattern!r} has an unclosed '['")
-            body = pattern[i + 1 : close].replace("\\", "\\\\")
-            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-            i = close
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out))
+        return self.pattern is None or compile_glob(self.pattern).match(relative)
 
 
 def select(text: str, org_name: str) -> Selection:
@@ -68,7 +41,7 @@ def select(text: str, org_name: str) -> Selection:
         if WILDCARDS.search(segment):
             base = "/".join(segments[:index])
             pattern = "/".join(segments[index:])
-            glob_regex(pattern)
+            compile_glob(pattern)
             return Selection(Address(address.protocol, address.label, base, True), pattern)
     if address.is_dir or not address.path:
         return Selection(Address(address.protocol, address.label, address.path, True), "**")
