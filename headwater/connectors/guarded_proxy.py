@@ -9,25 +9,31 @@ connects to exactly a checked address; anything else is refused at connect time,
 obstore was sent to. https comes as `CONNECT` (a byte tunnel: TLS stays end to end); plain http
 comes as absolute-form requests, each forwarded on a connection of its own.
 
-The proxy listens on 127.0.0.1 only, in a thread of its own started once per process, and
-demands a random per-process password (Proxy-Authorization Basic), so no other local process can
-use it as a relay around the policy. The user name carries the connection's policy and a tag;
-why a connection failed is kept under its tag for the connector to report as the hub's own
-error. Log lines name a host and port only, never a path, a header or a credential.
+A plain-http redirect to another host is refused by the proxy itself when it reads the response
+(the client would follow it without its proxy credentials), with the refused target named.
+
+The proxy listens on 127.0.0.1 only, started once per process, with a thread per connection
+whose bytes move socket to socket inside the kernel (`splice`), so large transfers cost little
+CPU. It demands a random per-process password (Proxy-Authorization Basic), so no other local
+process can use it as a relay around the policy. The user name carries the connection's policy
+and a tag; why a connection failed is kept under its tag for the connector to report as the
+hub's own error. Log lines name a host and port only, never a path, a header or a credential.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
+import errno
+import fcntl
+import ipaddress
 import logging
 import os
 import secrets
+import socket
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 from headwater.connectors import endpoints
@@ -35,9 +41,8 @@ from headwater.errors import EndpointRefused, HeadwaterError, UpstreamTimeout, U
 
 log = logging.getLogger(__name__)
 
-#: Bytes buffered per direction of a relayed connection.
-BUFFER = 1024 * 1024
-READ_SIZE = 256 * 1024
+#: Bytes moved per splice (and the pipe between the two sockets is made this large, where allowed).
+RELAY_CHUNK = 1024 * 1024
 #: Request and response heads larger than this are refused.
 HEAD_LIMIT = 64 * 1024
 HEAD_TIMEOUT = 30.0
@@ -141,26 +146,88 @@ def _where(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def _answer(writer: asyncio.StreamWriter, status: int, reason: str, extra: str = "") -> None:
+def _answer(sock: socket.socket, status: int, reason: str, extra: str = "") -> None:
     body = reason.encode()
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-        f"Connection: close\r\n{extra}\r\n".encode() + body
-    )
     try:
-        await writer.drain()
-    except ConnectionError:
+        sock.sendall(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n{extra}\r\n".encode() + body
+        )
+    except OSError:
         pass
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy bytes until the reader ends or either side fails."""
+class _Reader:
+    """Reads message heads off a socket, keeping whatever arrived after them."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.pending = b""
+
+    def head(self) -> bytes | None:
+        """The next head, up to and including its blank line; None when it is too long or never ends."""
+        while b"\r\n\r\n" not in self.pending:
+            if len(self.pending) > HEAD_LIMIT:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.pending += chunk
+        raw, _, self.pending = self.pending.partition(b"\r\n\r\n")
+        return raw + b"\r\n\r\n" if len(raw) <= HEAD_LIMIT else None
+
+    def take(self) -> bytes:
+        data, self.pending = self.pending, b""
+        return data
+
+
+def _relay(src: socket.socket, dst: socket.socket) -> None:
+    """Move bytes from `src` to `dst` until `src` ends or either fails: in the kernel where it can."""
     try:
-        while data := await reader.read(READ_SIZE):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
+        if hasattr(os, "splice") and _splice(src, dst):
+            return
+        buffer = bytearray(RELAY_CHUNK)
+        view = memoryview(buffer)
+        while received := src.recv_into(buffer):
+            dst.sendall(view[:received])
+    except OSError:
+        return
+
+
+def _splice(src: socket.socket, dst: socket.socket) -> bool:
+    """Relay with `splice` through a pipe; False if this system cannot splice these sockets (nothing moved then)."""
+    pipe_r, pipe_w = os.pipe()
+    try:
+        try:
+            fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, RELAY_CHUNK)
+        except OSError:
+            pass  # the system's pipe size cap: the default pipe works, with more calls
+        first = True
+        while True:
+            try:
+                moved = os.splice(src.fileno(), pipe_w, RELAY_CHUNK)
+            except OSError as exc:
+                if first and exc.errno == errno.EINVAL:
+                    return False
+                raise
+            first = False
+            if not moved:
+                return True
+            while moved:
+                moved -= os.splice(pipe_r, dst.fileno(), moved)
+    finally:
+        os.close(pipe_r)
+        os.close(pipe_w)
+
+
+def _end(*socks: socket.socket | None) -> None:
+    """Shut both sides down, which also wakes the thread relaying the other direction."""
+    for sock in socks:
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class GuardedProxy:
@@ -169,33 +236,11 @@ class GuardedProxy:
     def __init__(self) -> None:
         self.password = secrets.token_hex(32)
         self.pid = os.getpid()
-        self.port = 0
         self._failures: OrderedDict[str, HeadwaterError] = OrderedDict()
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-        problem: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(started, problem), name="headwater-outbound-guard", daemon=True
-        )
-        self._thread.start()
-        started.wait()
-        if problem:
-            raise problem[0]
-
-    def _run(self, started: threading.Event, problem: list[BaseException]) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            server = self._loop.run_until_complete(
-                asyncio.start_server(self._serve, "127.0.0.1", 0, limit=BUFFER, backlog=512)
-            )
-            self.port = server.sockets[0].getsockname()[1]
-        except BaseException as exc:  # pragma: no cover - a loopback bind cannot normally fail
-            problem.append(exc)
-            started.set()
-            return
-        started.set()
-        self._loop.run_forever()
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=512)
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, name="headwater-outbound-guard", daemon=True).start()
 
     def route(self, *, allow_private: bool, connect_timeout: float) -> Route:
         policy = Policy(allow_private, connect_timeout, secrets.token_hex(8))
@@ -214,7 +259,15 @@ class GuardedProxy:
         with self._lock:
             return self._failures.pop(tag, None)
 
-    # -- one client connection
+    # -- connections
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(client,), name="headwater-outbound-relay", daemon=True).start()
 
     def _authenticate(self, head: _Head) -> Policy | None:
         scheme, _, value = (head.get("proxy-authorization") or "").partition(" ")
@@ -228,46 +281,48 @@ class GuardedProxy:
             return None
         return Policy.parse(user)
 
-    async def _connect(self, host: str, port: int, policy: Policy) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    @staticmethod
+    def _connect(host: str, port: int, policy: Policy) -> socket.socket:
         """Resolve once, check every address, and connect to a checked one (never resolving again)."""
-        loop = asyncio.get_running_loop()
         try:
-            addresses = await loop.run_in_executor(
-                None, partial(endpoints.check_host, host, port, allow_private=policy.allow_private)
-            )
+            addresses = endpoints.check_host(host, port, allow_private=policy.allow_private)
         except HeadwaterError:
             raise
         except Exception:  # a name getaddrinfo cannot even take (too long, bad label)
             raise UpstreamUnavailable(f"host {host!r} could not be resolved") from None
         timed_out = False
         for ip in addresses:
+            sock = socket.socket(socket.AF_INET6 if isinstance(ip, ipaddress.IPv6Address) else socket.AF_INET)
+            sock.settimeout(policy.connect_timeout)
             try:
-                return await asyncio.wait_for(
-                    asyncio.open_connection(str(ip), port, limit=BUFFER), policy.connect_timeout
-                )
-            except asyncio.TimeoutError:
+                sock.connect((str(ip), port))
+                return sock
+            except TimeoutError:
                 timed_out = True
             except OSError:
-                continue
+                pass
+            sock.close()
         if timed_out:
             raise UpstreamTimeout(f"{_where(host, port)} did not accept a connection in time")
         raise UpstreamUnavailable(f"{_where(host, port)} could not be reached")
 
-    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        upstream_w: asyncio.StreamWriter | None = None
+    def _serve(self, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
         try:
+            client.settimeout(HEAD_TIMEOUT)
+            reader = _Reader(client)
             try:
-                raw = await asyncio.wait_for(client_r.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError):
+                raw = reader.head()
+            except OSError:
                 return
-            head = _parse_head(raw) if len(raw) <= HEAD_LIMIT else None
+            head = _parse_head(raw) if raw is not None else None
             parts = head.start.split(" ") if head else []
             if head is None or len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                await _answer(client_w, 400, "Bad Request")
+                _answer(client, 400, "Bad Request")
                 return
             policy = self._authenticate(head)
             if policy is None:
-                await _answer(client_w, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n')
+                _answer(client, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n')
                 return
             method, target, version = parts
             tunnel = method == "CONNECT"
@@ -281,74 +336,82 @@ class GuardedProxy:
             else:
                 found, origin_form = None, ""
             if found is None:
-                await _answer(client_w, 400, "Bad Request")
+                _answer(client, 400, "Bad Request")
                 return
             host, port = found
             try:
-                upstream_r, upstream_w = await self._connect(host, port, policy)
+                upstream = self._connect(host, port, policy)
             except HeadwaterError as exc:
                 if isinstance(exc, EndpointRefused):
                     exc = EndpointRefused(f"connection to {_where(host, port)} refused: {exc.message}")
                     log.warning("outbound connection refused: %s", exc.message)
                 self._record(policy.tag, exc)
                 if isinstance(exc, EndpointRefused):
-                    await _answer(client_w, 403, "Refused by the hub's endpoint policy")
+                    _answer(client, 403, "Refused by the hub's endpoint policy")
                 else:
-                    await _answer(client_w, 502, "Bad Gateway")
+                    _answer(client, 502, "Bad Gateway")
                 return
+            for sock in (client, upstream):
+                sock.settimeout(None)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if tunnel:
-                client_w.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                downstream = _pipe(upstream_r, client_w)
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                upstream.sendall(reader.take())
             else:
                 headers = [*head.without(HOP_HEADERS), ("Connection", "close")]
-                upstream_w.write(_render(f"{method} {origin_form} {version}", headers))
-                downstream = self._response(upstream_r, client_w, (host, port), policy)
-            await self._relay(_pipe(client_r, upstream_w), downstream)
+                upstream.sendall(_render(f"{method} {origin_form} {version}", headers) + reader.take())
+            back = threading.Thread(
+                target=self._downstream, args=(upstream, client, None if tunnel else (host, port), policy), daemon=True
+            )
+            back.start()
+            _relay(client, upstream)
+            _end(client, upstream)
+            back.join()
+        except OSError:
+            return
         finally:
-            for writer in (client_w, upstream_w):
-                if writer is not None:
-                    writer.close()
+            _end(client, upstream)
+            client.close()
+            if upstream is not None:
+                upstream.close()
+
+    def _downstream(self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int] | None, policy: Policy) -> None:
+        """Relay the answers: a tunnel as bytes, a plain-http response after checking and rewriting its head."""
+        try:
+            if origin is not None:
+                self._response_head(upstream, client, origin, policy)
+            _relay(upstream, client)
+        except OSError:
+            pass
+        finally:
+            _end(client, upstream)
+
+    def _response_head(self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int], policy: Policy) -> None:
+        """Forward a plain-http response head with `Connection: close` (its client opens a new connection next time)."""
+        reader = _Reader(upstream)
+        while True:
+            raw = reader.head()
+            head = _parse_head(raw) if raw is not None else None
+            if head is None:
+                raise OSError("no response head")
+            status = head.start.split(" ", 2)[1] if head.start.count(" ") >= 1 else ""
+            if status.startswith("1") and status != "101":
+                client.sendall(raw)  # an interim answer (100 Continue): the real one follows
+                continue
+            location = head.get("location")
+            if status.startswith("3") and location:
+                refusal = self._redirect_refusal(location, origin, policy)
+                if refusal is not None:
+                    self._record(policy.tag, refusal)
+                    log.warning("outbound redirect refused: %s", refusal.message)
+                    _answer(client, 403, "Refused by the hub's endpoint policy")
+                    raise OSError("redirect refused")
+            headers = [*head.without(RESPONSE_HOP_HEADERS), ("Connection", "close")]
+            client.sendall(_render(head.start, headers) + reader.take())
+            return
 
     @staticmethod
-    async def _relay(upstream: object, downstream: object) -> None:
-        """Both directions at once; when either ends, the connection is over."""
-        tasks = [asyncio.ensure_future(upstream), asyncio.ensure_future(downstream)]  # type: ignore[arg-type]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _response(
-        self, upstream_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, origin: tuple[str, int], policy: Policy
-    ) -> None:
-        """Forward a plain-http response with `Connection: close`, so its client opens a new connection next time."""
-        try:
-            while True:
-                raw = await upstream_r.readuntil(b"\r\n\r\n")
-                head = _parse_head(raw) if len(raw) <= HEAD_LIMIT else None
-                if head is None:
-                    return
-                status = head.start.split(" ", 2)[1] if head.start.count(" ") >= 1 else ""
-                if status.startswith("1") and status != "101":
-                    client_w.write(raw)  # an interim answer (100 Continue): the real one follows
-                    continue
-                location = head.get("location")
-                if status.startswith("3") and location:
-                    refusal = await self._redirect_refusal(location, origin, policy)
-                    if refusal is not None:
-                        self._record(policy.tag, refusal)
-                        log.warning("outbound redirect refused: %s", refusal.message)
-                        await _answer(client_w, 403, "Refused by the hub's endpoint policy")
-                        return
-                client_w.write(_render(head.start, [*head.without(RESPONSE_HOP_HEADERS), ("Connection", "close")]))
-                break
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError):
-            return
-        await _pipe(upstream_r, client_w)
-
-    async def _redirect_refusal(self, location: str, origin: tuple[str, int], policy: Policy) -> HeadwaterError | None:
+    def _redirect_refusal(location: str, origin: tuple[str, int], policy: Policy) -> HeadwaterError | None:
         """Why a plain-http redirect to another host must not be followed, or None to pass it on.
 
         The client drops its proxy credentials when it follows a redirect to another host over
@@ -362,13 +425,11 @@ class GuardedProxy:
             target = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         except ValueError:
             return EndpointRefused(f"{_where(host, port)} redirected to a malformed location")
-        if parts.scheme != "http" or target == (host.lower().strip("[]"), port):
+        if parts.scheme != "http" or target == (host.lower(), port):
             return None
         where = _where(*target)
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, partial(endpoints.check_host, target[0], target[1], allow_private=policy.allow_private)
-            )
+            endpoints.check_host(target[0], target[1], allow_private=policy.allow_private)
         except EndpointRefused as exc:
             return EndpointRefused(f"redirect to {where} refused: {exc.message}")
         except HeadwaterError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import socket
 import ssl
 from urllib.parse import urlsplit
@@ -168,3 +169,12 @@ def test_an_authority_never_yields_userinfo_or_a_bad_port(text: str) -> None:
     if found is not None:
         host, port = found
         assert "@" not in host and host and 0 < port < 65536
+
+
+def test_without_splice_the_relay_copies_the_same_bytes(
+    private: guarded_proxy.Route, http_server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "splice")
+    with httpx.Client(proxy=private.url, verify=trusting(http_server)) as client:
+        assert client.get(f"{http_server.https_url}/files/big.bin").content == http_server.files["big.bin"]
+        assert client.get(f"{http_server.url}/files/data.bin").content == http_server.files["data.bin"]
