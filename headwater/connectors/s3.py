@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 from headwater.errors import (
     Conflict,
+    EndpointRefused,
     HeadwaterError,
     InvalidInput,
     NotFound,
@@ -182,6 +183,10 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
         return UpstreamPermissionDenied(f"the credentials are not allowed to do this on {where} ({code})")
     if code in REGION_CODES:
         return UpstreamError(f"{host} says {bucket!r} is in another region ({code}): set the source's region")
+    if status == 407:
+        # The guarded proxy could not tell whose request it was: a redirect the client followed to
+        # another host over plain http, from inside an https tunnel the proxy cannot read.
+        return EndpointRefused(f"{host} redirected a request to another host over plain http, which the hub never follows")
     if code == "InvalidRange":
         return InvalidInput(f"the requested range is outside {where}")
     if code in BUSY_CODES or (status is not None and status >= 500):

@@ -178,3 +178,11 @@ def test_without_splice_the_relay_copies_the_same_bytes(
     with httpx.Client(proxy=private.url, verify=trusting(http_server)) as client:
         assert client.get(f"{http_server.https_url}/files/big.bin").content == http_server.files["big.bin"]
         assert client.get(f"{http_server.url}/files/data.bin").content == http_server.files["data.bin"]
+
+
+def test_a_request_the_guard_could_not_attribute_is_reported_as_a_refusal() -> None:
+    """An https endpoint redirecting to plain http elsewhere: the client drops its proxy credentials."""
+    from headwater.connectors.s3 import translate
+
+    error = translate(Exception("Error performing GET in 2ms - Server returned non-2xx status code: 407 Proxy Authentication Required: "), "s3.example.com", "bucket", "key")
+    assert isinstance(error, EndpointRefused) and "another host over plain http" in error.message
