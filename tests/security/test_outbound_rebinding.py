@@ -3,7 +3,8 @@
 The hub's resolver (Python's `socket.getaddrinfo`, patched for one name and port) is made to
 answer what an attacker's DNS would: an allowed address when the endpoint is checked, and
 another one afterwards. The connection must go to the address that was checked, or be refused:
-never to the other one, where a second real server waits with secret-looking bytes.
+never to the other one, where a second real server waits with secret-looking bytes. The S3
+family, the `url` kind and both databases are held to it.
 
 Two loopback servers share one port: the good one on 127.0.0.2, the secret one on 127.0.0.1
 (which 0.0.0.0 also reaches, and which the system resolver gives for `localhost`).
@@ -80,36 +81,41 @@ def rebinding(monkeypatch: pytest.MonkeyPatch) -> Callable[[int, Answer], list[s
     return arm
 
 
-def read_through_hub(hub: RunningHub, port: int, arm: Callable[[], list[str]]) -> tuple[int, dict, bytes, list[str]]:  # type: ignore[type-arg]
+KINDS = {
+    "s3": lambda port: {"endpoint": f"http://{NAME}:{port}", "region": "us-east-1", "bucket": "bucket"},
+    "url": lambda port: {"url": f"http://{NAME}:{port}/files/"},
+}
+
+
+def read_through_hub(hub: RunningHub, kind: str, port: int, arm: Callable[[], list[str]]) -> tuple[int, dict, bytes, list[str]]:  # type: ignore[type-arg]
     with hub.client(hub.token()) as client:
         label = f"rebind{uuid.uuid4().hex[:6]}"
-        created = client.post("/v1/sources", json={
-            "protocol": "s3", "label": label, "access": "read",
-            "params": {"endpoint": f"http://{NAME}:{port}", "region": "us-east-1", "bucket": "bucket"},
-        })
+        created = client.post("/v1/sources", json={"protocol": kind, "label": label, "access": "read", "params": KINDS[kind](port)})
         assert created.status_code == 201, created.text
         given = arm()
-        response = client.get(f"/v1/connector/s3+{label}/object.bin")
+        response = client.get(f"/v1/connector/{kind}+{label}/object.bin")
         body = response.json() if response.status_code != 200 else {}
         return response.status_code, body, response.content, given
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_connection_goes_to_the_address_that_was_checked(
-    sqlite_hub: RunningHub, twins: Twins, rebinding: Callable[[int, Answer], list[str]]
+    sqlite_hub: RunningHub, twins: Twins, rebinding: Callable[[int, Answer], list[str]], kind: str
 ) -> None:
     """The hub's check sees 127.0.0.2; any resolver of its own (the system's says 127.0.0.1) is not asked."""
-    status, _, content, given = read_through_hub(sqlite_hub, twins.port, lambda: rebinding(twins.port, lambda n: GOOD_ADDRESS))
+    status, _, content, given = read_through_hub(sqlite_hub, kind, twins.port, lambda: rebinding(twins.port, lambda n: GOOD_ADDRESS))
     assert status == 200 and content == GOOD
     assert given and set(given) == {GOOD_ADDRESS}
     assert twins.good.seen and twins.secret.seen == []
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_name_that_resolves_to_a_refused_address_after_the_check_is_refused(
-    sqlite_hub: RunningHub, twins: Twins, rebinding: Callable[[int, Answer], list[str]]
+    sqlite_hub: RunningHub, twins: Twins, rebinding: Callable[[int, Answer], list[str]], kind: str
 ) -> None:
     """Allowed at the check, 0.0.0.0 from then on: every connection is checked on what it really resolves to."""
     status, body, content, given = read_through_hub(
-        sqlite_hub, twins.port, lambda: rebinding(twins.port, lambda n: GOOD_ADDRESS if n == 0 else "0.0.0.0")
+        sqlite_hub, kind, twins.port, lambda: rebinding(twins.port, lambda n: GOOD_ADDRESS if n == 0 else "0.0.0.0")
     )
     assert SECRET not in content
     assert status == 403 and body["error"]["code"] == "endpoint_refused", body
