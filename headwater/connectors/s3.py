@@ -31,7 +31,7 @@ from obstore.store import S3Store
 from pydantic import Field, field_validator
 
 from headwater.addresses import normalise_path
-from headwater.connectors import endpoints
+from headwater.connectors import endpoints, guarded_proxy
 from headwater.connectors.base import (
     DEFAULT_CHUNK,
     PAGE_SIZE,
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 from headwater.errors import (
     Conflict,
+    EndpointRefused,
     HeadwaterError,
     InvalidInput,
     NotFound,
@@ -182,6 +183,10 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
         return UpstreamPermissionDenied(f"the credentials are not allowed to do this on {where} ({code})")
     if code in REGION_CODES:
         return UpstreamError(f"{host} says {bucket!r} is in another region ({code}): set the source's region")
+    if status == 407:
+        # The guarded proxy could not tell whose request it was: a redirect the client followed to
+        # another host over plain http, from inside an https tunnel the proxy cannot read.
+        return EndpointRefused(f"{host} redirected a request to another host over plain http, which the hub never follows")
     if code == "InvalidRange":
         return InvalidInput(f"the requested range is outside {where}")
     if code in BUSY_CODES or (status is not None and status >= 500):
@@ -255,7 +260,15 @@ def _static_credentials(credentials: Credentials) -> Callable[[], S3Credential]:
     return provide
 
 
-def make_store(location: Location, bucket: str, credentials: Credentials | None, timeouts: Timeouts, *, probe: bool) -> S3Store:
+def make_store(
+    location: Location,
+    bucket: str,
+    credentials: Credentials | None,
+    timeouts: Timeouts,
+    *,
+    probe: bool,
+    route: guarded_proxy.Route,
+) -> S3Store:
     """An S3Store for one bucket whose every setting is explicit.
 
     obstore seeds its builder from `AWS_*` variables; each setting that could carry the
@@ -263,6 +276,8 @@ def make_store(location: Location, bucket: str, credentials: Credentials | None,
     decides it. Credentials come from a callback (so no ambient key, session token or
     instance role is ever consulted); without a secret, requests are not signed at all.
     Encryption keys in the environment cannot be overridden, so they are refused.
+    Every connection goes through the guarded proxy of `route`: obstore follows redirects
+    and resolves names itself, and the proxy checks and pins each connection it makes.
     """
     url, path_style = location.bucket_endpoint(bucket)
     profile = location.profile
@@ -292,6 +307,7 @@ def make_store(location: Location, bucket: str, credentials: Credentials | None,
         "connect_timeout": timedelta(seconds=min(timeouts.connect, bound)),
         "timeout": timedelta(seconds=bound),
         "user_agent": "headwater",
+        "proxy_url": route.url,
     }
     if not probe:
         client_options["read_timeout"] = timedelta(seconds=timeouts.idle)
@@ -348,6 +364,9 @@ class S3Connector(Connector):
         self.chunk_size = chunk_size
         self.timeouts = timeouts
         self._stores: dict[tuple[str, bool], S3Store] = {}
+        self._route = guarded_proxy.route(
+            allow_private=allow_private_endpoints, connect_timeout=min(timeouts.connect, timeouts.check)
+        )
         if credentials is not None:
             _static_credentials(credentials)  # refuse an incomplete secret now, not on first request
         self._checked: set[str] = set()
@@ -372,7 +391,7 @@ class S3Connector(Connector):
             url, _ = self.location.bucket_endpoint(bucket)
             if urlsplit(url).netloc not in self._checked:
                 await anyio.to_thread.run_sync(self._check_endpoint, bucket)
-            store = make_store(self.location, bucket, self.credentials, self.timeouts, probe=probe)
+            store = make_store(self.location, bucket, self.credentials, self.timeouts, probe=probe, route=self._route)
             self._stores[(bucket, probe)] = store
         return store
 
@@ -394,6 +413,11 @@ class S3Connector(Connector):
         return _Spot(bucket, "/".join(prefix + parts), root=not parts)
 
     def _fail(self, exc: BaseException, spot: _Spot, key: str | None = None) -> HeadwaterError:
+        if isinstance(exc, HeadwaterError):
+            return exc
+        refused = self._route.failure()  # the guard's own reason (a refused redirect, say) comes first
+        if refused is not None:
+            return refused
         return translate(exc, self.location.host, spot.bucket, key if key is not None else (spot.key or None))
 
     def _entry(self, name: str, meta: Mapping[str, Any]) -> Entry:

@@ -17,7 +17,7 @@ import httpx
 import obstore as obs
 import pytest
 
-from headwater.connectors import catalogue
+from headwater.connectors import catalogue, guarded_proxy
 from headwater.connectors import s3 as s3_module
 from headwater.connectors.base import Connector, Credentials, decode_marker
 from headwater.connectors.catalogue import BuildContext
@@ -409,7 +409,10 @@ async def test_only_the_sources_own_settings_reach_an_endpoint(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "hub-key")
     monkeypatch.setenv("AWS_REQUEST_PAYER", "true")
     location = Location(PROFILES["s3"], url, "us-east-1", "bucket", "", None)
-    store = make_store(location, "bucket", Credentials("user-key", {"secretKey": "user-secret"}), Timeouts(), probe=False)
+    store = make_store(
+        location, "bucket", Credentials("user-key", {"secretKey": "user-secret"}), Timeouts(), probe=False,
+        route=guarded_proxy.route(allow_private=True, connect_timeout=5),
+    )
     await obs.put_async(store, "k", b"data")
     assert seen[0]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=user-key/")
     assert not any("encryption" in name or "security-token" in name or "payer" in name for name in seen[0])
@@ -425,7 +428,10 @@ async def test_the_hubs_encryption_keys_are_refused_not_forwarded(
     monkeypatch.setenv("AWS_SSE_CUSTOMER_KEY_BASE64", base64.b64encode(os.urandom(32)).decode())
     location = Location(PROFILES["s3"], url, "us-east-1", "bucket", "", None)
     with pytest.raises(UpstreamError, match="AWS_SERVER_SIDE_ENCRYPTION"):
-        make_store(location, "bucket", Credentials("user-key", {"secretKey": "user-secret"}), Timeouts(), probe=False)
+        make_store(
+        location, "bucket", Credentials("user-key", {"secretKey": "user-secret"}), Timeouts(), probe=False,
+        route=guarded_proxy.route(allow_private=True, connect_timeout=5),
+    )
     assert seen == []
 
 

@@ -96,6 +96,20 @@ def column_of(name: str, data_type: str, column_type: str, nullable: bool, preci
     return Column(name, kind, column_type, nullable)
 
 
+class _NamedContext(ssl.SSLContext):
+    """A TLS context that verifies the configured host name while the socket goes to the checked address.
+
+    PyMySQL names the server by the host it connected to; connecting by address keeps DNS
+    from answering differently after the endpoint check, and this keeps verify-full checking
+    the certificate against the name the source gives.
+    """
+
+    server_name: str = ""
+
+    def wrap_socket(self, sock: Any, *args: Any, server_hostname: str | None = None, **kwargs: Any) -> ssl.SSLSocket:
+        return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
+
+
 class MysqlConnector(DatabaseConnector):
     kind: ClassVar[str] = "mysql"
     dialect: ClassVar[str] = DIALECT
@@ -107,7 +121,9 @@ class MysqlConnector(DatabaseConnector):
         if mode == "disable":
             return None
         if mode in {"verify-ca", "verify-full"}:
-            context = ssl.create_default_context()
+            context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.load_default_certs()
+            context.server_name = self.params.host
             context.check_hostname = mode == "verify-full"
             return context
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -122,7 +138,7 @@ class MysqlConnector(DatabaseConnector):
         address = endpoints.check_host(p.host, p.port, allow_private=self.allow_private)[0]
         tls = self._tls()
         settings: dict[str, Any] = dict(
-            host=p.host if p.ssl == "verify-full" else str(address),
+            host=str(address),  # the checked address: PyMySQL would resolve a name again
             port=p.port,
             user=self.user,
             password=self.password or "",
