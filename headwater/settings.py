@@ -27,6 +27,7 @@ class Settings:
     max_json_body: int = 1024 * 1024
     chunk_size: int = 1024 * 1024
     audit_retention_days: int = 90
+    audit_linger_ms: float = 2.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -50,4 +51,5 @@ class Settings:
             bootstrap_token=env.get("HEADWATER_BOOTSTRAP_TOKEN") or None,
             allow_private_endpoints=_flag(env.get("HEADWATER_ALLOW_PRIVATE_ENDPOINTS")),
             audit_retention_days=int(env.get("HEADWATER_AUDIT_RETENTION_DAYS") or 90),
+            audit_linger_ms=float(env.get("HEADWATER_AUDIT_LINGER_MS") or 2.0),
         )
