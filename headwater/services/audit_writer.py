@@ -127,7 +127,13 @@ class AuditWriter:
             if not stopping and 1 < len(batch) < self.max_batch and self.linger > 0:
                 # Others are arriving: linger a moment so they share this transaction.
                 stopping = self._linger(batch, time.monotonic() + self.linger)
-            self._write(batch)
+            try:
+                self._write(batch)
+            except Exception as exc:  # never leave a request waiting on a batch the writer dropped
+                log.exception("audit writer failed on a batch")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(BatchFailed(type(exc).__name__))
 
     def _drain(self, batch: list[Item]) -> bool:
         """Take what is queued without waiting, up to a full batch; True if asked to stop."""
