@@ -53,8 +53,11 @@ class HubProcess:
             self.process.kill()
 
 
-def start_hub(data_dir: Path, token: str | None = None, **env: str) -> HubProcess:
-    """A hub process on a free loopback port whose bootstrap admin token is `token` (or a new one)."""
+def start_hub(data_dir: Path, token: str | None = None, source: Path | None = None, **env: str) -> HubProcess:
+    """A hub process on a free loopback port whose bootstrap admin token is `token` (or a new one).
+
+    `source` runs the hub from another checkout of the code (to compare two versions in one run).
+    """
     port = free_port()
     token = token or "bench-" + secrets.token_urlsafe(24)
     environ = {
@@ -64,10 +67,13 @@ def start_hub(data_dir: Path, token: str | None = None, **env: str) -> HubProces
         "HEADWATER_ALLOW_PRIVATE_ENDPOINTS": "1",
         **env,
     }
+    if source is not None:
+        environ["PYTHONPATH"] = str(source)
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "headwater.api.app:create_app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=environ,
+        cwd=source,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -92,6 +92,7 @@ class Settings:
     chunk_size: int = 1024 * 1024
     audit_retention_days: int = 90
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    audit_linger_ms: float = 2.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -116,4 +117,5 @@ class Settings:
             allow_private_endpoints=_flag(env.get("HEADWATER_ALLOW_PRIVATE_ENDPOINTS")),
             audit_retention_days=int(env.get("HEADWATER_AUDIT_RETENTION_DAYS") or 90),
             sandbox=SandboxSettings.from_env(env),
+            audit_linger_ms=float(env.get("HEADWATER_AUDIT_LINGER_MS") or 2.0),
         )

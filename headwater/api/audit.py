@@ -3,7 +3,8 @@
 The event itself is begun by the auth dependency (`deps.authenticate`), once the
 caller is known and before the operation runs; this middleware supplies the
 request id, client address and byte counts, and completes the event when the
-response ends. Requests that never authenticate are appended here.
+response ends (awaiting the audit writer's batch on the event loop, no thread).
+Requests that never authenticate are appended here.
 """
 
 from __future__ import annotations
@@ -54,9 +55,7 @@ class AuditMiddleware:
             if audit is not None:
                 duration = (time.perf_counter() - pending.started) * 1000
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(
-                        audit.finish, pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration
-                    )
+                    await audit.finish(pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration)
 
         async def counting_receive() -> Message:
             message = await receive()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -41,7 +42,7 @@ def presented_token(request: Request) -> str | None:
 
 
 def authenticate(request: Request, session: Session) -> Caller:
-    """Resolve the caller and begin its audit event; no event, no operation."""
+    """Resolve the caller and name it on the request's audit event (begun by `get_caller`)."""
     pending: Pending | None = getattr(request.state, "audit", None)
     value = presented_token(request)
     if not value:
@@ -61,16 +62,24 @@ def authenticate(request: Request, session: Session) -> Caller:
         pending.caller = caller
         pending.route = getattr(route, "path", None) or pending.route
         pending.operation = pending.operation or getattr(route, "name", "") or request.method.lower()
-        get_hub(request).audit.begin(pending)
     if not request.headers.get("authorization"):  # the browser's session cookie: double-submit CSRF check
         csrf.verify(request, value)
     return caller
 
 
-def get_caller(request: Request) -> Caller:
+def authenticate_in_own_session(request: Request) -> Caller:
     """Authenticate in a short session of its own, so streaming routes hold no store session."""
     with get_hub(request).store.session() as session:
         return authenticate(request, session)
+
+
+async def get_caller(request: Request) -> Caller:
+    """The authenticated caller, once its audit event is durable: no event, no operation."""
+    caller = await anyio.to_thread.run_sync(authenticate_in_own_session, request)
+    pending: Pending | None = getattr(request.state, "audit", None)
+    if pending is not None:
+        await get_hub(request).audit.begin(pending)
+    return caller
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -2,7 +2,9 @@
 
 An event is inserted when a request has been authenticated (if that insert fails,
 the operation is refused: there is no unaudited access), and completed with the
-outcome, bytes and duration when the response ends. Events never hold a secret or
+outcome, bytes and duration when the response ends. Both go through one writer that
+commits them in batches (`audit_writer`): a request waits only until its own batch is
+durable, awaiting it on the event loop without a thread. Events never hold a secret or
 a token: a token that failed to authenticate is kept only as an HMAC under a
 per-hub key, so repeated attempts correlate without being readable (as Vault's
 audit devices do).
@@ -10,20 +12,21 @@ audit devices do).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import re
 import hmac
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, select
 
 from headwater.errors import HeadwaterError, InvalidInput
 from headwater.keys import load_or_create
 from headwater.services import authorization
+from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
 from headwater.services.context import Caller
 from headwater.store.database import Store
 from headwater.store.models import AuditEvent, now
@@ -89,46 +92,71 @@ class Filters:
 class AuditLog:
     """Appends and queries audit events in the metadata store."""
 
-    def __init__(self, store: Store, key_file: Any, retention_days: int = 90) -> None:
+    def __init__(self, store: Store, key_file: Any, retention_days: int = 90, linger: float = LINGER_SECONDS) -> None:
         self.store = store
         self.key = load_or_create(key_file)
         self.retention_days = retention_days
+        self.writer = AuditWriter(store.engine, AuditEvent.__table__, linger=linger)  # type: ignore[arg-type]
 
     def digest(self, value: str) -> str:
         """An HMAC of a value that must correlate without being readable."""
         return "hmac-sha256:" + hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:48]
 
-    def _row(self, pending: Pending) -> AuditEvent:
+    def _row(self, pending: Pending) -> dict[str, Any]:
         caller = pending.caller
-        return AuditEvent(
-            request_id=pending.request_id,
-            org_id=caller.org_id if caller else None,
-            user_id=caller.user_id if caller else None,
-            user_name=caller.user_name if caller else None,
-            token_id=caller.token_id if caller else None,
-            token_hmac=pending.token_hmac,
-            method=pending.method,
-            route=clean(pending.route, 255) or "",
-            operation=clean(pending.operation or pending.route, 64) or "",
-            source_id=pending.source_id,
-            connection=pending.connection,
-            path=clean(pending.path, 4000),
-            outcome="pending",
-        )
+        return {
+            "request_id": pending.request_id,
+            "time": now(),
+            "org_id": caller.org_id if caller else None,
+            "user_id": caller.user_id if caller else None,
+            "user_name": clean(caller.user_name, 255) if caller else None,
+            "token_id": caller.token_id if caller else None,
+            "token_hmac": pending.token_hmac,
+            "method": clean(pending.method, 10) or "",
+            "route": clean(pending.route, 255) or "",
+            "operation": clean(pending.operation or pending.route, 64) or "",
+            "source_id": pending.source_id,
+            "connection": clean(pending.connection, 100),
+            "path": clean(pending.path, 4000),
+            "outcome": "pending",
+            "reason": None,
+            "status": None,
+            "bytes_in": 0,
+            "bytes_out": 0,
+            "duration_ms": None,
+            "client": clean(pending.client, 100),
+        }
 
-    def begin(self, pending: Pending) -> None:
-        """Insert the event before the operation runs; raise `AuditUnavailable` if it cannot be."""
+    def _queue_begin(self, pending: Pending) -> Begin:
+        item = Begin(pending, self._row(pending))
+        self.writer.submit(item)
+        return item
+
+    async def begin(self, pending: Pending) -> None:
+        """Wait until the event is durable, before the operation runs; `AuditUnavailable` if it cannot be.
+
+        The writer thread resolves the future through the event loop: no thread waits per request.
+        """
+        item = self._queue_begin(pending)
         try:
-            with self.store.session() as session:
-                row = self._row(pending)
-                session.add(row)
-                session.flush()
-                pending.event_id = row.id
-        except SQLAlchemyError as exc:
+            await asyncio.wrap_future(item.future)
+        except BatchFailed as exc:
             raise AuditUnavailable("the audit trail cannot be written: the operation was refused") from exc
 
-    def finish(self, pending: Pending, status: int, reason: str | None, bytes_in: int, bytes_out: int, duration_ms: float) -> None:
-        """Complete (or, for requests that never authenticated, append) the event."""
+    def begin_blocking(self, pending: Pending) -> None:
+        """`begin` for code already running in a worker thread."""
+        item = self._queue_begin(pending)
+        try:
+            item.future.result(WAIT_SECONDS)
+        except (BatchFailed, TimeoutError) as exc:
+            raise AuditUnavailable("the audit trail cannot be written: the operation was refused") from exc
+
+    async def finish(self, pending: Pending, status: int, reason: str | None, bytes_in: int, bytes_out: int, duration_ms: float) -> None:
+        """Complete (or, for requests that never began one, append) the event, batched with others.
+
+        The caller waits for the batch, so a response's last byte leaves after its event is complete;
+        a completion that cannot be written is dropped (the operation already ran under its begun event).
+        """
         values = {
             "status": status,
             "outcome": outcome_of(status),
@@ -136,25 +164,23 @@ class AuditLog:
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
             "duration_ms": duration_ms,
-            "client": pending.client,
+            "client": clean(pending.client, 100),
             "operation": clean(pending.operation or pending.route, 64) or "",
             "route": clean(pending.route, 255) or "",
             "source_id": pending.source_id,
-            "connection": pending.connection,
+            "connection": clean(pending.connection, 100),
             "path": clean(pending.path, 4000),
         }
+        item = Finish(pending, self._row(pending), values)
+        self.writer.submit(item)
         try:
-            with self.store.session() as session:
-                if pending.event_id is None:
-                    row = self._row(pending)
-                    for name, value in values.items():
-                        setattr(row, name, value)
-                    session.add(row)
-                else:
-                    session.execute(update(AuditEvent).where(AuditEvent.id == pending.event_id).values(**values))
-        except SQLAlchemyError:
-            # The operation already ran under its begun event; its completion is best effort.
+            await asyncio.wrap_future(item.future)
+        except BatchFailed:
             pass
+
+    def close(self) -> None:
+        """Write every queued event, then stop the writer."""
+        self.writer.close()
 
     def query(self, caller: Caller, filters: Filters, after: int | None = None, limit: int = 100) -> list[AuditEvent]:
         if not 1 <= limit <= MAX_PAGE:

@@ -33,7 +33,7 @@ class Hub:
         store = Store(settings.database_url)
         store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
-        audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days)
+        audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days, settings.audit_linger_ms / 1000)
         return cls(settings, store, vault, audit)
 
     @property
@@ -46,4 +46,5 @@ class Hub:
         )
 
     def close(self) -> None:
+        self.audit.close()  # drains the events still queued before the store goes
         self.store.dispose()

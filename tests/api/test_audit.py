@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -9,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.fixtures.hub import RunningHub, start_hub
+from tests.fixtures.postgres import create_database, drop_database, url_of
 
 SECRET_VALUE = "audit-canary-secret-4471"
 
@@ -129,3 +133,62 @@ def test_retention_purges_old_events(tmp_path: Path, days: int, kept: int) -> No
             assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == kept
     finally:
         running.stop()
+
+
+def test_under_concurrent_load_every_request_has_exactly_one_completed_event(hub_server: RunningHub) -> None:
+    token = hub_server.token()
+    collection = f"load-{uuid.uuid4().hex[:8]}"
+    with hub_server.client(token) as api:
+        api.post("/v1/data/.my", json={"name": collection}).raise_for_status()
+
+    def one(i: int) -> tuple[str, int]:
+        with httpx.Client(base_url=hub_server.url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+            kind = i % 4
+            if kind == 0:
+                response = client.put(f"/v1/data/.my/{collection}/f{i}.bin", content=b"x" * i)
+            elif kind == 1:
+                response = client.get("/v1/me")
+            elif kind == 2:
+                response = client.get(f"/v1/data/.my/{collection}/missing-{i}.bin")
+            else:
+                response = client.get("/v1/sources", headers={"Authorization": "Bearer hw_not-a-token"})
+            return response.headers["x-request-id"], response.status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        answered = dict(pool.map(one, range(200)))
+    assert len(answered) == 200 and set(answered.values()) == {200, 404, 401}
+    with hub_server.hub.store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT request_id, status, outcome FROM audit_events")).fetchall()
+    events = Counter(r[0] for r in rows if r[0] in answered)
+    assert events == Counter(dict.fromkeys(answered, 1))  # exactly one event per request
+    statuses = {r[0]: r[1] for r in rows if r[0] in answered}
+    assert statuses == answered  # each completed with the status its caller saw
+    assert not [r for r in rows if r[0] in answered and r[2] == "pending"]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_when_the_audit_store_fails_under_load_every_request_is_refused_and_none_runs(tmp_path: Path, store: str) -> None:
+    database = create_database() if store == "postgres" else None
+    running = start_hub(tmp_path / "hub", url_of(database) if database else None)
+    try:
+        token = running.token()
+        with running.client(token) as api:
+            api.post("/v1/data/.my", json={"name": "crowd"}).raise_for_status()
+            api.put("/v1/data/.my/crowd/before.bin", content=b"audited").raise_for_status()
+        with running.hub.store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+
+        def put(i: int) -> int:
+            with httpx.Client(base_url=running.url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+                return client.put(f"/v1/data/.my/crowd/refused-{i}.bin", content=b"unaudited").status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(put, range(48)))
+        assert statuses == [503] * 48
+        hosted = [p.name for p in (tmp_path / "hub" / "hosted").rglob("*.bin")]
+        assert hosted == ["before.bin"]  # no operation ran without its event
+        assert running.hub.audit.writer.stats.failed_batches >= 1
+    finally:
+        running.stop()
+        if database:
+            drop_database(database)

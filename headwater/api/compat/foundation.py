@@ -82,9 +82,9 @@ def render_error(request: Request, status: int, code: str, message: str) -> Resp
 register_renderer("/api/", render_error)
 
 
-def foundation_caller(request: Request, x_org: Annotated[str, Header(alias="x-org", min_length=1)]) -> Caller:
+async def foundation_caller(request: Request, x_org: Annotated[str, Header(alias="x-org", min_length=1)]) -> Caller:
     """The caller, with Foundation's required `x-org` (checked against the token by `deps`)."""
-    return get_caller(request)
+    return await get_caller(request)
 
 
 FoundationCaller = Annotated[Caller, Depends(foundation_caller)]

@@ -78,7 +78,7 @@ def sign_in(body: SignIn, request: Request, response: Response, hub: HubDep) -> 
             raise
     if pending is not None:
         pending.caller, pending.operation = caller, "session.sign_in"
-        hub.audit.begin(pending)
+        hub.audit.begin_blocking(pending)
     set_cookie(request, response, SESSION_COOKIE, body.token, http_only=True)
     set_cookie(request, response, csrf.COOKIE, csrf.bound_token(body.token), http_only=False)
     return SessionOut(organization=caller.org_name, user=caller.user_name, admin=caller.admin)
