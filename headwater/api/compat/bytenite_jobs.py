@@ -60,6 +60,7 @@ from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES as NATIVE_ERRORS
 from headwater.api.schemas import ErrorOut
 from headwater.errors import InvalidInput
+from headwater.services import bytenite as bytenite_service
 from headwater.services import ephemeral
 from headwater.services import uploads as uploads_service
 from headwater.services.hub import Hub
@@ -257,10 +258,8 @@ def bytenite_run_job(job_id: JobId, request: Request, caller: CallerDep, hub: Hu
 
 def bytenite_abort_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
     """Cancel a job; one not yet run is deleted."""
-    if service.get(hub, caller, job_id).job.state == JobState.NEW.value:
-        service.delete(hub, caller, job_id)
+    if bytenite_service.abort_job(hub, caller, job_id):
         return generic(request_id(request), f"job {job_id} had not started: deleted")
-    service.cancel(hub, caller, job_id)
     return generic(request_id(request), f"job {job_id} aborted")
 
 
