@@ -47,13 +47,12 @@ from headwater.api.compat.bytenite_models import (
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.errors import header_text, register_renderer
 from headwater.connectors.base import Entry
-from headwater.errors import NotFound
+from headwater.services import bytenite as service
 from headwater.services import ephemeral
 from headwater.services import secrets as secrets_service
 from headwater.store.models import Secret
 
 PREFIXES = ("/v1/auth/", "/v1/customer/", "/v1/computing/")
-SAME_TYPES = frozenset({"aws", "s3"})
 #: ByteNite documents 400, 401, 403, 404, 500 and 503: the store's refusals are 403, its failures 503.
 STATUS_BY_CODE = {
     "upstream_auth_failed": 403,
@@ -116,8 +115,7 @@ def bytenite_create_secret(body: CreateSecretRequest, request: Request, caller: 
         params=dict(body.secret.params or {}),
         expires_at=body.secret.expires_at,
     )
-    with hub.store.session() as session:
-        secrets_service.create(session, hub.vault, caller, body.secret.id, fields, {"secretKey": body.secret_key})
+    service.create_secret(hub, caller, body.secret.id, fields, body.secret_key)
     return generic(request_id(request), f"secret {body.secret.id!r} created")
 
 
@@ -125,18 +123,12 @@ def bytenite_create_secret(body: CreateSecretRequest, request: Request, caller: 
 def bytenite_list_secrets(
     caller: CallerDep, hub: HubDep, secret_type: Annotated[str | None, Query(alias="secretType")] = None
 ) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return {"secrets": [present_secret(s) for s in secrets_service.list_secrets(session, caller, secret_type)]}
+    return {"secrets": [present_secret(s) for s in service.list_secrets(hub, caller, secret_type)]}
 
 
 @router.delete("/v1/auth/secrets/{secret_type}/{secret_id}", summary="ByteNite: delete a secret")
 def bytenite_delete_secret(secret_type: str, secret_id: str, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        secret = secrets_service.get(session, caller, secret_id)
-        fits = secret.secret_type == secret_type or {secret.secret_type, secret_type} <= SAME_TYPES
-        if not fits:
-            raise NotFound(f"secret {secret_id!r} of type {secret_type!r} does not exist")
-        secrets_service.delete(session, caller, secret_id)
+    service.delete_secret(hub, caller, secret_type, secret_id)
     return generic(request_id(request), f"secret {secret_id!r} deleted")
 
 

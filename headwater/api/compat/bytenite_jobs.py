@@ -60,7 +60,9 @@ from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES as NATIVE_ERRORS
 from headwater.api.schemas import ErrorOut
 from headwater.errors import InvalidInput
+from headwater.services import bytenite as bytenite_service
 from headwater.services import ephemeral
+from headwater.services import uploads as uploads_service
 from headwater.services.hub import Hub
 from headwater.services.jobs import apps, objects, service
 from headwater.services.jobs.objects import DataSourceObject
@@ -163,10 +165,10 @@ def present_job(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
     body["appId"] = job.app
     body["templateInfo"] = template_info(view)
     if job.state == JobState.NEW.value:
-        waiting = objects.waiting_upload(hub, job)
-        if waiting is not None and waiting.upload.state != "complete":
+        link = objects.input_link(hub, job)
+        if link is not None:
             params = body["dataSource"].setdefault("params", {})
-            params["tempUrl"] = base_url.rstrip("/") + objects.put_link(hub, waiting.upload)
+            params["tempUrl"] = base_url.rstrip("/") + link
     return body
 
 
@@ -256,10 +258,8 @@ def bytenite_run_job(job_id: JobId, request: Request, caller: CallerDep, hub: Hu
 
 def bytenite_abort_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
     """Cancel a job; one not yet run is deleted."""
-    if service.get(hub, caller, job_id).job.state == JobState.NEW.value:
-        service.delete(hub, caller, job_id)
+    if bytenite_service.abort_job(hub, caller, job_id):
         return generic(request_id(request), f"job {job_id} had not started: deleted")
-    service.cancel(hub, caller, job_id)
     return generic(request_id(request), f"job {job_id} aborted")
 
 
@@ -289,8 +289,7 @@ def bytenite_upload_completed(job_id: JobId, request: Request, caller: CallerDep
 
 async def bytenite_upload_bytes(token: str, request: Request, hub: HubDep) -> dict[str, Any]:
     """The raw bytes of a job's input file, sent to its tempUrl (no token: the signed link is the credential)."""
-    upload = await anyio.to_thread.run_sync(objects.upload_for_link, hub, token)
-    size = await objects.receive(hub, upload, request.stream())
+    size = await uploads_service.receive(hub, token, request.stream())
     return generic(request_id(request), f"{size} bytes received")
 
 

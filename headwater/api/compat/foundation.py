@@ -32,20 +32,15 @@ another source uses it; `force` is accepted on delete (sources have no children 
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
 
 from headwater.api.compat import foundation_mapping as mapping
 from headwater.api.compat import foundation_present as present
 from headwater.api.compat.foundation_models import (
-    ENV_KEY_PATTERN,
     ERROR_RESPONSES,
     SOURCE_TYPES,
     ConnectionRequest,
@@ -57,17 +52,11 @@ from headwater.api.compat.foundation_models import (
 )
 from headwater.api.deps import HubDep, get_caller
 from headwater.api.errors import header_text, register_renderer
-from headwater.errors import Conflict, InvalidInput, NotFound
-from headwater.services import secrets as secrets_service
-from headwater.services import sources as sources_service
-from headwater.services import states
-from headwater.services import systems as systems_service
+from headwater.errors import InvalidInput
+from headwater.services import foundation as service
 from headwater.services.context import Caller
-from headwater.services.hub import Hub
-from headwater.store.models import Source
 
 router = APIRouter(prefix="/api/data", tags=["foundation"], responses=ERROR_RESPONSES)
-_ENV_KEY = re.compile(ENV_KEY_PATTERN)
 
 
 def render_error(request: Request, status: int, code: str, message: str) -> Response:
@@ -90,11 +79,7 @@ async def foundation_caller(request: Request, x_org: Annotated[str, Header(alias
 FoundationCaller = Annotated[Caller, Depends(foundation_caller)]
 
 
-# -- helpers --------------------------------------------------------------------------------
-
-
-def _source(session: Session, caller: Caller, identifier: UUID) -> Source:
-    return sources_service.get(session, caller, str(identifier))
+# -- data sources ---------------------------------------------------------------------------
 
 
 def _check_source_type(entity_type: str) -> None:
@@ -102,187 +87,87 @@ def _check_source_type(entity_type: str) -> None:
         raise InvalidInput(f"entity.entity_type must be one of {', '.join(SOURCE_TYPES)}, not {entity_type!r}")
 
 
-def _set_secrets(session: Session, hub: Hub, caller: Caller, source: Source, values: dict[str, str]) -> None:
-    """Merge env-key values into the source's `foundation-` secret and bind it to the source."""
-    for key in values:
-        if not _ENV_KEY.fullmatch(key) or len(key) > 250:
-            raise InvalidInput(f"secret key {key!r} must match {ENV_KEY_PATTERN} (1-250 characters)")
-    secret_id = mapping.secret_id_for(source.id)
-    try:
-        secrets_service.get(session, caller, secret_id)
-        exists = True
-    except NotFound:
-        exists = False
-    if exists:
-        secrets_service.update(session, hub.vault, caller, secret_id, {}, values, merge=True)
-    elif values:
-        fields = secrets_service.SecretFields(name=f"Foundation secrets of {source.name}", secret_type="generic")
-        secrets_service.create(session, hub.vault, caller, secret_id, fields, values)
-    else:
-        return
-    if secret_id not in (source.env_secret_ids or []):
-        sources_service.update(session, caller, source.id, {"env_secret_ids": [*(source.env_secret_ids or []), secret_id]}, data_dir=hub.settings.data_dir)
-    sources_service.refresh_state(session, caller.org_id, secret_id)
-
-
-def _settle(hub: Hub, caller: Caller, source_id: str) -> None:
-    """Run the native test once the configuration is complete (from a worker thread of a sync route)."""
-    with hub.store.session() as session:
-        source = sources_service.get(session, caller, source_id)
-        ready = sources_service.configuration_state(session, source).code == states.CONFIGURED
-    if ready:
-        anyio.from_thread.run(sources_service.test, hub, caller, source_id)
-
-
-def _show(hub: Hub, caller: Caller, source_id: str) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.source_response(session, caller, sources_service.get(session, caller, source_id))
-
-
-def _apply_connection(session: Session, hub: Hub, caller: Caller, source: Source, connection: Any) -> None:
-    kind, params = mapping.to_native(connection)
-    mapping.switch_kind(session, caller, source, kind)
-    changes: dict[str, Any] = {"params": params}
-    if source.secret_id is not None:
-        changes["secret_id"] = None
-    sources_service.update(session, caller, source.id, changes, data_dir=hub.settings.data_dir)
-
-
-# -- data sources ---------------------------------------------------------------------------
-
-
 @router.post("/data_source", summary="Foundation: create a data source")
-def foundation_create_data_source(body: CreateDataSourceRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+async def foundation_create_data_source(body: CreateDataSourceRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
     _check_source_type(body.entity.entity_type)
-    with hub.store.session() as session:
-        kind, params = mapping.to_native(body.connection) if body.connection else (mapping.PLACEHOLDER_KIND, {})
-        label = mapping.native_label(session, caller.org_id, kind, body.entity.label, None)
-        spec = sources_service.SourceSpec(
-            protocol=kind,
-            label=label or f"{body.entity.label.lower()}-{uuid.uuid4().hex[:8]}",
-            name=body.entity.name,
-            description=body.entity.description,
-            entity_info=body.entity_info.model_dump() if body.entity_info else {},
-            params=params,
-        )
-        source = sources_service.create(session, caller, spec, data_dir=hub.settings.data_dir)
-        if label is None:
-            final = mapping.native_label(session, caller.org_id, kind, body.entity.label, source.id)
-            if final is not None and final != source.label:
-                sources_service.update(session, caller, source.id, {"label": final}, data_dir=hub.settings.data_dir)
-        if body.secrets:
-            _set_secrets(session, hub, caller, source, body.secrets)
-        if body.parent is not None:
-            systems_service.link(session, caller, body.parent.identifier, source.id)
-        source_id = source.id
-    _settle(hub, caller, source_id)
-    return _show(hub, caller, source_id)
+    kind, params = mapping.to_native(body.connection) if body.connection else (service.PLACEHOLDER_KIND, {})
+    new = service.NewSource(
+        label=body.entity.label,
+        name=body.entity.name,
+        description=body.entity.description,
+        entity_info=body.entity_info.model_dump() if body.entity_info else {},
+        kind=kind,
+        params=params,
+        secrets=dict(body.secrets or {}),
+        parent_id=body.parent.identifier if body.parent is not None else None,
+    )
+    return present.source_response(await service.create_source(hub, caller, new))
 
 
 @router.get("/data_source/list", summary="Foundation: list data sources")
 def foundation_list_data_sources(
     caller: FoundationCaller, hub: HubDep, has_child: bool | None = None, has_parent: bool | None = None
 ) -> dict[str, Any]:
-    with hub.store.session() as session:
-        found = sources_service.list_sources(session, caller)
-        if has_parent is not None:
-            found = [s for s in found if bool(systems_service.parents(session, s)) == has_parent]
-        if has_child:
-            found = []  # data sources have no children (data objects) here
-        return {"entities": [present.source_listed(session, s) for s in found]}
+    return {"entities": [present.source_listed(v) for v in service.list_sources(hub, caller, has_child, has_parent)]}
 
 
 @router.get("/data_source", summary="Foundation: show a data source")
 def foundation_get_data_source(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.source_response(session, caller, _source(session, caller, identifier))
+    return present.source_response(service.get_source(hub, caller, str(identifier)))
 
 
 @router.put("/data_source", summary="Foundation: update a data source's entity")
 def foundation_update_data_source(identifier: UUID, body: UpdateEntityRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
     _check_source_type(body.entity.entity_type)
-    with hub.store.session() as session:
-        source = _source(session, caller, identifier)
-        changes: dict[str, Any] = {"name": body.entity.name, "description": body.entity.description}
-        if mapping.display_label(source.label) != body.entity.label.upper():
-            label = mapping.native_label(session, caller.org_id, source.protocol, body.entity.label, source.id)
-            if label is None:
-                raise Conflict(f"label {body.entity.label!r} is already used by another {source.protocol} data source")
-            changes["label"] = label
-        source = sources_service.update(session, caller, source.id, changes, data_dir=hub.settings.data_dir)
-        return present.source_entity(session, source)
+    entity = body.entity
+    view = service.update_source(hub, caller, str(identifier), label=entity.label, name=entity.name, description=entity.description)
+    return present.source_entity(view)
 
 
 @router.delete("/data_source", summary="Foundation: delete a data source and its secrets")
 def foundation_delete_data_source(identifier: UUID, caller: FoundationCaller, hub: HubDep, force: bool = False) -> dict[str, Any]:
-    with hub.store.session() as session:
-        source = _source(session, caller, identifier)
-        secret_id = mapping.secret_id_for(source.id)
-        sources_service.delete(session, caller, source.id)
-        try:
-            secrets_service.get(session, caller, secret_id)
-        except NotFound:
-            return {}
-        if not secrets_service.users_of(session, caller.org_id, secret_id):
-            secrets_service.delete(session, caller, secret_id)
+    service.delete_source(hub, caller, str(identifier))
     return {}
 
 
 @router.get("/data_source/info", summary="Foundation: a data source's entity info")
 def foundation_get_data_source_info(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.entity_info(_source(session, caller, identifier).entity_info)
+    return present.entity_info(service.get_source(hub, caller, str(identifier)).source.entity_info)
 
 
 @router.put("/data_source/info", summary="Foundation: replace a data source's entity info")
 def foundation_put_data_source_info(identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        source = sources_service.update(session, caller, str(identifier), {"entity_info": body.model_dump()}, data_dir=hub.settings.data_dir)
-        return present.entity_info(source.entity_info)
+    return present.entity_info(service.set_source_info(hub, caller, str(identifier), body.model_dump()).entity_info)
 
 
 @router.get("/data_source/link", summary="Foundation: a data source's links")
 def foundation_data_source_links(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.source_links(session, _source(session, caller, identifier))
+    return present.source_links(service.get_source(hub, caller, str(identifier)))
 
 
 @router.put("/data_source/connection", summary="Foundation: configure a data source's connection")
-def foundation_put_connection(identifier: UUID, body: ConnectionRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        _apply_connection(session, hub, caller, _source(session, caller, identifier), body.connection)
-    _settle(hub, caller, str(identifier))
-    with hub.store.session() as session:
-        return present.connection_response(session, caller, _source(session, caller, identifier))
+async def foundation_put_connection(identifier: UUID, body: ConnectionRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+    kind, params = mapping.to_native(body.connection)
+    return present.connection_response(await service.set_connection(hub, caller, str(identifier), kind, params))
 
 
 @router.get("/data_source/connection", summary="Foundation: a data source's connection")
 def foundation_get_connection(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.connection_response(session, caller, _source(session, caller, identifier))
-
-
-def _secrets_route(identifier: UUID, values: dict[str, str], caller: Caller, hub: Hub) -> dict[str, Any]:
-    with hub.store.session() as session:
-        source = _source(session, caller, identifier)
-        _set_secrets(session, hub, caller, source, values)
-    _settle(hub, caller, str(identifier))
-    with hub.store.session() as session:
-        return {"secrets": mapping.secret_keys(session, caller, _source(session, caller, identifier))}
+    return present.connection_response(service.get_source(hub, caller, str(identifier)))
 
 
 @router.post("/data_source/secret", summary="Foundation: set connection secrets (merged; values never returned)")
-def foundation_set_secrets(
+async def foundation_set_secrets(
     identifier: UUID, values: Annotated[dict[str, str], Body()], caller: FoundationCaller, hub: HubDep
 ) -> dict[str, Any]:
-    return _secrets_route(identifier, values, caller, hub)
+    return {"secrets": mapping.secret_keys(await service.set_secrets(hub, caller, str(identifier), values))}
 
 
 @router.put("/data_source/secret", summary="Foundation: update connection secrets (merged; values never returned)")
-def foundation_update_secrets(
+async def foundation_update_secrets(
     identifier: UUID, values: Annotated[dict[str, str], Body()], caller: FoundationCaller, hub: HubDep
 ) -> dict[str, Any]:
-    return _secrets_route(identifier, values, caller, hub)
+    return {"secrets": mapping.secret_keys(await service.set_secrets(hub, caller, str(identifier), values))}
 
 
 # -- data systems ---------------------------------------------------------------------------
@@ -303,27 +188,19 @@ def foundation_create_data_system(body: CreateDataSystemRequest, caller: Foundat
         "entity_info": body.entity_info.model_dump() if body.entity_info else {},
         "owner_person": body.entity.owner_person.model_dump(),
     }
-    with hub.store.session() as session:
-        return present.system_entity(systems_service.create(session, caller, fields))
+    return present.system_entity(service.create_system(hub, caller, fields))
 
 
 @router.get("/data_system/list", summary="Foundation: list data systems")
 def foundation_list_data_systems(
     caller: FoundationCaller, hub: HubDep, has_child: bool | None = None, has_parent: bool | None = None
 ) -> dict[str, Any]:
-    with hub.store.session() as session:
-        found = systems_service.list_systems(session, caller)
-        if has_child is not None:
-            found = [s for s in found if bool(systems_service.children(session, caller, s)) == has_child]
-        if has_parent:
-            found = []  # data systems have no parents
-        return {"entities": [present.system_with_owner(s) for s in found]}
+    return {"entities": [present.system_with_owner(s) for s in service.list_systems(hub, caller, has_child, has_parent)]}
 
 
 @router.get("/data_system", summary="Foundation: show a data system")
 def foundation_get_data_system(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.system_response(session, caller, systems_service.get(session, caller, str(identifier)))
+    return present.system_response(service.get_system(hub, caller, str(identifier)))
 
 
 @router.put("/data_system", summary="Foundation: update a data system")
@@ -335,34 +212,28 @@ def foundation_update_data_system(identifier: UUID, body: UpdateDataSystemReques
         "description": body.entity.description,
         "owner_person": body.entity.owner_person.model_dump(),
     }
-    with hub.store.session() as session:
-        return present.system_entity(systems_service.update(session, caller, str(identifier), changes))
+    return present.system_entity(service.update_system(hub, caller, str(identifier), changes))
 
 
 @router.delete("/data_system", summary="Foundation: delete a data system (force unlinks its data sources)")
 def foundation_delete_data_system(identifier: UUID, caller: FoundationCaller, hub: HubDep, force: bool = False) -> dict[str, Any]:
-    with hub.store.session() as session:
-        systems_service.delete(session, caller, str(identifier), force)
+    service.delete_system(hub, caller, str(identifier), force)
     return {}
 
 
 @router.get("/data_system/info", summary="Foundation: a data system's entity info")
 def foundation_get_data_system_info(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.entity_info(systems_service.get(session, caller, str(identifier)).entity_info)
+    return present.entity_info(service.get_system(hub, caller, str(identifier)).system.entity_info)
 
 
 @router.put("/data_system/info", summary="Foundation: replace a data system's entity info")
 def foundation_put_data_system_info(identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        system = systems_service.update(session, caller, str(identifier), {"entity_info": body.model_dump()})
-        return present.entity_info(system.entity_info)
+    return present.entity_info(service.update_system(hub, caller, str(identifier), {"entity_info": body.model_dump()}).entity_info)
 
 
 @router.get("/data_system/link", summary="Foundation: a data system's links")
 def foundation_data_system_links(identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        return present.system_links(session, caller, systems_service.get(session, caller, str(identifier)))
+    return present.system_links(service.get_system(hub, caller, str(identifier)))
 
 
 # -- links ----------------------------------------------------------------------------------
@@ -370,13 +241,11 @@ def foundation_data_system_links(identifier: UUID, caller: FoundationCaller, hub
 
 @router.post("/link/data_system/data_source", summary="Foundation: link a data source under a data system")
 def foundation_link(identifier: UUID, child_identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        system, source = systems_service.link(session, caller, str(identifier), str(child_identifier))
-        return {"parent": present.system_node(system), "child": present.source_node(session, source)}
+    system, source = service.link(hub, caller, str(identifier), str(child_identifier))
+    return {"parent": present.system_node(system), "child": present.source_node(source)}
 
 
 @router.delete("/link/data_system/data_source", summary="Foundation: unlink a data source from a data system")
 def foundation_unlink(identifier: UUID, child_identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        systems_service.unlink(session, caller, str(identifier), str(child_identifier))
+    service.unlink(hub, caller, str(identifier), str(child_identifier))
     return {}

@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.services.foundation import ENV_KEY_PATTERN
+
 NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_\- ]{2,249}$"
 LABEL_PATTERN = r"^[a-zA-Z0-9]{1,3}$"
-ENV_KEY_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 SOURCE_TYPES = ("origin", "data_source")
 
 

@@ -1,15 +1,12 @@
-"""Foundation's response shapes, built from native sources and systems."""
+"""Foundation's response shapes, built from the views `services.foundation` returns."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from headwater.api.compat import foundation_mapping as mapping
-from headwater.services import systems as systems_service
-from headwater.services.context import Caller
-from headwater.store.models import Source, System
+from headwater.services.foundation import SourceView, SystemView, display_label
+from headwater.store.models import System
 
 SYSTEM_STATE = {"code": "000", "reason": "Created.", "healthy": True}
 SOURCE_URN_TYPE = "origin"
@@ -25,17 +22,18 @@ def entity_info(stored: dict[str, Any] | None) -> dict[str, Any]:
     return {"owner": info.get("owner"), "contact_ids": list(info.get("contact_ids") or []), "links": list(info.get("links") or [])}
 
 
-def source_entity(session: Session, source: Source) -> dict[str, Any]:
+def source_entity(view: SourceView) -> dict[str, Any]:
     """`EntityWithOwner` of a data source."""
+    source = view.source
     return {
         "identifier": source.id,
         "urn": urn(SOURCE_URN_TYPE, source.id),
         "name": source.name,
         "is_system": False,
         "description": source.description,
-        "label": mapping.display_label(source.label),
+        "label": display_label(source.label),
         "created_at": mapping.iso(source.created_at),
-        "state": mapping.state(session, source),
+        "state": mapping.state(view),
         "owner": None,
     }
 
@@ -61,9 +59,9 @@ def system_with_owner(system: System) -> dict[str, Any]:
     return {**system_entity(system), "owner": person.get("email")}
 
 
-def source_node(session: Session, source: Source) -> dict[str, Any]:
+def source_node(view: SourceView) -> dict[str, Any]:
     """`LinkNode` of a data source."""
-    return {**source_entity(session, source), "entity_type": SOURCE_LINK_TYPE}
+    return {**source_entity(view), "entity_type": SOURCE_LINK_TYPE}
 
 
 def system_node(system: System) -> dict[str, Any]:
@@ -73,36 +71,36 @@ def system_node(system: System) -> dict[str, Any]:
     return {**node, "entity_type": "data_system"}
 
 
-def source_links(session: Session, source: Source) -> dict[str, Any]:
-    return {"parents": [system_node(s) for s in systems_service.parents(session, source)], "children": []}
+def source_links(view: SourceView) -> dict[str, Any]:
+    return {"parents": [system_node(s) for s in view.parents], "children": []}
 
 
-def system_links(session: Session, caller: Caller, system: System) -> dict[str, Any]:
-    return {"parents": [], "children": [source_node(session, s) for s in systems_service.children(session, caller, system)]}
+def system_links(view: SystemView) -> dict[str, Any]:
+    return {"parents": [], "children": [source_node(s) for s in view.children]}
 
 
-def source_response(session: Session, caller: Caller, source: Source) -> dict[str, Any]:
+def source_response(view: SourceView) -> dict[str, Any]:
     """`DataSourceResponse`: the entity, its info, links, secret keys (values masked) and connection."""
     return {
-        "entity": source_entity(session, source),
-        "entity_info": entity_info(source.entity_info),
-        "links": source_links(session, source),
+        "entity": source_entity(view),
+        "entity_info": entity_info(view.source.entity_info),
+        "links": source_links(view),
         "compute_identifier": None,
-        "secrets": mapping.secret_keys(session, caller, source),
-        "connection": mapping.from_native(source),
+        "secrets": mapping.secret_keys(view),
+        "connection": mapping.from_native(view.source),
     }
 
 
-def source_listed(session: Session, source: Source) -> dict[str, Any]:
+def source_listed(view: SourceView) -> dict[str, Any]:
     """`DataSourceWithConnection`: the flat entity and its connection."""
-    return {**source_entity(session, source), "connection": mapping.from_native(source)}
+    return {**source_entity(view), "connection": mapping.from_native(view.source)}
 
 
-def connection_response(session: Session, caller: Caller, source: Source) -> dict[str, Any]:
+def connection_response(view: SourceView) -> dict[str, Any]:
     """`DataSourceConnectionResponse`."""
-    return {"connection": mapping.from_native(source), "secrets": mapping.secret_keys(session, caller, source)}
+    return {"connection": mapping.from_native(view.source), "secrets": mapping.secret_keys(view)}
 
 
-def system_response(session: Session, caller: Caller, system: System) -> dict[str, Any]:
+def system_response(view: SystemView) -> dict[str, Any]:
     """`DataSystemResponse`."""
-    return {"entity": system_with_owner(system), "entity_info": entity_info(system.entity_info), "links": system_links(session, caller, system)}
+    return {"entity": system_with_owner(view.system), "entity_info": entity_info(view.system.entity_info), "links": system_links(view)}

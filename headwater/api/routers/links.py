@@ -10,53 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import mimetypes
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import select
 
-from headwater import links
 from headwater.api.content_safety import file_headers
 from headwater.api.deps import HubDep
 from headwater.api.routers.data import RangeNotSatisfiable, http_date, parse_range
 from headwater.api.schemas import ErrorOut
-from headwater.connectors.hosted_kinds import purge_expired
-from headwater.connectors.local import LocalConnector
-from headwater.errors import NotFound
-from headwater.services.hub import Hub
-from headwater.store.models import Source
-
-log = logging.getLogger("headwater.links")
-PURGE_INTERVAL = 600.0
-
-
-def _live_sources(hub: Hub) -> set[str]:
-    with hub.store.session() as session:
-        return set(session.scalars(select(Source.id)))
-
-
-async def purge_forever(hub: Hub, interval: float = PURGE_INTERVAL) -> None:
-    """Purge expired hosted files now and every `interval` seconds; a failed round is logged, not fatal."""
-    while True:
-        try:
-            live = await anyio.to_thread.run_sync(_live_sources, hub)
-            removed = await anyio.to_thread.run_sync(partial(purge_expired, hub.settings.data_dir, live_sources=live))
-            if removed:
-                log.info("purged %d expired hosted files", removed)
-        except Exception as exc:  # keep purging on the next round
-            log.warning("purging expired hosted files failed: %s", type(exc).__name__)
-        await asyncio.sleep(interval)
+from headwater.services import links as service
 
 
 @contextlib.asynccontextmanager
 async def purging(app: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(purge_forever(app.state.hub))
+    task = asyncio.create_task(service.purge_forever(app.state.hub))
     try:
         yield
     finally:
@@ -78,14 +48,8 @@ LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def download(token: str, request: Request, hub: HubDep) -> Response:
-    link = links.signer(hub.settings.data_dir).verify(token)
-    connector = LocalConnector(hub.settings.data_dir, chunk_size=hub.settings.chunk_size)
-    try:
-        entry = await connector.stat(link.path)
-    except NotFound:
-        entry = None
-    if entry is None or entry.is_dir:
-        raise NotFound("the file behind this link no longer exists")
+    found = await service.open_link(hub, token)
+    link, entry, connector = found.link, found.entry, found.connector
     name = link.path.rsplit("/", 1)[-1]
     size = entry.size or 0
     headers: dict[str, Any] = {

@@ -16,7 +16,7 @@ from headwater.connectors import catalogue
 from headwater.services import sources as service
 from headwater.services import systems as systems_service
 from headwater.services.context import Caller
-from headwater.store.models import Source
+from headwater.store.models import Source, System
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"], responses=ERROR_RESPONSES)
 
@@ -107,6 +107,11 @@ def urn(caller: Caller, kind: str, ident: str) -> str:
 
 
 def present(session: Session, caller: Caller, source: Source) -> SourceOut:
+    return shape(caller, source, systems_service.parents(session, source))
+
+
+def shape(caller: Caller, source: Source, parents: list[System]) -> SourceOut:
+    """A source as the API shows it, given the data systems it is linked under."""
     kind = catalogue.get(source.protocol)
     return SourceOut(
         id=source.id,
@@ -130,7 +135,7 @@ def present(session: Session, caller: Caller, source: Source) -> SourceOut:
             checked_at=source.checked_at,
             latency_ms=source.latency_ms,
         ),
-        links=LinksOut(parents=[LinkOut(id=s.id, name=s.name) for s in systems_service.parents(session, source)]),
+        links=LinksOut(parents=[LinkOut(id=s.id, name=s.name) for s in parents]),
         created_at=source.created_at,
         updated_at=source.updated_at,
     )

@@ -27,24 +27,22 @@ was made is removed again when the job is not stored.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
 
-from headwater import links
 from headwater.addresses import Address, parse_address
 from headwater.connectors import catalogue
 from headwater.connectors.base import Connector
-from headwater.connectors.hosted_kinds import UPLOAD_TTL, Upload, UploadStore, check_filename
+from headwater.connectors.hosted_kinds import Upload, check_filename
 from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound
 from headwater.services import authorization, ephemeral
 from headwater.services import sources as sources_service
 from headwater.services import states
+from headwater.services import uploads as uploads_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs.spec import JobIdentity
@@ -53,8 +51,6 @@ from headwater.store.models import Job, Source, now
 IN, OUT = "in", "out"
 FIELDS = {IN: "dataSource", OUT: "dataDestination"}
 DEFAULT_UPLOAD_NAME = "upload"
-#: The last segment of a signed upload link's path: `uploads/<org>/<upload id>/put`.
-PUT_LINK = "put"
 
 
 @dataclass(frozen=True)
@@ -92,10 +88,6 @@ def owned_by(source: Source, job_id: str) -> bool:
     return (source.entity_info or {}).get("owner") == owner_of(job_id)
 
 
-def _store(hub: Hub) -> UploadStore:
-    return UploadStore(hub.settings.data_dir, hub.settings.chunk_size)
-
-
 def _basename(name: Any) -> str | None:
     if not isinstance(name, str) or not name.strip("/"):
         return None
@@ -119,14 +111,14 @@ def _file(hub: Hub, caller: Caller, params: dict[str, Any], allow_upload: bool, 
         if not isinstance(upload_id, str):
             raise InvalidInput(f"{FIELDS[side]}.params.uploadId must be a string")
         if name is None:  # the upload's own file name (an id of another organization is not found)
-            name = _store(hub).get(caller.org_id, upload_id).filename
+            name = uploads_service.find(hub, caller.org_id, upload_id).filename
         return {"uploadId": upload_id, "filename": name, **params}, name, None
     if not allow_upload:
         raise InvalidInput(f"{FIELDS[side]}: a 'file' object needs params.uploadId (an upload made with /v1/uploads)")
     filename = check_filename(name or DEFAULT_UPLOAD_NAME)
     if params:
         raise InvalidInput(f"{FIELDS[side]}.params: unknown fields {', '.join(sorted(params))}")
-    upload = _store(hub).create(caller.org_id, filename, created_by=caller.user_id, description="the input of a job")
+    upload = uploads_service.open_pending(hub, caller, filename, "the input of a job")
     made.uploads.append(upload)
     return {"uploadId": upload.id, "filename": filename}, filename, upload
 
@@ -179,8 +171,7 @@ def _make(hub: Hub, caller: Caller, job_id: str, obj: DataSourceObject, side: st
     source = _create_labelled(hub, caller, spec)
     made.source_ids.append(source.id)
     if upload is not None:
-        upload.label, upload.source_id = source.label, source.id
-        _store(hub).save(upload)
+        uploads_service.attach(hub, upload, source)
     return f"{kind}+{source.label}://{path}", None if upload is not None else source
 
 
@@ -241,7 +232,7 @@ def _discard(hub: Hub, caller: Caller, made: Made) -> None:
             except NotFound:
                 pass
     for upload in made.uploads:
-        _store(hub).discard(upload)
+        uploads_service.discard(hub, upload)
 
 
 async def discard(hub: Hub, caller: Caller, made: Made) -> None:
@@ -265,11 +256,11 @@ def release(hub: Hub, caller: Caller, job_id: str, source_ids: list[str | None],
             sources_service.delete(session, caller, source_id)
         if isinstance(upload_id, str):
             try:
-                upload = _store(hub).get(caller.org_id, upload_id)
+                upload = uploads_service.find(hub, caller.org_id, upload_id)
             except NotFound:
                 continue
             if upload.source_id == source_id:
-                _store(hub).discard(upload)
+                uploads_service.discard(hub, upload)
 
 
 # -- a job waiting for its uploaded input -----------------------------------------------------
@@ -294,7 +285,7 @@ def waiting_upload(hub: Hub, job: Job) -> Waiting | None:
             return None
         upload_id = (source.params or {}).get("uploadId")
     try:
-        upload = _store(hub).get(job.org_id, str(upload_id))
+        upload = uploads_service.find(hub, job.org_id, str(upload_id))
     except NotFound:
         return None
     return Waiting(upload, source) if upload.source_id == source.id else None
@@ -317,34 +308,16 @@ def complete_upload(hub: Hub, job: Job) -> int:
     upload = waiting.upload
     if upload.state == "open":
         raise InvalidInput(f"nothing was uploaded for job {job.id}: PUT the file to the dataSource's tempUrl first")
-    if upload.state != "complete":
-        upload.state = "complete"
-        _store(hub).save(upload)
+    uploads_service.mark_complete(hub, upload)
     return upload.size or 0
 
 
-def put_link(hub: Hub, upload: Upload) -> str:
-    """The hub-relative signed URL that takes the upload's bytes (`PUT`), valid as long as the upload is kept."""
-    expires = upload.created + UPLOAD_TTL
-    token = links.signer(hub.settings.data_dir).sign(f"{links.AREAS[0]}/{upload.org_id}/{upload.id}/{PUT_LINK}", expires)
-    return f"/v1/uploads/signed/{token}"
-
-
-def upload_for_link(hub: Hub, token: str, now: datetime | None = None) -> Upload:
-    """The upload a signed PUT link names; `LinkInvalid`/`LinkExpired` for a bad link, `Conflict` once complete."""
-    link = links.signer(hub.settings.data_dir).verify(token, now)
-    area, org_id, upload_id, last = (link.path.split("/") + ["", "", "", ""])[:4]
-    if area != links.AREAS[0] or last != PUT_LINK or link.path.count("/") != 3:
-        raise links.LinkInvalid("this link is not an upload link")
-    upload = _store(hub).get(org_id, upload_id)
-    if upload.state == "complete":
-        raise Conflict("this upload is complete: it takes no more bytes")
-    return upload
-
-
-async def receive(hub: Hub, upload: Upload, chunks: AsyncIterable[bytes]) -> int:
-    """Store the uploaded bytes (sending again replaces them); the upload becomes `assembled`."""
-    return await _store(hub).write_whole(upload, chunks)
+def input_link(hub: Hub, job: Job) -> str | None:
+    """The hub-relative signed PUT link of a job's input upload, while the job still waits for its bytes."""
+    waiting = waiting_upload(hub, job)
+    if waiting is None or waiting.upload.state == "complete":
+        return None
+    return uploads_service.put_link(hub, waiting.upload)
 
 
 def side_source(hub: Hub, job: Job, side: str) -> Source | None:

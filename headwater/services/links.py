@@ -1,0 +1,75 @@
+"""Signed links' use cases: open the file a link grants, and purge hosted files whose time is up.
+
+The link itself is the credential: `headwater.links` signs and verifies it (the
+connectors of the hosted kinds sign their entries' links with it too, so it stays
+below the services). Retention is the hosted kinds' (`hosted_kinds`: bucket files 48
+hours, uploads not completed 24 hours, files of deleted sources after a grace hour);
+this module runs the purge that enforces it, now and every `PURGE_INTERVAL` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+import anyio
+from sqlalchemy import select
+
+from headwater import links
+from headwater.connectors.base import Entry
+from headwater.connectors.hosted_kinds import purge_expired
+from headwater.connectors.local import LocalConnector
+from headwater.errors import NotFound
+from headwater.services.hub import Hub
+from headwater.store.models import Source
+
+log = logging.getLogger("headwater.links")
+PURGE_INTERVAL = 600.0
+
+
+@dataclass(frozen=True)
+class LinkedFile:
+    """The file a verified link grants: `connector.read(link.path, ...)` streams it."""
+
+    link: links.Link
+    entry: Entry
+    connector: LocalConnector
+
+
+async def open_link(hub: Hub, token: str) -> LinkedFile:
+    """The file behind a signed link; `LinkInvalid`, `LinkExpired`, or `NotFound` once the file is gone."""
+    link = links.signer(hub.settings.data_dir).verify(token)
+    connector = LocalConnector(hub.settings.data_dir, chunk_size=hub.settings.chunk_size)
+    try:
+        entry = await connector.stat(link.path)
+    except NotFound:
+        entry = None
+    if entry is None or entry.is_dir:
+        raise NotFound("the file behind this link no longer exists")
+    return LinkedFile(link, entry, connector)
+
+
+def live_sources(hub: Hub) -> set[str]:
+    """The ids of every data source of the hub: files of any other source are orphans."""
+    with hub.store.session() as session:
+        return set(session.scalars(select(Source.id)))
+
+
+async def purge_once(hub: Hub) -> int:
+    """Delete expired bucket files, abandoned uploads and the files of deleted sources; return how many went."""
+    live = await anyio.to_thread.run_sync(live_sources, hub)
+    return await anyio.to_thread.run_sync(partial(purge_expired, hub.settings.data_dir, live_sources=live))
+
+
+async def purge_forever(hub: Hub, interval: float = PURGE_INTERVAL) -> None:
+    """Purge expired hosted files now and every `interval` seconds; a failed round is logged, not fatal."""
+    while True:
+        try:
+            removed = await purge_once(hub)
+            if removed:
+                log.info("purged %d expired hosted files", removed)
+        except Exception as exc:  # keep purging on the next round
+            log.warning("purging expired hosted files failed: %s", type(exc).__name__)
+        await asyncio.sleep(interval)
