@@ -27,6 +27,8 @@ class Settings:
     max_json_body: int = 1024 * 1024
     chunk_size: int = 1024 * 1024
     audit_retention_days: int = 90
+    connector_cache_size: int = 128  # opened connections kept per hub process, least recently used dropped first
+    connector_idle_seconds: float = 300.0  # an opened connection unused this long is closed
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -50,4 +52,6 @@ class Settings:
             bootstrap_token=env.get("HEADWATER_BOOTSTRAP_TOKEN") or None,
             allow_private_endpoints=_flag(env.get("HEADWATER_ALLOW_PRIVATE_ENDPOINTS")),
             audit_retention_days=int(env.get("HEADWATER_AUDIT_RETENTION_DAYS") or 90),
+            connector_cache_size=int(env.get("HEADWATER_CONNECTOR_CACHE_SIZE") or 128),
+            connector_idle_seconds=float(env.get("HEADWATER_CONNECTOR_IDLE_SECONDS") or 300),
         )
