@@ -198,5 +198,10 @@ class ConnectorCache:
             self._rows.clear()
         await self.reap()
 
+    def connectors(self) -> list[Connector]:
+        """The connectors cached now (for inspection)."""
+        with self._lock:
+            return [slot.connector for slot in self._slots.values()]
+
     def __len__(self) -> int:
         return len(self._slots)
