@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -128,6 +129,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", help="a scratch PostgreSQL database for the hub's store (it is emptied)")
     parser.add_argument("--only", help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted)")
+    parser.add_argument("--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hw-small-gets-"))
@@ -174,7 +176,15 @@ async def main() -> None:
         results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in contenders}
         for round_no in range(args.rounds):
             for name, get in contenders.items():
+                spy = None
+                if args.profile and name == "hub-s3" and round_no == 0:
+                    spy = subprocess.Popen(["py-spy", "record", "--pid", str(hub.pid), "--format", "raw", "--rate", "200",
+                                            "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    await asyncio.sleep(1.0)
                 figures = await run(get, keys, args.requests, args.concurrency)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
                 results[name].append(figures)
                 rate, p50, p99, errors = figures
                 print(f"  round {round_no + 1} {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
