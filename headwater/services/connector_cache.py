@@ -107,6 +107,11 @@ class ConnectorCache:
             while len(self._rows) > ROWS:
                 self._rows.popitem(last=False)
 
+    def close_rows(self) -> None:
+        """Forget every cached source row (the next request of each organization reads its rows again)."""
+        with self._lock:
+            self._rows.clear()
+
     # -- connectors ---------------------------------------------------------------------------
 
     def acquire(self, key: Key) -> Lease | None:

@@ -102,6 +102,7 @@ def _source_row(session: Session, hub: Hub, caller: Caller, address: Address, cu
     )
     if source is None:
         raise NotFound(f"no connection {address.connection} in this organization")
+    session.expunge(source)  # shared read-only by requests: a later rollback of this session must not expire it
     refs = ([source.secret_id] if source.secret_id else []) + list(source.env_secret_ids or [])
     secrets = session.execute(
         select(Secret.secret_id, Secret.version, Secret.expires_at).where(Secret.org_id == caller.org_id, Secret.secret_id.in_(refs))

@@ -206,3 +206,10 @@ def test_a_cached_connector_is_closed_when_evicted_and_when_idle(org: Org, seawe
         assert all(c not in cache.connectors() for c in pond)
     finally:
         cache.size, cache.idle = size, idle
+
+
+def test_a_request_refused_after_reading_a_source_leaves_the_cached_source_usable(org: Org) -> None:
+    _, narrowed = org.child(sourceIds=[str(uuid.uuid4())])
+    org.hub.hub.connectors.close_rows()  # the refused request is the one that reads the row
+    assert org.read(narrowed).status_code == 404
+    assert org.read().status_code == 200
