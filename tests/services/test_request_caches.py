@@ -191,19 +191,20 @@ def test_a_cached_connector_is_closed_when_evicted_and_when_idle(org: Org, seawe
     size, idle = cache.size, cache.idle
     try:
         assert org.read().status_code == 200
-        lake = [c for c in cache.connectors() if getattr(c, "_stores", None)]
-        assert lake, "the S3 connector is cached with its open client"
-        cache.size = len(cache)  # full: the next new connector evicts the least recently used idle one
+        lake = cache.connectors()[-1]  # the most recently used
+        assert getattr(lake, "_stores", None), "the S3 connector is cached with its open client"
+        cache.size = 1  # the next new connector evicts every idle one, least recently used first
         closes = cache.closes
         assert org.read(label="pond").status_code == 200
         assert cache.closes >= closes + 1
-        evicted = [c for c in lake if c not in cache.connectors()]
-        assert evicted and all(not c._stores for c in evicted)  # type: ignore[attr-defined]  # closed: clients dropped
+        assert lake not in cache.connectors()
+        assert not lake._stores  # type: ignore[attr-defined]  # closed: its clients are dropped
+        pond = cache.connectors()[-1]
+        assert pond is not lake
         cache.size, cache.idle = size, 0.2
-        pond = [c for c in cache.connectors() if c not in lake]
         time.sleep(0.5)
         assert org.read().status_code == 200  # the next lease sweeps idle connectors
-        assert all(c not in cache.connectors() for c in pond)
+        assert pond not in cache.connectors()
     finally:
         cache.size, cache.idle = size, idle
 
