@@ -93,6 +93,8 @@ class Settings:
     audit_retention_days: int = 90
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     audit_linger_ms: float = 2.0
+    connector_cache_size: int = 128  # opened connections kept per hub process, least recently used dropped first
+    connector_idle_seconds: float = 300.0  # an opened connection unused this long is closed
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -118,4 +120,6 @@ class Settings:
             audit_retention_days=int(env.get("HEADWATER_AUDIT_RETENTION_DAYS") or 90),
             sandbox=SandboxSettings.from_env(env),
             audit_linger_ms=float(env.get("HEADWATER_AUDIT_LINGER_MS") or 2.0),
+            connector_cache_size=int(env.get("HEADWATER_CONNECTOR_CACHE_SIZE") or 128),
+            connector_idle_seconds=float(env.get("HEADWATER_CONNECTOR_IDLE_SECONDS") or 300),
         )

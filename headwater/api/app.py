@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
             yield
         finally:
             jobs_service.stop_engine(app.state.hub)
+            await app.state.hub.connectors.close_all()
             if owned:
                 app.state.hub.close()
 

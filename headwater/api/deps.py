@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from headwater.api.portal import csrf
 from headwater.errors import PermissionDenied, Unauthenticated
-from headwater.services import tokens
 from headwater.services.audit import Pending
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -48,7 +47,7 @@ def authenticate(request: Request, session: Session) -> Caller:
     if not value:
         raise Unauthenticated("no token: send 'Authorization: Bearer <token>'")
     try:
-        caller = tokens.authenticate(session, value)
+        caller, current = get_hub(request).callers.authenticate(session, value)
     except Unauthenticated:
         if pending is not None:
             pending.token_hmac = get_hub(request).audit.digest(value)
@@ -57,6 +56,7 @@ def authenticate(request: Request, session: Session) -> Caller:
     if org is not None and org != caller.org_name:
         raise PermissionDenied(f"this token does not belong to organization {org!r}")
     request.state.caller = caller
+    request.state.stamps = current  # the organization's change stamps, for the caches the request uses
     if pending is not None:
         route = request.scope.get("route")
         pending.caller = caller
@@ -68,7 +68,10 @@ def authenticate(request: Request, session: Session) -> Caller:
 
 
 def authenticate_in_own_session(request: Request) -> Caller:
-    """Authenticate in a short session of its own, so streaming routes hold no store session."""
+    """Authenticate in a short session of its own, so streaming routes hold no store session.
+
+    A cached caller costs one read of its organization's change stamps (`services.caller_cache`).
+    """
     with get_hub(request).store.session() as session:
         return authenticate(request, session)
 

@@ -96,6 +96,8 @@ class Connector(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: The read options (e.g. a table's `columns`, `limit`) this kind accepts; others are never passed.
     read_options: ClassVar[frozenset[str]] = frozenset()
+    #: Whether one instance may serve many requests at once and be kept between them (the hub caches it).
+    reusable: ClassVar[bool] = True
 
     def real_path(self, path: str) -> str:
         """Where `path` really leads, relative to the root: kinds with links (a local folder) resolve them.

@@ -12,6 +12,8 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 
+import asyncio
+
 import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +28,10 @@ from headwater.services import authorization
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
-from headwater.store.models import Collection
+from headwater.services.connector_cache import Key, Lease, SourceRow
+from headwater.store import stamps
+from headwater.store.models import Collection, Secret, Source
+from headwater.store.stamps import Stamps
 
 MY_ORG = ".my"
 log = logging.getLogger("headwater.data")
@@ -42,6 +47,7 @@ class Target:
     root: str
     source_id: str | None = None
     caller_org: str = ""
+    lease: Lease | None = None  # a connector from the hub's cache: released, never closed, by `close`
 
     @property
     def path(self) -> str:
@@ -86,7 +92,11 @@ class Target:
         return all(authorization.visible_at(self.rights, where, entry.is_dir) for where in {full, real})
 
     async def close(self) -> None:
-        await self.connector.close()
+        """Release a cached connector for the next request, or close one built for this target alone."""
+        if self.lease is not None:
+            await self.lease.release()
+        else:
+            await self.connector.close()
 
 
 def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
@@ -102,19 +112,81 @@ def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
     return Target(own, connector, rights, root=caller.org_name, caller_org=caller.org_name)
 
 
-def _open_source(hub: Hub, caller: Caller, address: Address) -> Target:
+def _source_row(session: Session, hub: Hub, caller: Caller, address: Address, current: Stamps) -> SourceRow:
+    """The source behind an address as of the organization's `data` stamp, from the cache or the store."""
     assert address.label is not None
+    cached = hub.connectors.row(caller.org_id, address.protocol, address.label, current.data)
+    if cached is not None:
+        return cached
+    source = session.scalar(
+        select(Source).where(Source.org_id == caller.org_id, Source.protocol == address.protocol, Source.label == address.label)
+    )
+    if source is None:
+        raise NotFound(f"no connection {address.connection} in this organization")
+    session.expunge(source)  # shared read-only by requests: a later rollback of this session must not expire it
+    refs = ([source.secret_id] if source.secret_id else []) + list(source.env_secret_ids or [])
+    secrets = session.execute(
+        select(Secret.secret_id, Secret.version, Secret.expires_at).where(Secret.org_id == caller.org_id, Secret.secret_id.in_(refs))
+    ).all() if refs else []
+    expiries = [e for _, _, e in secrets if e is not None]
+    row = SourceRow(source, tuple(sorted((i, v) for i, v, _ in secrets)), min(expiries) if expiries else None, current.data)
+    hub.connectors.remember(caller.org_id, address.protocol, address.label, row)
+    return row
+
+
+def _cache_key(row: SourceRow, loop: int) -> Key:
+    return (row.source.id, row.source.version, row.secrets, loop)
+
+
+def _open_source(hub: Hub, caller: Caller, address: Address, current: Stamps | None, loop: int) -> Target:
     with hub.store.session() as session:
-        source = sources_service.find(session, caller, address.protocol, address.label)
+        if current is None:
+            current = stamps.read(session, caller.org_id)  # first: whatever is read after it is at least as new
+        row = _source_row(session, hub, caller, address, current)
+        source = row.source
         rights = authorization.source_rights(caller, source, catalogue.get(source.protocol), address.connection)
+        key = _cache_key(row, loop)
+        lease = hub.connectors.acquire(key)
+        if lease is not None:
+            return Target(address, lease.connector, rights, root="", source_id=source.id, lease=lease)
         connector = sources_service.connector_for(session, hub, source)
+    if not connector.reusable:
         return Target(address, connector, rights, root="", source_id=source.id)
+    connector, lease = hub.connectors.insert(key, connector, row.secrets_expire)
+    return Target(address, connector, rights, root="", source_id=source.id, lease=lease)
 
 
-async def open_target(hub: Hub, caller: Caller, address: Address) -> Target:
-    """Resolve an address to an opened target; nothing of another organization is visible."""
-    opener = _open_hosted if address.hosted else _open_source
-    return await anyio.to_thread.run_sync(opener, hub, caller, address)
+def _cached_source(hub: Hub, caller: Caller, address: Address, current: Stamps, loop: int) -> Target | None:
+    """The hot path: a source row and an opened connector both cached under the current stamps."""
+    assert address.label is not None
+    row = hub.connectors.row(caller.org_id, address.protocol, address.label, current.data)
+    if row is None:
+        return None
+    source = row.source
+    rights = authorization.source_rights(caller, source, catalogue.get(source.protocol), address.connection)
+    lease = hub.connectors.acquire(_cache_key(row, loop))
+    if lease is None:
+        return None
+    return Target(address, lease.connector, rights, root="", source_id=source.id, lease=lease)
+
+
+async def open_target(hub: Hub, caller: Caller, address: Address, current: Stamps | None = None) -> Target:
+    """Resolve an address to an opened target; nothing of another organization is visible.
+
+    `current` is the organization's stamps as read when the request authenticated (one store
+    read per request); without it they are read here. A connector is reused from the hub's
+    cache when the source and its secrets are unchanged; `Target.close` releases it.
+    """
+    if address.hosted:
+        return _open_hosted(hub, caller, address)
+    loop = id(asyncio.get_running_loop())
+    if current is not None:
+        target = _cached_source(hub, caller, address, current, loop)
+        if target is not None:
+            return target
+    target = await anyio.to_thread.run_sync(_open_source, hub, caller, address, current, loop)
+    await hub.connectors.reap()
+    return target
 
 
 async def stat(target: Target) -> Entry:

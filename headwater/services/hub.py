@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from headwater.connectors.catalogue import BuildContext
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.services.audit import AuditLog
+from headwater.services.caller_cache import CallerCache
+from headwater.services.connector_cache import ConnectorCache
 from headwater.settings import Settings
 from headwater.store.database import Store
 from headwater.vault import Vault
@@ -25,6 +27,8 @@ class Hub:
     store: Store
     vault: Vault
     audit: AuditLog
+    callers: CallerCache = field(default_factory=CallerCache)
+    connectors: ConnectorCache = field(default_factory=ConnectorCache)
 
     @classmethod
     def open(cls, settings: Settings) -> "Hub":
@@ -34,7 +38,8 @@ class Hub:
         store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
         audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days, settings.audit_linger_ms / 1000)
-        return cls(settings, store, vault, audit)
+        connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)
+        return cls(settings, store, vault, audit, connectors=connectors)
 
     @property
     def build_context(self) -> BuildContext:

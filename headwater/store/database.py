@@ -12,7 +12,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from headwater.store import stamps
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+POOL_RECYCLE = 300  # seconds a store connection is kept before it is replaced
 
 
 def normalise_url(url: str) -> str:
@@ -26,7 +29,9 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     # Enough connections that every request thread can hold one: a request waiting for a
     # connection while another holds SQLite's write lock must never starve the thread pool.
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 80, "pool_timeout": 60}
+    # No pre-ping on every checkout (a `SELECT 1` per session): connections are recycled before
+    # servers or middleboxes drop idle ones, and a connection found dead is discarded by the pool.
+    kwargs: dict[str, Any] = {"pool_recycle": POOL_RECYCLE, "pool_size": 20, "max_overflow": 80, "pool_timeout": 60}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
@@ -62,6 +67,7 @@ class Store:
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        stamps.install(self.sessions)
 
     def migrate(self) -> None:
         migrate(self.engine)

@@ -101,6 +101,7 @@ class Secret(Base):
     value_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     ciphertext: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
@@ -129,8 +130,23 @@ class Source(Base):
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class OrgStamp(Base):
+    """Per-organization change counters, bumped in the transaction of every change (`store.stamps`).
+
+    `auth` counts changes to tokens and users, `data` to sources and secrets: one primary-key
+    read tells every process whether what it cached for the organization is still current.
+    """
+
+    __tablename__ = "org_stamps"
+
+    org_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    auth: Mapped[int] = mapped_column(BigInteger, default=0)
+    data: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class System(Base):

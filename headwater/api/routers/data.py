@@ -220,7 +220,7 @@ OPERATIONS = {"HEAD": "data.stat", "GET": "data.read", "PUT": "data.write", "POS
 async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
     address = address_of(request)
     audit(request, None, OPERATIONS.get(request.method, "data"), address)
-    target = await service.open_target(hub, caller, address)
+    target = await service.open_target(hub, caller, address, getattr(request.state, "stamps", None))
     audit(request, target, OPERATIONS.get(request.method, "data"))
     streaming = False
     try:

