@@ -55,6 +55,8 @@ MAX_IDENTIFIER = 63
 READ_ONLY_VERBS = frozenset({"select", "with", "values", "table"})
 #: Never the hub's own ~/.pgpass: a path that cannot exist (its parent is not a directory).
 NO_PASSFILE = os.path.join(os.devnull, "headwater-no-pgpass")
+#: Set on a driver session after connecting, so that no PG* variable of the hub's decides them.
+SESSION_SETUP = ("SET TimeZone TO 'UTC'", "SET DateStyle TO 'ISO, YMD'")
 _COPY_WHERE = re.compile(r"line (\d+)(?:, column ([^:]+))?")
 
 
@@ -141,7 +143,8 @@ class PostgresConnector(DatabaseConnector):
     def export_connection(self, fmt: str) -> Any:
         """Parquet through ADBC (binary COPY into Arrow), in read-only transactions; the rest through psycopg."""
         if fmt == "parquet":
-            return postgres_arrow.connect(self.settings(read_only=True))
+            # libpq sends PGTZ and PGDATESTYLE after `options`: the session's own settings come last.
+            return postgres_arrow.connect(self.settings(read_only=True), SESSION_SETUP)
         return self.connect(purpose="read")
 
     def abort(self, conn: Any) -> None:

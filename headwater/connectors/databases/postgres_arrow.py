@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import adbc_driver_manager
-import adbc_driver_postgresql
-import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
@@ -96,12 +93,42 @@ class ArrowSession:
         self.reader = self.cursor = None
 
 
-def connect(settings: Mapping[str, Any]) -> ArrowSession:
-    """A driver connection; the statement runs in autocommit, read-only by `settings`' options."""
+def connect(settings: Mapping[str, Any], setup: tuple[str, ...] = ()) -> ArrowSession:
+    """A driver connection running `setup` first; statements run in autocommit, read-only by `settings`' options.
+
+    The driver is imported on first use: it holds about 50 MiB that a hub without PostgreSQL
+    Parquet exports need not carry.
+    """
+    import adbc_driver_manager
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
     try:
-        return ArrowSession(adbc_pg.connect(uri(settings), autocommit=True))
+        session = ArrowSession(adbc_pg.connect(uri(settings), autocommit=True))
     except (adbc_driver_manager.Error, OSError) as exc:
         raise _failure(exc, connecting=True) from None
+    try:
+        cursor = session.conn.cursor()
+        try:
+            for statement in setup:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
+    except (adbc_driver_manager.Error, OSError) as exc:
+        session.close()
+        raise _failure(exc) from None
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _reader(handle: Any) -> pa.RecordBatchReader:
+    """The result stream as batches; the driver manager's own reader, when present, keeps the server's SQLSTATE."""
+    try:
+        from adbc_driver_manager._reader import AdbcRecordBatchReader
+    except ImportError:  # pragma: no cover - a driver manager without it: errors lose their SQLSTATE only
+        return pa.RecordBatchReader._import_from_c(handle.address)
+    return AdbcRecordBatchReader._import_from_c(handle.address)
 
 
 def select_expr(column: Column) -> sql.Composable:
@@ -168,6 +195,9 @@ def _check_dimensions(batch: pa.RecordBatch, width: int, lists: list[int], colum
 
 def parquet(session: ArrowSession, statement: str, lists: list[int], columns: list[Column], encoder: ParquetEncoder) -> Iterator[bytes]:
     """Run `statement` and stream its rows as one Parquet file, a batch at a time."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql
+
     schema = encoder.schema
     width = len(columns)
     finite = [i for i, c in enumerate(columns) if _dated(c)]
@@ -175,7 +205,7 @@ def parquet(session: ArrowSession, statement: str, lists: list[int], columns: li
         session.cursor = session.conn.cursor()
         session.cursor.adbc_statement.set_options(**{adbc_driver_postgresql.StatementOptions.BATCH_SIZE_HINT_BYTES.value: str(BATCH_BYTES)})
         session.cursor.execute(statement)
-        session.reader = session.cursor.fetch_record_batch()
+        session.reader = _reader(session.cursor.fetch_arrow())
     except (adbc_driver_manager.Error, OSError) as exc:
         raise _failure(exc) from None
     while True:
