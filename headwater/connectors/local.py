@@ -148,7 +148,13 @@ class LocalConnector(Connector):
                 async for chunk in chunks:
                     if chunk:
                         await handle.write(chunk)
-            await anyio.to_thread.run_sync(os.replace, temp, target)
+
+            def commit() -> os.stat_result:
+                written = temp.stat()  # the committed entry, known before the rename: no stat after it
+                os.replace(temp, target)
+                return written
+
+            written = await anyio.to_thread.run_sync(commit)
             committed = True
         except OSError as exc:
             raise UpstreamError(f"writing {path!r} failed: {exc.strerror}") from exc
@@ -156,7 +162,7 @@ class LocalConnector(Connector):
             if not committed:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(lambda: temp.unlink(missing_ok=True))
-        return await self.stat(path)
+        return _entry(target.name, written, False)
 
     async def delete(self, path: str) -> None:
         target = self._path(path)

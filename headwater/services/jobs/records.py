@@ -72,6 +72,47 @@ def set_partition(store: Store, job_id: str, index: int, allowed: Iterable[PartS
         return bool(result.rowcount)
 
 
+@dataclass(frozen=True)
+class Change:
+    """One partition's change of state, recorded with others of its task in one transaction."""
+
+    index: int
+    allowed: tuple[PartState, ...]
+    to: PartState
+    fields: dict[str, Any]
+    log: tuple[str, str] | None = None  # (level, message) for the job's log
+
+
+def apply(store: Store, job_id: str, changes: Iterable[Change]) -> set[int]:
+    """Apply conditional partition changes (and their log lines) in one transaction; the indexes that moved."""
+    moved: set[int] = set()
+    with store.session() as session:
+        for change in changes:
+            result = session.execute(
+                update(JobPartition)
+                .where(
+                    JobPartition.job_id == job_id,
+                    JobPartition.index == change.index,
+                    JobPartition.state.in_([s.value for s in change.allowed]),
+                )
+                .values(state=change.to.value, **change.fields)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount:
+                moved.add(change.index)
+            if change.log is not None and result.rowcount:
+                level, message = change.log
+                session.add(JobLog(job_id=job_id, level=level, partition=change.index, message=message[:MAX_LOG]))
+    return moved
+
+
+def load_partitions(store: Store, job_id: str, indexes: list[int]) -> list[JobPartition]:
+    """The rows of some partitions of a job, in index order (one query)."""
+    with store.session() as session:
+        query = select(JobPartition).where(JobPartition.job_id == job_id, JobPartition.index.in_(indexes))
+        return list(session.scalars(query.order_by(JobPartition.index)))
+
+
 def reset_partitions(store: Store, job_id: str, states: Iterable[PartState], to: PartState) -> int:
     with store.session() as session:
         result = session.execute(
