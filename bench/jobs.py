@@ -120,6 +120,21 @@ def copy_one(paths: tuple[str, str]) -> int:
     return os.path.getsize(target)
 
 
+PHASES = ("ready", "partitioning", "running", "assembling", "complete")
+
+
+def phases(stamps: dict[str, str]) -> dict[str, float]:
+    """Seconds a job spent in each state before the next, from its state timestamps."""
+    from datetime import datetime
+
+    moments = {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in stamps.items()}
+    found = {}
+    for state, following in zip(PHASES, PHASES[1:]):
+        if state in moments and following in moments:
+            found[state] = (moments[following] - moments[state]).total_seconds()
+    return found
+
+
 class EmbeddedHub:
     """A hub with `local` sources over the inputs and an outputs folder; its engine warmed as a serving hub's is."""
 
@@ -127,6 +142,7 @@ class EmbeddedHub:
         settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
         self.hub = Hub.open(settings)
         self.outputs = outputs
+        self.phases: list[dict[str, float]] = []
         outputs.mkdir(exist_ok=True)
         with self.hub.store.session() as session:
             _, value = tokens.create_token(session, org_name="bench", user_name="bench", admin=True)
@@ -151,10 +167,11 @@ class EmbeddedHub:
                 view = service.get(self.hub, self.caller, view.job.id)
                 if view.job.state in ("complete", "failed", "canceled") and view.job.settled_at:
                     break
-                time.sleep(0.01)
+                time.sleep(0.05)
             elapsed = time.perf_counter() - started
         if view.job.state != "complete":
             raise SystemExit(f"the job ended {view.job.state}: {view.job.error_message}")
+        self.phases.append(phases(view.job.state_timestamps or {}))
         return elapsed, memory.peak, view.progress.bytes_out
 
     def close(self) -> None:
@@ -195,6 +212,8 @@ def main() -> None:
         print(f"{'bare ProcessPoolExecutor':<34}{pool_wall:>9.2f}{pool_peak / 1e6:>10.0f}{pool_written / 1e6:>12.1f}")
         print(f"embedded cluster start {hub.cold:.2f} s (at hub start, not in a job); driving process RSS before both {base_rss / 1e6:.0f} MB")
         print(f"ratio embedded / bare: wall {wall / pool_wall:.2f}x (target at most 1.25x), peak memory {peak / pool_peak:.2f}x")
+        spent = {state: statistics.median(p.get(state, 0.0) for p in hub.phases) for state in PHASES[:-1]}
+        print("hub job, median seconds in each state: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()))
         print(f"hub job wall per partition: {wall / args.files * 1000:.1f} ms")
     finally:
         shutil.rmtree(root, ignore_errors=True)

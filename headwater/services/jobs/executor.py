@@ -152,7 +152,14 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
         from distributed.security import Security
 
-        dask.config.set({"distributed.scheduler.allowed-failures": 5, "distributed.admin.tick.limit": "30s"})
+        dask.config.set({
+            "distributed.scheduler.allowed-failures": 5,
+            "distributed.admin.tick.limit": "30s",
+            # the statistical profiler samples every thread's stack every 10 ms (holding the GIL) and the
+            # GIL monitor polls every 1 ms: both cost partitions time, neither serves the hub
+            "distributed.worker.profile.enabled": False,
+            "distributed.admin.system-monitor.gil.enabled": False,
+        })
         self.cluster: Any = None
         if config.scheduler:
             self.client = Client(config.scheduler, security=config.external_security(), set_as_default=False)
