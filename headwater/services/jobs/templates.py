@@ -5,7 +5,8 @@ as `<app>-template`) with the object partitioner and the passthrough assembler a
 params. An organization registers its own under ids it chooses (never a built-in's). A job
 made from a template takes the template's app, partitioner and assembler; its own params add
 to the template's, and a param that contradicts a fixed one is refused, as is naming another
-app, partitioner or assembler. Rights are decided by `authorization` (configuration: create
+app, partitioner or assembler. A template's params are checked as a job's are, so a block
+with a required param (the size partitioner's `bytes`) has it fixed by the template. Rights are decided by `authorization` (configuration: create
 and delete need a token that may configure; every caller of the organization may list).
 """
 
