@@ -11,7 +11,7 @@ from pydantic import Field
 
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
-from headwater.services.jobs import service
+from headwater.services.jobs import service, templates
 from headwater.services.jobs.objects import DataSourceObject, Endpoint
 from headwater.services.jobs.service import JobRequest, JobView
 
@@ -50,6 +50,10 @@ class JobIn(ApiModel):
     destination: Address | DataSourceIn = Field(
         description="A destination folder (s3+out://bucket/out/ or bucket+tmp://), or a dataSource object"
     )
+    template: str | None = Field(
+        default=None, max_length=128,
+        description="A job template (GET /v1/templates): its app, partitioner, assembler and fixed params; app, partitioner and assembler given beside it must agree",
+    )
     app: str = Field(default="copy", description="copy, convert or python", max_length=64)
     partitioner: str = Field(default="object", description="object, size or rows", max_length=32)
     assembler: str = Field(default="passthrough", description="passthrough, concatenate or zip", max_length=32)
@@ -76,6 +80,7 @@ class JobOut(ApiModel):
     state_timestamps: dict[str, str]
     source: str
     destination: str
+    template: str | None
     app: str
     partitioner: str
     assembler: str
@@ -123,7 +128,7 @@ def present(view: JobView) -> JobOut:
     return JobOut(
         id=job.id, name=job.name, description=job.description, state=job.state,
         state_timestamps=dict(job.state_timestamps or {}), source=job.source, destination=job.destination,
-        app=job.app, partitioner=job.partitioner, assembler=job.assembler,
+        template=job.template_id, app=job.app, partitioner=job.partitioner, assembler=job.assembler,
         params=JobParams(app=job.app_params or {}, partitioner=job.partitioner_params or {}, assembler=job.assembler_params or {}),
         progress=ProgressOut(
             partitions_done=progress.done, partitions_total=progress.total, partitions_failed=progress.failed,
@@ -141,6 +146,9 @@ async def create_job(body: JobIn, caller: CallerDep, hub: HubDep) -> JobOut:
         assembler=body.assembler, app_params=body.params.app, partitioner_params=body.params.partitioner,
         assembler_params=body.params.assembler, name=body.name, description=body.description,
     )
+    if body.template is not None:
+        named = {block for block in templates.BLOCKS if block in body.model_fields_set}
+        request = await anyio.to_thread.run_sync(templates.apply, hub, caller, body.template, request, named)
     return present(await service.create(hub, caller, request, run=body.run))
 
 
