@@ -7,7 +7,6 @@ address, streamed chunk by chunk; it shows a progress bar when stderr is a termi
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -16,19 +15,25 @@ from typing import Annotated, BinaryIO
 
 import typer
 
+from headwater.addresses import looks_like_address
 from headwater.cli.options import JsonOption, TokenOption, UrlOption, connect
 from headwater.cli.output import emit_json, fail, progress
 from headwater.client import Client, DataFile, Entry, InvalidInputError
 from headwater.client.data import DEFAULT_CHUNK
 
-_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[^:/]*)?://")
 AddressArgument = Annotated[str, typer.Argument(help="data://ORG/path or protocol+label://path.")]
 AddressesArgument = Annotated[list[str], typer.Argument(help="data://ORG/path or protocol+label://path.")]
 
 
 def is_address(text: str) -> bool:
-    """`scheme://...` is an address; anything else is a local path (`-` is stdin/stdout)."""
-    return bool(_ADDRESS.match(text))
+    """`scheme://...` is an address; anything else is a local path (`-` is stdin/stdout).
+
+    `s3+lake//x` (a connection without its `:`) that names no local file counts as an address,
+    so the parser says what is wrong with it instead of "no such file".
+    """
+    if looks_like_address(text):
+        return True
+    return "+" in text.split("/", 1)[0] and not os.path.lexists(text)
 
 
 def _entry_json(entry: Entry) -> dict[str, object]:
