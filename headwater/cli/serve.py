@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 from collections.abc import Iterator
@@ -61,6 +62,11 @@ def serve(
     host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    allow_private_endpoints: Annotated[bool, typer.Option(
+        "--allow-private-endpoints",
+        help="Let sources reach loopback and private addresses (a local MinIO or SeaweedFS); "
+             "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
+    )] = False,
 ) -> None:
     """Run the hub. Configuration comes from HEADWATER_* environment variables."""
     import uvicorn
@@ -70,6 +76,8 @@ def serve(
     from headwater.settings import Settings
 
     settings = Settings.from_env()
+    if allow_private_endpoints:
+        settings = dataclasses.replace(settings, allow_private_endpoints=True)
     hub = Hub.open(settings)
     try:
         if not settings.bootstrap_token:

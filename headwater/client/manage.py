@@ -6,6 +6,7 @@ dicts (camelCase keys). Secret values go out and never come back.
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -146,10 +147,13 @@ class Sources(Resource):
             protocol, label = parse_connection(connection)
         except InvalidInput:
             return ref
-        for source in self.list(protocol=protocol):
-            if source.get("label") == label:
+        known = self.list()
+        for source in known:
+            if (source.get("protocol"), source.get("label")) == (protocol, label):
                 return str(source["id"])
-        raise NotFoundError(f"data source {protocol}+{label} does not exist", status=404, code="not_found")
+        close = difflib.get_close_matches(f"{protocol}+{label}", [f"{s.get('protocol')}+{s.get('label')}" for s in known], n=1)
+        hint = f": did you mean {close[0]}?" if close else ""
+        raise NotFoundError(f"data source {protocol}+{label} does not exist{hint}", status=404, code="not_found")
 
     def update(self, ref: str, **fields: Any) -> Json:
         """Change the given fields (`label`, `name`, `params`, `access`, `path_restrictions`, ...)."""

@@ -1,0 +1,115 @@
+"""What a new user trips on in the first hour with the CLI: each test is one of those stumbles, fixed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from headwater.cli.main import app
+from tests.cli.test_cli import Run, one_line_error, org, run  # noqa: F401  (fixtures)
+from tests.fixtures.hub import RunningHub, start_hub
+from tests.fixtures.seaweedfs import SeaweedFS
+
+
+@pytest.fixture(scope="module")
+def public_only_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """A hub whose operator has not allowed private endpoints (the default)."""
+    running = start_hub(tmp_path_factory.mktemp("hub-public"), HEADWATER_ALLOW_PRIVATE_ENDPOINTS="0")
+    yield running
+    running.stop()
+
+
+def _s3_secret(run: Run, seaweedfs: SeaweedFS, secret_id: str, secret_key: str) -> None:
+    run("secrets", "create", "--id", secret_id, "--type", "s3", "--access-key", seaweedfs.rw.access_key,
+        "--secret-key-stdin", input=secret_key)
+
+
+def test_sources_create_warns_at_once_when_the_hub_would_refuse_the_endpoint(public_only_hub: RunningHub) -> None:
+    env = {"HEADWATER_URL": public_only_hub.url, "HEADWATER_TOKEN": public_only_hub.token()}
+    created = CliRunner().invoke(app, ["sources", "create", "--protocol", "s3", "--label", "local",
+                                       "--param", "endpoint=http://127.0.0.1:8333", "--param", "region=us-east-1"], env=env)
+    assert created.exit_code == 0, created.stderr
+    warning = next(line for line in created.stderr.splitlines() if line.startswith("warning: "))
+    assert "127.0.0.1" in warning and "--allow-private-endpoints" in warning and "HEADWATER_ALLOW_PRIVATE_ENDPOINTS" in warning
+    assert "restart" in warning
+    with public_only_hub.client(env["HEADWATER_TOKEN"]) as api:
+        body = api.post("/v1/sources", json={"protocol": "url", "label": "intranet", "params": {"url": "http://10.1.2.3/x.csv"}}).json()
+        assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("params.url: address 10.1.2.3")
+        fine = api.post("/v1/sources", json={"protocol": "synthetic", "label": "gen"}).json()
+        assert fine["warnings"] == []
+        # The test answers 308 with a reason that names both ways to allow it.
+        tested = api.post(f"/v1/sources/{body['id']}/test").json()["state"]
+        assert tested["code"] == "308"
+        assert "--allow-private-endpoints" in tested["reason"] and "HEADWATER_ALLOW_PRIVATE_ENDPOINTS" in tested["reason"]
+
+
+def test_no_warning_when_private_endpoints_are_allowed(run: Run) -> None:
+    created = run("sources", "create", "--protocol", "url", "--label", "lan", "--param", "url=http://127.0.0.1:9/x", "--json")
+    assert json.loads(created.stdout)["warnings"] == [] and "warning" not in created.stderr
+
+
+def test_sources_create_with_test_exits_non_zero_when_the_test_fails(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    failed = run("sources", "create", "--protocol", "local", "--label", "gone", "--param", f"path={tmp_path / 'missing'}",
+                 "--test", ok=False)
+    assert failed.exit_code == 1 and "Created local+gone://" in failed.stderr and "303" in failed.stderr
+    healthy = run("sources", "create", "--protocol", "local", "--label", "here", "--param", f"path={tmp_path}", "--test")
+    assert "100" in healthy.stderr
+
+
+def test_sources_list_shows_each_states_reason(run: Run) -> None:
+    run("sources", "create", "--protocol", "s3", "--label", "half")  # no endpoint: requires configuration
+    listed = run("sources", "list").stdout
+    row = next(line for line in listed.splitlines() if "s3+half://" in line)
+    assert "001" in row and "params.endpoint" in row
+
+
+def test_help_shows_flags_without_a_type() -> None:
+    commands = [["sources", "create"], ["jobs", "create"], ["cp"], ["rm"], ["token", "create"], ["serve"], []]
+    for command in commands:
+        shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, shown.stdout
+        assert "<bool>" not in shown.stdout, (command, shown.stdout)
+    assert "--allow-private-endpoints" in CliRunner().invoke(app, ["serve", "--help"]).stdout
+
+
+def test_a_read_with_a_wrong_secret_says_bad_credentials(run: Run, seaweedfs: SeaweedFS) -> None:
+    bucket = seaweedfs.create_bucket()
+    seaweedfs.store(bucket).put("a.txt", b"hello")  # type: ignore[attr-defined]
+    _s3_secret(run, seaweedfs, "wrong", "not-the-secret-" + uuid.uuid4().hex)
+    run("sources", "create", "--protocol", "s3", "--label", "lake", "--secret-id", "wrong",
+        "--param", f"endpoint={seaweedfs.endpoint}", "--param", f"region={seaweedfs.region}")
+    tested = run("sources", "test", "s3+lake", ok=False)
+    assert "301" in tested.stdout and "credentials" in tested.stdout
+    for command in (["cat", f"s3+lake://{bucket}/a.txt"], ["ls", f"s3+lake://{bucket}/"], ["cp", f"s3+lake://{bucket}/a.txt", "-"]):
+        line = one_line_error(run(*command, ok=False))
+        assert "refused the credentials" in line and "not allowed" not in line, (command, line)
+
+
+def test_an_unknown_label_suggests_the_closest_one(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run("sources", "create", "--protocol", "local", "--label", "lake", "--param", f"path={tmp_path}")
+    assert "did you mean local+lake?" in one_line_error(run("ls", "local+laek://", ok=False))
+    assert "did you mean local+lake?" in one_line_error(run("sources", "show", "local+lak", ok=False))
+    assert "did you mean" not in one_line_error(run("ls", "local+zzzzzz://", ok=False))
+
+
+def test_an_unknown_label_never_suggests_a_source_the_token_cannot_see(sqlite_hub: RunningHub, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    org_name = f"org-{uuid.uuid4().hex[:8]}"
+    admin = sqlite_hub.token(org=org_name)
+    with sqlite_hub.client(admin) as api:
+        seen = api.post("/v1/sources", json={"protocol": "synthetic", "label": "seen"}).json()
+        api.post("/v1/sources", json={"protocol": "synthetic", "label": "secret-lake"}).raise_for_status()
+    narrowed = sqlite_hub.token(org=org_name, source_ids=(seen["id"],))
+    with sqlite_hub.client(narrowed) as api:
+        message = api.get("/v1/connector/synthetic+secret-lak/").json()["error"]["message"]
+    assert "secret-lake" not in message and "no connection" in message
+
+
+def test_a_missing_colon_says_what_is_wrong_with_the_address(run: Run) -> None:
+    line = one_line_error(run("ls", "s3+lake//bucket/x", ok=False))
+    assert "missing the ':' after 's3+lake'" in line and "s3+lake://bucket/x" in line
+    line = one_line_error(run("cp", "s3+lake//bucket/x", "-", ok=False))
+    assert "missing the ':'" in line
