@@ -1,4 +1,4 @@
-"""`headwater serve`: the hub on uvicorn, embedded defaults (SQLite, ./.headwater, a generated master key)."""
+"""`headwater serve`: the hub on uvicorn, embedded defaults (SQLite in the user's data dir, a generated master key)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,9 @@ def serve(
     settings = Settings.from_env()
     if allow_private_endpoints:
         settings = dataclasses.replace(settings, allow_private_endpoints=True)
+    from headwater.cli.store import describe, store_exists
+
+    note(f"{'Using the store' if store_exists(settings) else 'Creating a new store'} in {describe(settings)}")
     hub = Hub.open(settings)
     try:
         if not settings.bootstrap_token:
@@ -89,6 +92,8 @@ def serve(
                     f"    {value}\n"
                 )
         shown = "localhost" if host in {"0.0.0.0", "::"} else (f"[{host}]" if ":" in host else host)
+        if settings.allow_private_endpoints:
+            note("Sources may reach loopback and private addresses (--allow-private-endpoints).")
         note(f"Headwater serving http://{shown}:{port} (data in {settings.data_dir}); Ctrl-C stops it.")
         with stops_cleanly():
             uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from headwater.cli.main import app
+from headwater.settings import Settings
 from tests.cli.test_cli import Run, one_line_error, org, run  # noqa: F401  (fixtures)
+from tests.fixtures import postgres
 from tests.fixtures.hub import RunningHub, start_hub
 from tests.fixtures.seaweedfs import SeaweedFS
 
@@ -113,3 +116,50 @@ def test_a_missing_colon_says_what_is_wrong_with_the_address(run: Run) -> None:
     assert "missing the ':' after 's3+lake'" in line and "s3+lake://bucket/x" in line
     line = one_line_error(run("cp", "s3+lake//bucket/x", "-", ok=False))
     assert "missing the ':'" in line
+
+
+def test_token_create_refuses_to_create_a_store_and_names_the_one_it_looked_for(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "not-the-hub"
+    env = {"HEADWATER_DATA_DIR": str(elsewhere), "HEADWATER_MASTER_KEY": "", "HEADWATER_DATABASE_URL": ""}
+    refused = CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "u"], env=env)
+    line = one_line_error(refused)
+    assert str(elsewhere) in line and "--init" in line and "HEADWATER_DATA_DIR" in line
+    assert not elsewhere.exists() and "hw_" not in refused.stdout
+    rotate = CliRunner().invoke(app, ["secrets", "rotate-master-key"], env=env)
+    assert "no hub store at" in one_line_error(rotate) and not elsewhere.exists()
+
+    made = CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "u", "--init"], env=env)
+    assert made.exit_code == 0, made.stderr
+    assert f"Creating a new store in {elsewhere}" in made.stderr and made.stdout.startswith("hw_")
+    again = CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "v"], env=env)
+    assert again.exit_code == 0 and f"Using the store in {elsewhere} (SQLite {elsewhere / 'headwater.db'})" in again.stderr
+
+
+def test_a_store_without_its_master_key_file_is_refused(tmp_path: Path) -> None:
+    env = {"HEADWATER_DATA_DIR": str(tmp_path / "d"), "HEADWATER_MASTER_KEY": "", "HEADWATER_DATABASE_URL": ""}
+    assert CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "u", "--init"], env=env).exit_code == 0
+    (tmp_path / "d" / "master.key").unlink()
+    line = one_line_error(CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "u"], env=env))
+    assert "master key file" in line and not (tmp_path / "d" / "master.key").exists()
+
+
+def test_the_store_a_command_names_never_shows_a_database_password(tmp_path: Path) -> None:
+    name = postgres.create_database()
+    try:
+        url = postgres.url_of(name).replace("postgresql://postgres@", "postgresql://postgres:pw-never-shown@")
+        env = {"HEADWATER_DATA_DIR": str(tmp_path / "d"), "HEADWATER_MASTER_KEY": "", "HEADWATER_DATABASE_URL": url}
+        refused = CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "u"], env=env)
+        assert "no hub store" in one_line_error(refused) and "postgres:***@" in refused.stderr
+        made = CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "u", "--init"], env=env)
+        assert made.exit_code == 0, made.stderr
+        assert f"Creating a new store in {tmp_path / 'd'} (database postgresql+psycopg://postgres:***@" in made.stderr
+        for result in (refused, made):
+            assert "pw-never-shown" not in result.stderr + result.stdout
+    finally:
+        postgres.drop_database(name)
+
+
+def test_the_default_data_dir_is_the_users_not_the_current_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).data_dir == tmp_path / "xdg" / "headwater"
