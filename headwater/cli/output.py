@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import typer
+from rich import filesize
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
@@ -42,6 +43,11 @@ def note(message: str) -> None:
     """A line for people, on stderr, so stdout stays clean for pipes."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
+
+
+def human_bytes(count: int | float | None) -> str:
+    """`1.5 MB`, `12 bytes`: sizes for people (decimal units, as the progress bars show them)."""
+    return filesize.decimal(int(count or 0))
 
 
 def emit_json(data: Any) -> None:
