@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,3 +165,61 @@ def test_the_default_data_dir_is_the_users_not_the_current_folder(monkeypatch: p
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
     assert Settings.from_env({}).data_dir == tmp_path / "xdg" / "headwater"
+
+
+def test_cp_recursive_copies_folders_both_ways_and_sums_up(run: Run, org: str, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    (tree / "empty").mkdir()
+    files = {"a.txt": b"alpha", "sub/b.bin": os.urandom(70_000), "sub/deeper/c x+%.csv": b"x,y\n1,2\n"}
+    for name, data in files.items():
+        (tree / name).write_bytes(data)
+
+    up = run("cp", "-r", str(tree), f"data://{org}/coll/")
+    summary = up.stderr.strip().splitlines()[-1]
+    total = sum(len(d) for d in files.values())
+    assert summary.startswith(f"Copied 3 files, {total / 1000:.1f} kB in ") and summary.endswith("/s)"), summary
+    listed = json.loads(run("ls", f"data://{org}/coll/tree/sub", "--json").stdout)
+    assert sorted((e["name"], e["isDir"]) for e in listed) == [("b.bin", False), ("deeper", True)]
+    assert json.loads(run("ls", f"data://{org}/coll/tree/empty", "--json").stdout) == []
+
+    out = tmp_path / "out"
+    out.mkdir()
+    down = run("cp", "-r", f"data://{org}/coll/tree", str(out))
+    assert down.stderr.strip().splitlines()[-1].startswith("Copied 3 files, ")
+    for name, data in files.items():
+        assert (out / "tree" / name).read_bytes() == data
+    assert (out / "tree" / "empty").is_dir()
+    again = json.loads(run("cp", "-r", f"data://{org}/coll/tree/sub", str(tmp_path / "fresh"), "--json").stdout)
+    assert again["files"] == 2 and again["bytes"] == len(files["sub/b.bin"]) + len(files["sub/deeper/c x+%.csv"])
+    assert (tmp_path / "fresh" / "deeper" / "c x+%.csv").read_bytes() == files["sub/deeper/c x+%.csv"]
+
+    between = json.loads(run("cp", "-r", f"data://{org}/coll/tree", f"data://{org}/copy", "--json").stdout)
+    assert between == {"source": f"data://{org}/coll/tree", "destination": f"data://{org}/copy/", "bytes": total, "files": 3}
+    assert run("cat", f"data://{org}/copy/sub/deeper/c x+%.csv").stdout_bytes == files["sub/deeper/c x+%.csv"]
+
+    assert "use cp -r" in one_line_error(run("cp", f"data://{org}/coll/tree", str(out), ok=False))
+    assert "use cp -r" in one_line_error(run("cp", str(tree), f"data://{org}/coll/", ok=False))
+
+
+def test_cp_names_a_missing_local_folder_never_a_temporary_name(run: Run, org: str, tmp_path: Path) -> None:
+    run("cp", "-", f"data://{org}/c/f.txt", input=b"data")
+    for command in (["cp", f"data://{org}/c/f.txt", str(tmp_path / "nope") + "/"],
+                    ["cp", f"data://{org}/c/f.txt", str(tmp_path / "nope" / "f.txt")],
+                    ["cp", "-r", f"data://{org}/c", str(tmp_path / "nope" / "deeper")],
+                    ["cp", "-r", str(tmp_path / "nope"), f"data://{org}/c/"]):
+        line = one_line_error(run(*command, ok=False))
+        assert f"local folder {tmp_path / 'nope'} does not exist" in line and ".part" not in line, (command, line)
+    assert not (tmp_path / "nope").exists()
+
+
+def test_downloaded_files_follow_the_umask(run: Run, org: str, tmp_path: Path) -> None:
+    run("cp", "-", f"data://{org}/c/f.txt", input=b"data")
+    previous = os.umask(0o027)
+    try:
+        run("cp", f"data://{org}/c/f.txt", str(tmp_path / "f.txt"))
+        run("cp", "-r", f"data://{org}/c", str(tmp_path / "tree"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "tree" / "f.txt").stat().st_mode) == 0o640
