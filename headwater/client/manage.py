@@ -240,23 +240,25 @@ class Tokens(Resource):
 
 
 class Audit(Resource):
-    """`/v1/audit`: the organization's audit trail, oldest first."""
+    """`/v1/audit`: the organization's audit trail, oldest first (or newest first with `order="desc"`)."""
 
     path = "/v1/audit"
     key = "events"
 
-    def page(self, *, after: int | None = None, limit: int = 100, **filters: Any) -> Json:
+    def page(self, *, after: int | None = None, limit: int = 100, order: str = "asc", **filters: Any) -> Json:
         params = {camel(k): v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None}
         params.update({"limit": limit} if after is None else {"limit": limit, "after": after})
+        if order != "asc":
+            params["order"] = order
         result: Json = self._transport.json("GET", self.path, params=params)
         return result
 
-    def events(self, **filters: Any) -> list[Json]:
+    def events(self, *, order: str = "asc", **filters: Any) -> list[Json]:
         """Every matching event, following the pages to the end."""
         found: list[Json] = []
         after: int | None = None
         while True:
-            page = self.page(after=after, limit=1000, **filters)
+            page = self.page(after=after, limit=1000, order=order, **filters)
             found += page["events"]
             after = page.get("next")
             if not after:

@@ -84,6 +84,36 @@ def test_filters_select_by_operation_outcome_source_path_and_user(hub_server: Ru
         assert [e["id"] for e in rest][0] > first["next"]
 
 
+def test_newest_first_pages_backwards_through_the_trail_with_the_same_cursor(hub_server: RunningHub, tmp_path: Path) -> None:
+    token = hub_server.token()
+    with hub_server.client(token) as api:
+        scripted_session(api, tmp_path)
+        for _ in range(4):
+            api.get("/v1/sources").raise_for_status()
+        oldest_first = api.get("/v1/audit", params={"limit": 1000}).json()["events"]
+        ids = [e["id"] for e in oldest_first]
+        assert ids == sorted(ids) and len(ids) >= 9
+        listed = [e["id"] for e in oldest_first if e["operation"] == "list_sources"]
+        assert len(listed) == 4
+
+        seen: list[int] = []
+        after: int | None = None
+        for _ in range(20):
+            params: dict[str, str | int] = {"order": "desc", "limit": 2, "operation": "list_sources"}
+            if after is not None:
+                params["after"] = after
+            body = api.get("/v1/audit", params=params).json()
+            seen += [e["id"] for e in body["events"]]
+            after = body["next"]
+            if after is None:
+                break
+        assert seen == listed[::-1]  # every event once, newest first, no gap and no repeat
+
+        newest = api.get("/v1/audit", params={"order": "desc", "limit": 3, "operation": "list_sources"}).json()
+        assert [e["id"] for e in newest["events"]] == listed[::-1][:3] and newest["next"] == listed[-3]
+        assert api.get("/v1/audit", params={"order": "sideways"}).status_code in (400, 422)
+
+
 def test_export_streams_json_lines(hub_server: RunningHub, tmp_path: Path) -> None:
     with hub_server.client(hub_server.token()) as api:
         scripted_session(api, tmp_path)

@@ -380,6 +380,7 @@ TABLE: dict[tuple[str, str], list[Case]] = {
         Case("dataSource objects", at("/v1/jobs", json=NATIVE_OBJECTS_JOB), CREATE),
     ],
     ("GET", "/v1/jobs"): [Case("list", at("/v1/jobs"), EVERYONE, NARROW_HIDE_JOBS)],
+    ("GET", "/v1/jobs/catalog"): [Case("apps, partitioners, assemblers", at("/v1/jobs/catalog"), EVERYONE)],
     ("GET", "/v1/jobs/{job_id}"): [Case("job in S1", at("/v1/jobs/{job_in}"), VISIBLE), Case("job outside", at("/v1/jobs/{job_out}"), OUTSIDE)],
     ("DELETE", "/v1/jobs/{job_id}"): [Case("fresh job in S1", fresh(job_in, "/v1/jobs/{id}"), WRITE_IN),
                                       Case("fresh job outside", fresh(job_out, "/v1/jobs/{id}"), MANAGE_OUTSIDE)],

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
-from headwater.services.jobs import service, templates
+from headwater.services.jobs import catalog, service, templates
 from headwater.services.jobs.objects import DataSourceObject, Endpoint
 from headwater.services.jobs.service import JobRequest, JobView
 
@@ -123,6 +123,24 @@ class LogList(ApiModel):
     next: int
 
 
+class BlockOut(ApiModel):
+    name: str
+    title: str
+    description: str
+    params_schema: dict[str, Any] = Field(description="The JSON schema of the block's params (`params.app`, ...)")
+
+
+class JobCatalog(ApiModel):
+    request_schema: dict[str, Any] = Field(description="The JSON schema of `POST /v1/jobs`'s body")
+    apps: list[BlockOut]
+    partitioners: list[BlockOut]
+    assemblers: list[BlockOut]
+
+
+def present_block(given: catalog.Block) -> BlockOut:
+    return BlockOut(name=given.name, title=given.title, description=given.description, params_schema=given.schema())
+
+
 def present(view: JobView) -> JobOut:
     job, progress = view.job, view.progress
     return JobOut(
@@ -158,6 +176,16 @@ def list_jobs(
     limit: int = Query(default=100, ge=1, le=service.MAX_LIST), offset: int = Query(default=0, ge=0),
 ) -> JobList:
     return JobList(jobs=[present(v) for v in service.list_jobs(hub, caller, state, limit, offset)])
+
+
+@router.get("/catalog", response_model=JobCatalog, summary="The apps, partitioners and assemblers a job may use, with their params' schemas")
+def job_catalog(caller: CallerDep) -> JobCatalog:
+    return JobCatalog(
+        request_schema=JobIn.model_json_schema(by_alias=True),
+        apps=[present_block(b) for b in catalog.APPS],
+        partitioners=[present_block(b) for b in catalog.PARTITIONERS],
+        assemblers=[present_block(b) for b in catalog.ASSEMBLERS],
+    )
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="Show a job with its state and progress")
