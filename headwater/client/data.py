@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from headwater.client.transport import Transport
 
 DEFAULT_CHUNK = 1024 * 1024
+#: Entries asked for per listing page: the hub's largest (a hub that predates `limit` sends its own 1,000).
+LIST_PAGE = 10_000
 Uploadable = Union[bytes, bytearray, memoryview, str, IO[bytes], Iterable[bytes]]
 
 
@@ -264,11 +266,13 @@ class DataDirectory:
         except InvalidInput as exc:
             raise invalid(exc) from None
 
-    def list(self) -> Iterator[Entry]:
-        """Every entry, folders then files page by page, following the hub's `marker`."""
+    def list(self, page_size: int = LIST_PAGE) -> Iterator[Entry]:
+        """Every entry, folders then files page by page (`page_size` entries each), following the hub's `marker`."""
         marker: str | None = None
         while True:
-            params = {"marker": marker} if marker else None
+            params: dict[str, str | int] = {"limit": page_size}
+            if marker:
+                params["marker"] = marker
             page = self._transport.json("GET", self.url, params=params) or {}
             for folder in page.get("folders") or []:
                 yield Entry(folder["name"], True, str(self._child(folder["name"])) + "/")

@@ -317,6 +317,11 @@ def visible_at(rights: policy.Rights, full: str, is_dir: bool) -> bool:
     return policy.visible(directory, name, is_dir, rights.restrictions)
 
 
+def sees_everything(rights: policy.Rights) -> bool:
+    """Whether the rights show every entry of every directory (no restriction narrower than `*`, no token prefix)."""
+    return rights.token_prefix is None and "*" in rights.restrictions
+
+
 def named_roots(rights: policy.Rights) -> list[str] | None:
     """The root entries the rights name: the first segment of each path restriction (or of the token's
     prefix). None when a restriction reaches root entries it does not name (`*`, `bucket*`), so that

@@ -265,11 +265,13 @@ async def list_pieces(target: Target, marker: str | None = None, limit: int = PA
         pieces = target.connector.scan(path, marker, limit)
     else:
         pieces = target.connector.list_root(authorization.named_roots(target.rights), marker, limit)
+    if authorization.sees_everything(target.rights) and type(target.connector).real_path is Connector.real_path:
+        shows = lambda entry: usable_name(entry.name)  # noqa: E731 - nothing is hidden but unusable names
+    else:
+        shows = lambda entry: target.shows(path, entry)  # noqa: E731
     try:
         async for piece in pieces:
-            yield Listing(
-                [f for f in piece.folders if target.shows(path, f)], [f for f in piece.files if target.shows(path, f)], piece.marker
-            )
+            yield Listing([f for f in piece.folders if shows(f)], [f for f in piece.files if shows(f)], piece.marker)
     finally:
         await pieces.aclose()  # type: ignore[attr-defined]
 
