@@ -9,25 +9,27 @@ that stops early has cost the backend at most one request it did not need.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def ahead(source: AsyncIterator[T]) -> AsyncIterator[T]:
-    """Yield `source`'s items, fetching the next one while the current one is used.
+async def ahead(source: AsyncIterator[T], wanted: Callable[[], bool] = lambda: True) -> AsyncIterator[T]:
+    """Yield `source`'s items, fetching the next one while the current one is used, as long as
+    `wanted()` says more will be wanted (after that, the next is fetched only when asked for).
 
     A failure of `source` is raised where its item would have come.
     """
-    pending: asyncio.Future[T] = asyncio.ensure_future(source.__anext__())
+    pending: asyncio.Future[T] | None = asyncio.ensure_future(source.__anext__())
     try:
         while True:
             try:
-                item = await pending
+                item = await (pending if pending is not None else source.__anext__())
             except StopAsyncIteration:
                 return
-            pending = asyncio.ensure_future(source.__anext__())
+            pending = asyncio.ensure_future(source.__anext__()) if wanted() else None
             yield item
     finally:
-        pending.cancel()
+        if pending is not None:
+            pending.cancel()

@@ -653,9 +653,9 @@ class S3Connector(Connector):
             return
         spot = self._spot(path)
         after = decode_marker(marker)
-        children = self._children(spot, after)
+        taken = 0
+        children = self._children(spot, after, lambda: taken < limit)  # the lookahead entry needs no request after it
         try:
-            taken = 0
             held: Found | None = None  # the piece that filled the page, until the next one shows whether more follow
             async for found in children:
                 if held is not None:
@@ -731,9 +731,9 @@ class S3Connector(Connector):
                 raise refused from None
             raise classify_transport_error(exc, location.endpoint) from None
 
-    async def _children(self, spot: _Spot, after: str | None) -> AsyncIterator[Found]:
+    async def _children(self, spot: _Spot, after: str | None, wanted: Callable[[], bool] = lambda: True) -> AsyncIterator[Found]:
         """The children of `spot` after the position `after`, in key order, a listing request at a time,
-        each with the position to resume after it.
+        each with the position to resume after it. The next request is sent ahead while `wanted()`.
 
         Streams the flat key listing and groups it by the next `/` itself, so memory stays
         bounded by a few listing requests however large the folder. A folder with more keys
@@ -746,7 +746,7 @@ class S3Connector(Connector):
             restart: str | None = None
             current: str | None = None
             skipped = 0
-            chunks = ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK))
+            chunks = ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK), wanted)
             try:
                 async for chunk in chunks:
                     found: Found = []

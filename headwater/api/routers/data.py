@@ -70,7 +70,7 @@ def listing_time(moment: datetime | None) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ`, the only form Algorithmia's client parses."""
     if moment is None:
         return "1970-01-01T00:00:00.000Z"
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"  # the wall time as given, without its offset
 
 
 def content_type(name: str, entry: Entry) -> str:
