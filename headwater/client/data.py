@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from headwater.addresses import Address, parse_address, split_parent
+from headwater.addresses import Address, normalise_segment, parse_address, split_parent
 from headwater.client.errors import ClientError, InvalidInputError, NotFoundError, UpstreamError, invalid, unreachable
 from headwater.errors import InvalidInput
 
@@ -260,6 +260,14 @@ class DataDirectory:
     def dir(self, name: str) -> "DataDirectory":
         return DataDirectory(self._transport, self._child(name), self.chunk_size)
 
+    @staticmethod
+    def _name(name: str) -> str:
+        """A listed name, checked to be one path segment (a hub cannot hand out `..` or `a/b`)."""
+        try:
+            return normalise_segment(name)
+        except InvalidInput as exc:
+            raise invalid(exc) from None
+
     def _child(self, name: str) -> Address:
         try:
             return self.address.child(name)
@@ -274,11 +282,12 @@ class DataDirectory:
             if marker:
                 params["marker"] = marker
             page = self._transport.json("GET", self.url, params=params) or {}
+            base = str(self.address)  # a child's address is this plus its (checked) name
             for folder in page.get("folders") or []:
-                yield Entry(folder["name"], True, str(self._child(folder["name"])) + "/")
+                yield Entry(folder["name"], True, base + self._name(folder["name"]) + "/")
             for item in page.get("files") or []:
                 name = item["filename"]
-                yield Entry(name, False, str(self._child(name)), item.get("size"), _parse_time(item.get("last_modified")))
+                yield Entry(name, False, base + self._name(name), item.get("size"), _parse_time(item.get("last_modified")))
             marker = page.get("marker") or None
             if not marker:
                 return

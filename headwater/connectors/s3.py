@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,7 +50,7 @@ from headwater.connectors.base import (
     encode_marker,
 )
 from headwater.connectors.http import classify_transport_error
-from headwater.connectors.prefetch import ahead
+from headwater.connectors.prefetch import Ahead
 from headwater.connectors.catalogue import BuildContext, Kind, register
 from headwater.connectors.s3_profiles import PROFILES, Profile
 if TYPE_CHECKING:
@@ -76,6 +78,9 @@ FOLDER_MARKER = ".headwater-folder"
 #: Sorts after every key below `name/`: resuming after `name/` + this skips a whole folder.
 PAST_FOLDER = "\U0010ffff"
 LIST_CHUNK = 1000
+#: Seconds the entries a page looked ahead at are kept for the request of the next page (which starts with them).
+CONTINUATION_SECONDS = 5.0
+CONTINUATIONS_KEPT = 32
 #: Encryption settings obstore reads from the process environment and no explicit setting can remove.
 ENV_ENCRYPTION = ("AWS_SERVER_SIDE_ENCRYPTION", "AWS_SSE_KMS_KEY_ID", "AWS_SSE_CUSTOMER_KEY_BASE64", "AWS_SSE_BUCKET_KEY_ENABLED")
 
@@ -377,6 +382,8 @@ class S3Connector(Connector):
         if credentials is not None:
             _static_credentials(credentials)  # refuse an incomplete secret now, not on first request
         self._checked: set[str] = set()
+        #: (bucket, folder key, position) → when it expires, and the entries listed after that position.
+        self._continuations: OrderedDict[tuple[str, str, str], tuple[float, Found]] = OrderedDict()
         if location.bucket is not None:
             self._check_endpoint(location.bucket)
         else:  # each bucket's own host (virtual-host addressing) is checked when first used
@@ -659,12 +666,11 @@ class S3Connector(Connector):
             held: Found | None = None  # the piece that filled the page, until the next one shows whether more follow
             async for found in children:
                 if held is not None:
-                    yield self._piece(held, encode_marker(held[-1][1]))
+                    yield self._page_end(spot, held, found)
                     return
                 room = limit - taken
                 if len(found) > room:
-                    part = found[:room]
-                    yield self._piece(part, encode_marker(part[-1][1]))
+                    yield self._page_end(spot, found[:room], found[room:])
                     return
                 taken += len(found)
                 if taken == limit:
@@ -680,6 +686,27 @@ class S3Connector(Connector):
                 yield self._piece([], None)
         finally:
             await children.aclose()
+
+    def _page_end(self, spot: _Spot, last: Found, beyond: Found) -> Listing:
+        """The last piece of a full page, whose marker is its last entry's position. The entries listed
+        beyond it are kept briefly: the next page's request starts with them instead of asking again."""
+        position = last[-1][1]
+        now = time.monotonic()
+        kept = self._continuations
+        kept[(spot.bucket, spot.key, position)] = (now + CONTINUATION_SECONDS, beyond)
+        kept.move_to_end((spot.bucket, spot.key, position))
+        while len(kept) > CONTINUATIONS_KEPT or (kept and next(iter(kept.values()))[0] < now):
+            kept.popitem(last=False)
+        return self._piece(last, encode_marker(position))
+
+    def _continuation(self, spot: _Spot, after: str | None) -> Found | None:
+        """The entries a previous page listed after `after`, if it was that page's end and not long ago."""
+        if after is None:
+            return None
+        kept = self._continuations.pop((spot.bucket, spot.key, after), None)
+        if kept is None or kept[0] < time.monotonic():
+            return None
+        return kept[1]
 
     @staticmethod
     def _piece(found: Found, marker: str | None) -> Listing:
@@ -741,13 +768,19 @@ class S3Connector(Connector):
         """
         store = await self._store(spot.bucket)
         lead = spot.lead
+        ready = self._continuation(spot, after)
+        if ready:
+            after = ready[-1][1]
         offset = lead + after if after else None
         while True:
             restart: str | None = None
             current: str | None = None
             skipped = 0
-            chunks = ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK), wanted)
+            chunks = Ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK), wanted)
             try:
+                if ready:  # what the previous page looked ahead at, while the request for what follows is on its way
+                    yield ready
+                    ready = None
                 async for chunk in chunks:
                     found: Found = []
                     for meta in chunk:
