@@ -1,19 +1,24 @@
-"""Export a large PostgreSQL table to Parquet through the hub, and directly with psycopg + pyarrow, in one run.
+"""A large PostgreSQL table to Parquet: the hub, ADBC used directly and ConnectorX used directly, in one run.
 
-Prints rows/s of each and the peak memory (VmHWM) of the hub process and of the direct
-exporter (also a separate process). Everything is on loopback: the machine's PostgreSQL
-(trust auth, user postgres) and a hub started here.
+Everything is on loopback: the machine's PostgreSQL (trust auth, user postgres) holds a scratch
+database made and dropped here; a hub is started here (and, with `--before DIR`, a second hub
+running the code checked out in DIR, for a before/after in the same run). The peers take turns,
+round after round, so that a noisy machine slows them alike; the medians and ratios are printed,
+with each one's peak memory (VmHWM: the hub's over the whole run, a direct exporter's per run in
+its own process).
 
-    python bench/db_export.py --rows 5000000
+    python bench/db_export.py --rows 2000000 --rounds 5 [--before /path/to/main]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,7 +28,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import peak_rss_mib, rss_mib, start_hub  # noqa: E402
+from hubprocess import HubProcess, peak_rss_mib, rss_mib, start_hub  # noqa: E402
 
 from tests.fixtures.postgres import create_database, drop_database, url_of  # noqa: E402
 
@@ -34,50 +39,63 @@ SELECT g::bigint AS id, (g % 100000)::integer AS user_id, round((g % 10000) / 7.
        timestamptz '2024-01-01' + g * interval '1 second' AS created, g % 3 = 0 AS flag
 FROM generate_series(1, %(rows)s) g
 """
+QUERY = "SELECT id, user_id, amount, score, kind, created, flag FROM events"
+
+#: What a developer would write with each driver, run in a process of its own (argv: url, out).
+DIRECT = {
+    "ADBC direct": (
+        "import sys, adbc_driver_postgresql.dbapi as adbc, pyarrow.parquet as pq\n"
+        "started = time.perf_counter()\n"
+        "with adbc.connect(sys.argv[1]) as conn, conn.cursor() as cur:\n"
+        f"    cur.execute({QUERY!r})\n"
+        "    reader = cur.fetch_record_batch()\n"
+        "    with pq.ParquetWriter(sys.argv[2], reader.schema) as writer:\n"
+        "        for batch in reader:\n"
+        "            writer.write_batch(batch)\n"
+    ),
+    "ConnectorX direct": (
+        "import sys, connectorx as cx, pyarrow.parquet as pq\n"
+        "started = time.perf_counter()\n"
+        f"table = cx.read_sql(sys.argv[1], {QUERY!r}, return_type='arrow')\n"
+        "pq.write_table(table, sys.argv[2])\n"
+    ),
+}
+PEAK = "print(time.perf_counter() - started)\nimport pathlib\nprint([l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')][0].split()[1])\n"
 
 
-def direct_export(url: str, out: str) -> None:
-    """The export a developer would write: a named cursor, batches to Arrow, a Parquet writer."""
-    import pyarrow as pa
-
-    schema = pa.schema(
-        [("id", pa.int64()), ("user_id", pa.int32()), ("amount", pa.decimal128(12, 2)), ("score", pa.float64()),
-         ("kind", pa.string()), ("created", pa.timestamp("us", tz="UTC")), ("flag", pa.bool_())]
-    )
-    with psycopg.connect(url, options="-c TimeZone=UTC") as conn, conn.cursor(name="direct") as cur:
-        cur.execute("SELECT id, user_id, amount, score, kind, created, flag FROM events")
-        with pq.ParquetWriter(out, schema) as writer:
-            while rows := cur.fetchmany(50_000):
-                columns = list(zip(*rows))
-                writer.write_batch(pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema))
+def run_direct(code: str, url: str, out: Path) -> tuple[float, float]:
+    """Run a direct exporter in its own process: seconds from connecting to the file closed
+    (the interpreter's start and imports left out), and the process's peak MiB."""
+    done = subprocess.run([sys.executable, "-c", "import time\n" + code + PEAK, url, str(out)], capture_output=True, text=True, check=True)
+    seconds, peak = done.stdout.strip().splitlines()[-2:]
+    return float(seconds), int(peak) / 1024
 
 
-def run_direct(url: str, out: Path) -> tuple[float, float]:
-    """Run the direct export in its own process; return seconds and its peak memory (MiB)."""
-    code = (
-        "import sys, pathlib; sys.path.insert(0, sys.argv[3]); from db_export import direct_export; "
-        "direct_export(sys.argv[1], sys.argv[2]); "
-        "print([l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')][0].split()[1])"
-    )
+def through_hub(hub: HubProcess, path: str, out: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, url, str(out), str(ROOT / "bench")], capture_output=True, text=True, check=True)
-    return time.perf_counter() - started, int(done.stdout.strip().splitlines()[-1]) / 1024
-
-
-def through_hub(client: httpx.Client, path: str, out: Path) -> float:
-    started = time.perf_counter()
-    with client.stream("GET", path) as response, out.open("wb") as handle:
-        response.raise_for_status()
-        for chunk in response.iter_bytes(1024 * 1024):
-            handle.write(chunk)
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=600) as client:
+        with client.stream("GET", path) as response, out.open("wb") as handle:
+            response.raise_for_status()
+            for chunk in response.iter_bytes(1024 * 1024):
+                handle.write(chunk)
     return time.perf_counter() - started
+
+
+def register(hub: HubProcess, database: str) -> None:
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as client:
+        params = {"host": "127.0.0.1", "database": database, "user": "postgres"}
+        client.post("/v1/sources", json={"protocol": "postgres", "label": "bench", "params": params}).raise_for_status()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before", type=Path, help="a checkout of the code to run as a second hub (e.g. main before a change)")
+    parser.add_argument("--csv", action="store_true", help="also time the hub's CSV export (COPY) each round")
     args = parser.parse_args()
     database = create_database()
+    hubs: dict[str, HubProcess] = {}
     try:
         started = time.perf_counter()
         with psycopg.connect(url_of(database), autocommit=True) as conn:
@@ -86,30 +104,55 @@ def main() -> None:
         print(f"table: {args.rows:,} rows made in {time.perf_counter() - started:.1f} s")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            hub = start_hub(work / "hub")
-            try:
-                with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=600) as client:
-                    params = {"host": "127.0.0.1", "database": database, "user": "postgres"}
-                    client.post("/v1/sources", json={"protocol": "postgres", "label": "bench", "params": params}).raise_for_status()
-                    idle = rss_mib(hub.pid)
-                    results = []
-                    for fmt in ("parquet", "csv"):
-                        out = work / f"hub.{fmt}"
-                        seconds = through_hub(client, f"/v1/connector/postgres+bench/public/events.{fmt}", out)
-                        results.append((f"hub GET events.{fmt}", seconds, out.stat().st_size, peak_rss_mib(hub.pid)))
-                    assert pq.ParquetFile(work / "hub.parquet").metadata.num_rows == args.rows
-            finally:
-                hub.stop()
-            seconds, peak = run_direct(url_of(database), work / "direct.parquet")
-            assert pq.ParquetFile(work / "direct.parquet").metadata.num_rows == args.rows
-            results.append(("direct psycopg+pyarrow parquet", seconds, (work / "direct.parquet").stat().st_size, peak))
-        print(f"hub resident memory before the exports: {idle:.0f} MiB")
-        print(f"{'export':34} {'seconds':>8} {'rows/s':>11} {'MiB out':>8} {'peak MiB':>9}")
-        for name, secs, size, peak_mib in results:
-            print(f"{name:34} {secs:8.1f} {args.rows / secs:11,.0f} {size / 2**20:8.1f} {peak_mib:9.0f}")
-        hub_parquet, direct = results[0][1], results[-1][1]
-        print(f"hub parquet / direct parquet time: {hub_parquet / direct:.2f}x")
+            hubs["hub"] = start_hub(work / "hub")
+            if args.before is not None:
+                hubs["hub before"] = start_hub(work / "before", source=args.before.resolve())
+            idle = {name: rss_mib(hub.pid) for name, hub in hubs.items()}
+            for hub in hubs.values():
+                register(hub, database)
+            peers: dict[str, Callable[[Path], tuple[float, float | None]]] = {}
+            for name, hub in hubs.items():
+                peers[f"{name} parquet"] = lambda out, hub=hub: (through_hub(hub, "/v1/connector/postgres+bench/public/events.parquet", out), None)
+                if args.csv:
+                    peers[f"{name} csv"] = lambda out, hub=hub: (through_hub(hub, "/v1/connector/postgres+bench/public/events.csv", out), None)
+            for name, code in DIRECT.items():
+                peers[name] = lambda out, code=code: run_direct(code, url_of(database), out)
+            times: dict[str, list[float]] = {name: [] for name in peers}
+            peaks: dict[str, float] = {}
+            sizes: dict[str, int] = {}
+            names = list(peers)
+            for round_ in range(args.rounds):
+                order = names[round_ % len(names):] + names[: round_ % len(names)]  # rotate who goes first
+                for name in order:
+                    out = work / f"{name.replace(' ', '_')}.out"
+                    seconds, peak = peers[name](out)
+                    times[name].append(seconds)
+                    sizes[name] = out.stat().st_size
+                    if name.endswith("parquet") or name in DIRECT:
+                        assert pq.ParquetFile(out).metadata.num_rows == args.rows, name
+                    if peak is not None:
+                        peaks[name] = max(peaks.get(name, 0.0), peak)
+                    out.unlink()
+                print(f"round {round_ + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names), flush=True)
+            for name, hub in hubs.items():
+                for peer in peers:
+                    if peer.startswith(name + " "):
+                        peaks[peer] = peak_rss_mib(hub.pid)
+        print("\nThe machine is shared and noisy: compare medians of one run, not figures across runs.")
+        print(f"hub resident memory before the exports: {', '.join(f'{n} {m:.0f} MiB' for n, m in idle.items())}")
+        print(f"{'export':22} {'median s':>9} {'min s':>7} {'rows/s':>11} {'MiB out':>8} {'peak MiB':>9}")
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        for name, values in times.items():
+            print(f"{name:22} {medians[name]:9.2f} {min(values):7.2f} {args.rows / medians[name]:11,.0f} {sizes[name] / 2**20:8.1f} {peaks.get(name, 0):9.0f}")
+        adbc = medians["ADBC direct"]
+        for name in medians:
+            if name.endswith("parquet"):
+                print(f"{name} speed / ADBC direct: {adbc / medians[name]:.2f}x (target >= 0.8x); "
+                      f"/ ConnectorX direct: {medians['ConnectorX direct'] / medians[name]:.2f}x")
+        print("(hub peak is the hub process's VmHWM over the whole run: every export above, idle included)")
     finally:
+        for hub in hubs.values():
+            hub.stop()
         drop_database(database)
 
 

@@ -2,7 +2,8 @@
 
 Forms: `protocol+label://path` for a connection, `protocol://path` for the
 connection labelled `default`, and `data://org/path` (or a bare `org/path`) for
-the hub's hosted storage. Anything that could escape its root (`..`, encoded
+the hub's hosted storage. Protocols are case-insensitive (`S3+lake://` is
+`s3+lake://`) and normalised to lowercase here; labels are lowercase only. Anything that could escape its root (`..`, encoded
 separators, backslashes, NUL and control characters, empty segments, over-long
 paths) is refused here with `InvalidInput`, before any connector sees it.
 """
@@ -26,6 +27,8 @@ LABEL_PATTERN = r"[a-z0-9_-]{1,63}"
 _PROTOCOL = re.compile(PROTOCOL_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9]*)(?:\+([^:/]*))?:/{1,2}")
+# `s3+lake//x` or `s3+lake:x`: a connection part without its `://`.
+_MALFORMED_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9]*\+[^:/]*)(:?)/*")
 _ENCODED_FORBIDDEN = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -67,9 +70,39 @@ def check_label(label: str) -> str:
 
 
 def check_protocol(protocol: str) -> str:
-    if not _PROTOCOL.fullmatch(protocol):
-        raise InvalidInput(f"protocol {protocol!r} is invalid: use lowercase letters and digits")
-    return protocol
+    """A protocol in its normal form: lowercase (protocols are case-insensitive)."""
+    lowered = protocol.lower()
+    if not _PROTOCOL.fullmatch(lowered):
+        raise InvalidInput(f"protocol {protocol!r} is invalid: use letters and digits, starting with a letter")
+    return lowered
+
+
+def split_scheme(text: str) -> tuple[str, str | None, str] | None:
+    """`(protocol, label or None, rest)` of a text that starts with `protocol[+label]:/` or `://`, else None.
+
+    Only splits: the protocol and label are checked by `parse_address` / `parse_connection`.
+    """
+    match = _SCHEME.match(text)
+    if match is None:
+        return None
+    return match.group(1), match.group(2), text[match.end():]
+
+
+def looks_like_address(text: str) -> bool:
+    """Whether `text` is written as an address (`scheme://...`) rather than a local path."""
+    match = _SCHEME.match(text)
+    return match is not None and match.group(0).endswith("//")
+
+
+def _malformed_scheme(text: str) -> InvalidInput | None:
+    """An explanation for `s3+lake//x` or `s3+lake:x`, which are neither a connection address nor hosted data."""
+    match = _MALFORMED_SCHEME.match(text)
+    if match is None:
+        return None
+    connection = match.group(1)
+    rest = text[match.end():]
+    what = "is missing the ':' after" if not match.group(2) else "needs '://' after"
+    return InvalidInput(f"address {text!r} {what} {connection!r}: write {connection}://{rest}")
 
 
 def decode_path(raw: str) -> str:
@@ -123,15 +156,18 @@ def normalise_path(path: str) -> tuple[str, bool]:
 
 def parse_address(text: str) -> Address:
     """Parse a decoded address such as `s3+prod://bucket/key` or `data://org/coll/file`."""
-    match = _SCHEME.match(text)
-    if match is None:
+    split = split_scheme(text)
+    if split is None:
         if "://" in text:
-            raise InvalidInput(f"address {text!r} has an invalid scheme")
+            raise InvalidInput(f"address {text!r} has an invalid scheme: write protocol+label://path or data://org/path")
+        malformed = _malformed_scheme(text)
+        if malformed is not None:
+            raise malformed
         path, is_dir = normalise_path(text)
         return Address(HOSTED, None, path, is_dir)
-    protocol, label = match.group(1), match.group(2)
-    check_protocol(protocol)
-    path, is_dir = normalise_path(text[match.end():])
+    raw_protocol, label, rest = split
+    protocol = check_protocol(raw_protocol)
+    path, is_dir = normalise_path(rest)
     if protocol == HOSTED:
         if label is not None:
             raise InvalidInput("hosted data addresses take no label: use data://org/path")
@@ -141,8 +177,8 @@ def parse_address(text: str) -> Address:
 
 def parse_connection(connection: str) -> tuple[str, str | None]:
     """Parse the `{protocol}+{label}` part of `/v1/connector/...` (`data` for hosted storage)."""
-    protocol, _, label = connection.partition("+")
-    check_protocol(protocol)
+    raw_protocol, _, label = connection.partition("+")
+    protocol = check_protocol(raw_protocol)
     if protocol == HOSTED:
         if label:
             raise InvalidInput("hosted data takes no label")

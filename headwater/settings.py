@@ -1,7 +1,9 @@
 """Configuration from the environment (HEADWATER_*), with embedded defaults.
 
-With nothing set, the hub keeps its metadata in SQLite and its hosted data in
-`./.headwater`, and generates a master key there on first start.
+With nothing set, the hub keeps its metadata in SQLite and its hosted data in the
+user's data dir (`~/.local/share/headwater` on Linux, by platformdirs), and generates a
+master key there on first start. A per-user folder rather than `./.headwater`: every
+command finds the same store whatever folder it runs from.
 """
 
 from __future__ import annotations
@@ -9,6 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import platformdirs
+
+
+def default_data_dir() -> Path:
+    """The user's data dir for headwater (`$XDG_DATA_HOME/headwater`, else `~/.local/share/headwater` on Linux)."""
+    return Path(platformdirs.user_data_dir("headwater", appauthor=False))
 
 
 def _flag(value: str | None) -> bool:
@@ -109,7 +118,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("HEADWATER_DATA_DIR") or "./.headwater").resolve()
+        data_dir = Path(env.get("HEADWATER_DATA_DIR") or default_data_dir()).resolve()
         database_url = env.get("HEADWATER_DATABASE_URL") or f"sqlite:///{data_dir / 'headwater.db'}"
         return cls(
             data_dir=data_dir,

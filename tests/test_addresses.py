@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 import pytest
@@ -112,3 +113,42 @@ def test_plain_names_round_trip(segments: list[str]) -> None:
         return
     path = "/".join(segments)
     assert parse_address(f"s3+lab://{path}").path == path
+
+
+def test_upper_case_protocols_are_normalised_to_lowercase() -> None:
+    assert parse_address("S3+lake://my_bucket/my_file.csv") == Address("s3", "lake", "my_bucket/my_file.csv")
+    assert parse_address("DATA://acme/c/f") == Address("data", None, "acme/c/f")
+    assert parse_connection("Postgres+db") == ("postgres", "db")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["s3", "aws", "gcp", "storj", "url", "postgres", "mysql", "local", "data"]).flatmap(
+        lambda name: st.tuples(st.just(name), st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
+    ),
+    st.lists(st.text(alphabet="abcxyz-_.0123456789", min_size=1, max_size=8), max_size=4),
+)
+def test_protocols_are_case_insensitive(protocol_case: tuple[str, list[bool]], segments: list[str]) -> None:
+    protocol, upper = protocol_case
+    written = "".join(c.upper() if u else c for c, u in zip(protocol, upper))
+    if any(s in {".", ".."} for s in segments):
+        return
+    path = "/".join(segments)
+    label = "" if protocol == "data" else "+lake"
+    assert parse_address(f"{written}{label}://{path}") == parse_address(f"{protocol}{label}://{path}")
+    assert str(parse_address(f"{written}{label}://{path}")).startswith(f"{protocol}")
+    if protocol != "data":
+        assert parse_connection(f"{written}+lake") == (protocol, "lake")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("s3+lake//bucket/x", "missing the ':' after 's3+lake': write s3+lake://bucket/x"),
+        ("s3+lake:bucket/x", "needs '://' after 's3+lake': write s3+lake://bucket/x"),
+        ("s3-lake://bucket/x", "invalid scheme"),
+    ],
+)
+def test_a_malformed_scheme_says_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(says)):
+        parse_address(text)

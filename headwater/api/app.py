@@ -16,7 +16,7 @@ from headwater.api.limits import EdgeMiddleware
 from headwater.api.portal import router as portal
 from headwater.api.routers import audit as audit_router
 from headwater.api.routers import jobs
-from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, tokens, uploads
+from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, templates, tokens, uploads
 from headwater.api.routers import query
 from headwater.services import tokens as tokens_service
 from headwater.services.jobs import service as jobs_service
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, query, uploads, links, bytenite, foundation, data):
+    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, templates, query, uploads, links, bytenite, foundation, data):
         app.include_router(module.router)
     app.include_router(portal.router)
     app.mount(portal.ASSETS_PATH, portal.assets(), name="portal-assets")

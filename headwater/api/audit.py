@@ -2,8 +2,11 @@
 
 The event itself is begun by the auth dependency (`deps.authenticate`), once the
 caller is known and before the operation runs; this middleware supplies the
-request id, client address and byte counts, and completes the event when the
-response ends (awaiting the audit writer's batch on the event loop, no thread).
+request id, client address and byte counts, and completes the event before the
+client can hold the whole response (awaiting the audit writer's batch on the event
+loop, no thread): before the headers of a response without a body (HEAD, 204, 304,
+an empty body), before the message carrying the last declared byte, else before the
+final message. So an event is in `GET /v1/audit` as soon as its response has ended.
 Requests that never authenticate are appended here.
 """
 
@@ -19,6 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from headwater.services.audit import AuditLog, Pending
 
 AUDITED_PREFIXES = ("/v1/", "/api/")
+
+
+def bodiless(method: str, status: int, length: int | None) -> bool:
+    """Whether a response is complete for the client with its headers: HEAD, 1xx, 204, 304, or a declared empty body."""
+    return method == "HEAD" or status < 200 or status in (204, 304) or length == 0
 
 
 class AuditMiddleware:
@@ -38,7 +46,7 @@ class AuditMiddleware:
             started=time.perf_counter(),
         )
         scope.setdefault("state", {})["audit"] = pending
-        counts = {"in": 0, "out": 0, "status": 500}
+        counts: dict[str, int] = {"in": 0, "out": 0, "status": 500}
         reason: list[str] = []
         finished = False
 
@@ -68,15 +76,21 @@ class AuditMiddleware:
                 counts["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 for name, value in headers:
-                    if name.lower() == b"x-error-message":
+                    lowered = name.lower()
+                    if lowered == b"x-error-message":
                         reason.append(value.decode("latin-1"))
+                    elif lowered == b"content-length" and value.strip().isdigit():
+                        counts["length"] = int(value)
                 headers.append((b"x-request-id", pending.request_id.encode()))
                 message = {**message, "headers": headers}
+                if bodiless(scope["method"], counts["status"], counts.get("length")):
+                    await finish()  # the client holds the whole response once the headers arrive
             elif message["type"] == "http.response.body":
                 counts["out"] += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    # Complete the event before the last message goes out (for a body with a known
-                    # length, the client may already hold every byte by then).
+                length = counts.get("length")
+                if not message.get("more_body", False) or (length is not None and counts["out"] >= length):
+                    # Complete the event before the message that completes the response goes out: with
+                    # a known length that is the one carrying the last byte, not the empty one after it.
                     await finish()
             await send(message)
 

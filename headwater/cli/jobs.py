@@ -11,23 +11,36 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from headwater.cli.options import JsonOption, TokenOption, UrlOption, connect
-from headwater.cli.output import emit_json, fail, note, show, stderr
+from headwater.cli.output import emit_json, fail, human_bytes, note, show, stderr
 from headwater.client import Client
 
 app = typer.Typer(help="Jobs: a data source in, an app over partitions, a data destination out.", no_args_is_help=True)
 
 COLUMNS = [
-    ("id", "id"), ("name", "name"), ("state", "state"), ("done", "progress.partitionsDone"),
-    ("total", "progress.partitionsTotal"), ("app", "app"), ("source", "source"), ("destination", "destination"),
+    ("id", "id"), ("name", "name"), ("state", "state"), ("progress", "progressText"),
+    ("app", "app"), ("source", "source"), ("destination", "destination"),
 ]
 RECORD = [
     ("id", "id"), ("name", "name"), ("state", "state"), ("source", "source"), ("destination", "destination"),
     ("app", "app"), ("partitioner", "partitioner"), ("assembler", "assembler"), ("params", "params"),
-    ("progress", "progress"), ("outputs", "outputs"), ("error", "errorMessage"), ("states", "stateTimestamps"),
+    ("progress", "progressText"), ("outputs", "outputs"), ("error", "errorMessage"), ("states", "stateTimestamps"),
     ("created", "createdAt"),
 ]
 TERMINAL = ("complete", "failed", "canceled")
-JobArgument = Annotated[str, typer.Argument(help="The job's id.")]
+SHORT_ID = 8  # the short id the CLI shows; any unique prefix of an id names its job
+JobArgument = Annotated[str, typer.Argument(help="The job's id, or a unique start of it (the short id).")]
+
+
+def progress_text(progress: dict[str, Any]) -> str:
+    """`3/4 partitions (1 failed), 1.2 MB in, 800 kB out`."""
+    failed = progress.get("partitionsFailed") or 0
+    done = f"{progress.get('partitionsDone', 0)}/{progress.get('partitionsTotal', 0)} partitions"
+    return (f"{done}{f' ({failed} failed)' if failed else ''}, "
+            f"{human_bytes(progress.get('bytesIn'))} in, {human_bytes(progress.get('bytesOut'))} out")
+
+
+def _for_people(job: dict[str, Any]) -> dict[str, Any]:
+    return {**job, "progressText": progress_text(job.get("progress") or {})}
 ParamOption = Annotated[list[str] | None, typer.Option(metavar="KEY=VALUE", help="A param (repeatable; JSON values allowed).")]
 
 
@@ -70,7 +83,8 @@ def create(
     if as_json and not watch_it:
         emit_json(job)
     else:
-        note(f"Created job {job['id']} ({job['state']})")
+        short = job["id"][:SHORT_ID]
+        note(f"Created job {short} ({job['state']}); follow it with: headwater jobs watch {short}")
         typer.echo(job["id"])
     if watch_it:
         _watch(client, [job["id"]], as_json)
@@ -82,61 +96,72 @@ def list_(
     url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
 ) -> None:
     """List jobs, newest first."""
-    show(connect(url, token).jobs.list(state), COLUMNS, as_json)
+    jobs = connect(url, token).jobs.list(state)
+    show(jobs if as_json else [_for_people(j) for j in jobs], COLUMNS, as_json)
 
 
 @app.command("show")
 def show_(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Show a job with its state and progress."""
-    show(connect(url, token).jobs.get(job_id), RECORD, as_json)
+    client = connect(url, token)
+    job = client.jobs.get(client.jobs.resolve(job_id))
+    show(job if as_json else _for_people(job), RECORD, as_json)
 
 
 @app.command("run")
 def run_(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Run a new job."""
-    job = connect(url, token).jobs.run(job_id)
+    client = connect(url, token)
+    job = client.jobs.run(client.jobs.resolve(job_id))
     emit_json(job) if as_json else note(f"Job {job['id']} is {job['state']}")
 
 
 @app.command("cancel")
 def cancel(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Cancel a job: queued partitions at once, running ones at their next chunk; its outputs are removed."""
-    job = connect(url, token).jobs.cancel(job_id)
+    client = connect(url, token)
+    job = client.jobs.cancel(client.jobs.resolve(job_id))
     emit_json(job) if as_json else note(f"Job {job['id']} is {job['state']}")
 
 
 @app.command("delete")
 def delete(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None) -> None:
     """Forget a job that is not running (its outputs stay)."""
-    connect(url, token).jobs.delete(job_id)
-    note(f"Deleted job {job_id}")
+    client = connect(url, token)
+    resolved = client.jobs.resolve(job_id)
+    client.jobs.delete(resolved)
+    note(f"Deleted job {resolved}")
 
 
 @app.command("results")
 def results(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """The outputs of a complete job: names, sizes, and signed links (temporary buckets) or addresses."""
-    found = connect(url, token).jobs.results(job_id)
-    show(found, [("name", "name"), ("size", "size"), ("link", "link"), ("address", "address")], as_json)
+    client = connect(url, token)
+    found = client.jobs.results(client.jobs.resolve(job_id))
+    rows = found if as_json else [{**r, "size": human_bytes(r.get("size"))} for r in found]
+    show(rows, [("name", "name"), ("size", "size"), ("link", "link"), ("address", "address")], as_json)
 
 
 @app.command("logs")
 def logs(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """A job's log, oldest first."""
-    lines = connect(url, token).jobs.logs(job_id, limit=10000)["logs"]
+    client = connect(url, token)
+    lines = client.jobs.logs(client.jobs.resolve(job_id), limit=10000)["logs"]
     show(lines, [("time", "time"), ("level", "level"), ("partition", "partition"), ("message", "message")], as_json)
 
 
 @app.command("watch")
 def watch(
-    job_ids: Annotated[list[str], typer.Argument(help="One or more job ids.")],
+    job_ids: Annotated[list[str], typer.Argument(help="One or more job ids (or unique starts of them).")],
     url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
 ) -> None:
     """Show a live progress bar per job until every one ends; exit 1 if any failed or was canceled."""
-    _watch(connect(url, token), job_ids, as_json)
+    client = connect(url, token)
+    _watch(client, [client.jobs.resolve(j) for j in job_ids], as_json)
 
 
 def _label(job: dict[str, Any]) -> str:
-    return f"{(job.get('name') or job['id'][:8])} [{job['state']}]"
+    return f"{(job.get('name') or job['id'][:SHORT_ID])} [{job['state']}]"
 
 
 def _watch(client: Client, job_ids: list[str], as_json: bool, poll: float = 0.5) -> None:
@@ -147,7 +172,7 @@ def _watch(client: Client, job_ids: list[str], as_json: bool, poll: float = 0.5)
         TimeElapsedColumn(), console=stderr(), disable=not live,
     )
     with bar:
-        tasks: dict[str, TaskID] = {j: bar.add_task(j[:8], total=None, bytes="") for j in job_ids}
+        tasks: dict[str, TaskID] = {j: bar.add_task(j[:SHORT_ID], total=None, bytes="") for j in job_ids}
         while len(finished) < len(job_ids):
             for job_id in job_ids:
                 if job_id in finished:
@@ -156,12 +181,13 @@ def _watch(client: Client, job_ids: list[str], as_json: bool, poll: float = 0.5)
                 progress = job["progress"]
                 bar.update(
                     tasks[job_id], description=_label(job), total=progress["partitionsTotal"] or None,
-                    completed=progress["partitionsDone"], bytes=f"{progress['bytesIn']:,} B in, {progress['bytesOut']:,} B out",
+                    completed=progress["partitionsDone"],
+                    bytes=f"{human_bytes(progress['bytesIn'])} in, {human_bytes(progress['bytesOut'])} out",
                 )
                 if job["state"] in TERMINAL and job.get("settledAt"):
                     finished[job_id] = job
                     if not live and not as_json:
-                        note(f"{job_id}: {job['state']} ({progress['partitionsDone']}/{progress['partitionsTotal']} partitions)")
+                        note(f"{job_id[:SHORT_ID]}: {job['state']} ({progress_text(progress)})")
             if len(finished) < len(job_ids):
                 time.sleep(poll)
     if as_json:

@@ -87,6 +87,7 @@ app = HeadwaterApp(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: flags read `--test`, not `--test <bool>`
 )
 
 

@@ -166,7 +166,7 @@ def rotate_master_key(
     With the key in a file, a new key is generated into it. With HEADWATER_MASTER_KEY set to
     NEW,OLD (every replica first), the secrets are re-sealed under NEW.
     """
-    from headwater.services.hub import Hub
+    from headwater.cli.store import open_hub
     from headwater.services.secrets import rotate_master_key as rotate
     from headwater.settings import Settings
     from headwater.vault import Keyring
@@ -184,7 +184,7 @@ def rotate_master_key(
             fail("the master key comes from HEADWATER_MASTER_KEY, so a generated key could not be saved: "
                  "set HEADWATER_MASTER_KEY to NEW,OLD (or give the new key with --new-key-stdin)")
         new_key = keys[0]
-    hub = Hub.open(settings)
+    hub = open_hub(settings)
     try:
         count = rotate(hub.store, hub.vault, new_key)
     finally:

@@ -1,7 +1,8 @@
-"""`headwater serve`: the hub on uvicorn, embedded defaults (SQLite, ./.headwater, a generated master key)."""
+"""`headwater serve`: the hub on uvicorn, embedded defaults (SQLite in the user's data dir, a generated master key)."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 from collections.abc import Iterator
@@ -61,6 +62,11 @@ def serve(
     host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    allow_private_endpoints: Annotated[bool, typer.Option(
+        "--allow-private-endpoints",
+        help="Let sources reach loopback and private addresses (a local MinIO or SeaweedFS); "
+             "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
+    )] = False,
 ) -> None:
     """Run the hub. Configuration comes from HEADWATER_* environment variables."""
     import uvicorn
@@ -70,6 +76,11 @@ def serve(
     from headwater.settings import Settings
 
     settings = Settings.from_env()
+    if allow_private_endpoints:
+        settings = dataclasses.replace(settings, allow_private_endpoints=True)
+    from headwater.cli.store import describe, store_exists
+
+    note(f"{'Using the store' if store_exists(settings) else 'Creating a new store'} in {describe(settings)}")
     hub = Hub.open(settings)
     try:
         if not settings.bootstrap_token:
@@ -81,6 +92,8 @@ def serve(
                     f"    {value}\n"
                 )
         shown = "localhost" if host in {"0.0.0.0", "::"} else (f"[{host}]" if ":" in host else host)
+        if settings.allow_private_endpoints:
+            note("Sources may reach loopback and private addresses (--allow-private-endpoints).")
         note(f"Headwater serving http://{shown}:{port} (data in {settings.data_dir}); Ctrl-C stops it.")
         with stops_cleanly():
             uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)

@@ -18,7 +18,7 @@ app = typer.Typer(help="Data sources: labelled connections with params, secrets,
 
 COLUMNS = [
     ("id", "id"), ("address", "address"), ("name", "name"), ("access", "access"),
-    ("state", "state.code"), ("healthy", "state.healthy"),
+    ("state", "state.code"), ("healthy", "state.healthy"), ("reason", "state.reason"),
 ]
 RECORD = [
     ("id", "id"), ("address", "address"), ("name", "name"), ("description", "description"),
@@ -40,7 +40,7 @@ DescriptionOption = Annotated[str | None, typer.Option("--description", help="Wh
 ParamOption = Annotated[list[str] | None, typer.Option("--param", metavar="KEY=VALUE", help="A connection param (repeatable).")]
 ParamsOption = Annotated[str | None, typer.Option("--params", metavar="JSON", help="All connection params as a JSON object.")]
 SecretOption = Annotated[str | None, typer.Option("--secret-id", help="The secret holding the credentials.")]
-EnvSecretOption = Annotated[list[str] | None, typer.Option("--env-secret-id", help="A key/value secret for {envKey} params (repeatable).")]
+EnvSecretOption = Annotated[list[str] | None, typer.Option("--env-secret-id", metavar="ID", help="A key/value secret for {envKey} params (repeatable).")]
 RestrictOption = Annotated[list[str] | None, typer.Option("--restrict", metavar="PATTERN", help="A path restriction: 'bucket/file', 'bucket/*', 'bucket*' (repeatable).")]
 AccessOption = Annotated[Access | None, typer.Option("--access", help="read or read-write.")]
 
@@ -81,7 +81,7 @@ def create(
     env_secret_id: EnvSecretOption = None,
     restrict: RestrictOption = None,
     access: AccessOption = None,
-    test: Annotated[bool, typer.Option("--test", help="Test the connection right after creating it.")] = False,
+    test: Annotated[bool, typer.Option("--test", help="Test the connection right after creating it; exit 1 when it is not healthy.")] = False,
     url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
 ) -> None:
     """Create a data source."""
@@ -90,12 +90,17 @@ def create(
         protocol, label, params=parse_params(param, params), access=(access or Access.read).value, name=name,
         description=description, secret_id=secret_id, env_secret_ids=env_secret_id, path_restrictions=restrict,
     )
+    warnings = list(source.get("warnings") or [])
+    for warning in warnings:
+        note(f"warning: {warning}")
     if test:
-        source = client.sources.test(source["id"])
+        source = {**client.sources.test(source["id"]), "warnings": warnings}
     if as_json:
         emit_json(source)
     else:
         note(f"Created {source['address']} (id {source['id']}): {_state(source)}")
+    if test and not (source.get("state") or {}).get("healthy"):
+        raise typer.Exit(1)
 
 
 @app.command("list")

@@ -32,15 +32,16 @@ def create(
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="A name to recognise the token by.")] = None,
     expires_at: Annotated[str | None, typer.Option("--expires-at", help="ISO 8601 expiry (UTC if no zone).")] = None,
+    init: Annotated[bool, typer.Option("--init", help="Create the store if there is none (else: refuse).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print its value, once: the hub keeps only its hash."""
+    from headwater.cli.store import open_hub
     from headwater.services import tokens
-    from headwater.services.hub import Hub
     from headwater.settings import Settings
 
     narrowing = tokens.Narrowing(read_only=read_only, expires_at=parse_time(expires_at))
-    hub = Hub.open(Settings.from_env())
+    hub = open_hub(Settings.from_env(), init=init)
     try:
         with hub.store.session() as session:
             token, value = tokens.create_token(session, org_name=org, user_name=user, admin=admin, name=name, narrowing=narrowing)

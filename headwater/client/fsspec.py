@@ -26,7 +26,6 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -38,8 +37,10 @@ import httpx
 from fsspec.caching import BaseCache, register_cache
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+from fsspec.utils import stringify_path
 
-from headwater.addresses import Address
+from headwater.addresses import Address, looks_like_address, parse_address
+from headwater.errors import InvalidInput
 from headwater.client.data import DEFAULT_CHUNK, DataDirectory, DataFile, _parse_time, to_address, url_of
 from headwater.client.errors import (
     ClientError,
@@ -64,7 +65,6 @@ FIRST_READAHEAD = 64 * 1024
 LISTINGS_TTL = 5.0
 #: Bytes a file being written keeps in memory before its spool moves to disk.
 SPOOL_MEMORY = 8 * 1024 * 1024
-_ADDRESS = re.compile(r"^([a-z][a-z0-9]*(?:\+[^:/]*)?)://")
 
 Info = dict[str, Any]
 
@@ -126,11 +126,19 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """`headwater://c/p` → `c/p`; a hub address `proto+label://p` or `data://p` is accepted too."""
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
-        text = super()._strip_protocol(path)
-        match = _ADDRESS.match(text)
-        if match is not None:
-            text = f"{match.group(1)}/{text[match.end():]}".rstrip("/")
-        return text.lstrip("/")
+        text = stringify_path(path)
+        if looks_like_address(text) and not text.startswith(PROTOCOL + "://"):
+            text = text.replace("://", "/", 1)  # a hub address: `s3+lake://b/k` is `s3+lake/b/k`
+        text = super()._strip_protocol(text).lstrip("/")
+        # The connection segment in its normal form (`S3+lake` → `s3+lake`), by the one address parser.
+        connection, slash, rest = text.partition("/")
+        if connection:
+            try:
+                address = parse_address(f"{connection}://")
+            except InvalidInput:
+                return text  # left for `_address` to refuse with the parser's reason
+            text = (address.protocol if "+" not in connection else address.connection) + slash + rest
+        return text
 
     def unstrip_protocol(self, name: str) -> str:
         return name if name.startswith(PROTOCOL + "://") else f"{PROTOCOL}://{name}"

@@ -6,12 +6,13 @@ dicts (camelCase keys). Secret values go out and never come back.
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from headwater.addresses import parse_connection
-from headwater.client.errors import NotFoundError
+from headwater.client.errors import InvalidInputError, NotFoundError
 from headwater.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -146,10 +147,13 @@ class Sources(Resource):
             protocol, label = parse_connection(connection)
         except InvalidInput:
             return ref
-        for source in self.list(protocol=protocol):
-            if source.get("label") == label:
+        known = self.list()
+        for source in known:
+            if (source.get("protocol"), source.get("label")) == (protocol, label):
                 return str(source["id"])
-        raise NotFoundError(f"data source {protocol}+{label} does not exist", status=404, code="not_found")
+        close = difflib.get_close_matches(f"{protocol}+{label}", [f"{s.get('protocol')}+{s.get('label')}" for s in known], n=1)
+        hint = f": did you mean {close[0]}?" if close else ""
+        raise NotFoundError(f"data source {protocol}+{label} does not exist{hint}", status=404, code="not_found")
 
     def update(self, ref: str, **fields: Any) -> Json:
         """Change the given fields (`label`, `name`, `params`, `access`, `path_restrictions`, ...)."""
@@ -236,23 +240,25 @@ class Tokens(Resource):
 
 
 class Audit(Resource):
-    """`/v1/audit`: the organization's audit trail, oldest first."""
+    """`/v1/audit`: the organization's audit trail, oldest first (or newest first with `order="desc"`)."""
 
     path = "/v1/audit"
     key = "events"
 
-    def page(self, *, after: int | None = None, limit: int = 100, **filters: Any) -> Json:
+    def page(self, *, after: int | None = None, limit: int = 100, order: str = "asc", **filters: Any) -> Json:
         params = {camel(k): v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None}
         params.update({"limit": limit} if after is None else {"limit": limit, "after": after})
+        if order != "asc":
+            params["order"] = order
         result: Json = self._transport.json("GET", self.path, params=params)
         return result
 
-    def events(self, **filters: Any) -> list[Json]:
+    def events(self, *, order: str = "asc", **filters: Any) -> list[Json]:
         """Every matching event, following the pages to the end."""
         found: list[Json] = []
         after: int | None = None
         while True:
-            page = self.page(after=after, limit=1000, **filters)
+            page = self.page(after=after, limit=1000, order=order, **filters)
             found += page["events"]
             after = page.get("next")
             if not after:
@@ -292,6 +298,32 @@ class Jobs(Resource):
 
     def get(self, id: str) -> Json:
         return self._get(id)
+
+    ID_LENGTH = 36
+    PAGE = 500
+
+    def resolve(self, ref: str) -> str:
+        """The id of the job `ref` names: its whole id, or a unique prefix of it (the short id the CLI shows)."""
+        ref = ref.strip().lower()
+        if len(ref) == self.ID_LENGTH:
+            return ref
+        if not ref:
+            raise InvalidInputError("no job id given", status=400, code="invalid_input")
+        matches: list[str] = []
+        offset = 0
+        while True:
+            page = self.list(limit=self.PAGE, offset=offset)
+            matches += [str(job["id"]) for job in page if str(job["id"]).startswith(ref)]
+            if len(page) < self.PAGE:
+                break
+            offset += self.PAGE
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(f"no job's id starts with {ref!r}", status=404, code="not_found")
+        shown = ", ".join(matches[:10]) + (f" and {len(matches) - 10} more" if len(matches) > 10 else "")
+        raise InvalidInputError(f"{ref!r} is the start of several job ids ({shown}): give more of the id",
+                                status=400, code="invalid_input")
 
     def run(self, id: str) -> Json:
         result: Json = self._transport.json("POST", self._item(id) + "/run")

@@ -2,8 +2,9 @@
 
 Whoever creates a source chooses its endpoint, so the hub refuses link-local and
 cloud metadata addresses always, and loopback and private ranges unless the
-operator allows them (`HEADWATER_ALLOW_PRIVATE_ENDPOINTS`). The check runs on the
-resolved addresses, on every connection, including each redirect.
+operator allows them (`headwater serve --allow-private-endpoints` or
+`HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1`). The check runs on the resolved addresses, on
+every connection, including each redirect.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from urllib.parse import urlsplit
 from headwater.errors import EndpointRefused, InvalidInput, UpstreamUnavailable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: How an operator allows private endpoints: named in every refusal, since it takes a restart.
+HOW_TO_ALLOW = (
+    "restart the hub with `headwater serve --allow-private-endpoints` "
+    "(or HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1) to allow loopback and private addresses"
+)
 
 #: Never reachable, whatever the operator allows: link-local and cloud metadata services.
 ALWAYS_REFUSED = [
@@ -40,7 +47,7 @@ def check_ip(ip: IPAddress, *, allow_private: bool) -> None:
         raise EndpointRefused(f"address {ip} is unspecified, link-local or a metadata service: the hub never connects to it")
     if not allow_private and (ip.is_loopback or ip.is_private or ip.is_reserved or not ip.is_global):
         raise EndpointRefused(
-            f"address {ip} is loopback or private: the operator has not allowed private endpoints"
+            f"address {ip} is loopback or private, and this hub does not allow private endpoints: {HOW_TO_ALLOW}"
         )
 
 

@@ -63,6 +63,8 @@ from headwater.errors import (
 
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: HEAD answers that a one-byte GET may still get past: 403 from a link signed for GET only, 405/501 from servers without HEAD.
+HEAD_REFUSED = frozenset({403, 405, 501})
 CHECK_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
 #: Headers a source may not set: the hub's own, and anything that looks like a credential.
@@ -388,9 +390,14 @@ class UrlConnector(Connector):
         raise UpstreamError(f"{redact(self.url_for(path))} redirected more than {MAX_REDIRECTS} times")
 
     async def _head(self, path: str, timeout: float | None = None) -> tuple[httpx.Response, str, int | None]:
-        """HEAD the path (a one-byte GET where HEAD is not allowed); the response, its URL and the size."""
+        """HEAD the path (a one-byte GET where HEAD is refused); the response, its URL and the size.
+
+        A presigned S3 or GCS link is signed for GET alone and answers HEAD with 403, so a
+        refused HEAD (403, 405, 501) is retried as `GET` of `bytes=0-0`, the size read from
+        `Content-Range`; if that GET is refused too, its answer is the one reported.
+        """
         response, url = await self.send("HEAD", path, timeout=timeout)
-        if response.status_code in (405, 501):
+        if response.status_code in HEAD_REFUSED:
             await response.aclose()
             response, url = await self.send("GET", path, {"Range": "bytes=0-0"}, timeout=timeout)
             if response.status_code == 206:

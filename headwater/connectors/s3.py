@@ -447,7 +447,22 @@ class S3Connector(Connector):
                 raise self._fail(exc, spot) from None
             return None
         except Exception as exc:
-            raise self._fail(exc, spot) from None
+            raise await self._explain_refusal(self._fail(exc, spot), spot) from None
+
+    async def _explain_refusal(self, error: HeadwaterError, spot: _Spot) -> HeadwaterError:
+        """A bare 403 (a HEAD has no body to name its cause) becomes "bad credentials" when a listing says so.
+
+        One extra request, on refusals only, so a wrong secret reads as `sources test` reports it.
+        """
+        if not isinstance(error, UpstreamPermissionDenied):
+            return error
+        try:
+            await self._has_children(spot, probe=True)
+        except UpstreamAuthFailed as auth:
+            return auth
+        except HeadwaterError:
+            pass
+        return error
 
     async def _has_children(self, spot: _Spot, *, probe: bool = False) -> bool:
         store = await self._store(spot.bucket, probe=probe)

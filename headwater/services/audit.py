@@ -182,7 +182,14 @@ class AuditLog:
         """Write every queued event, then stop the writer."""
         self.writer.close()
 
-    def query(self, caller: Caller, filters: Filters, after: int | None = None, limit: int = 100) -> list[AuditEvent]:
+    def query(
+        self, caller: Caller, filters: Filters, after: int | None = None, limit: int = 100, newest_first: bool = False
+    ) -> list[AuditEvent]:
+        """One page of matching events in id order; `after` is the last id of the previous page.
+
+        Oldest first, `after` selects the newer events; newest first, it selects the older ones,
+        so the same cursor pages forward through either order.
+        """
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
         scope = authorization.audit_scope(caller)
@@ -206,9 +213,10 @@ class AuditLog:
         if filters.until:
             query = query.where(AuditEvent.time < filters.until)
         if after is not None:
-            query = query.where(AuditEvent.id > after)
+            query = query.where(AuditEvent.id < after if newest_first else AuditEvent.id > after)
+        order = AuditEvent.id.desc() if newest_first else AuditEvent.id
         with self.store.session() as session:
-            return list(session.scalars(query.order_by(AuditEvent.id).limit(limit)))
+            return list(session.scalars(query.order_by(order).limit(limit)))
 
     def export(self, caller: Caller, filters: Filters) -> Iterator[AuditEvent]:
         """Every matching event, page by page, so an export never loads the whole trail."""

@@ -37,8 +37,8 @@ MY_ORG = ".my"
 class Action(StrEnum):
     """What a caller wants to do to management objects."""
 
-    VIEW = "view"  # read sources, secrets, systems, uploads, jobs, audit
-    CONFIGURE = "configure"  # create, change or delete sources, secrets, systems, uploads
+    VIEW = "view"  # read sources, secrets, systems, uploads, jobs, job templates, audit
+    CONFIGURE = "configure"  # create, change or delete sources, secrets, systems, uploads, job templates
     TEST = "test"  # run a source's connection check (it may write a probe)
     RUN = "run"  # create, run, change, cancel or delete jobs
     CONNECT = "connect"  # open an ad-hoc connection from a dataSource object
@@ -90,6 +90,11 @@ def may_connect(caller: Caller, kind: Kind) -> None:
     """An ad-hoc connection (a dataSource object) can send an organization secret anywhere: full tokens only."""
     require(caller, Action.CONNECT, "data sources (an ad-hoc dataSource object opens a new connection)")
     require_kind(caller, kind)
+
+
+def may_configure_templates(caller: Caller) -> None:
+    """Job templates are configuration: a read-only or data-narrowed token may list them and use them, never change them."""
+    require(caller, Action.CONFIGURE, "job templates")
 
 
 # -- visibility -------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def _source_row(session: Session, hub: Hub, caller: Caller, address: Address, cu
         select(Source).where(Source.org_id == caller.org_id, Source.protocol == address.protocol, Source.label == address.label)
     )
     if source is None:
-        raise NotFound(f"no connection {address.connection} in this organization")
+        raise sources_service.missing_connection(session, caller, address.protocol, address.label)
     session.expunge(source)  # shared read-only by requests: a later rollback of this session must not expire it
     refs = ([source.secret_id] if source.secret_id else []) + list(source.env_secret_ids or [])
     secrets = session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -170,12 +171,21 @@ def get(session: Session, caller: Caller, source_id: str) -> Source:
     return source
 
 
+def missing_connection(session: Session, caller: Caller, protocol: str, label: str) -> NotFound:
+    """The error for a connection that does not exist, suggesting the closest one the caller can see."""
+    wanted = f"{protocol}+{label}"
+    known = [f"{s.protocol}+{s.label}" for s in list_sources(session, caller)]
+    close = difflib.get_close_matches(wanted, known, n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]}?" if close else ""
+    return NotFound(f"no connection {wanted} in this organization{hint}")
+
+
 def find(session: Session, caller: Caller, protocol: str, label: str) -> Source:
     source = session.scalar(
         select(Source).where(Source.org_id == caller.org_id, Source.protocol == protocol, Source.label == label)
     )
     if not authorization.source_visible(caller, source):
-        raise NotFound(f"no connection {protocol}+{label} in this organization")
+        raise missing_connection(session, caller, protocol, label)
     assert source is not None
     return source
 

@@ -249,6 +249,29 @@ class Job(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    #: The template the job was made from (a built-in app's name or one of the organization's templates).
+    template_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: The `dataSource`/`dataDestination` objects as the caller sent them (`{"in": ..., "out": ...}`), shown back verbatim.
+    sent_objects: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class JobTemplate(Base):
+    """An organization's job template: an app with fixed params, a partitioner and an assembler, under an id it chose."""
+
+    __tablename__ = "job_templates"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    app: Mapped[str] = mapped_column(String(64))
+    app_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    partitioner: Mapped[str] = mapped_column(String(32))
+    partitioner_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    assembler: Mapped[str] = mapped_column(String(32))
+    assembler_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
 
 class JobPartition(Base):

@@ -88,7 +88,10 @@ def test_paths_and_addresses() -> None:
     assert str(fs._address("s3/bucket/key")) == "s3+default://bucket/key"
     assert str(fs._address("data/acme/c/f")) == "data://acme/c/f"
     assert fs.unstrip_protocol("data/acme/c") == "headwater://data/acme/c"
-    for bad in ("data/acme/../other/x", "S3+lake/x", "data+x/y"):
+    # Protocols are case-insensitive (the one address parser lowercases them); labels are not.
+    assert strip("headwater://S3+lake/bucket/key.csv") == strip("S3+lake://bucket/key.csv") == "s3+lake/bucket/key.csv"
+    assert str(fs._address("S3+lake/x")) == "s3+lake://x"
+    for bad in ("data/acme/../other/x", "s3+Lake/x", "data+x/y"):
         with pytest.raises(ValueError):
             fs._address(bad)
 

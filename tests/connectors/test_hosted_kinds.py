@@ -30,6 +30,7 @@ from headwater.services import sources as sources_service
 from headwater.store.models import Source
 from tests.connectors.contract import ConnectorContract, chunks_of, read_all
 from tests.fixtures.hub import RunningHub
+from tests.fixtures.loops import run_coroutine
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def list_connector(hub: RunningHub, source_id: str, path: str = "") -> Listing:
         finally:
             await connector.close()
 
-    return asyncio.run(run())
+    return run_coroutine(run())
 
 
 def age(path: Path, by: timedelta) -> None:

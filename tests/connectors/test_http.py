@@ -121,11 +121,22 @@ def test_a_server_that_ignores_ranges_still_yields_the_exact_range(api: httpx.Cl
     assert response.status_code == 206 and response.content == data[2_000_000:2_001_000]
 
 
-def test_where_head_is_refused_a_one_byte_get_answers(api: httpx.Client, http_server: HttpServer) -> None:
-    source = create_url_source(api, f"{http_server.url}/nohead/data.bin")
+@pytest.mark.parametrize(("route", "status"), [("nohead", 405), ("getonly", 403)], ids=["head-not-allowed", "head-forbidden"])
+def test_where_head_is_refused_a_one_byte_get_answers(api: httpx.Client, http_server: HttpServer, route: str, status: int) -> None:
+    source = create_url_source(api, f"{http_server.url}/{route}/data.bin")
     assert run_test(api, source)["code"] == "100"
     head = api.head(data_url(source, "data.bin"))
     assert head.status_code == 200 and head.headers["content-length"] == str(len(http_server.files["data.bin"]))
+    sent = http_server.seen(f"/{route}/")
+    assert "HEAD" in {r.method for r in sent}, f"the hub never tried HEAD (the server answers it {status})"
+    assert all(r.headers.get("Range") == "bytes=0-0" for r in sent if r.method == "GET")  # never the whole file
+
+
+def test_a_get_refused_after_a_refused_head_is_still_denied(api: httpx.Client, http_server: HttpServer) -> None:
+    path = f"/forbidden/{uuid.uuid4().hex}.csv"
+    state = run_test(api, create_url_source(api, http_server.url + path))
+    assert state["code"] == "302" and "denied access (403)" in state["reason"]
+    assert {r.method for r in http_server.seen(path)} == {"HEAD", "GET"}
 
 
 def test_reads_stream_with_bounded_memory(api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer) -> None:

@@ -1,4 +1,9 @@
-"""A portal driver: a Chromium page on a hub on loopback that keeps every page's HTML for secret searches."""
+"""A portal driver: a Chromium page on a hub on loopback that keeps every page's HTML for secret searches.
+
+Every page the driver sees is checked for stray "null"/"undefined" text; `snap(..., shot=True)` saves
+the page at a laptop's and a phone's width (`<step>.png`, `<step>-phone.png`) and checks that the phone
+page does not scroll sideways.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.fixtures.browser import screenshot
+from tests.fixtures.browser import LAPTOP, PHONE, screenshot
 from tests.fixtures.hub import RunningHub
 
 
@@ -23,15 +28,61 @@ class Portal:
         self.page.goto(f"{self.hub.url}/#/{route}")
 
     def snap(self, step: str, shot: bool = False) -> None:
-        """Keep the page's HTML at this step (and a screenshot when asked)."""
+        """Keep the page's HTML at this step (and screenshots at both widths when asked)."""
         self.page.wait_for_load_state("networkidle")
         self.html[step] = self.page.content()
+        self.assert_no_stray_text(step)
         if shot:
-            screenshot(self.page, step)
+            self.shots(step)
+
+    def shots(self, step: str) -> None:
+        """Screenshots at a laptop's width and a phone's; a phone page never scrolls sideways."""
+        screenshot(self.page, step)
+        self.page.set_viewport_size(PHONE)
+        try:
+            self.page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            screenshot(self.page, f"{step}-phone")
+            wide = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert wide <= 1, f"step {step!r}: the page scrolls {wide}px sideways on a phone"
+            self.assert_no_stray_text(f"{step} (phone)")
+        finally:
+            self.page.set_viewport_size(LAPTOP)
+
+    def assert_no_stray_text(self, step: str) -> None:
+        """No page shows a JavaScript "null" or "undefined" as text."""
+        text = self.page.locator("body").inner_text()
+        stray = re.findall(r"\bnull\b|\bundefined\b|\bNaN\b|\[object Object\]", text)
+        assert not stray, f"step {step!r}: the page shows {stray} in its text:\n{text}"
+
+    def assert_words_whole(self, where: Locator) -> None:
+        """No word inside `where` is broken across two lines (each word's range has one line box).
+
+        A line may end after a hyphen or a slash (read-/only, reports/2026/), never inside a run of letters.
+        """
+        broken: list[str] = self.page.evaluate(
+            """(root) => {
+                const out = [];
+                const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    if (!node.parentElement || !node.parentElement.checkVisibility()) continue;
+                    for (const match of node.textContent.matchAll(/[^\s\-\/]+[\-\/]?/g)) {
+                        const range = document.createRange();
+                        range.setStart(node, match.index);
+                        range.setEnd(node, match.index + match[0].length);
+                        const lines = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+                        if (lines.size > 1) out.push(match[0]);
+                    }
+                }
+                return out;
+            }""",
+            where.element_handle(),
+        )
+        assert broken == [], f"words broken across lines: {broken}"
 
     def heading(self, text: str | re.Pattern[str]) -> Locator:
         found = self.page.get_by_role("heading", level=1, name=text)
         expect(found).to_be_visible()
+        self.assert_no_stray_text(f"page {text}")
         return found
 
     def sign_in(self, token: str) -> None:

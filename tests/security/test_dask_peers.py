@@ -21,6 +21,7 @@ from distributed.security import Security
 from headwater.services.jobs import driver
 from headwater.services.jobs.executor import DaskExecutor, ExecutorConfig
 from tests.fixtures.hub import RunningHub, start_hub
+from tests.fixtures.loops import run_coroutine
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_no_worker_or_scheduler_port_answers_an_unauthenticated_peer(cluster: Da
 
     for address in addresses(cluster):
         with pytest.raises((OSError, TimeoutError, asyncio.TimeoutError)):
-            asyncio.run(identity(address))
+            run_coroutine(identity(address))
 
 
 def test_an_external_cluster_must_speak_tls_and_the_hub_must_hold_a_certificate() -> None:

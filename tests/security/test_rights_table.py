@@ -215,6 +215,27 @@ def foundation_read_cases(path: str) -> list[Case]:
     return [Case("S1", at(path + "?identifier={s1}"), VISIBLE), Case("S2", at(path + "?identifier={s2}"), OUTSIDE)]
 
 
+def fresh_template(w: World) -> str:
+    """A template of organization A made for this case alone (job templates are configuration)."""
+    if w.dry:
+        return "no-such-template"
+    template_id = unique("tpl")
+    with w.admin() as admin:
+        ok(admin.post("/v1/templates", json={"id": template_id, "app": "copy"}))
+    return template_id
+
+
+def template_rows(create: str, collection: str, one: str) -> dict[tuple[str, str], list[Case]]:
+    """Templates: everyone in the organization lists and reads them; creating and deleting is configuring."""
+    return {
+        ("POST", create): [Case("new", lambda w, c: Req(create, json={"id": unique("tpl"), "app": "copy"}), CREATE)],
+        ("GET", collection): [Case("list", at(collection), EVERYONE)],
+        ("GET", one): [Case("fresh own template", fresh(fresh_template, one.replace("{template_id}", "{id}")), VISIBLE),
+                       Case("built-in template", at(one.replace("{template_id}", "convert")), EVERYONE)],
+        ("DELETE", one): [Case("fresh own template", fresh(fresh_template, one.replace("{template_id}", "{id}")), MANAGE)],
+    }
+
+
 def bytenite_job_rows(base: str) -> dict[tuple[str, str], list[Case]]:
     """ByteNite's job routes carry the rights of `/v1/jobs` (a dataSource object: the rights of ad-hoc objects)."""
     return {
@@ -236,6 +257,7 @@ def bytenite_job_rows(base: str) -> dict[tuple[str, str], list[Case]]:
                                                     Case("complete job outside", at(f"{base}/jobs/{{job_out}}/results"), OUTSIDE)],
         ("POST", f"{base}/jobs/uploadcompleted/{{jobId}}"): [Case("upload job", at(f"{base}/jobs/uploadcompleted/{{upload_job}}", json={}), MANAGE_OUTSIDE)],
         ("PATCH", f"{base}/jobs/{{jobId}}/uploadcompleted"): [Case("upload job", at(f"{base}/jobs/{{upload_job}}/uploadcompleted"), MANAGE_OUTSIDE)],
+        ("GET", f"{base}/jobs/templates"): [Case("list", at(f"{base}/jobs/templates"), EVERYONE)],
         ("POST", f"{base}/datasource/test"): [Case("bypass object", at(f"{base}/datasource/test", json=BYPASS), CREATE)],
         ("POST", f"{base}/jobs/datasource/info"): [Case("bypass object", at(f"{base}/jobs/datasource/info", json=BYPASS), CREATE)],
     }
@@ -358,6 +380,7 @@ TABLE: dict[tuple[str, str], list[Case]] = {
         Case("dataSource objects", at("/v1/jobs", json=NATIVE_OBJECTS_JOB), CREATE),
     ],
     ("GET", "/v1/jobs"): [Case("list", at("/v1/jobs"), EVERYONE, NARROW_HIDE_JOBS)],
+    ("GET", "/v1/jobs/catalog"): [Case("apps, partitioners, assemblers", at("/v1/jobs/catalog"), EVERYONE)],
     ("GET", "/v1/jobs/{job_id}"): [Case("job in S1", at("/v1/jobs/{job_in}"), VISIBLE), Case("job outside", at("/v1/jobs/{job_out}"), OUTSIDE)],
     ("DELETE", "/v1/jobs/{job_id}"): [Case("fresh job in S1", fresh(job_in, "/v1/jobs/{id}"), WRITE_IN),
                                       Case("fresh job outside", fresh(job_out, "/v1/jobs/{id}"), MANAGE_OUTSIDE)],
@@ -423,6 +446,9 @@ TABLE: dict[tuple[str, str], list[Case]] = {
     # -- the Data API --------------------------------------------------------------------------------------
     **connector_rows("/v1/connector/{connection}/{path}"),
     **hosted_rows("/v1/data/{path}"),
+    # -- job templates (native and ByteNite's developer API) ----------------------------------------------
+    **template_rows("/v1/templates", "/v1/templates", "/v1/templates/{template_id}"),
+    **template_rows("/v1/dev/templates", "/v1/dev/templates", "/v1/dev/templates/{template_id}"),
     **bytenite_job_rows("/v1/customer"),
     **bytenite_job_rows("/v1/computing"),
 }

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from headwater.services.audit import AuditLog, AuditUnavailable, Pending
 from headwater.store.database import Store
 from tests.fixtures.postgres import create_database, drop_database, url_of
+from tests.fixtures.loops import run_coroutine
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -148,7 +149,7 @@ def test_a_waiting_request_leaves_the_event_loop_free(store: Store, tmp_path: Pa
         ticking.cancel()
         return ticks, still_waiting
 
-    ticks, still_waiting = asyncio.run(scenario())
+    ticks, still_waiting = run_coroutine(scenario())
     assert still_waiting and ticks >= 20  # the loop kept running while eight requests waited for their batch
     assert count(store) == 9
     log.close()
@@ -182,7 +183,7 @@ def test_completions_update_their_event_or_append_one_for_requests_that_never_be
     async def finish_both() -> None:
         await asyncio.gather(log.finish(begun, 200, None, 3, 5, 1.0), log.finish(never, 401, "no token", 0, 10, 0.5))
 
-    asyncio.run(finish_both())
+    run_coroutine(finish_both())
     with store.engine.connect() as conn:
         rows = conn.execute(text("SELECT request_id, status, outcome, bytes_out FROM audit_events ORDER BY id")).fetchall()
     assert [tuple(r) for r in rows] == [(begun.request_id, 200, "allowed", 5), (never.request_id, 401, "refused", 10)]

@@ -7,7 +7,7 @@ ephemeral connection opened by `services.ephemeral` with the caller's secret and
 the usual rights. Every `/v1/customer/...` route is served under `/v1/computing/...`
 too (ByteNite's 2025-09 rename). Auth: `Authorization: <token>` or `Bearer <token>`.
 
-Errors on `/v1/auth/`, `/v1/customer/` and `/v1/computing/` use ByteNite's generic
+Errors on `/v1/auth/`, `/v1/customer/`, `/v1/computing/` and `/v1/dev/` use ByteNite's generic
 response: `{"ok": false, "requestId", "message", "error": {"code": <HTTP status>,
 "message": <reason phrase>, "description": <what went wrong>}}`.
 
@@ -20,7 +20,8 @@ S3-compatible store, `aws`/`s3` then opening the generic `s3` kind (path style);
 credentials refused by the store are 403 and a store that fails is 503 (the statuses
 ByteNite documents), the hub's own `error.description` saying which.
 
-The job routes (`/v1/customer/jobs...`) are `bytenite_jobs`, included in this router.
+The job routes (`/v1/customer/jobs...`) are `bytenite_jobs`, the templates
+(`/v1/customer/jobs/templates`, `/v1/dev/templates`) `bytenite_templates`, both included in this router.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from headwater.api.compat import bytenite_jobs
+from headwater.api.compat import bytenite_jobs, bytenite_templates
 from headwater.api.compat.bytenite_models import (
     CUSTOMER_BASES,
     ERROR_RESPONSES,
@@ -52,7 +53,7 @@ from headwater.services import ephemeral
 from headwater.services import secrets as secrets_service
 from headwater.store.models import Secret
 
-PREFIXES = ("/v1/auth/", "/v1/customer/", "/v1/computing/")
+PREFIXES = ("/v1/auth/", "/v1/customer/", "/v1/computing/", "/v1/dev/")
 #: ByteNite documents 400, 401, 403, 404, 500 and 503: the store's refusals are 403, its failures 503.
 STATUS_BY_CODE = {
     "upstream_auth_failed": 403,
@@ -208,5 +209,6 @@ for _base in CUSTOMER_BASES:
             summary=f"ByteNite: {'test' if _name == 'test' else 'get information about'} a data source",
         )
 
+router.include_router(bytenite_templates.router)  # before the jobs: `/jobs/templates` is not a job id
 router.include_router(bytenite_jobs.router)
 router.include_router(bytenite_jobs.signed_uploads)

@@ -17,14 +17,18 @@ raw bytes without a token (the signed link is the credential, valid 24 hours), s
 again replaces them. It lives under `/v1/uploads` so its body streams uncapped.
 
 A `dataSource`/`dataDestination` object becomes a data source the job owns
-(`services.jobs.objects`); a missing one is `bypass`. Templates ([guess]: ByteNite's
-templates are its own apps): `templateId` (or Headwater's `app`) names one of the
-hub's built-in apps, `copy`, `convert` or `python`, with or without a `-template`
-suffix; none means `copy`; any other is 400. The app's params are `params.app`, the
-partitioner's and assembler's `params.partitioner`/`params.assembler`; their names
-are Headwater's top-level `partitioner`/`assembler` (default `object`, `passthrough`).
-`templateId` is shown as the app's name. A `jobId` in the create body is refused:
-the hub assigns ids (change a job with `PATCH .../datasource`).
+(`services.jobs.objects`); a missing one is `bypass`. A job shows its `dataSource` and
+`dataDestination` exactly as the caller sent them (`aws` stays `aws`, legacy empty fields
+stay), though the hub opens them normalised. `templateId` names a template
+(`services.jobs.templates`, routes in `bytenite_templates`): a built-in one, `copy`,
+`convert` or `python` (with or without a `-template` suffix), or one the organization
+registered; none means `copy`; any other is 400. A template fixes the app, partitioner
+and assembler and some of their params; `params.app`/`params.partitioner`/`params.assembler`
+add to them (contradicting a fixed one is 400). Headwater's top-level `app`, `partitioner`
+and `assembler` name the blocks without a template (default `copy`, `object`,
+`passthrough`), and must agree with a template that is named too. `templateId` is shown as
+given. A `jobId` in the create body is refused: the hub assigns ids (change a job with
+`PATCH .../datasource`).
 
 Shapes ([guess] where ByteNite documents none): states are `JOB_STATE_<NATIVE STATE>`
 (NEW, READY, PARTITIONING, RUNNING, ASSEMBLING, COMPLETE, FAILED, CANCELED); int64
@@ -37,6 +41,7 @@ a side that is not a dataSource-describable connection is shown as
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -63,8 +68,9 @@ from headwater.errors import InvalidInput
 from headwater.services import bytenite as bytenite_service
 from headwater.services import ephemeral
 from headwater.services import uploads as uploads_service
+from headwater.services.context import Caller
 from headwater.services.hub import Hub
-from headwater.services.jobs import apps, objects, service
+from headwater.services.jobs import objects, service, templates
 from headwater.services.jobs.objects import DataSourceObject
 from headwater.services.jobs.service import JobRequest, JobView, Result
 from headwater.services.jobs.spec import TERMINAL, JobState
@@ -72,57 +78,86 @@ from headwater.services.jobs.spec import TERMINAL, JobState
 router = APIRouter(tags=["bytenite"], responses=ERROR_RESPONSES)
 
 STATES = {state.value: f"JOB_STATE_{state.name}" for state in JobState}
-DEFAULT_TEMPLATE = "copy"
-TEMPLATE_SUFFIX = "-template"
 DEFAULT_LIMIT = 100
-TEMPLATE_DESCRIPTIONS = {
-    "copy": "Copy each input object byte for byte, verified",
-    "convert": "Convert tables between CSV, JSONL and Parquet",
-    "python": "Run a Python function over each partition",
-}
 JobId = Annotated[str, Path(alias="jobId", description="The id of the job")]
 RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def app_for(body: CreateJobRequest) -> str:
-    """The built-in app a `templateId` (or `app`) names; `copy` when none is given."""
-    given = [value for value in (body.template_id, body.app) if value]
-    names = {value.removesuffix(TEMPLATE_SUFFIX) for value in given}
-    if len(names) > 1:
-        raise InvalidInput("templateId and app name different apps: give one")
-    name = names.pop() if names else DEFAULT_TEMPLATE
-    if name not in apps.APPS:
-        raise InvalidInput(
-            f"templateId {given[0]!r} is not a template of this hub: use one of {', '.join(apps.APPS)} "
-            f"(optionally with {TEMPLATE_SUFFIX!r}); without one, {DEFAULT_TEMPLATE}"
-        )
-    return name
+def job_request_of(hub: Hub, caller: Caller, body: CreateJobRequest) -> JobRequest:
+    """The native job request of a ByteNite create body, completed from its template (`copy` when none)."""
+    named = {name for name in ("partitioner", "assembler") if name in body.model_fields_set}
+    if body.template_id and body.app:
+        named.add("app")  # Headwater's `app` beside a templateId must agree with the template's
+    request = JobRequest(
+        source=endpoint(body.data_source),
+        destination=endpoint(body.data_destination),
+        app=(body.app or "copy").removesuffix(templates.SUFFIX),
+        partitioner=body.partitioner,
+        assembler=body.assembler,
+        app_params=body.params.app,
+        partitioner_params=body.params.partitioner,
+        assembler_params=body.params.assembler,
+        name=body.name,
+        description=body.description,
+        allow_upload=True,
+    )
+    return templates.apply(hub, caller, body.template_id or body.app, request, named)
 
 
 def endpoint(shape: DataSourceShape | None) -> DataSourceObject:
     """A dataSource object as the jobs service takes it; a missing one is `bypass`."""
     if shape is None:
         return DataSourceObject("bypass")
-    return DataSourceObject(shape.data_source_descriptor, dict(shape.params or {}))
+    return DataSourceObject(shape.data_source_descriptor, dict(shape.params or {}), shape.as_sent())
 
 
 # -- presenting ----------------------------------------------------------------------------
 
 
-def template_info(view: JobView) -> dict[str, Any]:
+def template_info(hub: Hub, caller: Caller, view: JobView, known: dict[str, templates.Template | None] | None = None) -> dict[str, Any]:
+    """`templateInfo`: the job's template (as it is now, or as the job recorded it if it was deleted)."""
     job = view.job
+    template_id = job.template_id or job.app
+    memo = known if known is not None else {}
+    if template_id not in memo:
+        memo[template_id] = templates.find(hub, caller, template_id)
+    found = memo[template_id]
     return {
-        "id": job.app,
-        "owner": "headwater",
-        "description": TEMPLATE_DESCRIPTIONS.get(job.app, job.app),
+        "id": template_id,
+        "owner": found.owner if found is not None else caller.org_name,
+        "description": found.description if found is not None else "",
         "app": job.app,
         "partitioner": job.partitioner,
         "assembler": job.assembler,
     }
 
 
+def present_template(template: templates.Template) -> dict[str, Any]:
+    """`jobJobTemplate` (protobuf JSON: empty fields left out)."""
+    shown: dict[str, Any] = {
+        "id": template.id,
+        "isPublic": template.built_in,
+        "app": template.app,
+        "partitioner": template.partitioner,
+        "assembler": template.assembler,
+        "params": {block: dict(template.params.get(block, {})) for block in templates.BLOCKS},
+        "owner": template.owner,
+    }
+    if template.description:
+        shown["description"] = template.description
+    if template.created_by:
+        shown["userName"] = template.created_by
+    for name, moment in (("createdAt", template.created_at), ("updatedAt", template.updated_at)):
+        if moment is not None:
+            shown[name] = iso(moment)
+    return shown
+
+
 def _side(hub: Hub, view: JobView, side: str, address: str) -> dict[str, Any]:
-    """The dataSource object of one side of a job, from the data source behind it."""
+    """The dataSource object of one side of a job: as the caller sent it, or else described from the data source behind it."""
+    sent = (view.job.sent_objects or {}).get(side)
+    if isinstance(sent, dict):
+        return copy.deepcopy(sent)
     source = objects.side_source(hub, view.job, side)
     shown = None
     if source is not None:
@@ -134,13 +169,16 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def present_job(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
-    """`jobJob` (protobuf JSON: empty fields left out, int64 as strings)."""
+def present_job(
+    hub: Hub, caller: Caller, view: JobView, base_url: str, known: dict[str, templates.Template | None] | None = None
+) -> dict[str, Any]:
+    """`jobJob` (protobuf JSON: empty fields left out, int64 as strings); `known` remembers templates across a page."""
     job = view.job
+    info = template_info(hub, caller, view, known)
     stamps = dict(job.state_timestamps or {})
     body: dict[str, Any] = {
         "id": job.id,
-        "templateId": job.app,
+        "templateId": info["id"],
         "name": job.name,
         "description": job.description,
         "state": STATES.get(job.state, job.state),
@@ -163,7 +201,7 @@ def present_job(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
         body["errorMessage"] = job.error_message
     body["stateTimestamps"] = {STATES.get(state, state): moment for state, moment in stamps.items()}
     body["appId"] = job.app
-    body["templateInfo"] = template_info(view)
+    body["templateInfo"] = info
     if job.state == JobState.NEW.value:
         link = objects.input_link(hub, job)
         if link is not None:
@@ -172,9 +210,10 @@ def present_job(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
     return body
 
 
-def job_response(hub: Hub, view: JobView, base_url: str) -> dict[str, Any]:
+def job_response(hub: Hub, caller: Caller, view: JobView, base_url: str) -> dict[str, Any]:
     """`{"job": Job, "templateInfo": ...}`, as create, get and the updates answer."""
-    return {"job": present_job(hub, view, base_url), "templateInfo": template_info(view)}
+    job = present_job(hub, caller, view, base_url)
+    return {"job": job, "templateInfo": job["templateInfo"]}
 
 
 def result_link(base_url: str, result: Result) -> str:
@@ -194,21 +233,9 @@ async def bytenite_create_job(body: CreateJobRequest, request: Request, caller: 
     """Create a job in state JOB_STATE_NEW from ByteNite's fields."""
     if body.job_id:
         raise InvalidInput("jobId: this hub assigns job ids; change a job with PATCH /jobs/{jobId}/datasource")
-    job_request = JobRequest(
-        source=endpoint(body.data_source),
-        destination=endpoint(body.data_destination),
-        app=app_for(body),
-        partitioner=body.partitioner,
-        assembler=body.assembler,
-        app_params=body.params.app,
-        partitioner_params=body.params.partitioner,
-        assembler_params=body.params.assembler,
-        name=body.name,
-        description=body.description,
-        allow_upload=True,
-    )
+    job_request = await anyio.to_thread.run_sync(job_request_of, hub, caller, body)
     view = await service.create(hub, caller, job_request)
-    return await anyio.to_thread.run_sync(job_response, hub, view, str(request.base_url))
+    return await anyio.to_thread.run_sync(job_response, hub, caller, view, str(request.base_url))
 
 
 def bytenite_list_jobs(
@@ -223,16 +250,17 @@ def bytenite_list_jobs(
     views = service.list_jobs(hub, caller, None, limit or DEFAULT_LIMIT, offset)
     total = service.count(hub, caller)
     base = str(request.base_url)
+    known: dict[str, templates.Template | None] = {}
     return {
         "pagination": {"total": str(total), "offset": str(offset), "hasPrevious": offset > 0,
                        "hasNext": offset + len(views) < total},
-        "data": [present_job(hub, view, base) for view in views],
+        "data": [present_job(hub, caller, view, base, known) for view in views],
     }
 
 
 def bytenite_get_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
     """A job with its state."""
-    return job_response(hub, service.get(hub, caller, job_id), str(request.base_url))
+    return job_response(hub, caller, service.get(hub, caller, job_id), str(request.base_url))
 
 
 async def bytenite_set_datasource(
@@ -247,7 +275,7 @@ async def bytenite_set_datasource(
         endpoint(body.data_destination) if body.data_destination is not None else None,
         allow_upload=True,
     )
-    return await anyio.to_thread.run_sync(job_response, hub, view, str(request.base_url))
+    return await anyio.to_thread.run_sync(job_response, hub, caller, view, str(request.base_url))
 
 
 def bytenite_run_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep, body: RunRequest | None = None) -> dict[str, Any]:

@@ -55,6 +55,10 @@ class DataSourceShape(Model):
     data_source_descriptor: str = Field(alias="dataSourceDescriptor", min_length=1)
     params: dict[str, Any] | None = None
 
+    def as_sent(self) -> dict[str, Any]:
+        """The object as the caller wrote it (its known fields), to show back unchanged."""
+        return self.model_dump(by_alias=True, exclude_unset=True, include={"data_source_descriptor", "params"})
+
 
 class DataSourceInfoRequest(Model):
     """`jobsDataSourceInfoRequest`: `{"dataSource": {...}, "listFiles": bool}`."""
@@ -86,6 +90,30 @@ class CreateJobRequest(Model):
     params: JobParamsShape = Field(default_factory=JobParamsShape)
     partitioner: str = Field(default="object", max_length=32)
     assembler: str = Field(default="passthrough", max_length=32)
+
+
+class TemplateParamsShape(Model):
+    """`jobJobTemplate.params`: the fixed params of the app, the partitioner and the assembler."""
+
+    app: dict[str, Any] = Field(default_factory=dict)
+    partitioner: dict[str, Any] = Field(default_factory=dict)
+    assembler: dict[str, Any] = Field(default_factory=dict)
+
+
+class TemplateRequest(Model):
+    """`jobJobTemplate` as `POST /v1/dev/templates` takes it. Read-only fields (`createdAt`, `updatedAt`,
+    `userName`, `owner`) and `config` are accepted and ignored; `isPublic: true`, `dataSource` and
+    `dataDestination` are refused ([guess]: templates are private to an organization and carry no data)."""
+
+    id: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=4000)
+    app: str = Field(min_length=1, max_length=64)
+    partitioner: str = Field(default="object", min_length=1, max_length=32)
+    assembler: str = Field(default="passthrough", min_length=1, max_length=32)
+    params: TemplateParamsShape = Field(default_factory=TemplateParamsShape)
+    is_public: bool = Field(default=False, alias="isPublic")
+    data_source: dict[str, Any] | None = Field(default=None, alias="dataSource")
+    data_destination: dict[str, Any] | None = Field(default=None, alias="dataDestination")
 
 
 class SetDataSourceRequest(Model):

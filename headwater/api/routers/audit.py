@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -71,12 +71,20 @@ def present(event: AuditEvent) -> EventOut:
     )
 
 
-@router.get("", response_model=EventPage, summary="Audit events, oldest first; pass `after=next` for the next page")
+@router.get(
+    "",
+    response_model=EventPage,
+    summary="Audit events, oldest first (or newest first with order=desc); pass `after=next` for the next page",
+)
 def list_events(
     caller: CallerDep,
     hub: HubDep,
-    after: Annotated[int | None, Query(ge=0, le=2**62, description="The `next` of the previous page")] = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**62, description="The `next` of the previous page: newer events, or with order=desc older ones"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first (the default); desc: newest first")] = "asc",
     source: Annotated[str | None, Query(description="A source id or connection such as s3+lake")] = None,
     user: str | None = None,
     path_prefix: Annotated[str | None, Query(alias="pathPrefix")] = None,
@@ -86,7 +94,7 @@ def list_events(
     until: datetime | None = None,
 ) -> EventPage:
     wanted = Filters(source, user, path_prefix, operation, outcome, since, until)
-    events = hub.audit.query(caller, wanted, after, limit)
+    events = hub.audit.query(caller, wanted, after, limit, newest_first=order == "desc")
     return EventPage(events=[present(e) for e in events], next=events[-1].id if len(events) == limit else None)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection
+from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection, split_scheme
 from headwater.api.content_safety import file_headers
 from headwater.api.schemas import ERROR_RESPONSES
 from headwater.api.deps import CallerDep, HubDep
@@ -30,7 +30,6 @@ from headwater.services import data as service
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
-_CONNECTOR_IN_DATA = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?:\+[^:/]*)?):/{1,2}")
 MAX_POST_BODY = 64 * 1024
 
 
@@ -47,12 +46,12 @@ def address_of(request: Request) -> Address:
         root_dir = bool(separator)
     elif raw.startswith("/v1/data"):
         rest = raw[len("/v1/data"):].lstrip("/")
-        match = _CONNECTOR_IN_DATA.match(rest)
-        if match is None:
+        split = split_scheme(rest)
+        if split is None:
             protocol, label, path = HOSTED, None, rest
         else:
-            protocol, label = parse_connection(decode_path(match.group(1)))
-            path = rest[match.end():]
+            scheme, raw_label, path = split
+            protocol, label = parse_connection(decode_path(scheme if raw_label is None else f"{scheme}+{raw_label}"))
         root_dir = True
     else:  # pragma: no cover - the router only mounts the two prefixes
         raise NotFound("no such data route")

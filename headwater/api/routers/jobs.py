@@ -11,7 +11,7 @@ from pydantic import Field
 
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
-from headwater.services.jobs import service
+from headwater.services.jobs import catalog, service, templates
 from headwater.services.jobs.objects import DataSourceObject, Endpoint
 from headwater.services.jobs.service import JobRequest, JobView
 
@@ -50,6 +50,10 @@ class JobIn(ApiModel):
     destination: Address | DataSourceIn = Field(
         description="A destination folder (s3+out://bucket/out/ or bucket+tmp://), or a dataSource object"
     )
+    template: str | None = Field(
+        default=None, max_length=128,
+        description="A job template (GET /v1/templates): its app, partitioner, assembler and fixed params; app, partitioner and assembler given beside it must agree",
+    )
     app: str = Field(default="copy", description="copy, convert or python", max_length=64)
     partitioner: str = Field(default="object", description="object, size or rows", max_length=32)
     assembler: str = Field(default="passthrough", description="passthrough, concatenate or zip", max_length=32)
@@ -76,6 +80,7 @@ class JobOut(ApiModel):
     state_timestamps: dict[str, str]
     source: str
     destination: str
+    template: str | None
     app: str
     partitioner: str
     assembler: str
@@ -118,12 +123,30 @@ class LogList(ApiModel):
     next: int
 
 
+class BlockOut(ApiModel):
+    name: str
+    title: str
+    description: str
+    params_schema: dict[str, Any] = Field(description="The JSON schema of the block's params (`params.app`, ...)")
+
+
+class JobCatalog(ApiModel):
+    request_schema: dict[str, Any] = Field(description="The JSON schema of `POST /v1/jobs`'s body")
+    apps: list[BlockOut]
+    partitioners: list[BlockOut]
+    assemblers: list[BlockOut]
+
+
+def present_block(given: catalog.Block) -> BlockOut:
+    return BlockOut(name=given.name, title=given.title, description=given.description, params_schema=given.schema())
+
+
 def present(view: JobView) -> JobOut:
     job, progress = view.job, view.progress
     return JobOut(
         id=job.id, name=job.name, description=job.description, state=job.state,
         state_timestamps=dict(job.state_timestamps or {}), source=job.source, destination=job.destination,
-        app=job.app, partitioner=job.partitioner, assembler=job.assembler,
+        template=job.template_id, app=job.app, partitioner=job.partitioner, assembler=job.assembler,
         params=JobParams(app=job.app_params or {}, partitioner=job.partitioner_params or {}, assembler=job.assembler_params or {}),
         progress=ProgressOut(
             partitions_done=progress.done, partitions_total=progress.total, partitions_failed=progress.failed,
@@ -141,6 +164,9 @@ async def create_job(body: JobIn, caller: CallerDep, hub: HubDep) -> JobOut:
         assembler=body.assembler, app_params=body.params.app, partitioner_params=body.params.partitioner,
         assembler_params=body.params.assembler, name=body.name, description=body.description,
     )
+    if body.template is not None:
+        named = {block for block in templates.BLOCKS if block in body.model_fields_set}
+        request = await anyio.to_thread.run_sync(templates.apply, hub, caller, body.template, request, named)
     return present(await service.create(hub, caller, request, run=body.run))
 
 
@@ -150,6 +176,16 @@ def list_jobs(
     limit: int = Query(default=100, ge=1, le=service.MAX_LIST), offset: int = Query(default=0, ge=0),
 ) -> JobList:
     return JobList(jobs=[present(v) for v in service.list_jobs(hub, caller, state, limit, offset)])
+
+
+@router.get("/catalog", response_model=JobCatalog, summary="The apps, partitioners and assemblers a job may use, with their params' schemas")
+def job_catalog(caller: CallerDep) -> JobCatalog:
+    return JobCatalog(
+        request_schema=JobIn.model_json_schema(by_alias=True),
+        apps=[present_block(b) for b in catalog.APPS],
+        partitioners=[present_block(b) for b in catalog.PARTITIONERS],
+        assemblers=[present_block(b) for b in catalog.ASSEMBLERS],
+    )
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="Show a job with its state and progress")

@@ -13,8 +13,11 @@ from headwater.addresses import Address
 from headwater.api.deps import CallerDep, HubDep, SessionDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.connectors import catalogue
+from headwater.services import authorization
 from headwater.services import sources as service
+from headwater.services.authorization import Action
 from headwater.services import systems as systems_service
+from headwater.services.endpoint_warnings import endpoint_warnings
 from headwater.services.context import Caller
 from headwater.store.models import Source, System
 
@@ -98,6 +101,13 @@ class SourceOut(ApiModel):
     updated_at: datetime
 
 
+class CreatedSourceOut(SourceOut):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What will keep the new source from working, found without contacting it (e.g. an endpoint this hub refuses).",
+    )
+
+
 class SourceList(ApiModel):
     sources: list[SourceOut]
 
@@ -141,8 +151,8 @@ def shape(caller: Caller, source: Source, parents: list[System]) -> SourceOut:
     )
 
 
-@router.post("", status_code=201, response_model=SourceOut, summary="Create a data source")
-def create_source(body: SourceIn, caller: CallerDep, session: SessionDep, hub: HubDep) -> SourceOut:
+@router.post("", status_code=201, response_model=CreatedSourceOut, summary="Create a data source")
+def create_source(body: SourceIn, caller: CallerDep, session: SessionDep, hub: HubDep) -> CreatedSourceOut:
     spec = service.SourceSpec(
         protocol=body.protocol,
         label=body.label,
@@ -155,7 +165,12 @@ def create_source(body: SourceIn, caller: CallerDep, session: SessionDep, hub: H
         path_restrictions=body.path_restrictions,
         access=body.access,
     )
-    return present(session, caller, service.create(session, caller, spec, data_dir=hub.settings.data_dir))
+    # Before the write, so no store transaction waits on a DNS answer; after the right to configure,
+    # so a caller who may not create a source gets no name resolved.
+    authorization.require(caller, Action.CONFIGURE, "data sources")
+    warnings = endpoint_warnings(body.params, allow_private=hub.settings.allow_private_endpoints)
+    created = present(session, caller, service.create(session, caller, spec, data_dir=hub.settings.data_dir))
+    return CreatedSourceOut(**dict(created), warnings=warnings)
 
 
 @router.get("", response_model=SourceList, summary="List data sources")

@@ -267,6 +267,10 @@ class DatabaseConnector(Connector):
     @abstractmethod
     def close_connection(self, conn: Any) -> None: ...
 
+    def export_connection(self, fmt: str) -> Any:
+        """The connection an export in `fmt` runs on (a dialect may use a different driver per format)."""
+        return self.connect(purpose="read")
+
     # ---- plumbing --------------------------------------------------------------------------
 
     def redact(self, text: str) -> str:
@@ -419,7 +423,7 @@ class DatabaseConnector(Connector):
             if fmt is None:
                 return iter([json.dumps(found.describe(), indent=2).encode() + b"\n"])
             columns = pick_columns(found, names)
-            conn = self.connect(purpose="read")
+            conn = self.export_connection(fmt)
             try:
                 return self._guarded(self.export(conn, found, columns, limit, fmt), conn)
             except BaseException:

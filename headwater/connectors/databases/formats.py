@@ -153,9 +153,9 @@ class CsvEncoder(Encoder):
 class ParquetEncoder(Encoder):
     content_type = CONTENT_TYPES["parquet"]
 
-    def __init__(self, columns: list[Column], dialect: str) -> None:
+    def __init__(self, columns: list[Column], dialect: str, metadata: dict[bytes, bytes] | None = None) -> None:
         self.columns = columns
-        self.schema = pa.schema([arrow_field(c, dialect) for c in columns])
+        self.schema = pa.schema([arrow_field(c, dialect) for c in columns], metadata=metadata)
         self.converters: list[Callable[[Any], Any] | None] = [
             (lambda v: None if v is None else str(v)) if c.kind == "decimal" and not exact_decimal(c) else None
             for c in columns
@@ -172,8 +172,14 @@ class ParquetEncoder(Encoder):
 
     def encode(self, rows: Rows) -> bytes:
         if rows:
-            self.pending.append(to_batch(self.columns, rows, self.schema, self.converters))
-            self.pending_rows += len(rows)
+            return self.encode_batch(to_batch(self.columns, rows, self.schema, self.converters))
+        return self.sink.drain()
+
+    def encode_batch(self, batch: pa.RecordBatch) -> bytes:
+        """Add a record batch already in this file's schema (a driver's Arrow output); row groups stay bounded."""
+        if batch.num_rows:
+            self.pending.append(batch)
+            self.pending_rows += batch.num_rows
             if self.pending_rows >= ROW_GROUP_ROWS:
                 self._flush()
         return self.sink.drain()

@@ -1,6 +1,7 @@
-"""The `postgres` kind: a PostgreSQL database as schemas of tables, with psycopg 3.
+"""The `postgres` kind: a PostgreSQL database as schemas of tables, with psycopg 3 (and ADBC for Parquet).
 
-Tables stream through a named (server-side) cursor, CSV through `COPY ... TO STDOUT`;
+Tables stream through a named (server-side) cursor, CSV through `COPY ... TO STDOUT`, Parquet
+through ADBC's binary COPY into Arrow batches (`postgres_arrow`);
 loads use `COPY ... FROM STDIN` in one transaction. Every connection is checked
 against endpoint safety and pinned to the checked address (`hostaddr`).
 """
@@ -22,7 +23,8 @@ from headwater.connectors.base import Connector, Credentials
 from headwater.connectors.catalogue import BuildContext, Kind, register
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS, DatabaseConnector, DatabaseParams, Table, check_read_only, gather
 from headwater.connectors.databases.columns import Column
-from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, encode_all
+from headwater.connectors.databases import postgres_arrow
+from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, ParquetEncoder, encode_all
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
 from headwater.errors import (
     Conflict,
@@ -53,6 +55,8 @@ MAX_IDENTIFIER = 63
 READ_ONLY_VERBS = frozenset({"select", "with", "values", "table"})
 #: Never the hub's own ~/.pgpass: a path that cannot exist (its parent is not a directory).
 NO_PASSFILE = os.path.join(os.devnull, "headwater-no-pgpass")
+#: Set on a driver session after connecting, so that no PG* variable of the hub's decides them.
+SESSION_SETUP = ("SET TimeZone TO 'UTC'", "SET DateStyle TO 'ISO, YMD'")
 _COPY_WHERE = re.compile(r"line (\d+)(?:, column ([^:]+))?")
 
 
@@ -105,7 +109,8 @@ class PostgresConnector(DatabaseConnector):
 
     # ---- connections ------------------------------------------------------------------------
 
-    def connect(self, *, purpose: str) -> psycopg.Connection[Any]:
+    def settings(self, *, read_only: bool = False) -> dict[str, Any]:
+        """libpq's connection settings: the checked address, the source's own identity, never the hub's."""
         if not self.user:
             raise InvalidInput("no database user: bind a secret of type 'database' whose accessKey is the user")
         if not self.password and any(os.environ.get(name) for name in AMBIENT_CREDENTIALS):
@@ -113,7 +118,8 @@ class PostgresConnector(DatabaseConnector):
             raise InvalidInput("the data source has no password, and the hub never lends it its own")
         p = self.params
         address = endpoints.check_host(p.host, p.port, allow_private=self.allow_private)[0]
-        conn = psycopg.connect(
+        options = "-c TimeZone=UTC -c DateStyle=ISO,YMD" + (" -c default_transaction_read_only=on" if read_only else "")
+        return dict(
             host=p.host,
             hostaddr=str(address),
             port=p.port,
@@ -125,15 +131,27 @@ class PostgresConnector(DatabaseConnector):
             application_name="headwater",
             passfile=NO_PASSFILE,
             gssencmode="disable",
-            options="-c TimeZone=UTC -c DateStyle=ISO,YMD",
-            autocommit=purpose in {"check", "meta"},
+            options=options,
         )
+
+    def connect(self, *, purpose: str) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(**self.settings(), autocommit=purpose in {"check", "meta"})
         for name in TEXT_LOADED:
             conn.adapters.register_loader(name, TextLoader)
         return conn
 
+    def export_connection(self, fmt: str) -> Any:
+        """Parquet through ADBC (binary COPY into Arrow), in read-only transactions; the rest through psycopg."""
+        if fmt == "parquet":
+            # libpq sends PGTZ and PGDATESTYLE after `options`: the session's own settings come last.
+            return postgres_arrow.connect(self.settings(read_only=True), SESSION_SETUP)
+        return self.connect(purpose="read")
+
     def abort(self, conn: Any) -> None:
-        conn.cancel_safe(timeout=2)  # so that leaving a COPY does not read the rest of the table
+        if isinstance(conn, postgres_arrow.ArrowSession):
+            conn.cancel()
+        else:
+            conn.cancel_safe(timeout=2)  # so that leaving a COPY does not read the rest of the table
 
     def close_connection(self, conn: Any) -> None:
         try:
@@ -145,10 +163,13 @@ class PostgresConnector(DatabaseConnector):
         where = f"PostgreSQL at {self.params.host}:{self.params.port}"
         if isinstance(exc, psycopg.errors.ConnectionTimeout):
             return UpstreamTimeout(f"{where} did not answer within {self.params.connect_timeout} s")
+        if isinstance(exc, postgres_arrow.ArrowStreamError):
+            return self._classified(where, "" if exc.connecting else exc.sqlstate or _stream_state(exc.text), exc.text, None)
         if not isinstance(exc, psycopg.Error):
             return None
-        text = _server_text(exc)
-        state = exc.sqlstate or ""
+        return self._classified(where, exc.sqlstate or "", _server_text(exc), exc.diag.context if exc.diag else None)
+
+    def _classified(self, where: str, state: str, text: str, context: str | None) -> HeadwaterError:
         lowered = text.lower()
         if not state:  # failed while connecting: only the message tells why
             if "password authentication failed" in lowered or "role" in lowered and "does not exist" in lowered:
@@ -166,7 +187,6 @@ class PostgresConnector(DatabaseConnector):
             if "timeout" in lowered or "timed out" in lowered:
                 return UpstreamTimeout(f"{where}: {text}")
             return UpstreamUnavailable(f"{where} is unreachable: {text}")
-        context = exc.diag.context if exc.diag else None
         located = _COPY_WHERE.search(context or "")
         if located:
             column = f", column {located.group(2).strip()}" if located.group(2) else ""
@@ -264,6 +284,10 @@ class PostgresConnector(DatabaseConnector):
         return query
 
     def export(self, conn: Any, table: Table, columns: list[Column], limit: int | None, fmt: str) -> Iterator[bytes]:
+        if isinstance(conn, postgres_arrow.ArrowSession):
+            statement, lists = postgres_arrow.query(table.schema, table.name, columns, limit)
+            encoder = ParquetEncoder(columns, DIALECT, metadata={postgres_arrow.WRITER_KEY: postgres_arrow.WRITER})
+            return postgres_arrow.parquet(conn, statement, lists, columns, encoder)
         conn.read_only = True
         if fmt == "csv":
             return self._copy_out(conn, self._select(table, columns, limit, cast=False))
@@ -417,6 +441,12 @@ register(
         aliases=("postgresql",),
     )
 )
+
+
+def _stream_state(text: str) -> str:
+    """A SQLSTATE for a driver failure mid-stream that carried none: a lost connection, or a server error."""
+    lowered = text.lower()
+    return "08006" if "connection" in lowered or "terminating" in lowered or "shutdown" in lowered else "XX000"
 
 
 def _roll_back(conn: Any) -> None:

@@ -55,10 +55,28 @@ DEFAULT_UPLOAD_NAME = "upload"
 
 @dataclass(frozen=True)
 class DataSourceObject:
-    """A ByteNite `dataSource` object: a descriptor and its params."""
+    """A ByteNite `dataSource` object: a descriptor and its params; `sent` is the object as the caller wrote it."""
 
     descriptor: str
     params: dict[str, Any] = field(default_factory=dict)
+    sent: dict[str, Any] | None = None
+
+    def as_sent(self) -> dict[str, Any]:
+        """The object to show back: exactly what the caller sent (the hub normalises only internally)."""
+        if self.sent is not None:
+            return self.sent
+        return {"dataSourceDescriptor": self.descriptor, **({"params": self.params} if self.params else {})}
+
+
+def sent_objects(previous: dict[str, Any] | None, source: Endpoint | None, destination: Endpoint | None) -> dict[str, Any] | None:
+    """A job's objects as sent, after setting `source` and/or `destination` (None: unchanged; an address: none shown)."""
+    shown = dict(previous or {})
+    for side, given in ((IN, source), (OUT, destination)):
+        if isinstance(given, DataSourceObject):
+            shown[side] = given.as_sent()
+        elif given is not None:
+            shown.pop(side, None)
+    return shown or None
 
 
 #: What a job request gives for a side: a native address, or an object to make a data source from.

@@ -48,6 +48,8 @@ class JobRequest:
     description: str = ""
     #: A `file` object without an uploadId starts an upload the job waits for (ByteNite's tempUrl flow).
     allow_upload: bool = False
+    #: The template the job is made from (`templates.apply` fills the rest in); the app's name when none.
+    template_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = F
                 source=source, destination=str(destination), source_ids=list(identity.source_ids),
                 caller=identity.to_json(), app=app.name, app_params=app_params, partitioner=request.partitioner,
                 partitioner_params=partitioner_params, assembler=request.assembler, assembler_params=assembler_params,
+                template_id=request.template_id or app.name,
+                sent_objects=objects.sent_objects(None, request.source, request.destination),
             )
             session.add(job)
             session.flush()
@@ -238,6 +242,7 @@ async def set_endpoints(
                     update(Job).where(Job.id == job_id, Job.state == JobState.NEW.value).values(
                         source=made.source, destination=str(target), source_ids=list(identity.source_ids),
                         caller=identity.to_json(), updated_at=now(),
+                        sent_objects=objects.sent_objects(job.sent_objects, source, destination),
                     )
                 ).rowcount
                 if not changed:

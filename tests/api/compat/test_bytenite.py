@@ -7,6 +7,7 @@ through the same services. Every error is ByteNite's generic response with `ok: 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -331,6 +332,25 @@ def test_a_bytenite_secret_and_data_source_reach_the_same_bytes_as_the_native_ad
             assert body["properties"]["bucketName"] == bucket and body["properties"]["cloudRegion"] == "us-east-2"
             assert body["tempUrl"] == "" or httpx.get(body["tempUrl"]).content == content
         assert bytes(obstore.get(seaweedfs.store(bucket), "vids/big_buck_bunny.mp4").bytes()) == content
+
+
+def test_a_url_data_source_presigned_for_get_is_described_though_it_refuses_head(
+    hub_server: RunningHub, seaweedfs: SeaweedFS
+) -> None:
+    bucket = seaweedfs.create_bucket()
+    content = b"presigned bytes " * 64
+    store = seaweedfs.store(bucket)
+    obstore.put(store, "vids/signed.mp4", content)
+    url = obstore.sign(store, "GET", "vids/signed.mp4", timedelta(minutes=10))
+    assert httpx.head(url).status_code == 403  # signed for GET alone, as S3 and GCS links are
+    with bytenite(hub_server, hub_server.token()) as api:
+        for base in ("/v1/customer/jobs/datasource/info", "/v1/customer/datasource/test", "/v1/computing/datasource/test"):
+            response = api.post(base, json={"dataSource": {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": url}}})
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["filename"] == "signed.mp4" and body["size"] == str(len(content)) and body["path"] == url
+            assert body["properties"]["type"] == "file" and body["properties"]["etag"]
+            assert httpx.get(body["tempUrl"]).content == content
 
 
 def test_list_files_returns_the_tree_beside_the_object(hub_server: RunningHub, seaweedfs: SeaweedFS) -> None:

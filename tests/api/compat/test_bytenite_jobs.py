@@ -19,6 +19,7 @@ import pytest
 
 from headwater.services.jobs import driver
 from tests.api.compat.test_bytenite import S3_TYPE, assert_envelope, assert_generic_ok, bytenite, seed_secret
+from tests.fixtures.http_server import HttpServer
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.seaweedfs import SeaweedFS
 from tests.services.jobs.helpers import THREADS
@@ -264,3 +265,139 @@ def test_templates_map_to_the_built_in_apps(hub: RunningHub) -> None:
         first = listed["data"][0]["id"]
         assert_generic_ok(api.post(f"/v1/customer/jobs/{first}/abort").json())  # a job not yet run is deleted
         assert_envelope(api.get(f"/v1/customer/jobs/{first}"), 404, "Not Found")
+
+
+# -- jobs show their objects as sent ------------------------------------------------------------
+
+
+def s3_family(seaweedfs: SeaweedFS, bucket: str, descriptor: str, name: str, region: str) -> dict[str, Any]:
+    shown = s3_object(seaweedfs, bucket, name)
+    shown["dataSourceDescriptor"] = descriptor
+    shown["params"]["cloudRegion"] = region
+    return shown
+
+
+REGIONS = {"aws": "us-east-2", "s3": "us-east-1", "gcp": "us-west2-b", "storj": "global"}
+
+
+def test_a_job_shows_its_data_source_and_destination_exactly_as_sent(
+    world: tuple[httpx.Client, str], seaweedfs: SeaweedFS, http_server: HttpServer
+) -> None:
+    api, bucket = world
+    obstore.put(seaweedfs.store(bucket), "in/a.csv", b"id\n1\n")
+    sources = [s3_family(seaweedfs, bucket, d, "/in/a.csv", r) for d, r in REGIONS.items()] + [
+        {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": f"{http_server.url}/files/hello.txt", "name": "", "username": "", "password": ""}},
+        {"dataSourceDescriptor": "url", "params": {"url": f"{http_server.url}/files/hello.txt"}},  # no @type: shown without one
+    ]
+    destinations = [s3_family(seaweedfs, bucket, d, "/out/", r) for d, r in REGIONS.items()] + [
+        {"dataSourceDescriptor": "bucket"},
+        {"dataSourceDescriptor": "bucket", "params": {}},  # legacy clients send empty params
+    ]
+    job = create(api, templateId="copy", dataSource=sources[0], dataDestination=destinations[0])
+    assert job["dataSource"] == sources[0] and job["dataDestination"] == destinations[0]  # aws stays aws
+    for source, destination in zip(sources, destinations, strict=True):
+        patched = api.patch(f"/v1/customer/jobs/{job['id']}/datasource", json={"dataSource": source, "dataDestination": destination})
+        assert patched.status_code == 200, patched.text
+        shown = api.get(f"/v1/customer/jobs/{job['id']}").json()["job"]
+        assert (shown["dataSource"], shown["dataDestination"]) == (source, destination)
+        assert patched.json()["job"]["dataSource"] == source
+    only_destination = api.patch(f"/v1/computing/jobs/{job['id']}/datasource", json={"dataDestination": destinations[2]})
+    assert only_destination.json()["job"]["dataSource"] == sources[-1]  # the side not sent is unchanged
+    assert only_destination.json()["job"]["dataDestination"] == destinations[2]
+
+    upload = {"dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE}}
+    shown = api.patch(f"/v1/customer/jobs/{job['id']}/datasource", json={"dataSource": upload}).json()["job"]["dataSource"]
+    temp_url = shown["params"].pop("tempUrl")  # the one field the server adds, as ByteNite documents
+    assert shown == upload and "/v1/uploads/signed/" in temp_url
+    listed = api.get("/v1/customer/jobs").json()["data"][0]
+    assert listed["dataDestination"] == destinations[2]
+    assert_generic_ok(api.delete(f"/v1/customer/jobs/{job['id']}").json())
+
+
+# -- templates ----------------------------------------------------------------------------------------
+
+
+def test_an_organizations_own_template_names_its_jobs_app_partitioner_and_assembler(hub: RunningHub) -> None:
+    token = hub.token()
+    with bytenite(hub, token) as api:
+        listed = api.get("/v1/customer/jobs/templates").json()["templates"]
+        assert [t["id"] for t in listed] == ["copy", "convert", "python"]
+        assert all(t["isPublic"] and t["owner"] == "headwater" for t in listed)
+
+        body = {"id": "csv-to-jsonl", "description": "CSV in, JSON lines out, zipped", "app": "convert",
+                "partitioner": "object", "assembler": "zip", "params": {"app": {"to": "jsonl"}}}
+        assert_generic_ok(api.post("/v1/dev/templates", json=body).json())
+        again = api.post("/v1/dev/templates", json=body)
+        assert "exists already" in assert_envelope(again, 409, "Conflict")["error"]["description"]
+        own = api.get("/v1/computing/jobs/templates").json()["templates"]
+        assert [t["id"] for t in own] == ["copy", "convert", "python", "csv-to-jsonl"]
+        mine = api.get("/v1/dev/templates/csv-to-jsonl").json()
+        assert {k: mine[k] for k in ("id", "app", "partitioner", "assembler", "description", "isPublic", "userName")} == {
+            "id": "csv-to-jsonl", "app": "convert", "partitioner": "object", "assembler": "zip",
+            "description": "CSV in, JSON lines out, zipped", "isPublic": False, "userName": "alice"}
+        assert mine["params"] == {"app": {"to": "jsonl"}, "partitioner": {}, "assembler": {}}
+        assert [t["id"] for t in api.get("/v1/dev/templates").json()["templates"]] == ["csv-to-jsonl"]
+
+        job = create(api, templateId="csv-to-jsonl", name="from my template")
+        assert job["templateId"] == "csv-to-jsonl" and job["params"]["app"]["to"] == "jsonl"
+        assert job["templateInfo"] == {"id": "csv-to-jsonl", "owner": api.get("/v1/me").json()["organization"],
+                                       "description": "CSV in, JSON lines out, zipped", "app": "convert",
+                                       "partitioner": "object", "assembler": "zip"}
+        assert api.get(f"/v1/jobs/{job['id']}").json()["template"] == "csv-to-jsonl"
+        fixed = api.post("/v1/customer/jobs", json={"templateId": "csv-to-jsonl", "params": {"app": {"to": "parquet"}}})
+        assert "fixed" in assert_envelope(fixed, 400, "Bad Request")["error"]["description"]
+        other_assembler = api.post("/v1/customer/jobs", json={"templateId": "csv-to-jsonl", "assembler": "concatenate"})
+        assert "differs from template" in assert_envelope(other_assembler, 400, "Bad Request")["error"]["description"]
+
+    with bytenite(hub, hub.token()) as stranger:  # another organization neither sees nor uses it
+        assert "csv-to-jsonl" not in [t["id"] for t in stranger.get("/v1/customer/jobs/templates").json()["templates"]]
+        assert_envelope(stranger.get("/v1/dev/templates/csv-to-jsonl"), 404, "Not Found")
+        assert_envelope(stranger.post("/v1/customer/jobs", json={"templateId": "csv-to-jsonl"}), 400, "Bad Request")
+
+    with bytenite(hub, token) as api:
+        assert_generic_ok(api.delete("/v1/dev/templates/csv-to-jsonl").json())
+        assert_envelope(api.get("/v1/dev/templates/csv-to-jsonl"), 404, "Not Found")
+        kept = api.get(f"/v1/customer/jobs/{job['id']}").json()["job"]
+        assert kept["templateId"] == "csv-to-jsonl" and kept["templateInfo"]["assembler"] == "zip"  # the job keeps what it took
+
+
+def test_template_requests_that_cannot_be_honoured_are_400_envelopes(hub: RunningHub) -> None:
+    with bytenite(hub, hub.token()) as api:
+        for body, words in [
+            ({"id": "copy", "app": "copy"}, "built-in"),
+            ({"id": "x", "app": "img-gen-diffusers@1"}, "not an app of this hub"),
+            ({"id": "x", "app": "copy", "partitioner": "replicate-fanout"}, "replicate-fanout"),
+            ({"id": "x", "app": "copy", "params": {"app": {"colour": "red"}}}, "colour"),
+            ({"id": "has space", "app": "copy"}, "id"),
+            ({"id": "x", "app": "copy", "isPublic": True}, "isPublic"),
+            ({"id": "x", "app": "copy", "dataSource": {"dataSourceDescriptor": "bypass"}}, "dataSource"),
+        ]:
+            response = api.post("/v1/dev/templates", json=body)
+            assert response.status_code in (400, 409), (body, response.text)
+            assert words in response.json()["error"]["description"], (body, response.text)
+        assert_envelope(api.delete("/v1/dev/templates/copy"), 400, "Bad Request")
+        assert_envelope(api.delete("/v1/dev/templates/nothing"), 404, "Not Found")
+    with bytenite(hub, hub.token(read_only=True)) as viewer:
+        refused = viewer.post("/v1/dev/templates", json={"id": "mine", "app": "copy"})
+        assert "read-only" in assert_envelope(refused, 403, "Forbidden")["error"]["description"]
+        assert viewer.get("/v1/customer/jobs/templates").status_code == 200
+
+
+def test_native_templates_name_jobs_too(hub: RunningHub) -> None:
+    with hub.client(hub.token()) as api:
+        created = api.post("/v1/templates", json={"id": "sized", "app": "copy", "partitioner": "size",
+                                                  "params": {"app": {"verify": "checksum"}, "partitioner": {"bytes": 1048576}}})
+        assert created.status_code == 201, created.text
+        assert created.json()["builtIn"] is False and created.json()["createdBy"] == "alice"
+        ids = [t["id"] for t in api.get("/v1/templates").json()["templates"]]
+        assert ids == ["copy", "convert", "python", "sized"]
+        job = api.post("/v1/jobs", json={"source": {"dataSourceDescriptor": "bypass"}, "destination": {"dataSourceDescriptor": "bucket"},
+                                         "template": "sized"})
+        assert job.status_code == 201, job.text
+        shown = job.json()
+        assert (shown["template"], shown["app"], shown["partitioner"], shown["params"]["app"]["verify"]) == ("sized", "copy", "size", "checksum")
+        assert api.post("/v1/jobs", json={"source": {"dataSourceDescriptor": "bypass"}, "destination": {"dataSourceDescriptor": "bucket"},
+                                          "template": "sized", "app": "convert"}).status_code == 400
+        assert api.delete("/v1/templates/sized").status_code == 204
+        assert api.get("/v1/templates/sized").status_code == 404
+        assert api.delete("/v1/templates/sized").status_code == 404

@@ -31,10 +31,13 @@ function h(tag, attrs, ...children) {
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
 
+// Children that are null, undefined or false are left out (replaceChildren would print them as text).
+const present = (children) => children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+
 function page(title, ...children) {
   document.title = `${title} · Headwater`;
   const heading = h("h1", { text: title, tabindex: "-1" });
-  main.replaceChildren(heading, flash.take(), ...children);
+  main.replaceChildren(heading, flash.take(), ...present(children));
   heading.focus();
   return heading;
 }
@@ -262,7 +265,7 @@ function schemaControl(info, current) {
   const isText = (v) => typeof v === "string" || typeof v === "number";
   if (node.enum) {
     const select = h("select", { required },
-      required ? null : h("option", { value: "", text: "(default)" }),
+      required ? null : h("option", { value: "", text: info.default === undefined || info.default === null ? "(default)" : `(default: ${info.default})` }),
       node.enum.map((v) => h("option", { value: String(v), text: String(v), selected: has && current === v })));
     return { input: select, read: () => select.value || undefined };
   }
@@ -311,12 +314,10 @@ function schemaControl(info, current) {
   return { input: area, hint: "JSON.", read };
 }
 
-// The connection fieldset of a kind: returns the element and a reader of its params.
-function paramsFieldset(kind, current) {
-  const schema = kind.paramsSchema || {};
-  const props = Object.entries(schema.properties || {});
+// One field per property of a params schema (a kind's, a job block's), and a reader of the params given.
+function schemaFields(schema, current) {
   const readers = [];
-  const fields = props.map(([name, prop]) => {
+  const elements = Object.entries(schema.properties || {}).map(([name, prop]) => {
     const info = describe(schema, name, prop);
     const control = schemaControl(info, (current || {})[name]);
     control.input.name = `param-${name}`;
@@ -325,9 +326,6 @@ function paramsFieldset(kind, current) {
     const hint = [info.description, control.hint].filter(Boolean).join(" ");
     return field(label, control.input, hint);
   });
-  const element = h("fieldset", {}, h("legend", { text: "Connection" }),
-    schema.description && !kind.description ? h("p", { class: "hint", text: schema.description }) : null,
-    fields.length ? fields : h("p", { class: "hint", text: "This kind takes no parameters." }));
   const read = () => {
     const params = {};
     for (const [name, reader] of readers) {
@@ -336,6 +334,16 @@ function paramsFieldset(kind, current) {
     }
     return params;
   };
+  return { elements, read };
+}
+
+// The connection fieldset of a kind: returns the element and a reader of its params.
+function paramsFieldset(kind, current) {
+  const schema = kind.paramsSchema || {};
+  const { elements, read } = schemaFields(schema, current);
+  const element = h("fieldset", {}, h("legend", { text: "Connection" }),
+    schema.description && !kind.description ? h("p", { class: "hint", text: schema.description }) : null,
+    elements.length ? elements : h("p", { class: "hint", text: "This kind takes no parameters." }));
   return { element, read };
 }
 
@@ -345,8 +353,8 @@ function paramsFieldset(kind, current) {
 // Short names of the state codes (the README's table); the reason says the rest.
 const STATES = {
   "001": "Needs configuration", "002": "Not tested", 100: "Healthy", 301: "Bad credentials", 302: "Permission denied",
-  303: "Missing bucket or path", 304: "Unreachable", 305: "Timed out", 306: "TLS failure", 307: "Secret expired",
-  308: "Endpoint refused", 309: "Failed",
+  303: "Bucket or path missing", 304: "Unreachable", 305: "Timed out", 306: "TLS failure", 307: "Secret expired",
+  308: "Endpoint refused", 309: "Check failed",
 };
 
 function stateBadge(source) {
@@ -355,9 +363,38 @@ function stateBadge(source) {
   return h("span", { class: cls, text: STATES[st.code] || `State ${st.code}` });
 }
 
+// The hub writes a failed state's reason as "<its title>: <what happened>" (and 001's as "Requires
+// configuration. Missing: ..."); next to the badge, which already names the state, only the rest is shown.
+function reasonText(st) {
+  const reason = (st.reason || "").trim();
+  const titled = /^[A-Z][A-Za-z ]{2,40}[:.]\s+(.+)$/s.exec(reason);
+  if (titled && (/^3\d\d$/.test(st.code) || st.code === "001")) return titled[1];
+  return reason;
+}
+
 function stateReason(source) {
   const st = source.state;
-  return st.healthy || st.code === "002" || !st.reason ? null : h("span", { class: "reason", text: st.reason });
+  const text = st.healthy || st.code === "002" ? "" : reasonText(st);
+  return text ? h("span", { class: "reason", text }) : null;
+}
+
+// The "New data source" menu: the kinds people connect most first, grouped; kinds a job makes for itself last.
+const KIND_GROUPS = [
+  ["Object storage", ["s3", "aws", "gcp", "storj"]],
+  ["Databases", ["postgres", "mysql"]],
+  ["Files", ["url", "local"]],
+  ["For jobs and trials", ["synthetic", "bucket", "file", "bypass"]],
+];
+
+function kindGroups(available) {
+  const placed = new Set();
+  const groups = KIND_GROUPS.map(([group, names]) => {
+    const members = names.map((name) => kindOf(available, name)).filter(Boolean);
+    members.forEach((k) => placed.add(k.kind));
+    return [group, members];
+  });
+  groups.push(["Other", available.filter((k) => !placed.has(k.kind))]);
+  return groups.filter(([, members]) => members.length);
 }
 
 async function renderSources() {
@@ -365,7 +402,10 @@ async function renderSources() {
   const available = allKinds.filter((k) => !k.adminOnly || state.me.admin);
   const menu = h("details", { class: "menu" },
     h("summary", { class: "button", text: "New data source" }),
-    h("ul", { role: "list" }, available.map((k) => h("li", {}, h("a", { href: `#/sources/new?kind=${enc(k.kind)}`, text: k.title }, h("small", { text: k.kind }))))));
+    h("div", { class: "menu-list" }, kindGroups(available).map(([group, members]) => [
+      h("p", { class: "menu-group", text: group }),
+      h("ul", { role: "list", "aria-label": group }, members.map((k) => h("li", {}, h("a", { href: `#/sources/new?kind=${enc(k.kind)}`, text: k.title }, h("small", { text: k.kind }))))),
+    ])));
   const rows = list.sources.map((s) => {
     const result = h("span", { class: "test-result", "aria-live": "polite" });
     const testButton = h("button", { type: "button", class: "secondary small", text: "Test", "aria-label": `Test ${connOf(s)}`,
@@ -393,7 +433,8 @@ async function runTest(source, button, output, after) {
   try {
     const tested = await api("POST", `/v1/sources/${enc(source.id)}/test`);
     const latency = tested.state.latencyMs === null || tested.state.latencyMs === undefined ? "" : ` in ${Math.round(tested.state.latencyMs)} ms`;
-    const text = tested.state.healthy ? `Healthy${latency}` : `Failed (${tested.state.code}): ${tested.state.reason}${latency}`;
+    const title = STATES[tested.state.code] || `State ${tested.state.code}`;
+    const text = tested.state.healthy ? `Healthy${latency}` : `Failed (${tested.state.code}): ${title}: ${reasonText(tested.state)}${latency}`;
     flash.set(`${tested.address} — ${text}`, !tested.state.healthy);
     await after(tested);
   } catch (err) {
@@ -404,9 +445,15 @@ async function runTest(source, button, output, after) {
   }
 }
 
+const LABEL_RULE = "A label is 1 to 63 characters: lowercase letters (a-z), digits, hyphens and underscores, starting with a letter or a digit; it is unique among the sources of its kind.";
+
 function sourceForm({ kind, source, secrets, onSubmit, submitText }) {
   const editing = Boolean(source);
-  const label = h("input", { type: "text", name: "label", required: true, value: editing ? source.label : "", pattern: "[a-z0-9][a-z0-9_\\-]{0,62}", autocomplete: "off" });
+  const label = h("input", { type: "text", name: "label", required: true, value: editing ? source.label : "", pattern: "[a-z0-9][a-z0-9_\\-]{0,62}", maxlength: 63, autocomplete: "off", spellcheck: "false" });
+  // The browser's own message for a pattern ("match the requested format") does not say what the format is.
+  const checkLabel = () => label.setCustomValidity(label.validity.patternMismatch ? LABEL_RULE : "");
+  label.addEventListener("input", checkLabel);
+  label.addEventListener("invalid", checkLabel);
   const name = h("input", { type: "text", name: "name", value: editing ? source.name : "" });
   const description = h("textarea", { name: "description", rows: 2, value: editing ? source.description : "" });
   const params = paramsFieldset(kind, editing ? source.params : {});
@@ -447,7 +494,7 @@ function sourceForm({ kind, source, secrets, onSubmit, submitText }) {
   const submit = h("button", { type: "submit", text: submitText });
   const form = h("form", { class: "panel", "aria-label": submitText },
     h("fieldset", {}, h("legend", { text: "Identity" }),
-      field("Label (required)", label, `Unique for this kind: 1-63 of a-z, 0-9, '-', '_'. Addresses read ${kind.kind}+label://path.`),
+      field("Label (required)", label, `${LABEL_RULE} It names the source in addresses: ${kind.kind}+label://path.`),
       field("Name", name),
       field("Description", description)),
     params.element,
@@ -664,19 +711,30 @@ async function renderSecret(id) {
 // ---------------------------------------------------------------------------------------
 // Browse
 
+// The organization's hosted storage, data://<org>/, has no data source: everyone in the organization
+// may browse it, unless a token is narrowed to sources without a data:// prefix.
+const HOSTED = "data";
+const hostedVisible = () => !state.me.sourceIds || (state.me.pathPrefix || "").startsWith("data://");
+const browseHref = (conn, path) => `#/browse/${enc(conn)}/${path.split("/").map(enc).join("/")}`;
+
 async function renderBrowseRoot() {
   const list = (await api("GET", "/v1/sources")).sources.filter((s) => s.capabilities.input);
-  page("Browse",
-    list.length
-      ? h("ul", { class: "tiles", role: "list" }, list.map((s) => h("li", {},
-        h("a", { href: `#/browse/${enc(connOf(s))}/`, class: "mono", text: s.address }),
-        h("span", { class: "muted", text: s.access === "read-write" ? " read and write" : " read only" }))))
-      : h("p", { class: "empty", text: "No data sources to browse yet." }));
+  const tiles = list.map((s) => h("li", {},
+    h("a", { href: `#/browse/${enc(connOf(s))}/`, class: "mono", text: s.address }),
+    h("span", { class: "muted", text: s.access === "read-write" ? " read and write" : " read only" })));
+  if (hostedVisible()) {
+    tiles.unshift(h("li", {},
+      h("a", { href: browseHref(HOSTED, `${state.me.organization}/`), class: "mono", text: `data://${state.me.organization}/` }),
+      h("span", { class: "muted", text: " hosted storage of your organization" })));
+  }
+  page("Browse", tiles.length ? h("ul", { class: "tiles", role: "list" }, tiles) : h("p", { class: "empty", text: "No data sources to browse yet." }));
 }
 
+// Breadcrumbs from the connection's root to here; the last one (here) is not a link.
 function crumbs(conn, path) {
   const parts = path.split("/").filter(Boolean);
-  const items = [h("li", {}, h("a", { href: `#/browse/${enc(conn)}/`, text: `${conn}://` }))];
+  const root = `${conn}://`;
+  const items = [h("li", {}, parts.length ? h("a", { href: `#/browse/${enc(conn)}/`, text: root }) : h("span", { "aria-current": "page", text: root }))];
   parts.forEach((part, i) => {
     const target = parts.slice(0, i + 1).map(enc).join("/");
     const last = i === parts.length - 1;
@@ -686,6 +744,7 @@ function crumbs(conn, path) {
 }
 
 async function sourceByConn(conn) {
+  if (conn === HOSTED) return { hosted: true, access: "read-write", capabilities: { input: true, output: true } };
   const [protocol, label] = conn.split("+");
   const found = (await api("GET", `/v1/sources?protocol=${enc(protocol)}`)).sources.find((s) => s.label === (label || "default"));
   if (!found) throw new ApiError(404, "not_found", `no data source ${conn}`);
@@ -734,7 +793,7 @@ async function renderBrowse(conn, path, params) {
     marker ? h("a", { href: `#/browse/${enc(conn)}/${path.split("/").map(enc).join("/")}`, class: "button secondary", text: "First page" }) : null,
     listing.marker ? h("a", { href: `#/browse/${enc(conn)}/${path.split("/").map(enc).join("/")}?marker=${enc(listing.marker)}`, class: "button secondary", text: "Next page" }) : null);
   page(path ? path.split("/").filter(Boolean).pop() + "/" : `${conn}://`,
-    path ? crumbs(conn, path) : null,
+    crumbs(conn, path),
     writable ? uploadPanel(conn, path) : h("p", { class: "notice", text: "This connection is read-only: uploads, new folders and deletes are refused." }),
     error,
     table(`Contents of ${conn}://${path}`, ["Name", "Size", "Modified", "Actions"], rows, "This folder is empty."),
@@ -896,6 +955,89 @@ const AUDIT_FILTERS = [
   ["until", "Until", "datetime-local", ""],
 ];
 
+// Long addresses may wrap after a "/" (never inside a word).
+function breakable(text) {
+  return String(text).split(/(?<=\/)/).flatMap((piece, i) => (i ? [h("wbr"), piece] : [piece]));
+}
+
+function shortTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function stamp(iso) {
+  return iso ? h("time", { datetime: iso, class: "stamp", title: fmtTime(iso), text: shortTime(iso) }) : h("span", { text: "—" });
+}
+
+const AUDIT_PAGE = 25;
+const OUTCOME_CLASS = { allowed: "ok", refused: "bad", invalid: "idle", failed: "bad" };
+
+// What an event's details hold: the reason first, then how the request was made.
+function auditFacts(e) {
+  return describeList([
+    e.reason ? ["Reason", e.reason] : null,
+    ["Request", h("span", { class: "mono" }, `${e.method} `, breakable(e.route))],
+    e.client ? ["Client", e.client] : null,
+    e.durationMs !== null && e.durationMs !== undefined ? ["Duration", `${Math.round(e.durationMs)} ms`] : null,
+    ["Bytes in / out", `${fmtSize(e.bytesIn || 0)} / ${fmtSize(e.bytesOut || 0)}`],
+    ["Request id", h("span", { class: "mono", text: e.requestId })],
+  ]);
+}
+
+// One row per event, and below it a row of details (the reason first) that opens on demand.
+function auditTable(events) {
+  if (!events.length) return h("p", { class: "empty", text: "No events match." });
+  const headers = ["Time", "User", "Operation", "Target", "Outcome", "In / out", "Details"];
+  const cell = (name, cls, ...content) => h("td", { "data-label": name, class: cls }, ...content);
+  const body = events.flatMap((e) => {
+    const moreId = nextId("event");
+    const more = h("tr", { id: moreId, class: "event-more", hidden: true }, h("td", { colspan: headers.length }, auditFacts(e)));
+    const toggle = h("button", { type: "button", class: "link", "aria-expanded": "false", "aria-controls": moreId,
+      text: e.reason ? "Why" : "More", "aria-label": `${e.reason ? "Why" : "More"}: ${e.operation} ${shortTime(e.time)}` });
+    toggle.addEventListener("click", () => {
+      more.hidden = !more.hidden;
+      toggle.setAttribute("aria-expanded", String(!more.hidden));
+    });
+    const target = [e.connection, e.path].filter((x) => x !== null && x !== undefined && x !== "").join("://") || e.route;
+    return [h("tr", { class: "event" },
+      cell("Time", "c-time", stamp(e.time)),
+      cell("User", "c-user", e.user || "—"),
+      cell("Operation", "c-op", h("span", { class: "mono nowrap", text: e.operation })),
+      cell("Target", "c-target", h("span", { class: "mono" }, breakable(target))),
+      cell("Outcome", "c-outcome", h("span", { class: "nowrap" }, h("span", { class: `badge ${OUTCOME_CLASS[e.outcome] || "idle"}`, text: e.outcome }),
+        e.status === null || e.status === undefined ? "" : ` ${e.status}`)),
+      cell("In / out", "c-bytes", h("span", { class: "nowrap" }, e.bytesIn || e.bytesOut ? `${fmtSize(e.bytesIn)} / ${fmtSize(e.bytesOut)}` : "—")),
+      cell("Details", "c-more", toggle)), more];
+  });
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "audit" },
+      h("caption", { class: "visually-hidden", text: "Audit events" }),
+      h("thead", {}, h("tr", {}, headers.map((name) => h("th", { scope: "col", text: name })))),
+      h("tbody", {}, body)));
+}
+
+// Pages: "#/audit" is the newest page; "older=<id>" the page below an event, "newer=<id>" the page above one.
+// One event more than a page is asked for, to know whether there is another page that way.
+async function auditPage(params) {
+  const query = new URLSearchParams();
+  for (const key of ["source", "user", "pathPrefix", "operation", "outcome", "since", "until"]) if (params.get(key)) query.set(key, params.get(key));
+  query.set("limit", String(AUDIT_PAGE + 1));
+  if (params.get("newer")) {
+    const above = new URLSearchParams(query);
+    above.set("after", params.get("newer"));
+    const body = await api("GET", `/v1/audit?${above}`);
+    // No more than a page above: that is the newest page, shown below.
+    if (body.events.length > AUDIT_PAGE) return { events: body.events.slice(0, AUDIT_PAGE).reverse(), newer: true, older: true };
+  }
+  query.set("order", "desc");
+  const older = params.get("newer") ? null : params.get("older");
+  if (older) query.set("after", older);
+  const body = await api("GET", `/v1/audit?${query}`);
+  return { events: body.events.slice(0, AUDIT_PAGE), newer: Boolean(older), older: body.events.length > AUDIT_PAGE };
+}
+
 async function renderAudit(params) {
   const inputs = {};
   const filters = AUDIT_FILTERS.map(([key, label, type, example]) => {
@@ -905,7 +1047,8 @@ async function renderAudit(params) {
     return field(label, inputs[key]);
   });
   inputs.outcome = h("select", { name: "outcome" }, ["", "allowed", "refused", "invalid", "failed"].map((o) => h("option", { value: o, text: o || "any", selected: params.get("outcome") === o })));
-  const form = h("form", { class: "panel filters", "aria-label": "Filters" }, filters, field("Outcome", inputs.outcome),
+  const active = Object.keys(inputs).filter((key) => params.get(key)).length;
+  const form = h("form", { class: "filters", "aria-label": "Filters" }, filters, field("Outcome", inputs.outcome),
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Apply filters" }), h("a", { href: "#/audit", class: "button secondary", text: "Clear" })));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -916,29 +1059,28 @@ async function renderAudit(params) {
     }
     location.hash = `#/audit?${query}`;
   });
+  const wide = window.matchMedia("(min-width: 721px)").matches;
+  const filterBox = h("details", { class: "panel filter-box", open: active > 0 || wide },
+    h("summary", { text: active ? `Filters (${active} in use)` : "Filters" }), form);
+
   const error = errorBox();
-  let events = [];
-  let next = null;
-  try {
-    const body = await api("GET", `/v1/audit?${params}`);
-    events = body.events;
-    next = body.next;
-  } catch (err) { showError(error, err); }
-  const rows = events.map((e) => [
-    timeEl(e.time), e.user || "—", h("span", { class: "mono", text: e.operation }),
-    h("span", { class: "mono", text: [e.connection, e.path].filter(Boolean).join("://") || e.route }),
-    h("span", { class: `badge ${e.outcome === "allowed" ? "ok" : "bad"}`, text: e.outcome }),
-    e.status === null ? "—" : String(e.status),
-    `${fmtSize(e.bytesIn)} / ${fmtSize(e.bytesOut)}`,
-    e.reason || "",
-  ]);
-  const nextParams = new URLSearchParams(params);
-  if (next !== null && next !== undefined) nextParams.set("after", String(next));
-  page("Audit", form, error,
-    table("Audit events", ["Time", "User", "Operation", "Target", "Outcome", "Status", "In / out", "Reason"], rows, "No events match."),
-    h("div", { class: "actions" },
-      params.get("after") ? h("a", { href: (() => { const p = new URLSearchParams(params); p.delete("after"); return `#/audit?${p}`; })(), class: "button secondary", text: "First page" }) : null,
-      next !== null && next !== undefined ? h("a", { href: `#/audit?${nextParams}`, class: "button secondary", text: "Next page" }) : null));
+  let found = { events: [], newer: false, older: false };
+  try { found = await auditPage(params); } catch (err) { showError(error, err); }
+  const link = (key, id, text, rel) => {
+    const p = new URLSearchParams(params);
+    p.delete("older"); p.delete("newer");
+    if (key) p.set(key, String(id));
+    return h("a", { href: `#/audit?${p}`, class: "button secondary", text, rel });
+  };
+  const events = found.events;
+  const pager = h("nav", { class: "actions pager", "aria-label": "Pages" },
+    found.newer ? link(null, null, "Newest") : null,
+    found.newer && events.length ? link("newer", events[0].id, "← Newer", "prev") : null,
+    found.older && events.length ? link("older", events[events.length - 1].id, "Older →", "next") : null,
+    h("span", { class: "muted", text: events.length ? `${events.length} ${events.length === 1 ? "event" : "events"}, newest first` : "" }));
+  page("Audit", filterBox, error,
+    auditTable(found.events),
+    pager);
 }
 
 function toLocalInput(iso) {
@@ -948,28 +1090,235 @@ function toLocalInput(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-async function renderJobs() {
-  const jobs = (await api("GET", "/v1/jobs")).jobs || [];
-  const rows = jobs.map((j) => {
-    const p = j.progress || {};
-    const total = p.partitionsTotal || 0;
-    const percent = total ? Math.round((100 * (p.partitionsDone || 0)) / total) : 0;
-    return [
-      h("span", { class: "mono", text: j.name || j.id }),
-      h("span", { class: `badge ${j.state === "failed" ? "bad" : j.state === "complete" ? "ok" : "idle"}`, text: j.state }),
-      h("span", { class: "mono", text: `${j.source} → ${j.destination}` }),
-      h("span", {}, h("progress", { max: 100, value: percent, "aria-label": `Progress of ${j.name || j.id}` }),
-        ` ${p.partitionsDone || 0} of ${total}${p.partitionsFailed ? `, ${p.partitionsFailed} failed` : ""}`),
-      timeEl(j.createdAt),
-      j.errorMessage || "",
-    ];
+// -- Jobs -------------------------------------------------------------------------------
+
+const JOB_PAGE = 25;
+const ACTIVE_JOB = ["ready", "partitioning", "running", "assembling"];
+const jobClass = (state) => ({ complete: "ok", failed: "bad", canceled: "bad" }[state] || "idle");
+const jobBadge = (state) => h("span", { class: `badge ${jobClass(state)}`, text: state });
+const jobTitle = (j) => j.name || `Job ${j.id.slice(0, 8)}`;
+
+// A native address as the connection and path the Data API serves it under (null for anything else).
+function addressParts(address) {
+  const match = /^([A-Za-z][A-Za-z0-9]*(?:\+[^:/]+)?):\/\/(.*)$/.exec(address || "");
+  if (!match) return null;
+  const scheme = match[1].toLowerCase();
+  return { conn: scheme.includes("+") || scheme === HOSTED ? scheme : `${scheme}+default`, path: match[2] };
+}
+
+// An address as a link into the file browser (a job's source may be a glob: its folder is linked).
+function addressLink(address) {
+  const parts = addressParts(address);
+  if (!parts) return h("span", { class: "mono" }, breakable(address || "—"));
+  let { path } = parts;
+  if (/[*?[]/.test(path)) path = path.slice(0, path.slice(0, path.search(/[*?[]/)).lastIndexOf("/") + 1);
+  return h("a", { href: browseHref(parts.conn, path), class: "mono" }, breakable(address));
+}
+
+// A result is downloaded by its signed link (an output-only destination) or through the Data API.
+function resultLinks(r) {
+  const parts = addressParts(r.address);
+  const download = r.link || (parts ? dataUrl(parts.conn, parts.path) : null);
+  const name = r.name.split("/").pop();
+  return h("span", { class: "row-actions" },
+    download ? h("a", { href: download, download: name, class: "button secondary small", text: "Download", "aria-label": `Download ${r.name}` }) : null,
+    parts && !r.link ? h("a", { href: browseHref(parts.conn, parts.path), class: "button secondary small", text: "Open", "aria-label": `Open ${r.name}` }) : null);
+}
+
+function progressOf(j, withBar = true) {
+  const p = j.progress || {};
+  const total = p.partitionsTotal || 0;
+  const done = p.partitionsDone || 0;
+  const words = total ? `${done} of ${total} ${total === 1 ? "partition" : "partitions"}` : j.state === "new" ? "not started" : "no partitions yet";
+  const extra = [p.partitionsRunning ? `${p.partitionsRunning} running` : "", p.partitionsFailed ? `${p.partitionsFailed} failed` : ""].filter(Boolean).join(", ");
+  return h("span", { class: "progress-cell" },
+    withBar ? h("progress", { max: Math.max(total, 1), value: total ? done : j.state === "complete" ? 1 : 0, "aria-label": `Progress of ${jobTitle(j)}` }) : null,
+    h("span", { text: extra ? `${words} (${extra})` : words }));
+}
+
+async function renderJobs(params) {
+  const offset = Math.max(0, Number(params.get("offset")) || 0);
+  const jobs = (await api("GET", `/v1/jobs?limit=${JOB_PAGE + 1}&offset=${offset}`)).jobs || [];
+  const more = jobs.length > JOB_PAGE;
+  const rows = jobs.slice(0, JOB_PAGE).map((j) => [
+    h("a", { href: `#/jobs/${enc(j.id)}`, class: "mono", text: jobTitle(j) }),
+    jobBadge(j.state),
+    h("span", { class: "mono" }, breakable(j.source), " → ", breakable(j.destination)),
+    progressOf(j),
+    stamp(j.createdAt),
+    j.errorMessage ? h("span", { class: "reason clip", title: j.errorMessage, text: j.errorMessage }) : "—",
+  ]);
+  page("Jobs",
+    h("p", { class: "lead", text: "A job reads a data source, runs an app over its partitions and writes the outputs to a destination." }),
+    state.me.readOnly ? null : h("div", { class: "toolbar" }, h("a", { href: "#/jobs/new", class: "button", text: "New job" })),
+    table("Jobs", ["Job", "State", "Source → destination", "Progress", "Created", "Error"], rows, "No jobs yet."),
+    h("nav", { class: "actions pager", "aria-label": "Pages" },
+      offset ? h("a", { href: `#/jobs?offset=${Math.max(0, offset - JOB_PAGE)}`, class: "button secondary", text: "← Newer", rel: "prev" }) : null,
+      more ? h("a", { href: `#/jobs?offset=${offset + JOB_PAGE}`, class: "button secondary", text: "Older →", rel: "next" }) : null));
+}
+
+function paramsList(params) {
+  const entries = Object.entries(params || {});
+  if (!entries.length) return null;
+  return h("dl", { class: "facts inner mono" }, entries.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: typeof v === "string" ? v : JSON.stringify(v) })]));
+}
+
+let jobTimer = null;
+
+async function renderJob(id) {
+  clearTimeout(jobTimer);
+  const here = location.hash;
+  const job = await api("GET", `/v1/jobs/${enc(id)}`);
+  const [logs, results] = await Promise.all([
+    api("GET", `/v1/jobs/${enc(id)}/logs?limit=500`).then((b) => b.logs).catch(() => []),
+    job.state === "complete" ? api("GET", `/v1/jobs/${enc(id)}/results`).then((b) => b.results) : Promise.resolve(null),
+  ]);
+  const error = errorBox();
+  const act = (text, cls, method, path, done, confirmText) => h("button", { type: "button", class: cls, text,
+    onclick: async () => {
+      if (confirmText && !(await confirmAction(confirmText, text))) return;
+      try {
+        await api(method, path);
+        flash.set(done);
+        if (method === "DELETE") location.hash = "#/jobs"; else renderJob(id);
+      } catch (err) { showError(error, err); }
+    } });
+  const p = job.progress;
+  const pending = Math.max(0, p.partitionsTotal - p.partitionsDone - p.partitionsFailed - p.partitionsRunning);
+  // The job's own error is in its state panel; each partition's is listed (without repeating its number).
+  const problems = logs.filter((l) => (l.level === "error" || l.level === "warning") && l.partition !== null && l.partition !== undefined)
+    .map((l) => ({ ...l, message: l.message.replace(new RegExp(`^partition ${l.partition} failed: `), "") }));
+  const stateSince = (job.stateTimestamps || {})[job.state];
+  page(jobTitle(job),
+    h("section", { class: "panel state", "aria-label": "State" },
+      h("p", {}, jobBadge(job.state), " ", h("span", { class: "muted" }, stateSince ? ["since ", stamp(stateSince)] : "")),
+      job.errorMessage ? h("p", { class: "error", text: job.errorMessage }) : null,
+      h("div", { class: "job-progress" }, progressOf(job)),
+      describeList([
+        ["Partitions", `${p.partitionsDone} done, ${p.partitionsRunning} running, ${p.partitionsFailed} failed, ${pending} waiting`],
+        ["Read / written", `${fmtSize(p.bytesIn)} / ${fmtSize(p.bytesOut)}`],
+      ]),
+      state.me.readOnly ? null : h("div", { class: "actions" },
+        job.state === "new" ? act("Run", "", "POST", `/v1/jobs/${enc(id)}/run`, "The job is running.") : null,
+        ACTIVE_JOB.includes(job.state) ? act("Cancel job", "danger", "POST", `/v1/jobs/${enc(id)}/cancel`, "Canceled the job.", "Cancel this job? Its outputs are removed.") : null,
+        ACTIVE_JOB.includes(job.state) ? null : act("Delete", "danger", "DELETE", `/v1/jobs/${enc(id)}`, `Deleted ${jobTitle(job)}.`, `Delete the job ${jobTitle(job)}?`),
+        h("button", { type: "button", class: "secondary", text: "Refresh", onclick: () => renderJob(id) }))),
+    error,
+    results ? h("section", { "aria-label": "Results" }, h("h2", { text: "Results" }),
+      table("Results", ["Output", "Size", "Links"], results.map((r) => [
+        h("span", { class: "mono" }, breakable(r.name)),
+        r.size === null || r.size === undefined ? "—" : fmtSize(r.size),
+        resultLinks(r),
+      ]), "The job wrote no outputs.")) : null,
+    h("section", { "aria-label": "Job" }, h("h2", { text: "Job" }),
+      describeList([
+        ["ID", h("span", { class: "mono", text: job.id })],
+        job.description ? ["Description", job.description] : null,
+        ["Source", addressLink(job.source)],
+        ["Destination", addressLink(job.destination)],
+        ["App", [job.app, paramsList(job.params.app)]],
+        ["Partitioner", [job.partitioner, paramsList(job.params.partitioner)]],
+        ["Assembler", [job.assembler, paramsList(job.params.assembler)]],
+        ["Created", stamp(job.createdAt)],
+        job.settledAt ? ["Settled", stamp(job.settledAt)] : null,
+        ["States", h("ol", { class: "plain" }, Object.entries(job.stateTimestamps || {}).map(([name, at]) => h("li", {}, h("span", { class: "nowrap", text: `${name} ` }), stamp(at))))],
+      ])),
+    problems.length ? h("section", { "aria-label": "Errors" }, h("h2", { text: "Errors" }),
+      table("Errors of partitions", ["Partition", "Level", "Message"], problems.map((l) => [String(l.partition),
+        h("span", { class: `badge ${l.level === "error" ? "bad" : "idle"}`, text: l.level }), l.message]), "")) : null,
+    h("section", { "aria-label": "Log" }, h("h2", { text: "Log" }),
+      logs.length ? h("details", { class: "log", open: logs.length <= 20 },
+        h("summary", { text: `${logs.length} log lines` }),
+        table("Log", ["Time", "Level", "Partition", "Message"], logs.map((l) => [stamp(l.time), l.level,
+          l.partition === null || l.partition === undefined ? "—" : String(l.partition), l.message]), "", "cards log-table"))
+        : h("p", { class: "empty", text: "Nothing logged yet." })),
+    h("p", {}, h("a", { href: "#/jobs", text: "All jobs" })));
+  if (ACTIVE_JOB.includes(job.state)) {
+    jobTimer = setTimeout(() => { if (location.hash === here && !document.querySelector("dialog[open]")) renderJob(id).catch(() => {}); }, 2000);
+  }
+}
+
+// A form for each block's params, from the JSON schema the catalog serves.
+function blockChooser(kind, blocks, chosen) {
+  const select = h("select", { name: kind }, blocks.map((b) => h("option", { value: b.name, text: `${b.title} (${b.name})`, selected: b.name === chosen })));
+  const hintId = nextId("hint");
+  select.setAttribute("aria-describedby", hintId);
+  const hint = h("small", { id: hintId, class: "hint" });
+  const holder = h("div", { class: "subfields" });
+  let read = () => ({});
+  const sync = () => {
+    const block = blocks.find((b) => b.name === select.value);
+    hint.textContent = block.description;
+    const fields = schemaFields(block.paramsSchema, {});
+    holder.replaceChildren(...present([fields.elements.length ? fields.elements : null]));
+    holder.hidden = !fields.elements.length;
+    read = fields.read;
+  };
+  select.addEventListener("change", sync);
+  if (!select.id) select.id = nextId("f");
+  const element = h("div", { class: "block" },
+    h("div", { class: "field" }, h("label", { for: select.id, text: humanize(kind) }), hint, select), holder);
+  sync();
+  return { element, name: () => select.value, read: () => read() };
+}
+
+// The request schema's description of an address, for a text field (which takes no dataSource object).
+const addressHint = (description) => `${(description || "").replace(/,? or a dataSource object\.?$/, "")}.`;
+
+async function renderNewJob() {
+  const [catalog, list] = await Promise.all([api("GET", "/v1/jobs/catalog"), api("GET", "/v1/sources")]);
+  const request = catalog.requestSchema.properties;
+  const roots = (want) => list.sources.filter((s) => s.capabilities[want]).map((s) => `${connOf(s)}://`);
+  const datalist = (id, values) => h("datalist", { id }, values.map((v) => h("option", { value: v })));
+  const sourceInput = h("input", { type: "text", name: "source", required: true, list: "job-sources", class: "mono", autocomplete: "off", spellcheck: "false", maxlength: request.source.maxLength || 2048 });
+  const destinationInput = h("input", { type: "text", name: "destination", required: true, list: "job-destinations", class: "mono", autocomplete: "off", spellcheck: "false" });
+  const name = h("input", { type: "text", name: "name", maxlength: 255 });
+  const description = h("textarea", { name: "description", rows: 2 });
+  const run = h("input", { type: "checkbox", name: "run", checked: true });
+  const app = blockChooser("app", catalog.apps, request.app.default);
+  const partitioner = blockChooser("partitioner", catalog.partitioners, request.partitioner.default);
+  const assembler = blockChooser("assembler", catalog.assemblers, request.assembler.default);
+  const error = errorBox();
+  const submit = h("button", { type: "submit", text: "Create job" });
+  const hosted = hostedVisible() ? [`data://${state.me.organization}/`] : [];
+  const form = h("form", { class: "panel", "aria-label": "New job" },
+    h("fieldset", {}, h("legend", { text: "Data" }),
+      field("Source (required)", sourceInput, `${addressHint(request.source.description)} Your sources: ${[...roots("input"), ...hosted].join(", ") || "none yet"}.`),
+      datalist("job-sources", [...roots("input"), ...hosted]),
+      field("Destination (required)", destinationInput, `${addressHint(request.destination.description)} Writable: ${[...roots("output"), ...hosted].join(", ") || "none yet"}.`),
+      datalist("job-destinations", [...roots("output"), ...hosted])),
+    h("fieldset", {}, h("legend", { text: "Work" }), app.element, partitioner.element, assembler.element),
+    h("fieldset", {}, h("legend", { text: "About" }),
+      field("Job name", name), field("Description", description),
+      field("Run it now", run, "Otherwise the job waits, new, until you run it.")),
+    error,
+    h("div", { class: "actions" }, submit, h("a", { href: "#/jobs", class: "button secondary", text: "Cancel" })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    submit.disabled = true;
+    try {
+      const body = {
+        source: sourceInput.value.trim(), destination: destinationInput.value.trim(),
+        app: app.name(), partitioner: partitioner.name(), assembler: assembler.name(),
+        params: { app: app.read(), partitioner: partitioner.read(), assembler: assembler.read() },
+        name: name.value.trim(), description: description.value, run: run.checked,
+      };
+      const created = await api("POST", "/v1/jobs", body);
+      flash.set(`Created ${jobTitle(created)}${body.run ? " and started it" : ""}.`);
+      location.hash = `#/jobs/${enc(created.id)}`;
+    } catch (err) {
+      showError(error, err);
+    } finally {
+      submit.disabled = false;
+    }
   });
-  page("Jobs", table("Jobs", ["Job", "State", "Source → destination", "Progress", "Created", "Error"], rows, "No jobs yet."));
+  page("New job", h("p", { class: "lead", text: "Read a source, run an app over its partitions, write the outputs to a destination." }), form);
 }
 
 // ---------------------------------------------------------------------------------------
 // Routing: #/sources, #/sources/new?kind=, #/sources/{id}[/edit], #/secrets[/{id}],
-// #/browse[/{conn}/{path}], #/audit?filters, #/jobs
+// #/browse[/{conn}/{path}], #/audit?filters[&older=|&newer=], #/jobs[?offset=], #/jobs/new, #/jobs/{id}
 
 async function route() {
   if (!state.me) return renderSignIn();
@@ -990,7 +1339,9 @@ async function route() {
     if (parts[0] === "browse" && parts[1]) return await renderBrowse(at(1), parts.slice(2).map(decodeURIComponent).join("/"), params);
     if (parts[0] === "browse") return await renderBrowseRoot();
     if (parts[0] === "audit") return await renderAudit(params);
-    if (parts[0] === "jobs" && state.jobs) return await renderJobs();
+    if (parts[0] === "jobs" && state.jobs && parts[1] === "new") return await renderNewJob();
+    if (parts[0] === "jobs" && state.jobs && parts[1]) return await renderJob(at(1));
+    if (parts[0] === "jobs" && state.jobs) return await renderJobs(params);
     return await renderSources();
   } catch (err) {
     if (!state.me) return undefined;
