@@ -42,6 +42,23 @@ class NotFound(HeadwaterError):
     status = 404
 
 
+class NotAFile(InvalidInput):
+    """A read addressed a directory; the Data API answers a GET of one with its listing."""
+
+    code = "invalid_input"
+
+
+class RangeNotSatisfiable(HeadwaterError):
+    """A byte range that selects nothing of the file; `size` is the file's, when known."""
+
+    code = "range_not_satisfiable"
+    status = 416
+
+    def __init__(self, message: str, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class Conflict(HeadwaterError):
     code = "conflict"
     status = 409

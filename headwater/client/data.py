@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from headwater.addresses import Address, parse_address, split_parent
+from headwater.addresses import Address, normalise_segment, parse_address, split_parent
 from headwater.client.errors import ClientError, InvalidInputError, NotFoundError, UpstreamError, invalid, unreachable
 from headwater.errors import InvalidInput
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from headwater.client.transport import Transport
 
 DEFAULT_CHUNK = 1024 * 1024
+#: Entries asked for per listing page: the hub's largest (a hub that predates `limit` sends its own 1,000).
+LIST_PAGE = 10_000
 Uploadable = Union[bytes, bytearray, memoryview, str, IO[bytes], Iterable[bytes]]
 
 
@@ -258,23 +260,34 @@ class DataDirectory:
     def dir(self, name: str) -> "DataDirectory":
         return DataDirectory(self._transport, self._child(name), self.chunk_size)
 
+    @staticmethod
+    def _name(name: str) -> str:
+        """A listed name, checked to be one path segment (a hub cannot hand out `..` or `a/b`)."""
+        try:
+            return normalise_segment(name)
+        except InvalidInput as exc:
+            raise invalid(exc) from None
+
     def _child(self, name: str) -> Address:
         try:
             return self.address.child(name)
         except InvalidInput as exc:
             raise invalid(exc) from None
 
-    def list(self) -> Iterator[Entry]:
-        """Every entry, folders then files page by page, following the hub's `marker`."""
+    def list(self, page_size: int = LIST_PAGE) -> Iterator[Entry]:
+        """Every entry, folders then files page by page (`page_size` entries each), following the hub's `marker`."""
         marker: str | None = None
         while True:
-            params = {"marker": marker} if marker else None
+            params: dict[str, str | int] = {"limit": page_size}
+            if marker:
+                params["marker"] = marker
             page = self._transport.json("GET", self.url, params=params) or {}
+            base = str(self.address)  # a child's address is this plus its (checked) name
             for folder in page.get("folders") or []:
-                yield Entry(folder["name"], True, str(self._child(folder["name"])) + "/")
+                yield Entry(folder["name"], True, base + self._name(folder["name"]) + "/")
             for item in page.get("files") or []:
                 name = item["filename"]
-                yield Entry(name, False, str(self._child(name)), item.get("size"), _parse_time(item.get("last_modified")))
+                yield Entry(name, False, base + self._name(name), item.get("size"), _parse_time(item.get("last_modified")))
             marker = page.get("marker") or None
             if not marker:
                 return

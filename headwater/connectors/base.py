@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import base64
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from headwater.errors import InvalidInput, NotSupported
+from headwater.errors import InvalidInput, NotAFile, NotSupported, RangeNotSatisfiable
 
 DEFAULT_CHUNK = 1024 * 1024
+#: Entries per listing page unless the caller asks otherwise (Algorithmia's page size).
 PAGE_SIZE = 1000
+#: The largest listing page a caller may ask for.
+MAX_PAGE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,57 @@ class Listing:
     folders: list[Entry]
     files: list[Entry]
     marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A byte range as a client asks for it, before the file's size is known.
+
+    `[start, end)` (`end` None: to the end of the file), or the last `suffix` bytes.
+    """
+
+    start: int = 0
+    end: int | None = None
+    suffix: int | None = None
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """The range as [start, end) within a file of `size` bytes; `RangeNotSatisfiable` if it selects nothing."""
+        if self.suffix is not None:
+            if self.suffix == 0 or size == 0:
+                raise RangeNotSatisfiable(f"the last {self.suffix} bytes of an empty range or file", size)
+            return max(0, size - self.suffix), size
+        end = size if self.end is None else min(self.end, size)
+        if self.start >= size or end <= self.start:
+            raise RangeNotSatisfiable(f"the range starting at byte {self.start} is outside the file's {size} bytes", size)
+        return self.start, end
+
+    @property
+    def header(self) -> str:
+        """The range as an HTTP `Range` header value."""
+        if self.suffix is not None:
+            return f"bytes=-{self.suffix}"
+        return f"bytes={self.start}-{'' if self.end is None else self.end - 1}"
+
+
+@dataclass
+class Opened:
+    """A file opened for reading by one backend request: its entry (the whole file's size), the
+    range being served (None: all of it) and its bytes. `aclose` releases it, read to the end or not."""
+
+    entry: Entry
+    span: tuple[int, int] | None
+    chunks: AsyncIterator[bytes]
+    release: Callable[[], Awaitable[None]] | None = None
+
+    async def aclose(self) -> None:
+        closer = getattr(self.chunks, "aclose", None)
+        try:
+            if closer is not None:
+                await closer()
+        finally:
+            if self.release is not None:
+                release, self.release = self.release, None
+                await release()
 
 
 @dataclass(frozen=True)
@@ -123,6 +177,21 @@ class Connector(ABC):
         `options` is passed only with names in `read_options`, so kinds without any need not accept it.
         """
 
+    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+        """Open the file at `path` (or its `span`) for reading: its entry and its bytes, together.
+
+        `NotAFile` when `path` is a directory, `NotFound` when nothing is there, `RangeNotSatisfiable`
+        when the span selects nothing. This default asks `stat` and then `read`; kinds whose backend
+        answers a read with the file's metadata override it to make one request.
+        """
+        entry = await self.stat(path)
+        if entry.is_dir:
+            raise NotAFile(f"{path or '/'!r} is a directory")
+        bounds = span.resolve(entry.size) if span is not None and entry.size is not None else None
+        start, end = bounds if bounds is not None else (None, None)
+        chunks = self.read(path, start, end, options=options) if options else self.read(path, start, end)
+        return Opened(entry, bounds, chunks)
+
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         """Store the streamed bytes at `path` atomically: all of them, or nothing on failure."""
         raise NotSupported(f"kind {self.kind!r} cannot be written to")
@@ -134,6 +203,21 @@ class Connector(ABC):
     @abstractmethod
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
         """One page of the directory at `path`, folders and files sorted by name."""
+
+    async def scan(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+        """One page of the directory at `path` in pieces, as the backend yields them; the last piece holds the marker.
+
+        Errors about the directory itself (`NotFound`, a file) come before the first piece. Files come
+        in name order across pieces; folders may come in any order. This default yields `list`'s page whole.
+        """
+        yield await self.list(path, marker, limit)
+
+    async def list_root(self, named: Sequence[str] | None, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+        """The root's listing in pieces, as `scan`. `named` is the root entries the path restrictions name
+        (None when they reach entries they do not name); kinds whose root holds containers that cannot
+        all be listed (the buckets of an S3 endpoint) may list just those."""
+        async for piece in self.scan("", marker, limit):
+            yield piece
 
     async def mkdir(self, path: str) -> None:
         raise NotSupported(f"kind {self.kind!r} has no directories to create")

@@ -32,14 +32,27 @@ from pydantic import Field, field_validator
 
 from headwater import __version__
 from headwater.connectors import endpoints
-from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params
+from headwater.connectors.base import (
+    DEFAULT_CHUNK,
+    PAGE_SIZE,
+    Capabilities,
+    Connector,
+    Credentials,
+    Entry,
+    Listing,
+    Opened,
+    Params,
+    Span,
+)
 from headwater.connectors.catalogue import BuildContext, Kind, register
 from headwater.errors import (
     EndpointRefused,
     HeadwaterError,
     InvalidInput,
+    NotAFile,
     NotFound,
     NotSupported,
+    RangeNotSatisfiable,
     UpstreamAuthFailed,
     UpstreamError,
     UpstreamPermissionDenied,
@@ -281,6 +294,15 @@ def _total_from_content_range(value: str | None) -> int | None:
     return int(total) if total.isdigit() else None
 
 
+def _served_range(value: str | None) -> tuple[int, int] | None:
+    """The [start, end) of `bytes a-b/total`, if well formed."""
+    span = (value or "").strip().removeprefix("bytes ").split("/", 1)[0]
+    first, _, last = span.partition("-")
+    if not first.strip().isdigit() or not last.strip().isdigit() or int(last) < int(first):
+        return None
+    return int(first), int(last) + 1
+
+
 class UrlConnector(Connector):
     """One URL (or folder of URLs), read with HEAD and ranged, streamed GETs."""
 
@@ -451,6 +473,62 @@ class UrlConnector(Connector):
             raise classify_transport_error(exc, url) from None
         finally:
             await response.aclose()
+
+    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+        """One GET (ranged when asked): the size, ETag and modification time come from its answer."""
+        if path == "" and self.is_folder:
+            raise NotAFile("a folder URL is not a file: address a file under it")
+        response, url = await self.send("GET", path, {"Range": span.header} if span is not None else None)
+        try:
+            if response.status_code == 416 and span is not None:
+                total = _total_from_content_range(response.headers.get("content-range"))
+                raise RangeNotSatisfiable(f"range {span.header!r} is outside the file", total)
+            raise_for_status(response, url, authenticated=bool(self._auth))
+            headers = response.headers
+            served: tuple[int, int] | None = None
+            skip, remaining = 0, None
+            if response.status_code == 206 and span is not None:
+                size = _total_from_content_range(headers.get("content-range"))
+                served = _served_range(headers.get("content-range"))
+                if served is None:
+                    raise UpstreamError(f"{redact(url)} answered a range it did not describe")
+            else:
+                length = headers.get("content-length")
+                size = int(length) if length and length.isdigit() else None
+                if span is not None and size is not None:  # the server ignored the range: cut it out here
+                    served = span.resolve(size)
+                    skip, remaining = served[0], served[1] - served[0]
+            entry = Entry(
+                name=self._name(path),
+                is_dir=False,
+                size=size,
+                modified=_modified(headers.get("last-modified")),
+                etag=headers.get("etag"),
+                content_type=headers.get("content-type"),
+            )
+        except BaseException:
+            await response.aclose()
+            raise
+        return Opened(entry, served, self._body(response, url, skip, remaining), release=response.aclose)
+
+    async def _body(self, response: httpx.Response, url: str, skip: int, remaining: int | None) -> AsyncIterator[bytes]:
+        """The answer's bytes after the first `skip`, at most `remaining` of them, in network-sized pieces."""
+        try:
+            async for chunk in response.aiter_raw():
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
+                if remaining is not None:
+                    chunk = chunk[:remaining]
+                    remaining -= len(chunk)
+                if chunk:
+                    yield chunk
+                if remaining == 0:
+                    break
+        except httpx.HTTPError as exc:
+            raise classify_transport_error(exc, url) from None
 
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
         if path == "" and not self.is_folder:

@@ -7,10 +7,10 @@ import os
 import shutil
 import stat as stat_mod
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import anyio
 from pydantic import Field
@@ -22,11 +22,13 @@ from headwater.connectors.base import (
     Connector,
     Entry,
     Listing,
+    Opened,
     Params,
+    Span,
     decode_marker,
     encode_marker,
 )
-from headwater.errors import Conflict, InvalidInput, NotFound, UpstreamError, UpstreamPermissionDenied
+from headwater.errors import Conflict, InvalidInput, NotAFile, NotFound, UpstreamError, UpstreamPermissionDenied
 
 PARTIAL_PREFIX = ".headwater-partial-"
 
@@ -145,6 +147,48 @@ class LocalConnector(Connector):
                 chunk = await anyio.to_thread.run_sync(handle.read, want())
         finally:
             handle.close()  # a file opened for reading: closing it does no I/O worth a thread
+
+    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+        """Open the file once; its entry comes from the open handle, so it describes the bytes served."""
+        target = self._path(path)
+
+        def do() -> tuple[BinaryIO, os.stat_result]:
+            try:
+                handle = open(target, "rb")  # noqa: SIM115 - closed by the Opened's release
+            except IsADirectoryError:
+                raise NotAFile(f"{path or '/'!r} is a directory") from None
+            except (FileNotFoundError, NotADirectoryError):
+                raise NotFound(f"{path or '/'!r} does not exist") from None
+            st = os.fstat(handle.fileno())
+            if stat_mod.S_ISDIR(st.st_mode):
+                handle.close()
+                raise NotAFile(f"{path or '/'!r} is a directory")
+            return handle, st
+
+        raw, st = await anyio.to_thread.run_sync(do)
+        try:
+            entry = _entry(target.name if path else self.root.name, st, False)
+            bounds = span.resolve(st.st_size) if span is not None else None
+        except BaseException:
+            raw.close()
+            raise
+        handle = anyio.wrap_file(raw)
+        start, end = bounds if bounds is not None else (None, None)
+        return Opened(entry, bounds, self._chunks(handle, start, end), release=handle.aclose)
+
+    async def _chunks(self, handle: anyio.AsyncFile[bytes], start: int | None, end: int | None) -> AsyncIterator[bytes]:
+        """The bytes of an open file in [start, end); the caller closes the handle."""
+        if start:
+            await handle.seek(start)
+        remaining = None if end is None else end - (start or 0)
+        while remaining is None or remaining > 0:
+            want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
+            chunk = await handle.read(want)
+            if not chunk:
+                break
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         # Thread hops: one to prepare and open the temporary, one per chunk, one to close, rename and

@@ -17,21 +17,24 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import anyio
+import httpx
 import obstore as obs
 from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
 from pydantic import Field, field_validator
 
 from headwater.addresses import normalise_path
-from headwater.connectors import endpoints, guarded_proxy
+from headwater.connectors import endpoints, guarded_proxy, s3_service
 from headwater.connectors.base import (
     DEFAULT_CHUNK,
     PAGE_SIZE,
@@ -40,10 +43,14 @@ from headwater.connectors.base import (
     Credentials,
     Entry,
     Listing,
+    Opened,
     Params,
+    Span,
     decode_marker,
     encode_marker,
 )
+from headwater.connectors.http import classify_transport_error
+from headwater.connectors.prefetch import Ahead
 from headwater.connectors.catalogue import BuildContext, Kind, register
 from headwater.connectors.s3_profiles import PROFILES, Profile
 if TYPE_CHECKING:
@@ -54,8 +61,10 @@ from headwater.errors import (
     EndpointRefused,
     HeadwaterError,
     InvalidInput,
+    NotAFile,
     NotFound,
     NotSupported,
+    RangeNotSatisfiable,
     UpstreamAuthFailed,
     UpstreamError,
     UpstreamPermissionDenied,
@@ -69,6 +78,9 @@ FOLDER_MARKER = ".headwater-folder"
 #: Sorts after every key below `name/`: resuming after `name/` + this skips a whole folder.
 PAST_FOLDER = "\U0010ffff"
 LIST_CHUNK = 1000
+#: Seconds the entries a page looked ahead at are kept for the request of the next page (which starts with them).
+CONTINUATION_SECONDS = 5.0
+CONTINUATIONS_KEPT = 32
 #: Encryption settings obstore reads from the process environment and no explicit setting can remove.
 ENV_ENCRYPTION = ("AWS_SERVER_SIDE_ENCRYPTION", "AWS_SSE_KMS_KEY_ID", "AWS_SSE_CUSTOMER_KEY_BASE64", "AWS_SSE_BUCKET_KEY_ENABLED")
 
@@ -370,6 +382,8 @@ class S3Connector(Connector):
         if credentials is not None:
             _static_credentials(credentials)  # refuse an incomplete secret now, not on first request
         self._checked: set[str] = set()
+        #: (bucket, folder key, position) → when it expires, and the entries listed after that position.
+        self._continuations: OrderedDict[tuple[str, str, str], tuple[float, Found]] = OrderedDict()
         if location.bucket is not None:
             self._check_endpoint(location.bucket)
         else:  # each bucket's own host (virtual-host addressing) is checked when first used
@@ -495,7 +509,13 @@ class S3Connector(Connector):
                     ) from None
                 raise error from None
 
+    def _lists_buckets(self, path: str) -> bool:
+        """Whether `path` is the root of a connection that names no bucket: a folder of buckets."""
+        return self.location.bucket is None and not path
+
     async def stat(self, path: str) -> Entry:
+        if self._lists_buckets(path):
+            return Entry(name="", is_dir=True)
         spot = self._spot(path)
         name = path.rsplit("/", 1)[-1]
         if spot.root:
@@ -507,6 +527,53 @@ class S3Connector(Connector):
         if await self._has_children(spot):
             return Entry(name=name, is_dir=True)
         raise NotFound(f"{path!r} does not exist")
+
+    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+        """One GET: the object's size, ETag and modification time come with its bytes (a ranged GET's
+        `Content-Range` gives the whole size). Only a missing key costs a listing, to tell a folder."""
+        if self._lists_buckets(path):
+            raise NotAFile("the root of this connection is its list of buckets")
+        spot = self._spot(path)
+        if spot.root:
+            raise NotAFile(f"{path or '/'!r} is a directory")
+        get_options: dict[str, Any] = {}
+        if span is not None:
+            if span.suffix == 0 or (span.end is not None and span.end <= span.start):
+                raise await self._unsatisfiable(spot, span)
+            if span.suffix is not None:
+                get_options["range"] = {"suffix": span.suffix}
+            elif span.end is not None:
+                get_options["range"] = (span.start, span.end)
+            else:
+                get_options["range"] = {"offset": span.start}
+        store = await self._store(spot.bucket)
+        try:
+            result = await obs.get_async(store, spot.key, options=get_options)  # type: ignore[arg-type]
+        except FileNotFoundError as exc:
+            if "NoSuchBucket" not in str(exc) and await self._has_children(spot):
+                raise NotAFile(f"{path!r} is a directory") from None
+            raise self._fail(exc, spot) from None
+        except Exception as exc:
+            if span is not None and ("InvalidRange" in str(exc) or "status code: 416" in str(exc)):
+                raise await self._unsatisfiable(spot, span) from None
+            raise self._fail(exc, spot) from None
+        entry = self._entry(path.rsplit("/", 1)[-1], result.meta)
+        served = (int(result.range[0]), int(result.range[1])) if span is not None else None
+        return Opened(entry, served, self._body(result, spot))
+
+    async def _unsatisfiable(self, spot: _Spot, span: Span) -> HeadwaterError:
+        """The refusal of a range that selects nothing, with the object's size (asked for only in this case)."""
+        meta = await self._head(spot)
+        if meta is None:
+            return NotFound(f"{spot.key!r} does not exist in bucket {spot.bucket!r}")
+        return RangeNotSatisfiable(f"range {span.header!r} is outside the file's {meta['size']} bytes", int(meta["size"]))
+
+    async def _body(self, result: Any, spot: _Spot) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in result.stream(min_chunk_size=self.chunk_size):
+                yield bytes(chunk)
+        except Exception as exc:
+            raise self._fail(exc, spot) from None
 
     async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
         spot = self._spot(path)
@@ -588,38 +655,149 @@ class S3Connector(Connector):
             raise self._fail(exc, spot) from None
 
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
+        folders: list[Entry] = []
+        files: list[Entry] = []
+        next_marker: str | None = None
+        pieces = self.list_root(None, marker, limit) if self._lists_buckets(path) else self.scan(path, marker, limit)
+        async for piece in pieces:
+            folders += piece.folders
+            files += piece.files
+            next_marker = piece.marker
+        return Listing(sorted(folders, key=lambda e: e.name), files, next_marker)
+
+    async def scan(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+        """One page in pieces of up to one listing request each, while the next request is already on its way."""
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
+        if self._lists_buckets(path):
+            async for piece in self.list_root(None, marker, limit):
+                yield piece
+            return
         spot = self._spot(path)
         after = decode_marker(marker)
-        found = await self._scan(spot, after, limit + 1)
-        if not found and after is None and not spot.root and not await self._has_children(spot):
-            if await self._head(spot) is not None:
-                raise InvalidInput(f"{path!r} is a file, not a directory")
-            raise NotFound(f"{path!r} does not exist")
-        page = found[:limit]
-        next_marker = encode_marker(page[-1][1]) if len(found) > limit else None
-        folders = sorted((e for e, _ in page if e.is_dir), key=lambda e: e.name)
-        files = sorted((e for e, _ in page if not e.is_dir), key=lambda e: e.name)
-        return Listing(folders, files, next_marker)
+        taken = 0
+        children = self._children(spot, after, lambda: taken < limit)  # the lookahead entry needs no request after it
+        try:
+            held: Found | None = None  # the piece that filled the page, until the next one shows whether more follow
+            async for found in children:
+                if held is not None:
+                    yield self._page_end(spot, held, found)
+                    return
+                room = limit - taken
+                if len(found) > room:
+                    yield self._page_end(spot, found[:room], found[room:])
+                    return
+                taken += len(found)
+                if taken == limit:
+                    held = found
+                else:
+                    yield self._piece(found, None)
+            if held is not None:
+                yield self._piece(held, None)
+                return
+            if taken == 0:
+                if after is None and not spot.root:
+                    await self._missing_folder(spot, path)
+                yield self._piece([], None)
+        finally:
+            await children.aclose()
 
-    async def _scan(self, spot: _Spot, after: str | None, want: int) -> Found:
-        """Up to `want` children of `spot` in key order, each with the position to resume after it.
+    def _page_end(self, spot: _Spot, last: Found, beyond: Found) -> Listing:
+        """The last piece of a full page, whose marker is its last entry's position. The entries listed
+        beyond it are kept briefly: the next page's request starts with them instead of asking again."""
+        position = last[-1][1]
+        now = time.monotonic()
+        kept = self._continuations
+        kept[(spot.bucket, spot.key, position)] = (now + CONTINUATION_SECONDS, beyond)
+        kept.move_to_end((spot.bucket, spot.key, position))
+        while len(kept) > CONTINUATIONS_KEPT or (kept and next(iter(kept.values()))[0] < now):
+            kept.popitem(last=False)
+        return self._piece(last, encode_marker(position))
+
+    def _continuation(self, spot: _Spot, after: str | None) -> Found | None:
+        """The entries a previous page listed after `after`, if it was that page's end and not long ago."""
+        if after is None:
+            return None
+        kept = self._continuations.pop((spot.bucket, spot.key, after), None)
+        if kept is None or kept[0] < time.monotonic():
+            return None
+        return kept[1]
+
+    @staticmethod
+    def _piece(found: Found, marker: str | None) -> Listing:
+        return Listing([e for e, _ in found if e.is_dir], [e for e, _ in found if not e.is_dir], marker)
+
+    async def _missing_folder(self, spot: _Spot, path: str) -> None:
+        """Nothing listed below `spot`: fine for an empty folder, else the reason there is no folder."""
+        if await self._has_children(spot):
+            return
+        if await self._head(spot) is not None:
+            raise InvalidInput(f"{path!r} is a file, not a directory")
+        raise NotFound(f"{path!r} does not exist")
+
+    async def list_root(self, named: Sequence[str] | None, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+        """With a bucket, the bucket's root. Without one, the buckets: those the path restrictions name,
+        or else those ListBuckets gives (filtered by the restrictions by the caller)."""
+        if not self._lists_buckets(""):
+            async for piece in self.scan("", marker, limit):
+                yield piece
+            return
+        names = sorted({n for n in named if _BUCKET.fullmatch(n)}) if named is not None else await self._bucket_names()
+        after = decode_marker(marker)
+        if after is not None:
+            names = [n for n in names if n > after]
+        page = names[:limit]
+        yield Listing([Entry(name=n, is_dir=True) for n in page], [], encode_marker(page[-1]) if len(names) > limit else None)
+
+    async def _bucket_names(self) -> list[str]:
+        """ListBuckets at the endpoint, signed with the connection's secret, through its guarded route."""
+        location = self.location
+        try:
+            return await s3_service.list_buckets(
+                location.endpoint, location.region, self.credentials, proxy=self._route.url, timeout=self.timeouts.check * 6
+            )
+        except s3_service.ServiceAnswer as exc:
+            refused = self._route.failure()
+            if refused is not None:
+                raise refused from None
+            error = translate(exc, location.host, "")
+            if type(error) is UpstreamPermissionDenied or isinstance(error, NotFound):
+                raise UpstreamPermissionDenied(
+                    f"the credentials may not list the buckets of {location.host} ({exc.code or exc.status}): "
+                    "name the buckets in the connection's path restrictions (bucket/*), or set params.bucket"
+                ) from None
+            raise error from None
+        except httpx.HTTPError as exc:
+            refused = self._route.failure()
+            if refused is not None:
+                raise refused from None
+            raise classify_transport_error(exc, location.endpoint) from None
+
+    async def _children(self, spot: _Spot, after: str | None, wanted: Callable[[], bool] = lambda: True) -> AsyncIterator[Found]:
+        """The children of `spot` after the position `after`, in key order, a listing request at a time,
+        each with the position to resume after it. The next request is sent ahead while `wanted()`.
 
         Streams the flat key listing and groups it by the next `/` itself, so memory stays
-        bounded by one listing request however large the folder. A folder with more keys
+        bounded by a few listing requests however large the folder. A folder with more keys
         than one request holds is skipped by restarting the listing past it.
         """
         store = await self._store(spot.bucket)
         lead = spot.lead
+        ready = self._continuation(spot, after)
+        if ready:
+            after = ready[-1][1]
         offset = lead + after if after else None
-        found: Found = []
         while True:
             restart: str | None = None
             current: str | None = None
             skipped = 0
+            chunks = Ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK), wanted)
             try:
-                async for chunk in obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK):
+                if ready:  # what the previous page looked ahead at, while the request for what follows is on its way
+                    yield ready
+                    ready = None
+                async for chunk in chunks:
+                    found: Found = []
                     for meta in chunk:
                         full: str = meta["path"]
                         if not full.startswith(lead):
@@ -638,14 +816,18 @@ class S3Connector(Connector):
                             if skipped >= LIST_CHUNK:
                                 restart = lead + name + "/" + PAST_FOLDER
                                 break
-                        if len(found) >= want:
-                            return found
+                    if found:
+                        yield found
                     if restart is not None:
                         break
+            except HeadwaterError:
+                raise
             except Exception as exc:
                 raise self._fail(exc, spot, "") from None
+            finally:
+                await chunks.aclose()
             if restart is None:
-                return found
+                return
             offset = restart
 
     async def mkdir(self, path: str) -> None:

@@ -320,3 +320,28 @@ def visible_at(rights: policy.Rights, full: str, is_dir: bool) -> bool:
         return False
     directory, _, name = full.rpartition("/")
     return policy.visible(directory, name, is_dir, rights.restrictions)
+
+
+def sees_everything(rights: policy.Rights) -> bool:
+    """Whether the rights show every entry of every directory (no restriction narrower than `*`, no token prefix)."""
+    return rights.token_prefix is None and "*" in rights.restrictions
+
+
+def named_roots(rights: policy.Rights) -> list[str] | None:
+    """The root entries the rights name: the first segment of each path restriction (or of the token's
+    prefix). None when a restriction reaches root entries it does not name (`*`, `bucket*`), so that
+    only a listing of the root can tell them; the listing is still filtered by `visible_at`."""
+    names: set[str] = set()
+    for pattern in rights.restrictions:
+        stem = pattern[:-1] if pattern.endswith("*") else pattern
+        first, sep, _ = stem.partition("/")
+        if not sep and pattern.endswith("*"):
+            break  # `*` or `bucket*`
+        names.add(first)
+    else:
+        return sorted(name for name in names if name)
+    if rights.token_prefix is not None:
+        first, sep, _ = rights.token_prefix.partition("/")
+        if sep and first:
+            return [first]
+    return None

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from headwater import policy
 from headwater.addresses import HOSTED, Address, join, normalise_segment
 from headwater.connectors import catalogue
-from headwater.connectors.base import PAGE_SIZE, Connector, Entry, Listing
+from headwater.connectors.base import MAX_PAGE_SIZE, PAGE_SIZE, Connector, Entry, Listing, Opened, Span
 from headwater.connectors.local import LocalConnector
-from headwater.errors import InvalidInput, NotFound, PermissionDenied
+from headwater.errors import InvalidInput, NotAFile, NotFound, NotSupported, PermissionDenied
 from headwater.services import authorization
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
@@ -207,6 +207,26 @@ async def read(
     return target.connector.read(target.path, start, end)
 
 
+async def open_file(target: Target, span: Span | None = None, options: Mapping[str, str] | None = None) -> Opened | None:
+    """Open the file at the target for reading, with one backend request where the kind allows it;
+    None when the target is a directory (the Data API lists it instead).
+
+    Reaching the path is decided first, as `stat` does. When the rights allow listing but not
+    reading here, the target is only stat'ed: a directory is listed, a file refused.
+    """
+    target.authorize(policy.Operation.LIST)
+    try:
+        target.authorize(policy.Operation.READ)
+    except (PermissionDenied, NotSupported):
+        await stat(target)  # refuses a file; a directory falls through to its listing
+        return None
+    accepted = {k: v for k, v in (options or {}).items() if k in target.connector.read_options}
+    try:
+        return await target.connector.open_read(target.path, span, options=accepted or None)
+    except NotAFile:
+        return None
+
+
 async def write(target: Target, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
     target.authorize(policy.Operation.WRITE)
     if target.address.hosted and "/" not in target.path:
@@ -219,17 +239,53 @@ async def delete_file(target: Target) -> None:
     await target.connector.delete(target.path)
 
 
+def page_size(value: str | None) -> int:
+    """A listing's page size from a caller's `limit`: 1 to `MAX_PAGE_SIZE`, `PAGE_SIZE` when not given."""
+    if value is None or value == "":
+        return PAGE_SIZE
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(value)
+
+
+async def list_pieces(target: Target, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+    """One page of a directory in pieces, as the backend yields them, showing only the entries the caller may reach.
+
+    A refusal, or an error about the directory itself, comes before the first piece. Files come in name
+    order; folders may not (collect them and sort, as `list_page` does). The last piece holds the marker.
+    """
+    target.authorize(policy.Operation.LIST)
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    if target.address.hosted and target.address.path == "":
+        yield Listing([Entry(name=target.caller_org, is_dir=True)], [], None)
+        return
+    path = target.path
+    if path:
+        pieces = target.connector.scan(path, marker, limit)
+    else:
+        pieces = target.connector.list_root(authorization.named_roots(target.rights), marker, limit)
+    if authorization.sees_everything(target.rights) and type(target.connector).real_path is Connector.real_path:
+        shows = lambda entry: usable_name(entry.name)  # noqa: E731 - nothing is hidden but unusable names
+    else:
+        shows = lambda entry: target.shows(path, entry)  # noqa: E731
+    try:
+        async for piece in pieces:
+            yield Listing([f for f in piece.folders if shows(f)], [f for f in piece.files if shows(f)], piece.marker)
+    finally:
+        await pieces.aclose()  # type: ignore[attr-defined]
+
+
 async def list_page(target: Target, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
     """One page of a directory, showing only the entries the caller may reach."""
-    target.authorize(policy.Operation.LIST)
-    if target.address.hosted and target.address.path == "":
-        org = Entry(name=target.caller_org, is_dir=True)
-        return Listing([org], [], None)
-    page = await target.connector.list(target.path, marker, limit)
-    path = target.path
-    return Listing(
-        [f for f in page.folders if target.shows(path, f)], [f for f in page.files if target.shows(path, f)], page.marker
-    )
+    folders: list[Entry] = []
+    files: list[Entry] = []
+    next_marker: str | None = None
+    async for piece in list_pieces(target, marker, limit):
+        folders += piece.folders
+        files += piece.files
+        next_marker = piece.marker
+    return Listing(sorted(folders, key=lambda e: e.name), files, next_marker)
 
 
 def usable_name(name: str) -> bool:

@@ -62,7 +62,8 @@ CASES: list[tuple[str, str, object, int, str]] = [
     ("POST", "/v1/data/.my", b"{bad", 400, "JSON"),
     ("POST", "/v1/data/.my", {"nom": "x"}, 400, "name"),
     ("POST", "/v1/data/.my", {"name": "../x"}, 400, "'..'"),
-    ("GET", "/v1/connector/BAD+label/x", None, 400, "protocol"),
+    ("GET", "/v1/connector/9bad+label/x", None, 400, "protocol"),
+    ("GET", "/v1/connector/S3+nowhere/x", None, 404, "s3+nowhere"),  # protocols are case-insensitive
     ("GET", "/v1/connector/s3+Bad%20Label/x", None, 400, "label"),
     ("GET", "/v1/connector/s3+nowhere/x", None, 404, "s3+nowhere"),
     ("GET", "/v1/nothing-here", None, 404, "/v1/nothing-here"),

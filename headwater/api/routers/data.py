@@ -23,8 +23,8 @@ from headwater.addresses import HOSTED, Address, decode_path, normalise_path, no
 from headwater.api.content_safety import file_headers
 from headwater.api.schemas import ERROR_RESPONSES
 from headwater.api.deps import CallerDep, HubDep
-from headwater.connectors.base import Entry
-from headwater.errors import InvalidInput, NotFound
+from headwater.connectors.base import Entry, Listing, Opened, Span
+from headwater.errors import InvalidInput, NotFound, RangeNotSatisfiable
 from headwater.services import data as service
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
@@ -69,7 +69,7 @@ def listing_time(moment: datetime | None) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ`, the only form Algorithmia's client parses."""
     if moment is None:
         return "1970-01-01T00:00:00.000Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"  # the wall time as given, without its offset
 
 
 def content_type(name: str, entry: Entry) -> str:
@@ -93,73 +93,115 @@ def entry_headers(target: service.Target, entry: Entry) -> dict[str, str]:
     return headers
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """One `bytes=` range as [start, end); None when the header is not a single byte range."""
-    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
+
+
+def parse_span(header: str) -> Span | None:
+    """One `bytes=` range as the client asked for it; None when the header is not a single byte range."""
+    match = _RANGE.fullmatch(header)
     if match is None or (match.group(1) == "" and match.group(2) == ""):
         return None
     first, last = match.group(1), match.group(2)
     if first == "":
-        length = int(last)
-        if length == 0:
-            raise RangeNotSatisfiable()
-        return max(0, size - length), size
-    start = int(first)
-    end = size if last == "" else min(int(last) + 1, size)
-    if start >= size or end <= start:
-        raise RangeNotSatisfiable()
-    return start, end
+        return Span(suffix=int(last))
+    return Span(int(first), None if last == "" else int(last) + 1)
 
 
-class RangeNotSatisfiable(Exception):
-    pass
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One `bytes=` range as [start, end) of a file of `size` bytes; None when the header is not a single byte range."""
+    span = parse_span(header)
+    return span.resolve(size) if span is not None else None
 
 
-async def stream_file(target: service.Target, entry: Entry, request: Request) -> Response:
+def unsatisfiable(header: str, size: int | None) -> JSONResponse:
+    whole = f"the file's {size} bytes" if size is not None else "the file"
+    return JSONResponse(
+        {"error": {"code": "range_not_satisfiable", "message": f"range {header!r} is outside {whole}"}},
+        status_code=416,
+        headers={"Content-Range": f"bytes */{size if size is not None else '*'}"},
+    )
+
+
+def file_response(target: service.Target, opened: Opened, first: bytes) -> StreamingResponse:
+    """The file's bytes (`first` already read from them, so early errors were still statuses), with its headers."""
+    entry = opened.entry
     headers = entry_headers(target, entry)
-    size = entry.size or 0
     status = 200
-    start: int | None = None
-    end: int | None = None
-    range_header = request.headers.get("range")
-    if range_header and entry.size is not None:
-        try:
-            span = parse_range(range_header, size)
-        except RangeNotSatisfiable:
-            return JSONResponse(
-                {"error": {"code": "range_not_satisfiable", "message": f"range {range_header!r} is outside the file's {size} bytes"}},
-                status_code=416,
-                headers={"Content-Range": f"bytes */{size}"},
-            )
-        if span is not None:
-            start, end = span
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-            headers["Content-Length"] = str(end - start)
-    stream = await service.read(target, start, end, dict(request.query_params))
-    # Pull the first chunk before the response starts, so early errors still become proper statuses.
-    try:
-        first = await stream.__anext__()
-    except StopAsyncIteration:
-        first = b""
+    if opened.span is not None:
+        start, end = opened.span
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size if entry.size is not None else '*'}"
+        headers["Content-Length"] = str(end - start)
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
             if first:
                 yield first
-            async for chunk in stream:
+            async for chunk in opened.chunks:
                 yield chunk
         finally:
-            closer = getattr(stream, "aclose", None)
-            if closer is not None:
-                await closer()  # a client that left stops the backend read at once
-            await target.close()
+            try:
+                await opened.aclose()  # a client that left stops the backend read at once
+            finally:
+                await target.close()
 
     return StreamingResponse(chunks(), status_code=status, headers=headers)
 
 
-def listing_response(page: Any) -> JSONResponse:
-    return JSONResponse(listing_json(page), headers={"X-Data-Type": "directory"})
+async def first_chunk(opened: Opened) -> bytes:
+    """Pull the first chunk before the response starts; release the read if that fails."""
+    try:
+        return await opened.chunks.__anext__()
+    except StopAsyncIteration:
+        return b""
+    except BaseException:
+        await opened.aclose()
+        raise
+
+
+async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing]) -> StreamingResponse:
+    """A listing sent as the backend yields it: files as they come, then the folders and the marker.
+
+    The first piece is pulled before the response starts, so a refusal or a missing directory is
+    still a proper status. A failure later cuts the response short (the client sees a broken body,
+    never a listing that looks complete).
+    """
+    try:
+        first: Listing | None = await pieces.__anext__()
+    except StopAsyncIteration:
+        first = None
+    except BaseException:
+        await pieces.aclose()  # type: ignore[attr-defined]
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        folders: list[Entry] = []
+        marker: str | None = None
+        started = False
+        try:
+            piece = first
+            while piece is not None:
+                folders += piece.folders
+                marker = piece.marker
+                if piece.files:
+                    text = json.dumps([file_json(f) for f in piece.files], ensure_ascii=False)[1:-1]
+                    yield ((b"," if started else b'{"files":[') + text.encode())
+                    started = True
+                try:
+                    piece = await pieces.__anext__()
+                except StopAsyncIteration:
+                    piece = None
+            folders.sort(key=lambda e: e.name)
+            tail = {"folders": [{"name": f.name} for f in folders], **({"marker": marker} if marker else {})}
+            rest = json.dumps(tail, ensure_ascii=False)[1:]
+            yield (b"]," if started else b'{"files":[],') + rest.encode()
+        finally:
+            try:
+                await pieces.aclose()  # type: ignore[attr-defined]
+            finally:
+                await target.close()
+
+    return StreamingResponse(body(), headers={"X-Data-Type": "directory", "Content-Type": "application/json"})
 
 
 #: Entry details a listing may show beside the Algorithmia fields (the signed links of temporary buckets).
@@ -170,17 +212,11 @@ def public_extra(entry: Entry) -> dict[str, Any]:
     return {key: entry.extra[key] for key in LISTED_EXTRAS if key in entry.extra}
 
 
-def listing_json(page: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "folders": [{"name": f.name} for f in page.folders],
-        "files": [
-            {"filename": f.name, "size": f.size or 0, "last_modified": listing_time(f.modified), **public_extra(f)}
-            for f in page.files
-        ],
-    }
-    if page.marker:
-        body["marker"] = page.marker
-    return body
+def file_json(entry: Entry) -> dict[str, Any]:
+    shown = {"filename": entry.name, "size": entry.size or 0, "last_modified": listing_time(entry.modified)}
+    if entry.extra:
+        shown.update(public_extra(entry))
+    return shown
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -237,17 +273,22 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             await service.set_acl(hub, caller, target, body["acl"])
             return Response(status_code=200)
         if method == "GET":
-            if address.is_dir:
-                audit(request, target, "data.list")
-                page = await service.list_page(target, request.query_params.get("marker"))
-                return listing_response(page)
-            entry = await service.stat(target)
-            if entry.is_dir:
-                audit(request, target, "data.list")
-                page = await service.list_page(target, request.query_params.get("marker"))
-                return listing_response(page)
-            response = await stream_file(target, entry, request)
-            streaming = isinstance(response, StreamingResponse)
+            if not address.is_dir:
+                header = request.headers.get("range")
+                span = parse_span(header) if header else None
+                try:
+                    opened = await service.open_file(target, span, dict(request.query_params))
+                except RangeNotSatisfiable as exc:
+                    return unsatisfiable(header or "", exc.size)
+                if opened is not None:
+                    first = await first_chunk(opened)
+                    streaming = True
+                    return file_response(target, opened, first)
+            audit(request, target, "data.list")
+            limit = service.page_size(request.query_params.get("limit"))
+            pieces = service.list_pieces(target, request.query_params.get("marker"), limit)
+            response = await streamed_listing(target, pieces)
+            streaming = True
             return response
         if method == "PUT":
             length = request.headers.get("content-length")
