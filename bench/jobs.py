@@ -6,7 +6,11 @@ destination), records every partition in SQL and commits each output atomically;
 bare pool calls pyarrow on the files directly. Peak memory is the peak of the summed
 RSS of the whole process tree (the driving process and its workers), sampled every 20 ms.
 
-    python bench/jobs.py [--files 200] [--rows 5000] [--app convert|python]
+    python bench/jobs.py [--files 200] [--rows 5000] [--app convert|python] [--rounds 3]
+
+The hub is opened and its engine started once, as a serving hub's is (the embedded cluster
+starts with the engine, in the background); each round then runs one job on it and one bare
+pool, alternating which goes first, and the medians are compared.
 
 `--app python` runs a trivial user function (`identity:run`, from bench/sandboxed/) over the
 same partitions instead: it measures what starting a `python` app's child costs per partition.
@@ -18,6 +22,7 @@ import argparse
 import concurrent.futures
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -115,37 +120,63 @@ def copy_one(paths: tuple[str, str]) -> int:
     return os.path.getsize(target)
 
 
-def embedded(root: Path, inputs: Path, outputs: Path, app: str) -> tuple[float, float, int, int]:
-    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
-    hub = Hub.open(settings)
-    with hub.store.session() as session:
-        _, value = tokens.create_token(session, org_name="bench", user_name="bench", admin=True)
-        caller = tokens.authenticate(session, value)
-        for label, folder, access in (("csv", inputs, "read"), ("parquet", outputs, "read-write")):
-            outputs.mkdir(exist_ok=True)
-            spec = sources_service.SourceSpec(protocol="local", label=label, params={"path": str(folder)}, access=access)
-            sources_service.create(session, caller, spec)
-    try:
+PHASES = ("ready", "partitioning", "running", "assembling", "complete")
+
+
+def phases(stamps: dict[str, str]) -> dict[str, float]:
+    """Seconds a job spent in each state before the next, from its state timestamps."""
+    from datetime import datetime
+
+    moments = {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in stamps.items()}
+    found = {}
+    for state, following in zip(PHASES, PHASES[1:]):
+        if state in moments and following in moments:
+            found[state] = (moments[following] - moments[state]).total_seconds()
+    return found
+
+
+class EmbeddedHub:
+    """A hub with `local` sources over the inputs and an outputs folder; its engine warmed as a serving hub's is."""
+
+    def __init__(self, root: Path, inputs: Path, outputs: Path) -> None:
+        settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
+        self.hub = Hub.open(settings)
+        self.outputs = outputs
+        self.phases: list[dict[str, float]] = []
+        outputs.mkdir(exist_ok=True)
+        with self.hub.store.session() as session:
+            _, value = tokens.create_token(session, org_name="bench", user_name="bench", admin=True)
+            self.caller = tokens.authenticate(session, value)
+            for label, folder, access in (("csv", inputs, "read"), ("parquet", outputs, "read-write")):
+                spec = sources_service.SourceSpec(protocol="local", label=label, params={"path": str(folder)}, access=access)
+                sources_service.create(session, self.caller, spec, data_dir=settings.data_dir)
+        started = time.perf_counter()
+        service.start_engine(self.hub)  # as at a hub's start: the cluster starts in the background
+        driver.engine_for(self.hub).executor  # wait until it is up
+        self.cold = time.perf_counter() - started
+
+    def run(self, app: str, round_: int) -> tuple[float, int, int]:
+        params = {"to": "parquet"} if app == "convert" else {"function": "identity:run"}
+        request = JobRequest(
+            source="local+csv://*.csv", destination=f"local+parquet://{round_}/", app=app, app_params=params
+        )
         with PeakRSS() as memory:
             started = time.perf_counter()
-            engine = driver.engine_for(hub)
-            _ = engine.executor  # the embedded LocalCluster, started lazily on a hub's first job
-            cold = time.perf_counter() - started
-            params = {"to": "parquet"} if app == "convert" else {"function": "identity:run"}
-            request = JobRequest(source="local+csv://*.csv", destination="local+parquet://", app=app, app_params=params)
-            view = anyio.run(lambda: service.create(hub, caller, request, run=True))
+            view = anyio.run(lambda: service.create(self.hub, self.caller, request, run=True))
             while True:
-                view = service.get(hub, caller, view.job.id)
+                view = service.get(self.hub, self.caller, view.job.id)
                 if view.job.state in ("complete", "failed", "canceled") and view.job.settled_at:
                     break
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
         if view.job.state != "complete":
             raise SystemExit(f"the job ended {view.job.state}: {view.job.error_message}")
-        return elapsed, cold, memory.peak, view.progress.bytes_out
-    finally:
-        driver.stop(hub)
-        hub.close()
+        self.phases.append(phases(view.job.state_timestamps or {}))
+        return elapsed, memory.peak, view.progress.bytes_out
+
+    def close(self) -> None:
+        driver.stop(self.hub)
+        self.hub.close()
 
 
 def main() -> None:
@@ -153,6 +184,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200, help="partitions (one CSV file each)")
     parser.add_argument("--rows", type=int, default=5000, help="rows per CSV file")
     parser.add_argument("--app", choices=("convert", "python"), default="convert", help="what runs on each partition")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the two executors alternate which runs first")
     args = parser.parse_args()
     workers = max(1, min(os.cpu_count() or 1, 8))
     root = Path(tempfile.mkdtemp(prefix="headwater-bench-jobs-"))
@@ -160,13 +192,28 @@ def main() -> None:
         size = make_inputs(root / "csv", args.files, args.rows)
         print(f"{args.files} partitions, {args.rows} rows each, {size / 1e6:.1f} MB of CSV; {workers} worker processes; app {args.app}")
         base_rss = psutil.Process().memory_info().rss
-        wall, cold, peak, written = embedded(root, root / "csv", root / "parquet-hub", args.app)
-        pool_wall, pool_peak, pool_written = bare_pool(root / "csv", root / "parquet-pool", workers, args.app)
-        print(f"{'executor':<34}{'wall s':>9}{'peak MB':>10}{'output MB':>12}")
+        hub = EmbeddedHub(root, root / "csv", root / "parquet-hub")
+        results: dict[str, list[tuple[float, int, int]]] = {"hub": [], "pool": []}
+        try:
+            for round_ in range(args.rounds):
+                order = ("hub", "pool") if round_ % 2 == 0 else ("pool", "hub")
+                for which in order:
+                    if which == "hub":
+                        results["hub"].append(hub.run(args.app, round_))
+                    else:
+                        results["pool"].append(bare_pool(root / "csv", root / f"parquet-pool-{round_}", workers, args.app))
+                print(f"round {round_ + 1}: hub {results['hub'][-1][0]:.2f} s, bare pool {results['pool'][-1][0]:.2f} s")
+        finally:
+            hub.close()
+        wall, peak, written = (statistics.median(r[i] for r in results["hub"]) for i in range(3))
+        pool_wall, pool_peak, pool_written = (statistics.median(r[i] for r in results["pool"]) for i in range(3))
+        print(f"{'executor (median of ' + str(args.rounds) + ')':<34}{'wall s':>9}{'peak MB':>10}{'output MB':>12}")
         print(f"{'embedded Dask (hub job)':<34}{wall:>9.2f}{peak / 1e6:>10.0f}{written / 1e6:>12.1f}")
         print(f"{'bare ProcessPoolExecutor':<34}{pool_wall:>9.2f}{pool_peak / 1e6:>10.0f}{pool_written / 1e6:>12.1f}")
-        print(f"embedded cluster cold start {cold:.2f} s (included); driving process RSS before both {base_rss / 1e6:.0f} MB")
-        print(f"ratio embedded / bare: wall {wall / pool_wall:.2f}x, peak memory {peak / pool_peak:.2f}x")
+        print(f"embedded cluster start {hub.cold:.2f} s (at hub start, not in a job); driving process RSS before both {base_rss / 1e6:.0f} MB")
+        print(f"ratio embedded / bare: wall {wall / pool_wall:.2f}x (target at most 1.25x), peak memory {peak / pool_peak:.2f}x")
+        spent = {state: statistics.median(p.get(state, 0.0) for p in hub.phases) for state in PHASES[:-1]}
+        print("hub job, median seconds in each state: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()))
         print(f"hub job wall per partition: {wall / args.files * 1000:.1f} ms")
     finally:
         shutil.rmtree(root, ignore_errors=True)

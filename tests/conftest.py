@@ -1,5 +1,10 @@
 """Fixtures start real servers on loopback: the hub itself, PostgreSQL, MariaDB, S3, HTTP."""
 
+import os
+
+# Test hubs choose their executor after they start (`driver.configure`): none starts one at hub start.
+os.environ.setdefault("HEADWATER_DASK_WARM", "0")
+
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.hub",

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import anyio
 from pydantic import Field
@@ -109,25 +109,44 @@ class LocalConnector(Connector):
         return await anyio.to_thread.run_sync(do)
 
     async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+        # One thread hop opens the file and reads its first chunk; a short read of a regular file is its
+        # end, so a small file costs one hop in all.
         target = self._path(path)
-        if target.is_dir():
-            raise InvalidInput(f"{path!r} is a directory")
+        remaining = None if end is None else end - (start or 0)
+
+        def want() -> int:
+            return self.chunk_size if remaining is None else max(0, min(self.chunk_size, remaining))
+
+        def first() -> tuple[Any, bool, bytes]:
+            try:
+                handle = open(target, "rb")  # noqa: SIM115 (closed below, or by the generator's end)
+            except IsADirectoryError:
+                raise InvalidInput(f"{path!r} is a directory") from None
+            except (FileNotFoundError, NotADirectoryError):
+                raise NotFound(f"{path!r} does not exist") from None
+            try:
+                regular = stat_mod.S_ISREG(os.fstat(handle.fileno()).st_mode)
+                if start:
+                    handle.seek(start)
+                size = want()
+                return handle, regular, handle.read(size) if size else b""
+            except BaseException:
+                handle.close()
+                raise
+
+        handle, regular, chunk = await anyio.to_thread.run_sync(first)
         try:
-            handle = await anyio.open_file(target, "rb")
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFound(f"{path!r} does not exist") from None
-        async with handle:
-            if start:
-                await handle.seek(start)
-            remaining = None if end is None else end - (start or 0)
-            while remaining is None or remaining > 0:
-                want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
-                chunk = await handle.read(want)
-                if not chunk:
-                    break
+            while chunk:
+                asked = want()
                 if remaining is not None:
                     remaining -= len(chunk)
+                last = (remaining is not None and remaining <= 0) or (regular and len(chunk) < asked)
                 yield chunk
+                if last:
+                    break
+                chunk = await anyio.to_thread.run_sync(handle.read, want())
+        finally:
+            handle.close()  # a file opened for reading: closing it does no I/O worth a thread
 
     async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
         """Open the file once; its entry comes from the open handle, so it describes the bytes served."""
@@ -172,35 +191,51 @@ class LocalConnector(Connector):
             yield chunk
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+        # Thread hops: one to prepare and open the temporary, one per chunk, one to close, rename and
+        # stat it (the entry comes from the written file, with no stat after the rename).
         if not path:
             raise InvalidInput("cannot write to the root of a connection: give a file name")
         target = self._path(path)
-        if target.is_dir():
-            raise Conflict(f"{path!r} is a directory")
 
-        def prepare() -> Path:
+        def prepare() -> tuple[Path, Any]:
+            if target.is_dir():
+                raise Conflict(f"{path!r} is a directory")
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except (FileExistsError, NotADirectoryError):
                 raise Conflict(f"a parent of {path!r} is a file") from None
-            return target.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
+            temp = target.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
+            return temp, open(temp, "wb")  # noqa: SIM115 (closed by `commit` or below)
 
-        temp = await anyio.to_thread.run_sync(prepare)
-        committed = False
         try:
-            async with await anyio.open_file(temp, "wb") as handle:
-                async for chunk in chunks:
-                    if chunk:
-                        await handle.write(chunk)
-            await anyio.to_thread.run_sync(os.replace, temp, target)
+            temp, handle = await anyio.to_thread.run_sync(prepare)
+        except OSError as exc:
+            raise UpstreamError(f"writing {path!r} failed: {exc.strerror}") from exc
+        committed = False
+
+        def commit() -> os.stat_result:
+            handle.close()
+            written = os.stat(temp)
+            os.replace(temp, target)
+            return written
+
+        def discard() -> None:
+            handle.close()
+            temp.unlink(missing_ok=True)
+
+        try:
+            async for chunk in chunks:
+                if chunk:
+                    await anyio.to_thread.run_sync(handle.write, chunk)
+            written = await anyio.to_thread.run_sync(commit)
             committed = True
         except OSError as exc:
             raise UpstreamError(f"writing {path!r} failed: {exc.strerror}") from exc
         finally:
             if not committed:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(lambda: temp.unlink(missing_ok=True))
-        return await self.stat(path)
+                    await anyio.to_thread.run_sync(discard)
+        return _entry(target.name, written, False)
 
     async def delete(self, path: str) -> None:
         target = self._path(path)

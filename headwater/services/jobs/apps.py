@@ -43,6 +43,7 @@ class AppContext:
 
 class App(ABC):
     name: ClassVar[str]
+    shares_tasks: ClassVar[bool] = True  # small partitions may run several to a task (cost follows bytes)
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate params at create time; return them normalised."""
@@ -181,6 +182,7 @@ class Python(App):
     """A user function `module:function` of an installed package or HEADWATER_SANDBOX_PATH, per partition, sandboxed."""
 
     name = "python"
+    shares_tasks = False  # user code's cost is not the input's size: a partition a task
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         _unknown(params, {"function", "params", "suffix"}, self.name)

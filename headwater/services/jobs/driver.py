@@ -36,6 +36,10 @@ HEARTBEAT = 5.0
 POLL = 0.5
 SETTLE = 30.0
 ROUNDS = 3
+TASK_BYTES = 8 * 1024 * 1024  # partitions smaller than this share tasks, up to this many bytes a task
+TASK_PARTITIONS = 32
+TASKS_PER_SLOT = 2
+ROW_BYTES = 100  # a guess of a row's size, for partitions that are row ranges
 
 
 class Stopped(Exception):
@@ -56,6 +60,7 @@ class Engine:
         self.key = runner.register_hub(hub)
         self._executor: Executor | None = None
         self._lock = threading.Lock()
+        self._starting = threading.Lock()  # held while the executor starts (seconds), apart from `_lock`
         self._drivers: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="headwater-jobs", daemon=True)
@@ -64,10 +69,21 @@ class Engine:
 
     def start(self) -> None:
         self._keeper.start()
+        if (self.config or ExecutorConfig.from_env()).warm:
+            threading.Thread(target=self._warm, name="headwater-jobs-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Start the executor and ready its workers now, so that no job waits for either."""
+        try:
+            self.executor.everywhere(runner.warm, self.key)
+        except Stopped:
+            pass
+        except Exception as exc:
+            log.warning("the jobs executor did not start at hub start (a job will try again): %s", runner.safe_message(exc))
 
     @property
     def executor(self) -> Executor:
-        with self._lock:
+        with self._starting:
             if self._stop.is_set():
                 raise Stopped("the hub is stopping")
             if self._executor is None:
@@ -83,7 +99,7 @@ class Engine:
         self._keeper.join(timeout=HEARTBEAT + 1)
         with self.hub.store.session() as session:
             session.execute(update(Job).where(Job.driver_id == self.id).values(driver_id=None, lease_until=None))
-        with self._lock:
+        with self._starting:
             executor, self._executor = self._executor, None
         if executor is not None:
             try:
@@ -295,22 +311,27 @@ class Engine:
     def _run(self, job_id: str, generation: int) -> None:
         store = self.hub.store
         records.reset_partitions(store, job_id, [PartState.RUNNING], PartState.PENDING)
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             pending = records.partitions(store, job_id, [PartState.PENDING])
             if not pending:
                 break
             batch = self.executor.batch()
-            for p in pending:
-                batch.submit(runner.run_partition, self.key, job_id, p.index, generation,
-                             key=f"headwater-{job_id}-{generation}-{p.index}", tag=p.index)
+            shared = apps.get(self._app(job_id)).shares_tasks
+            for group in groups(pending, self.executor.slots()) if shared else [[p] for p in pending]:
+                indexes = [p.index for p in group]
+                batch.submit(runner.run_partitions, self.key, job_id, indexes, generation,
+                             key=f"headwater-{job_id}-{generation}-{round_}-{indexes[0]}", tag=indexes)
 
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:
                 if error is not None:
-                    raise JobFailed(f"partition {handle.tag}: {_task_error(error)}")
-                if result.get("status") == "failed":
-                    raise JobFailed(f"partition {handle.tag} failed: {result.get('error')}")
-                if result.get("status") in ("stopped", "superseded"):
-                    raise Stopped(result["status"])
+                    raise JobFailed(f"partition {handle.tag[0]}: {_task_error(error)}")
+                outcomes = list(zip(handle.tag, result))
+                for index, status in outcomes:
+                    if status.get("status") == "failed":
+                        raise JobFailed(f"partition {index} failed: {status.get('error')}")
+                for _, status in outcomes:
+                    if status.get("status") in ("stopped", "superseded"):
+                        raise Stopped(status["status"])
 
             try:
                 self._wait(job_id, generation, batch, JobState.RUNNING, each)
@@ -321,6 +342,10 @@ class Engine:
         left = records.partitions(store, job_id, [PartState.PENDING, PartState.RUNNING, PartState.FAILED])
         if left and self._state(job_id, generation) == JobState.RUNNING:
             raise JobFailed(f"{len(left)} partitions did not finish after {ROUNDS} rounds")
+
+    def _app(self, job_id: str) -> str:
+        with self.hub.store.session() as session:
+            return str(session.scalar(select(Job.app).where(Job.id == job_id)))
 
     def _assemble(self, job_id: str, generation: int) -> list[dict[str, Any]]:
         batch = self.executor.batch()
@@ -387,6 +412,41 @@ class Engine:
             await target.close()
 
 
+def _estimate(part: JobPartition) -> int | None:
+    """Bytes a partition reads, as far as its spec tells (None: unknown, so it gets a task of its own)."""
+    spec = part.spec or {}
+    if spec.get("end") is not None:
+        return int(spec["end"]) - int(spec.get("start") or 0)
+    if spec.get("rows") is not None:
+        first, stop = spec["rows"]
+        return (int(stop) - int(first)) * ROW_BYTES
+    if spec.get("size") is not None:
+        return int(spec["size"])
+    return None
+
+
+def groups(pending: list[JobPartition], slots: int) -> list[list[JobPartition]]:
+    """Partitions in tasks: small ones share a task (up to TASK_BYTES and TASK_PARTITIONS), while
+    there stay at least TASKS_PER_SLOT tasks per worker thread so every thread has work to the end."""
+    most = max(1, min(TASK_PARTITIONS, len(pending) // max(1, slots * TASKS_PER_SLOT)))
+    found: list[list[JobPartition]] = []
+    current: list[JobPartition] = []
+    size = 0
+    for part in pending:
+        estimate = _estimate(part)
+        if estimate is None or estimate >= TASK_BYTES or most == 1:
+            found.append([part])
+            continue
+        if current and (len(current) >= most or size + estimate > TASK_BYTES):
+            found.append(current)
+            current, size = [], 0
+        current.append(part)
+        size += estimate
+    if current:
+        found.append(current)
+    return found
+
+
 def _parts(hub: Hub, job: Job) -> list[assemblers.Part]:
     first = records.partitions(hub.store, job.id)[:1]
     return [assemblers.Part(p.index, p.output, cleanup.staging_dir(hub.settings.data_dir, job.id)) for p in first]
@@ -416,11 +476,13 @@ def engine_for(hub: Hub, config: ExecutorConfig | None = None) -> Engine:
 
 
 def configure(hub: Hub, config: ExecutorConfig) -> Engine:
-    """Choose how the hub's executor runs (before its first job)."""
+    """Choose how the hub's executor runs (before its first job): one started already is closed."""
     engine = engine_for(hub)
-    if engine._executor is not None:
-        raise RuntimeError("the executor has started already")
-    engine.config = config
+    with engine._starting:
+        started, engine._executor = engine._executor, None
+        engine.config = config
+    if started is not None:
+        started.close()
     return engine
 
 

@@ -1,6 +1,7 @@
 """The executor: where partitions run. One interface, one implementation: Dask distributed.
 
-Embedded by default: a `LocalCluster` started lazily inside the hub on the first job,
+Embedded by default: a `LocalCluster` started inside the hub as it starts (in the background;
+HEADWATER_DASK_WARM=0 starts it on the first job instead),
 worker processes sized to the machine, on loopback, speaking TLS with a temporary CA made
 for this cluster (so only the hub and its own workers, which hold its certificate, can
 connect; a process that merely reaches the ports cannot submit code). With workers as
@@ -11,7 +12,7 @@ TLS, and the hub authenticates with HEADWATER_DASK_TLS_CA_FILE, _CERT_FILE and _
 carry ids only (see `runner`).
 
 Configuration (environment): HEADWATER_DASK_SCHEDULER, HEADWATER_DASK_WORKERS,
-HEADWATER_DASK_THREADS, HEADWATER_DASK_PROCESSES (0 runs workers as threads of the hub),
+HEADWATER_DASK_THREADS, HEADWATER_DASK_PROCESSES (0 runs workers as threads of the hub), HEADWATER_DASK_WARM,
 HEADWATER_DASK_TLS_CA_FILE, HEADWATER_DASK_TLS_CERT_FILE, HEADWATER_DASK_TLS_KEY_FILE.
 """
 
@@ -40,6 +41,7 @@ class ExecutorConfig:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    warm: bool = True  # start the cluster (and ready its workers) when the hub starts, not on its first job
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ExecutorConfig":
@@ -53,6 +55,7 @@ class ExecutorConfig:
             tls_ca_file=env.get("HEADWATER_DASK_TLS_CA_FILE") or None,
             tls_cert_file=env.get("HEADWATER_DASK_TLS_CERT_FILE") or None,
             tls_key_file=env.get("HEADWATER_DASK_TLS_KEY_FILE") or None,
+            warm=(env.get("HEADWATER_DASK_WARM") or "1").strip().lower() not in ("0", "false", "no", "off"),
         )
 
     def external_security(self) -> Any:
@@ -115,6 +118,14 @@ class Executor(ABC):
     def worker_pids(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def slots(self) -> int:
+        """How many tasks run at once (worker threads in all)."""
+
+    @abstractmethod
+    def everywhere(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` once on every worker now (to ready them before work arrives)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -141,7 +152,14 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
         from distributed.security import Security
 
-        dask.config.set({"distributed.scheduler.allowed-failures": 5, "distributed.admin.tick.limit": "30s"})
+        dask.config.set({
+            "distributed.scheduler.allowed-failures": 5,
+            "distributed.admin.tick.limit": "30s",
+            # the statistical profiler samples every thread's stack every 10 ms (holding the GIL) and the
+            # GIL monitor polls every 1 ms: both cost partitions time, neither serves the hub
+            "distributed.worker.profile.enabled": False,
+            "distributed.admin.system-monitor.gil.enabled": False,
+        })
         self.cluster: Any = None
         if config.scheduler:
             self.client = Client(config.scheduler, security=config.external_security(), set_as_default=False)
@@ -173,6 +191,12 @@ class DaskExecutor(Executor):
 
     def worker_pids(self) -> dict[str, int]:
         return dict(self.client.run(os.getpid))
+
+    def slots(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def everywhere(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.client.run(fn, *args)
 
     def close(self) -> None:
         try:

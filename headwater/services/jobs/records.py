@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from headwater.services.jobs.spec import JobState, PartState
@@ -70,6 +70,63 @@ def set_partition(store: Store, job_id: str, index: int, allowed: Iterable[PartS
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One partition's change of state, recorded with others of its task in one transaction."""
+
+    index: int
+    allowed: tuple[PartState, ...]
+    to: PartState
+    fields: dict[str, Any]
+    log: tuple[str, str] | None = None  # (level, message) for the job's log
+
+
+_UPDATES: dict[tuple[tuple[str, ...], str, tuple[str, ...]], Any] = {}
+
+
+def _update(allowed: tuple[PartState, ...], to: PartState, names: tuple[str, ...]) -> Any:
+    """A conditional partition UPDATE with bound values, built once per shape (its compiled form is cached)."""
+    shape = (tuple(s.value for s in allowed), to.value, names)
+    statement = _UPDATES.get(shape)
+    if statement is None:
+        table = JobPartition.__table__
+        statement = _UPDATES[shape] = (
+            update(table)
+            .where(table.c.job_id == bindparam("w_job"), table.c.index == bindparam("w_index"), table.c.state.in_(shape[0]))
+            .values(state=to.value, **{name: bindparam(f"v_{name}") for name in names})
+        )
+    return statement
+
+
+def apply(store: Store, job_id: str, changes: Iterable[Change]) -> set[int]:
+    """Apply conditional partition changes (and their log lines) in one transaction; the indexes that moved."""
+    moved: set[int] = set()
+    lines: list[dict[str, Any]] = []
+    with store.session() as session:
+        connection = session.connection()
+        for change in changes:
+            names = tuple(sorted(change.fields))
+            values = {f"v_{name}": change.fields[name] for name in names}
+            result = connection.execute(
+                _update(change.allowed, change.to, names), {"w_job": job_id, "w_index": change.index, **values}
+            )
+            if result.rowcount:
+                moved.add(change.index)
+                if change.log is not None:
+                    level, message = change.log
+                    lines.append({"job_id": job_id, "level": level, "partition": change.index, "message": message[:MAX_LOG]})
+        if lines:
+            session.execute(insert(JobLog), lines)
+    return moved
+
+
+def load_partitions(store: Store, job_id: str, indexes: list[int]) -> list[JobPartition]:
+    """The rows of some partitions of a job, in index order (one query)."""
+    with store.session() as session:
+        query = select(JobPartition).where(JobPartition.job_id == job_id, JobPartition.index.in_(indexes))
+        return list(session.scalars(query.order_by(JobPartition.index)))
 
 
 def reset_partitions(store: Store, job_id: str, states: Iterable[PartState], to: PartState) -> int:

@@ -1,4 +1,4 @@
-"""What runs on a Dask worker: one partition (`run_partition`) or a job's assembly (`run_assembly`).
+"""What runs on a Dask worker: some partitions (`run_partitions`) or a job's assembly (`run_assembly`).
 
 Task arguments are only a hub key (a hash naming the hub, no secret), a job id, a
 partition index and the job's generation. The worker finds the hub itself: in the
@@ -14,6 +14,7 @@ connections are reused across partitions of the same job.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -304,36 +305,64 @@ async def _execute(context: JobContext, part: JobPartition) -> tuple[Entry, Mete
     return entry, meter_in, meter_out
 
 
-async def _partition(hub: Hub, key: str, job_id: str, index: int, generation: int) -> dict[str, Any]:
+async def _partitions(hub: Hub, key: str, job_id: str, indexes: list[int], generation: int) -> list[dict[str, Any]]:
+    """Run some partitions of a job one after another: one store read to load them, one write to claim
+    them all, one write to record all their outcomes (a worker killed in between costs a rerun of
+    the task's partitions, whose outputs are rewritten atomically under the same names)."""
     store = hub.store
-
-    def load() -> JobPartition | None:
-        with store.session() as session:
-            return session.scalar(select(JobPartition).where(JobPartition.job_id == job_id, JobPartition.index == index))
-
-    part = await anyio.to_thread.run_sync(load)
-    if part is None:
-        return {"status": "missing"}
-    if part.state == PartState.DONE:
-        return {"status": "done", "again": True}
+    parts = await anyio.to_thread.run_sync(records.load_partitions, store, job_id, indexes)
+    statuses: dict[int, dict[str, Any]] = {i: {"status": "missing"} for i in indexes}
+    todo = []
+    for part in parts:
+        if part.state == PartState.DONE:
+            statuses[part.index] = {"status": "done", "again": True}
+        else:
+            todo.append(part)
+    if not todo:
+        return [statuses[i] for i in indexes]
     try:
         context = await _contexts.get(hub, key, job_id, generation)
         await context.check()
     except Interrupted as exc:
-        return {"status": exc.reason}
-    attempt = part.attempts + 1
-    claimed = await anyio.to_thread.run_sync(
-        lambda: records.set_partition(
-            store, job_id, index, [PartState.PENDING, PartState.RUNNING], PartState.RUNNING,
-            attempts=attempt, started_at=now(), error=None,
+        return [statuses[i] if i not in {p.index for p in todo} else {"status": exc.reason} for i in indexes]
+    started = now()
+    claims = [
+        records.Change(
+            p.index, (PartState.PENDING, PartState.RUNNING), PartState.RUNNING,
+            {"attempts": p.attempts + 1, "started_at": started, "error": None},
+            ("warning", f"partition {p.index}: attempt {p.attempts + 1} (an earlier attempt did not finish)") if p.attempts else None,
         )
-    )
-    if not claimed:
-        return {"status": "skipped"}
-    if attempt > 1:
-        await anyio.to_thread.run_sync(
-            lambda: records.log(store, job_id, f"partition {index}: attempt {attempt} (an earlier attempt did not finish)", "warning", index)
-        )
+        for p in todo
+    ]
+    claimed = await anyio.to_thread.run_sync(records.apply, store, job_id, claims)
+    outcomes: list[records.Change] = []
+    stop: Interrupted | None = None
+    for part in todo:
+        index = part.index
+        if index not in claimed:
+            statuses[index] = {"status": "skipped"}
+            continue
+        if stop is None:
+            try:
+                await context.check()
+            except Interrupted as exc:
+                stop = exc
+        if stop is not None:  # not started: back to where a later attempt (or the cleanup) finds it
+            back = PartState.CANCELED if stop.reason == "canceled" else PartState.PENDING
+            outcomes.append(records.Change(index, (PartState.RUNNING,), back, {}))
+            statuses[index] = {"status": stop.reason}
+            continue
+        change, statuses[index] = await _one(context, part)
+        outcomes.append(change)
+        if statuses[index]["status"] in ("stopped", "superseded", "canceled"):
+            stop = Interrupted(statuses[index]["status"])
+    await anyio.to_thread.run_sync(records.apply, store, job_id, outcomes)
+    return [statuses[i] for i in indexes]
+
+
+async def _one(context: JobContext, part: JobPartition) -> tuple[records.Change, dict[str, Any]]:
+    """Run one claimed partition; the change that records its outcome, and its status for the driver."""
+    index = part.index
     try:
         try:
             entry, meter_in, meter_out = await _execute(context, part)
@@ -341,23 +370,20 @@ async def _partition(hub: Hub, key: str, job_id: str, index: int, generation: in
             raise leaf(group_error) from None
     except Interrupted as exc:
         back = PartState.CANCELED if exc.reason == "canceled" else PartState.PENDING
-        await anyio.to_thread.run_sync(lambda: records.set_partition(store, job_id, index, [PartState.RUNNING], back))
-        return {"status": exc.reason}
+        return records.Change(index, (PartState.RUNNING,), back, {}), {"status": exc.reason}
     except Exception as exc:
         message = safe_message(exc)
-        await anyio.to_thread.run_sync(
-            lambda: records.set_partition(store, job_id, index, [PartState.RUNNING], PartState.FAILED, error=message, finished_at=now())
+        change = records.Change(
+            index, (PartState.RUNNING,), PartState.FAILED, {"error": message, "finished_at": now()},
+            ("error", f"partition {index} failed: {message}"),
         )
-        await anyio.to_thread.run_sync(lambda: records.log(store, job_id, f"partition {index} failed: {message}", "error", index))
-        return {"status": "failed", "error": message}
+        return change, {"status": "failed", "error": message}
     size = entry.size if entry.size is not None else meter_out.bytes
-    await anyio.to_thread.run_sync(
-        lambda: records.set_partition(
-            store, job_id, index, [PartState.RUNNING, PartState.PENDING], PartState.DONE,
-            bytes_in=meter_in.bytes, bytes_out=size, sha256=meter_out.sha256, finished_at=now(),
-        )
+    change = records.Change(
+        index, (PartState.RUNNING, PartState.PENDING), PartState.DONE,
+        {"bytes_in": meter_in.bytes, "bytes_out": size, "sha256": meter_out.sha256, "finished_at": now()},
     )
-    return {"status": "done", "bytesIn": meter_in.bytes, "bytesOut": size}
+    return change, {"status": "done", "bytesIn": meter_in.bytes, "bytesOut": size}
 
 
 async def _assembly(hub: Hub, key: str, job_id: str, generation: int) -> dict[str, Any]:
@@ -392,10 +418,25 @@ async def _assembly(hub: Hub, key: str, job_id: str, generation: int) -> dict[st
     return {"status": "done", "outputs": outputs, "swept": swept}
 
 
+def run_partitions(key: str, job_id: str, indexes: list[int], generation: int) -> list[dict[str, Any]]:
+    """Dask task: run some partitions (several small ones share a task); a small status dict for each."""
+    hub = worker_hub(key)
+    return portal().call(_partitions, hub, key, job_id, list(indexes), generation)
+
+
 def run_partition(key: str, job_id: str, index: int, generation: int) -> dict[str, Any]:
     """Dask task: run one partition; its completion marks it done in SQL. Returns a small status dict."""
-    hub = worker_hub(key)
-    return portal().call(_partition, hub, key, job_id, index, generation)
+    return run_partitions(key, job_id, [index], generation)[0]
+
+
+def warm(key: str) -> int:
+    """Open the hub and import what partitions use, so a serving hub's first job pays neither."""
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    worker_hub(key)
+    portal()
+    return os.getpid()
 
 
 def run_assembly(key: str, job_id: str, generation: int) -> dict[str, Any]:
