@@ -119,3 +119,25 @@ def test_add_an_s3_source_test_it_browse_download_and_upload(portal: Portal, sea
     portal.heading("Secrets")
     portal.snap("secrets-s3")
     portal.assert_never_shown(seaweedfs.rw.secret_key, seaweedfs.ro.secret_key, token)
+
+
+def test_a_bucketless_connection_root_lists_its_buckets_to_browse(portal: Portal, seaweedfs: SeaweedFS) -> None:
+    page = portal.page
+    bucket = seaweedfs.create_bucket()
+    obs.put(seaweedfs.store(bucket), "inside.txt", b"inside")
+    token = portal.hub.token()
+    with portal.hub.client(token) as api:
+        keys = {"id": "lakekeys", "secretType": "s3", "accessKey": seaweedfs.rw.access_key, "secretKey": seaweedfs.rw.secret_key}
+        assert api.post("/v1/secrets", json=keys).status_code == 201
+        body = {"protocol": "s3", "label": "lake", "access": "read", "secretId": "lakekeys",
+                "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}
+        assert api.post("/v1/sources", json=body).status_code == 201
+    portal.sign_in(token)
+    portal.goto("browse/s3%2Blake/")
+    portal.heading("s3+lake://")
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)
+    portal.snap("browse-s3-bucket-list", shot=True)
+    page.get_by_role("link", name=f"{bucket}/").click()
+    portal.heading(f"{bucket}/")
+    expect(page.get_by_role("link", name="inside.txt", exact=True)).to_be_visible()
+    portal.snap("browse-s3-buckets", shot=True)
