@@ -150,6 +150,7 @@ def test_a_read_only_source_refuses_writes(portal: Portal, tmp_path: Path) -> No
         assert api.post("/v1/sources", json={"protocol": "local", "label": "ro", "params": {"path": str(tmp_path)}}).status_code == 201
     portal.sign_in(token)
     portal.goto("browse")
+    portal.heading("Browse")  # the sources page, still shown a moment, links the same name to the source
     page.get_by_role("link", name="local+ro://").click()
     portal.heading("local+ro://")
     expect(page.get_by_text("This connection is read-only")).to_be_visible()
