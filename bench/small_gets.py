@@ -199,7 +199,7 @@ async def main() -> None:
                     spy.wait(timeout=30)
                 results[name].append(figures)
                 rate, p50, p99, errors = figures
-                print(f"  round {round_no + 1} {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
+                print(f"  round {round_no + 1} {name:<14} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
 
         medians = {
             name: tuple(statistics.median(r[i] for r in rows) for i in range(3)) + (sum(r[3] for r in rows),)
@@ -207,7 +207,7 @@ async def main() -> None:
         }
         print(f"\nmedians over {args.rounds} interleaved rounds:")
         for name, (rate, p50, p99, errors) in medians.items():
-            print(f"  {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}")
+            print(f"  {name:<14} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}")
         for hub_name in medians:
             if not hub_name.startswith("hub-"):
                 continue

@@ -113,9 +113,8 @@ def serve(
         shown = "localhost" if host in {"0.0.0.0", "::"} else (f"[{host}]" if ":" in host else host)
         if settings.allow_private_endpoints:
             note("Sources may reach loopback and private addresses (--allow-private-endpoints).")
-        processes = f"{workers} worker processes" if workers > 1 else "1 process"
-        note(f"Headwater serving http://{shown}:{port} ({processes}; data in {settings.data_dir}); Ctrl-C stops it.")
         if workers == 1:
+            note(f"Headwater serving http://{shown}:{port} (1 process; data in {settings.data_dir}); Ctrl-C stops it.")
             with stops_cleanly():
                 uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)
             return
@@ -123,12 +122,21 @@ def serve(
         hub = None
         if settings.allow_private_endpoints:
             os.environ["HEADWATER_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # the workers read their settings from the environment
-        # uvicorn's supervisor: it binds the socket, starts the workers (spawned: no state of this
-        # process is inherited), replaces one that dies, and on SIGINT/SIGTERM stops them all.
-        uvicorn.run(
-            "headwater.api.workers:create_worker_app", factory=True, workers=workers,
-            host=host, port=port, log_level=log_level,
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config(
+            "headwater.api.workers:create_worker_app", factory=True, workers=workers, host=host, port=port, log_level=log_level
         )
+        sock = config.bind_socket()
+        sock.listen(config.backlog)  # before saying where: connections wait in its backlog for the first worker
+        note(f"Headwater serving http://{shown}:{port} ({workers} worker processes; data in {settings.data_dir}); "
+             "Ctrl-C stops it.")
+        try:
+            # uvicorn's supervisor: it starts the workers (spawned: no state of this process is
+            # inherited), replaces one that dies, and on SIGINT/SIGTERM stops them all.
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            sock.close()
     finally:
         if hub is not None:
             hub.close()
