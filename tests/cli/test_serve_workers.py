@@ -35,7 +35,7 @@ START = 180.0  # seconds: two worker processes import the hub; slow on a busy ma
 @dataclass
 class Answer:
     status: int
-    pid: int
+    pid: int | None  # None: the worker had closed the connection before it could be looked up
     body: bytes
 
     def json(self) -> Any:
@@ -60,7 +60,8 @@ class Served:
         return found
 
     def ask(self, method: str, path: str, token: str | None = None, body: bytes | dict[str, Any] | None = None) -> Answer:
-        """One request on a new connection, and the pid of the worker that accepted it."""
+        """One request on a new connection, and the pid of the worker that accepted it (looked up
+        as soon as the response's headers arrive)."""
         token = token or self.token
         payload = json.dumps(body).encode() if isinstance(body, dict) else body
         headers = {"Authorization": f"Bearer {token}"}
@@ -70,12 +71,12 @@ class Served:
         try:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
-            data = response.read()
-            return Answer(response.status, self._server_of(connection.sock.getsockname()[1]), data)
+            pid = self._server_of(connection.sock.getsockname()[1])
+            return Answer(response.status, pid, response.read())
         finally:
             connection.close()
 
-    def _server_of(self, client_port: int) -> int:
+    def _server_of(self, client_port: int) -> int | None:
         for pid in self.workers():
             try:
                 for c in psutil.Process(pid).net_connections("tcp"):
@@ -83,7 +84,7 @@ class Served:
                         return pid
             except psutil.NoSuchProcess:
                 pass
-        raise AssertionError(f"no worker holds the connection from port {client_port}")
+        return None
 
     def until_both(self, request: Callable[[], Answer], least: int = 2, most: int = 300) -> list[Answer]:
         """Repeat a request on new connections until each worker answered it `least` times."""
@@ -139,7 +140,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def test_requests_are_answered_by_both_workers(served: Served) -> None:
     answers = served.until_both(lambda: served.ask("GET", "/v1/me"))
     assert all(a.status == 200 for a in answers)
-    assert {a.pid for a in answers} == served.workers() and len(served.workers()) == 2
+    assert {a.pid for a in answers} - {None} == served.workers() and len(served.workers()) == 2
     assert served.process.pid not in {a.pid for a in answers}
 
 
@@ -181,7 +182,7 @@ def test_concurrent_writes_over_both_workers_all_succeed(served: Served) -> None
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(put, range(60))) + list(pool.map(secret, range(30)))
     assert [a.status for a in answers if a.status >= 300] == []
-    assert {a.pid for a in answers} == served.workers()
+    assert {a.pid for a in answers} - {None} == served.workers()
     listing = served.ask("GET", f"/v1/data/.my/{collection}").json()
     assert sorted(f["filename"] for f in listing["files"]) == [f"f{i:03}.bin" for i in range(60)]
 
