@@ -53,10 +53,13 @@ class HubProcess:
             self.process.kill()
 
 
-def start_hub(data_dir: Path, token: str | None = None, source: Path | None = None, **env: str) -> HubProcess:
+def start_hub(data_dir: Path, token: str | None = None, source: Path | None = None, workers: int | None = None,
+              **env: str) -> HubProcess:
     """A hub process on a free loopback port whose bootstrap admin token is `token` (or a new one).
 
     `source` runs the hub from another checkout of the code (to compare two versions in one run).
+    `workers` starts `headwater serve --workers N` (a supervisor and N worker processes) instead of
+    one uvicorn process; `pid` is then the supervisor's.
     """
     port = free_port()
     token = token or "bench-" + secrets.token_urlsafe(24)
@@ -69,14 +72,15 @@ def start_hub(data_dir: Path, token: str | None = None, source: Path | None = No
     }
     if source is not None:
         environ["PYTHONPATH"] = str(source)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "headwater.api.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=environ,
-        cwd=source,
-    )
+    if workers is None:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "headwater.api.app:create_app", "--host", "127.0.0.1",
+                   "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    else:
+        command = [sys.executable, "-m", "headwater.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--log-level", "warning", "--workers", str(workers)]
+    process = subprocess.Popen(command, env=environ, cwd=source, stdout=subprocess.DEVNULL if workers else None)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

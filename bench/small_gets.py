@@ -9,12 +9,16 @@ requests in flight, in interleaved rounds:
   `--postgres URL`, a scratch database that is emptied);
 - `hub-hosted`: the hub's own hosted storage, the same objects under `data://.my/`.
 
+`--workers 1,2` runs each hub contender once per worker count (`headwater serve --workers N`, one
+hub each, all on the same data dir and store), as `hub-s3-w1`, `hub-s3-w2`, ...; without it, one
+uvicorn process.
+
 Every client is obstore's (S3Store, or HTTPStore with the hub token in a default header), so the
 load generator costs the same for every contender. SeaweedFS, rclone and the hub run on loopback,
 started here. Prints per-round figures, then medians of req/s, p50 and p99 and the ratios
 hub/direct and hub/rclone.
 
-    python bench/small_gets.py [--rounds 5] [--postgres postgresql://USER@127.0.0.1:5432/scratch]
+    python bench/small_gets.py [--rounds 5] [--workers 1,2] [--postgres postgresql://USER@127.0.0.1:5432/scratch]
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from obstore.store import HTTPStore, S3Store
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import free_port, start_hub  # noqa: E402
+from hubprocess import HubProcess, free_port, start_hub  # noqa: E402
 from tests.fixtures import seaweedfs as weed  # noqa: E402
 
 SIZE = 4096
@@ -128,6 +132,7 @@ async def main() -> None:
     parser.add_argument("--objects", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", help="a scratch PostgreSQL database for the hub's store (it is emptied)")
+    parser.add_argument("--workers", help="comma-separated worker counts: one `headwater serve --workers N` hub each")
     parser.add_argument("--only", help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted)")
     parser.add_argument("--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)")
     args = parser.parse_args()
@@ -135,7 +140,7 @@ async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="hw-small-gets-"))
     server, weed_process = weed.start(root / "weed")
     processes: list[subprocess.Popen[bytes]] = []
-    hub = None
+    hubs: list[tuple[str, HubProcess]] = []
     try:
         bucket = server.create_bucket()
         direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key)
@@ -147,7 +152,11 @@ async def main() -> None:
         if args.postgres:
             reset_postgres(args.postgres)
             env["HEADWATER_DATABASE_URL"] = args.postgres
-        hub = start_hub(root / "hub", **env)
+        # Every hub of the run on one data dir and store (started one after the other): set up once.
+        counts: list[int | None] = [int(n) for n in args.workers.split(",")] if args.workers else [None]
+        for count in counts:
+            hubs.append(("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, **env)))
+        hub = hubs[0][1]
         with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
             api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
                                           "secretKey": server.rw.secret_key}).raise_for_status()
@@ -162,23 +171,26 @@ async def main() -> None:
         if rclone is not None:
             processes.append(rclone[0])
             contenders["rclone"] = getter(s3_store(rclone[1], bucket, server.rw.access_key, server.rw.secret_key))
-        contenders["hub-s3"] = getter(hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token))
-        contenders["hub-hosted"] = getter(hub_store(f"{hub.url}/v1/data/.my/bench", hub.token))
+        for suffix, hub in hubs:
+            contenders[f"hub-s3{suffix}"] = getter(hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token))
+        for suffix, hub in hubs:
+            contenders[f"hub-hosted{suffix}"] = getter(hub_store(f"{hub.url}/v1/data/.my/bench", hub.token))
         if args.only:
             wanted = set(args.only.split(","))
-            contenders = {k: v for k, v in contenders.items() if k in wanted}
+            contenders = {k: v for k, v in contenders.items() if k in wanted or k.rsplit("-w", 1)[0] in wanted}
 
         for get in contenders.values():  # warm every pool and cache once, outside the measurement
             await run(get, keys, 64, args.concurrency)
 
         store = "PostgreSQL" if args.postgres else "SQLite"
-        print(f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores")
+        print(f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores"
+              + (f", hubs of {args.workers} worker processes" if args.workers else ""))
         results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in contenders}
         for round_no in range(args.rounds):
             for name, get in contenders.items():
                 spy = None
-                if args.profile and name == "hub-s3" and round_no == 0:
-                    spy = subprocess.Popen(["py-spy", "record", "--pid", str(hub.pid), "--format", "raw", "--rate", "200",
+                if args.profile and name.startswith("hub-s3") and round_no == 0:
+                    spy = subprocess.Popen(["py-spy", "record", "--pid", str(hubs[0][1].pid), "--subprocesses", "--format", "raw", "--rate", "200",
                                             "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     await asyncio.sleep(1.0)
                 figures = await run(get, keys, args.requests, args.concurrency)
@@ -187,7 +199,7 @@ async def main() -> None:
                     spy.wait(timeout=30)
                 results[name].append(figures)
                 rate, p50, p99, errors = figures
-                print(f"  round {round_no + 1} {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
+                print(f"  round {round_no + 1} {name:<14} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
 
         medians = {
             name: tuple(statistics.median(r[i] for r in rows) for i in range(3)) + (sum(r[3] for r in rows),)
@@ -195,15 +207,21 @@ async def main() -> None:
         }
         print(f"\nmedians over {args.rounds} interleaved rounds:")
         for name, (rate, p50, p99, errors) in medians.items():
-            print(f"  {name:<10} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}")
-        for hub_name in ("hub-s3", "hub-hosted"):
-            if hub_name not in medians:
+            print(f"  {name:<14} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}")
+        for hub_name in medians:
+            if not hub_name.startswith("hub-"):
                 continue
             for peer in ("direct", "rclone"):
                 if peer in medians:
                     print(f"  {hub_name}/{peer}: {medians[hub_name][0] / medians[peer][0]:.3f}")
+        if len(hubs) > 1:
+            first = hubs[0][0]
+            for kind in ("hub-s3", "hub-hosted"):
+                for suffix, _ in hubs[1:]:
+                    if f"{kind}{suffix}" in medians and f"{kind}{first}" in medians:
+                        print(f"  {kind}{suffix}/{kind}{first}: {medians[kind + suffix][0] / medians[kind + first][0]:.3f}")
     finally:
-        if hub is not None:
+        for _, hub in hubs:
             hub.stop()
         for process in processes:
             process.terminate()

@@ -85,6 +85,22 @@ def write_key_file(path: Path, keyring: Keyring) -> None:
     os.replace(tmp, path)
 
 
+def create_key_file(path: Path) -> None:
+    """A new key file with one generated key, unless one exists already: of processes starting at
+    once (`serve --workers`), exactly one creates it and every other keeps that one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{pysecrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(Keyring([_decode_key(generate_key())]).dump())
+    try:
+        os.link(tmp, path)  # fails when another process created the key first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class Vault:
     """Seals and opens secret values. Reloads its key file when it meets an unknown key id."""
 
@@ -98,7 +114,7 @@ class Vault:
         if override:
             return cls(Keyring.parse(override))
         if not key_file.exists():
-            write_key_file(key_file, Keyring([_decode_key(generate_key())]))
+            create_key_file(key_file)
         return cls(Keyring.parse(key_file.read_text()), key_file)
 
     def reload(self) -> None:

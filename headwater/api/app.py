@@ -35,19 +35,27 @@ def ensure_bootstrap(hub: Hub) -> None:
             tokens_service.ensure_token(session, org_name="default", user_name="admin", value=value)
 
 
-def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+def prepare(hub: Hub) -> None:
+    """Once per start of the hub, before it serves: the bootstrap token, and old audit events purged."""
+    ensure_bootstrap(hub)
+    hub.audit.purge()
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None, worker: bool = False) -> FastAPI:
+    """`worker`: one of several processes serving one store; their parent migrated it, created the
+    keys and the bootstrap token and purged old audit events, once, and one of them drives jobs."""
     owned = hub is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.hub is None:
-            app.state.hub = Hub.open(settings or Settings.from_env())
+            app.state.hub = Hub.open(settings or Settings.from_env(), migrate=not worker)
         # Blocking work (store sessions, file I/O) runs in worker threads; size the pool above the
         # store's connection pool so a request holding a connection always gets a thread to finish.
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
-        ensure_bootstrap(app.state.hub)
-        app.state.hub.audit.purge()
-        jobs_service.start_engine(app.state.hub)  # resumes jobs left in a running state
+        if not worker:
+            prepare(app.state.hub)
+        jobs_service.start_engine(app.state.hub, shared=worker)  # resumes jobs left in a running state
         try:
             yield
         finally:

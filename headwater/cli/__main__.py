@@ -2,4 +2,5 @@
 
 from headwater.cli.main import app
 
-app()
+if __name__ == "__main__":  # not when a `serve --workers` process is spawned
+    app()

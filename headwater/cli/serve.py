@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,17 @@ if TYPE_CHECKING:
 
 FIRST_ORG = "default"
 FIRST_USER = "admin"
+MOST_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One worker process per CPU this process may use, at most MOST_DEFAULT_WORKERS: past a few,
+    processes add memory (each has its own caches and store connections) more than speed."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MOST_DEFAULT_WORKERS))
 
 
 def first_start_token(hub: "Hub") -> str | None:
@@ -67,11 +79,15 @@ def serve(
         help="Let sources reach loopback and private addresses (a local MinIO or SeaweedFS); "
              "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
     )] = False,
+    workers: Annotated[int | None, typer.Option(
+        min=1, envvar="HEADWATER_WORKERS", show_default=False,
+        help="Worker processes serving the hub (default: one per CPU, at most 4); one of them drives jobs.",
+    )] = None,
 ) -> None:
     """Run the hub. Configuration comes from HEADWATER_* environment variables."""
     import uvicorn
 
-    from headwater.api.app import create_app
+    from headwater.api.app import create_app, prepare
     from headwater.services.hub import Hub
     from headwater.settings import Settings
 
@@ -81,8 +97,11 @@ def serve(
     from headwater.cli.store import describe, store_exists
 
     note(f"{'Using the store' if store_exists(settings) else 'Creating a new store'} in {describe(settings)}")
-    hub = Hub.open(settings)
+    workers = workers or default_workers()
+    hub: Hub | None = Hub.open(settings)  # migrations and keys, once, before any worker starts
     try:
+        if workers > 1:
+            prepare(hub)  # the bootstrap token, once (a single process does it as its app starts)
         if not settings.bootstrap_token:
             value = first_start_token(hub)
             if value:
@@ -94,8 +113,30 @@ def serve(
         shown = "localhost" if host in {"0.0.0.0", "::"} else (f"[{host}]" if ":" in host else host)
         if settings.allow_private_endpoints:
             note("Sources may reach loopback and private addresses (--allow-private-endpoints).")
-        note(f"Headwater serving http://{shown}:{port} (data in {settings.data_dir}); Ctrl-C stops it.")
-        with stops_cleanly():
-            uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)
-    finally:
+        if workers == 1:
+            note(f"Headwater serving http://{shown}:{port} (1 process; data in {settings.data_dir}); Ctrl-C stops it.")
+            with stops_cleanly():
+                uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)
+            return
         hub.close()
+        hub = None
+        if settings.allow_private_endpoints:
+            os.environ["HEADWATER_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # the workers read their settings from the environment
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config(
+            "headwater.api.workers:create_worker_app", factory=True, workers=workers, host=host, port=port, log_level=log_level
+        )
+        sock = config.bind_socket()
+        sock.listen(config.backlog)  # before saying where: connections wait in its backlog for the first worker
+        note(f"Headwater serving http://{shown}:{port} ({workers} worker processes; data in {settings.data_dir}); "
+             "Ctrl-C stops it.")
+        try:
+            # uvicorn's supervisor: it starts the workers (spawned: no state of this process is
+            # inherited), replaces one that dies, and on SIGINT/SIGTERM stops them all.
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            sock.close()
+    finally:
+        if hub is not None:
+            hub.close()

@@ -31,11 +31,14 @@ class Hub:
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
 
     @classmethod
-    def open(cls, settings: Settings) -> "Hub":
+    def open(cls, settings: Settings, migrate: bool = True) -> "Hub":
+        """The hub over the configured store; `migrate=False` in `serve --workers` processes, whose
+        parent migrated the store (and created the keys) once before starting them."""
         forget_ambient_credentials()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database_url)
-        store.migrate()
+        if migrate:
+            store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
         audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days, settings.audit_linger_ms / 1000)
         connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)

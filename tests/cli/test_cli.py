@@ -249,7 +249,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str],
         lines: list[str] = []
         threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # `serve` starts one worker process per CPU: slow on a busy machine
         while time.monotonic() < deadline:
             assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
             try:

@@ -5,6 +5,11 @@ several hub replicas never drive the same job; a hub that starts, and every
 heartbeat after, takes over active jobs whose lease lapsed (a hub that stopped
 cleanly releases its leases at once). Taking a job over bumps its generation, so
 tasks of an older driver stand down. Only unfinished partitions are submitted again.
+
+Of the worker processes of `serve --workers N`, only the one that owns the jobs lock
+(`ownership`) drives jobs; it looks for jobs no driver holds every POLL, so a job started
+through another worker begins at once. The others' engines are passive: they only clean up
+after jobs canceled while no driver held them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from headwater.services import data
 from headwater.services.hub import Hub
 from headwater.services.jobs import apps, assemblers, cleanup, planning, records, runner
 from headwater.services.jobs.executor import Batch, DaskExecutor, Executor, ExecutorConfig, Handle
+from headwater.services.jobs.ownership import Ownership
 from headwater.services.jobs.rights import side_caller
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
@@ -53,8 +59,11 @@ class JobFailed(Exception):
 class Engine:
     """The jobs machinery of one hub: an executor (started on first need) and its drivers."""
 
-    def __init__(self, hub: Hub, config: ExecutorConfig | None = None) -> None:
+    def __init__(self, hub: Hub, config: ExecutorConfig | None = None, shared: bool = False) -> None:
         self.hub = hub
+        self.shared = shared  # one of several worker processes: drives jobs only once it owns the lock
+        self.active = not shared
+        self.ownership: Ownership | None = None
         self.config = config  # None: read from the environment when the executor starts
         self.id = str(uuid.uuid4())
         self.key = runner.register_hub(hub)
@@ -68,9 +77,19 @@ class Engine:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        if not self.active:
+            return
         self._keeper.start()
         if (self.config or ExecutorConfig.from_env()).warm:
             threading.Thread(target=self._warm, name="headwater-jobs-warm", daemon=True).start()
+
+    def activate(self) -> None:
+        """This process now owns the jobs lock: start driving (unless the hub is stopping)."""
+        with self._lock:
+            if self.active or self._stop.is_set():
+                return
+            self.active = True
+        self.start()
 
     def _warm(self) -> None:
         """Start the executor and ready its workers now, so that no job waits for either."""
@@ -96,7 +115,8 @@ class Engine:
         runner.stopping(self.key)
         for thread in list(self._drivers.values()):
             thread.join(timeout=SETTLE)
-        self._keeper.join(timeout=HEARTBEAT + 1)
+        if self._keeper.is_alive():
+            self._keeper.join(timeout=HEARTBEAT + 1)
         with self.hub.store.session() as session:
             session.execute(update(Job).where(Job.driver_id == self.id).values(driver_id=None, lease_until=None))
         with self._starting:
@@ -107,6 +127,8 @@ class Engine:
             except Exception:
                 log.warning("the Dask executor did not close cleanly")
         runner.forget_hub(self.key)
+        if self.ownership is not None:
+            self.ownership.stop()  # after the executor closed: another worker may start its own
 
     # -- leases ------------------------------------------------------------------------
 
@@ -131,8 +153,8 @@ class Engine:
     def drive(self, job_id: str) -> bool:
         """Start driving a job unless a driver (here or in another hub) has it."""
         with self._lock:
-            if self._stop.is_set():
-                return False
+            if self._stop.is_set() or not self.active:
+                return False  # passive: the owning worker finds the job within POLL
             alive = self._drivers.get(job_id)
             if alive is not None and alive.is_alive():
                 return True
@@ -157,29 +179,32 @@ class Engine:
         return thread is not None and thread.is_alive()
 
     def _keep(self) -> None:
+        renewed = 0.0
         while not self._stop.is_set():
             try:
-                self._heartbeat()
+                renew = time.monotonic() - renewed >= HEARTBEAT
+                self._heartbeat(renew)
+                renewed = time.monotonic() if renew else renewed
             except Exception:
                 log.exception("the jobs heartbeat failed")
-            self._stop.wait(HEARTBEAT)
+            self._stop.wait(POLL if self.shared else HEARTBEAT)
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, renew: bool = True) -> None:
         moment = now()
         mine = [job_id for job_id, thread in list(self._drivers.items()) if thread.is_alive()]
         with self.hub.store.session() as session:
-            if mine:
+            if mine and renew:
                 session.execute(
                     update(Job).where(Job.id.in_(mine), Job.driver_id == self.id).values(lease_until=moment + LEASE)
                 )
-            orphans = session.scalars(
-                select(Job.id).where(
+            orphans = session.execute(
+                select(Job.id, Job.generation).where(
                     Job.state.in_([s.value for s in ACTIVE]),
                     or_(Job.driver_id.is_(None), Job.lease_until < moment),
                 )
             ).all()
-        for job_id in orphans:
-            if self.drive(job_id):
+        for job_id, generation in orphans:
+            if self.drive(job_id) and generation:
                 records.log(self.hub.store, job_id, "resumed by this hub: only unfinished partitions run again")
 
     # -- one job -----------------------------------------------------------------------
@@ -473,6 +498,19 @@ def engine_for(hub: Hub, config: ExecutorConfig | None = None) -> Engine:
             engine = _engines[id(hub)] = Engine(hub, config)
             engine.start()
         return engine
+
+
+def start_shared(hub: Hub) -> Engine:
+    """The engine of one of several worker processes on one data dir: passive until this process
+    owns the jobs lock (`ownership`), then driving every job."""
+    with _engines_lock:
+        engine = _engines.get(id(hub))
+        if engine is not None:
+            return engine
+        engine = _engines[id(hub)] = Engine(hub, shared=True)
+    engine.ownership = Ownership(hub.settings.data_dir / "jobs.lock", engine.activate)
+    engine.ownership.start()
+    return engine
 
 
 def configure(hub: Hub, config: ExecutorConfig) -> Engine:

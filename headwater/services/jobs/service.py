@@ -303,10 +303,16 @@ async def results(hub: Hub, caller: Caller, job_id: str) -> list[Result]:
     return found
 
 
-def start_engine(hub: Hub) -> None:
-    """At hub start: probe the `python` apps' sandbox, begin the heartbeat that resumes running jobs."""
+def start_engine(hub: Hub, shared: bool = False) -> None:
+    """At hub start: probe the `python` apps' sandbox, begin the heartbeat that resumes running jobs.
+
+    `shared`: one of several worker processes (`serve --workers`), of which one drives jobs.
+    """
     sandbox.unavailable(hub.settings)  # probed once and cached; logs why python jobs are refused, if they are
-    driver.engine_for(hub)
+    if shared:
+        driver.start_shared(hub)
+    else:
+        driver.engine_for(hub)
 
 
 def stop_engine(hub: Hub) -> None:

@@ -1,0 +1,36 @@
+"""A worker process of `serve --workers N`: its app, and its tie to the supervisor that started it.
+
+uvicorn's supervisor spawns each worker with this factory. A worker stops when the supervisor
+ends by any means, SIGKILL included, so no worker keeps serving the port on its own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+
+from fastapi import FastAPI
+
+from headwater.api.app import create_app
+from headwater.settings import Settings
+
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent() -> None:
+    """Ask Linux for SIGTERM when the supervisor ends (and stop now if it already has)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor still stops its workers on SIGINT/SIGTERM
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one worker: settings from the environment, the store prepared by the supervisor."""
+    stop_with_parent()
+    return create_app(Settings.from_env(), worker=True)
