@@ -20,7 +20,7 @@ import pytest
 from headwater.connectors import catalogue, guarded_proxy
 from headwater.connectors import s3 as s3_module
 from headwater.connectors.base import Connector, Credentials, decode_marker
-from headwater.connectors.catalogue import BuildContext
+from headwater.connectors.kind import BuildContext
 from headwater.connectors.s3 import FOLDER_MARKER, Location, Timeouts, location_of, make_store
 from headwater.connectors.s3_profiles import MiB, PROFILES
 from headwater.errors import (
