@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.seaweedfs",
     "tests.fixtures.databases",
     "tests.fixtures.browser",
+    "tests.fixtures.third_party_kind",
 ]

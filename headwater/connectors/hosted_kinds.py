@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 from headwater import links
 from headwater.addresses import join, normalise_segment
 from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params
-from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.local import PARTIAL_PREFIX, LocalConnector
 from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
 
@@ -482,33 +482,27 @@ def _build_bucket(params: BucketParams, credentials: Credentials | None, ctx: Bu
     return BucketConnector(_data_dir(ctx), org_id, source_id, chunk_size=ctx.chunk_size)
 
 
-register(
-    Kind(
-        name="file",
-        title="Uploaded file",
-        description="One file uploaded to the hub (POST /v1/uploads); input only. Its entries carry a signed download link valid for an hour.",
-        params=FileParams,
-        capabilities=FileConnector.capabilities,
-        build=_build_file,
-    )
+FILE = Kind(
+    name="file",
+    title="Uploaded file",
+    description="One file uploaded to the hub (POST /v1/uploads); input only. Its entries carry a signed download link valid for an hour.",
+    params=FileParams,
+    capabilities=FileConnector.capabilities,
+    build=_build_file,
 )
-register(
-    Kind(
-        name="bucket",
-        title="Temporary bucket",
-        description="Output kept by the hub for 48 hours, each file downloadable through a signed link; output only.",
-        params=BucketParams,
-        capabilities=BucketConnector.capabilities,
-        build=_build_bucket,
-    )
+BUCKET = Kind(
+    name="bucket",
+    title="Temporary bucket",
+    description="Output kept by the hub for 48 hours, each file downloadable through a signed link; output only.",
+    params=BucketParams,
+    capabilities=BucketConnector.capabilities,
+    build=_build_bucket,
 )
-register(
-    Kind(
-        name="bypass",
-        title="No data",
-        description="A source or destination with no data, for jobs that need none: listings are empty and writes are discarded.",
-        params=BypassParams,
-        capabilities=BypassConnector.capabilities,
-        build=_build_bypass,
-    )
+BYPASS = Kind(
+    name="bypass",
+    title="No data",
+    description="A source or destination with no data, for jobs that need none: listings are empty and writes are discarded.",
+    params=BypassParams,
+    capabilities=BypassConnector.capabilities,
+    build=_build_bypass,
 )

@@ -44,7 +44,7 @@ from headwater.connectors.base import (
     Params,
     Span,
 )
-from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.errors import (
     EndpointRefused,
     HeadwaterError,
@@ -547,15 +547,13 @@ def _build(params: UrlParams, credentials: Credentials | None, ctx: BuildContext
     return UrlConnector(params, credentials, allow_private=ctx.allow_private_endpoints, chunk_size=ctx.chunk_size)
 
 
-register(
-    Kind(
-        name="url",
-        title="HTTP(S) URL",
-        description="A file, or a folder of files, over HTTP or HTTPS; input only. Optional basic, bearer or header credentials from an http secret.",
-        params=UrlParams,
-        capabilities=UrlConnector.capabilities,
-        build=_build,
-        credentials="optional",
-        secret_types=("http", "generic", "other"),
-    )
+KIND = Kind(
+    name="url",
+    title="HTTP(S) URL",
+    description="A file, or a folder of files, over HTTP or HTTPS; input only. Optional basic, bearer or header credentials from an http secret.",
+    params=UrlParams,
+    capabilities=UrlConnector.capabilities,
+    build=_build,
+    credentials="optional",
+    secret_types=("http", "generic", "other"),
 )

@@ -20,6 +20,7 @@ from headwater.connectors.base import (
     PAGE_SIZE,
     Capabilities,
     Connector,
+    Credentials,
     Entry,
     Listing,
     Opened,
@@ -28,6 +29,7 @@ from headwater.connectors.base import (
     decode_marker,
     encode_marker,
 )
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.errors import Conflict, InvalidInput, NotAFile, NotFound, UpstreamError, UpstreamPermissionDenied
 
 PARTIAL_PREFIX = ".headwater-partial-"
@@ -306,3 +308,18 @@ class LocalConnector(Connector):
             return files
 
         return await anyio.to_thread.run_sync(do)
+
+
+def _build(params: LocalParams, credentials: Credentials | None, ctx: BuildContext) -> Connector:
+    return LocalConnector(Path(params.path), chunk_size=ctx.chunk_size)
+
+
+KIND = Kind(
+    name="local",
+    title="Folder on the hub",
+    description="A folder on the hub's own disk. Only administrators may create one.",
+    params=LocalParams,
+    capabilities=LocalConnector.capabilities,
+    build=_build,
+    admin_only=True,
+)

@@ -51,7 +51,7 @@ from headwater.connectors.base import (
 )
 from headwater.connectors.http import classify_transport_error
 from headwater.connectors.prefetch import Ahead
-from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.s3_profiles import PROFILES, Profile
 if TYPE_CHECKING:
     from obstore.store import S3Credential
@@ -938,16 +938,21 @@ def _params_model(profile: Profile) -> type[S3PresetParams]:
     return ProfileParams
 
 
-for _profile in PROFILES.values():
-    register(
-        Kind(
-            name=_profile.name,
-            title=_profile.title,
-            description=_profile.description,
-            params=_params_model(_profile),
-            capabilities=S3Connector.capabilities,
-            build=_builder(_profile),
-            credentials="optional",
-            secret_types=_profile.secret_types,
-        )
+def _kind(profile: Profile) -> Kind:
+    return Kind(
+        name=profile.name,
+        title=profile.title,
+        description=profile.description,
+        params=_params_model(profile),
+        capabilities=S3Connector.capabilities,
+        build=_builder(profile),
+        credentials="optional",
+        secret_types=profile.secret_types,
     )
+
+
+#: One kind per provider profile, each named in the `headwater.kinds` entry points.
+S3 = _kind(PROFILES["s3"])
+AWS = _kind(PROFILES["aws"])
+GCP = _kind(PROFILES["gcp"])
+STORJ = _kind(PROFILES["storj"])

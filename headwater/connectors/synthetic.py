@@ -21,11 +21,11 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from headwater.connectors.base import PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params, decode_marker, encode_marker
-from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.databases.base import read_options, split_name
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, CONTENT_TYPES, FORMATS, encode_all
-from headwater.errors import InvalidInput, NotFound
+from headwater.errors import InvalidInput, NotFound, NotSupported
 
 ColumnType = Literal["int", "float", "category", "name", "email", "timestamp", "uuid", "bool"]
 KIND_OF: dict[str, str] = {
@@ -244,7 +244,9 @@ class SyntheticConnector(Connector):
         return Entry(name=f"{name}.{fmt}", is_dir=False, content_type=CONTENT_TYPES[fmt], extra=extra)
 
     async def check(self, *, write: bool = False) -> None:
-        """Nothing to reach: the parameters were validated when the source was saved."""
+        """Nothing to reach: the parameters were validated when the source was saved. Writes are refused."""
+        if write:
+            raise NotSupported("a synthetic source is input-only: give it access 'read'")
 
     async def stat(self, path: str) -> Entry:
         if not path:
@@ -286,13 +288,11 @@ def build(params: SyntheticParams, credentials: Credentials | None, ctx: BuildCo
     return SyntheticConnector(params)
 
 
-register(
-    Kind(
-        name="synthetic",
-        title="Synthetic data",
-        description="Deterministic generated datasets (ints, floats, categories, names, emails, times, UUIDs), for tests.",
-        params=SyntheticParams,
-        capabilities=SyntheticConnector.capabilities,
-        build=build,
-    )
+KIND = Kind(
+    name="synthetic",
+    title="Synthetic data",
+    description="Deterministic generated datasets (ints, floats, categories, names, emails, times, UUIDs), for tests.",
+    params=SyntheticParams,
+    capabilities=SyntheticConnector.capabilities,
+    build=build,
 )

@@ -28,7 +28,7 @@ from headwater.errors import InvalidInput, NotFound, PermissionDenied
 from headwater.services.context import Caller
 
 if TYPE_CHECKING:
-    from headwater.connectors.catalogue import Kind
+    from headwater.connectors.kind import Kind
     from headwater.store.models import Source, Token
 
 MY_ORG = ".my"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from headwater.connectors.catalogue import BuildContext
+from headwater.connectors.kind import BuildContext
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache

@@ -7,7 +7,7 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,19 +16,16 @@ import httpx
 import pytest
 
 from headwater import links
-from headwater.connectors.base import Connector, Listing
+from headwater.connectors.base import Listing
 from headwater.connectors.hosted_kinds import (
     BUCKET_TTL,
     UPLOAD_TTL,
-    BucketConnector,
-    BypassConnector,
     UploadStore,
     purge_expired,
 )
 from headwater.errors import NotFound
 from headwater.services import sources as sources_service
 from headwater.store.models import Source
-from tests.connectors.contract import ConnectorContract, chunks_of, read_all
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.loops import run_coroutine
 
@@ -192,31 +189,3 @@ def test_purge_drops_abandoned_uploads_and_the_files_of_deleted_sources(tmp_path
 
 # -- connector level ----------------------------------------------------------------------
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def connector(tmp_path: Path) -> AsyncIterator[Connector]:
-    conn = BucketConnector(tmp_path, "org", "source", chunk_size=4096)
-    yield conn
-    await conn.close()
-
-
-@pytest.mark.anyio
-class TestBucketContract(ConnectorContract):
-    """A bucket is a full file store at the connector level; the kind's capabilities make it output-only."""
-
-
-@pytest.mark.anyio
-async def test_bypass_connector_discards_and_finds_nothing() -> None:
-    connector = BypassConnector()
-    entry = await connector.write("a/b.bin", chunks_of(b"x" * 1000))
-    assert entry.size == 1000
-    assert (await connector.list("")).files == []
-    with pytest.raises(NotFound):
-        await connector.stat("a/b.bin")
-    with pytest.raises(NotFound):
-        await read_all(connector, "a/b.bin")

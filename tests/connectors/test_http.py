@@ -11,10 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from headwater.connectors.base import Credentials
 from headwater.connectors.http import UrlConnector, UrlParams, redact
-from headwater.errors import EndpointRefused, NotSupported
-from tests.connectors.contract import ReadOnlyContract
+from headwater.errors import EndpointRefused
 from tests.fixtures.http_server import BASIC_PASSWORD, BASIC_USER, BEARER_TOKEN, HttpServer
 from tests.fixtures.hub import RunningHub, start_hub
 from tests.fixtures.network import free_port
@@ -345,27 +343,9 @@ def test_url_sources_are_input_only(api: httpx.Client, http_server: HttpServer) 
     assert response.status_code == 405 and response.json()["error"]["code"] == "not_supported"
 
 
-# -- the connector contract for input-only kinds --------------------------------------------
+# -- the connector contract of the `url` kind runs in test_contract.py
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def connector(http_server: HttpServer) -> Any:
-    conn = UrlConnector(UrlParams(url=f"{http_server.url}/files/"), Credentials(), allow_private=True)
-    yield conn
-    await conn.close()
-
-
-@pytest.mark.anyio
-class TestUrlContract(ReadOnlyContract):
-    async def test_ranges_and_folders(self, connector: UrlConnector, http_server: HttpServer) -> None:
-        data = http_server.files["data.bin"]
-        got = b"".join([c async for c in connector.read("data.bin", 5, 70_000)])
-        assert got == data[5:70_000]
-        assert (await connector.stat("")).is_dir
-        with pytest.raises(NotSupported):
-            await connector.list("")

@@ -20,7 +20,7 @@ import pytest
 from headwater.connectors import catalogue, guarded_proxy
 from headwater.connectors import s3 as s3_module
 from headwater.connectors.base import Connector, Credentials, decode_marker
-from headwater.connectors.catalogue import BuildContext
+from headwater.connectors.kind import BuildContext
 from headwater.connectors.s3 import FOLDER_MARKER, Location, Timeouts, location_of, make_store
 from headwater.connectors.s3_profiles import MiB, PROFILES
 from headwater.errors import (
@@ -32,7 +32,7 @@ from headwater.errors import (
     UpstreamError,
     UpstreamPermissionDenied,
 )
-from tests.connectors.contract import ConnectorContract, chunks_of, list_all, read_all
+from tests.connectors.contract import chunks_of, list_all, read_all
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.seaweedfs import Keys, SeaweedFS
 
@@ -76,18 +76,6 @@ async def conn(seaweedfs: SeaweedFS, bucket: str) -> AsyncIterator[Connector]:
         yield connector
     finally:
         await connector.close()
-
-
-class TestS3Contract(ConnectorContract):
-    """The contract every kind passes, on a fresh bucket."""
-
-    @pytest.fixture
-    async def connector(self, seaweedfs: SeaweedFS) -> AsyncIterator[Connector]:
-        connector = build(seaweedfs, seaweedfs.create_bucket(), seaweedfs.rw, chunk_size=4096)
-        try:
-            yield connector
-        finally:
-            await connector.close()
 
 
 async def pieces(data: bytes, size: int) -> AsyncIterator[bytes]:

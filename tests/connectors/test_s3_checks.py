@@ -13,7 +13,7 @@ import pytest
 
 from headwater.connectors import catalogue
 from headwater.connectors.base import Connector, Credentials
-from headwater.connectors.catalogue import BuildContext
+from headwater.connectors.kind import BuildContext
 from headwater.connectors.s3 import S3Connector, Timeouts, location_of
 from headwater.connectors.s3_profiles import PROFILES
 from headwater.errors import (

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from headwater.api.deps import CallerDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.connectors import catalogue
+from headwater.connectors.kind import Kind
 
 router = APIRouter(prefix="/v1/connectors", tags=["connectors"], responses=ERROR_RESPONSES)
 
@@ -29,7 +30,7 @@ class KindList(ApiModel):
     connectors: list[KindOut]
 
 
-def present(kind: catalogue.Kind) -> KindOut:
+def present(kind: Kind) -> KindOut:
     return KindOut(
         kind=kind.name,
         title=kind.title,

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from headwater.connectors import endpoints
 from headwater.connectors.base import Connector, Credentials
-from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.databases.base import DatabaseConnector, DatabaseParams, Table, check_read_only
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, encode_all
@@ -451,16 +451,14 @@ def build(params: MysqlParams, credentials: Credentials | None, ctx: BuildContex
     return MysqlConnector(params, credentials, allow_private=ctx.allow_private_endpoints, spool_dir=spool)
 
 
-register(
-    Kind(
-        name="mysql",
-        title="MySQL / MariaDB",
-        description="A MySQL or MariaDB server: databases as folders, tables as CSV, JSON lines or Parquet files; queries.",
-        params=MysqlParams,
-        capabilities=MysqlConnector.capabilities,
-        build=build,
-        credentials="optional",
-        secret_types=("database",),
-        aliases=("mariadb",),
-    )
+KIND = Kind(
+    name="mysql",
+    title="MySQL / MariaDB",
+    description="A MySQL or MariaDB server: databases as folders, tables as CSV, JSON lines or Parquet files; queries.",
+    params=MysqlParams,
+    capabilities=MysqlConnector.capabilities,
+    build=build,
+    credentials="optional",
+    secret_types=("database",),
+    aliases=("mariadb",),
 )

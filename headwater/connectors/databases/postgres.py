@@ -20,7 +20,7 @@ from pydantic import Field
 
 from headwater.connectors import endpoints
 from headwater.connectors.base import Connector, Credentials
-from headwater.connectors.catalogue import BuildContext, Kind, register
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS, DatabaseConnector, DatabaseParams, Table, check_read_only, gather
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases import postgres_arrow
@@ -428,18 +428,16 @@ def build(params: PostgresParams, credentials: Credentials | None, ctx: BuildCon
     return PostgresConnector(params, credentials, allow_private=ctx.allow_private_endpoints, spool_dir=spool)
 
 
-register(
-    Kind(
-        name="postgres",
-        title="PostgreSQL",
-        description="A PostgreSQL database: schemas as folders, tables as CSV, JSON lines or Parquet files; queries.",
-        params=PostgresParams,
-        capabilities=PostgresConnector.capabilities,
-        build=build,
-        credentials="optional",
-        secret_types=("database",),
-        aliases=("postgresql",),
-    )
+KIND = Kind(
+    name="postgres",
+    title="PostgreSQL",
+    description="A PostgreSQL database: schemas as folders, tables as CSV, JSON lines or Parquet files; queries.",
+    params=PostgresParams,
+    capabilities=PostgresConnector.capabilities,
+    build=build,
+    credentials="optional",
+    secret_types=("database",),
+    aliases=("postgresql",),
 )
 
 
