@@ -12,6 +12,7 @@ from headwater import __version__
 from headwater.api import errors
 from headwater.api.compat import bytenite, foundation
 from headwater.api.audit import AuditMiddleware
+from headwater.api.data_reads import DataReads
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.portal import router as portal
 from headwater.api.routers import audit as audit_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None, worker:
 
     max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
 
+    app.add_middleware(DataReads)  # inside the audit middleware: every read still has its event
     app.add_middleware(AuditMiddleware)
     app.add_middleware(EdgeMiddleware, max_body=max_body)
     return app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -40,14 +41,19 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def authenticate(request: Request, session: Session) -> Caller:
-    """Resolve the caller and name it on the request's audit event (begun by `get_caller`)."""
+def authenticate(request: Request) -> Caller:
+    """Resolve the caller and name it on the request's audit event (begun by `get_caller`).
+
+    Blocking: a cached caller costs one read of its organization's change stamps on a plain
+    connection (`services.caller_cache`), an unknown one a short session of its own, so
+    streaming routes hold no store session.
+    """
     pending: Pending | None = getattr(request.state, "audit", None)
     value = presented_token(request)
     if not value:
         raise Unauthenticated("no token: send 'Authorization: Bearer <token>'")
     try:
-        caller, current = get_hub(request).callers.authenticate(session, value)
+        caller, current = get_hub(request).callers.authenticate(get_hub(request).store, value)
     except Unauthenticated:
         if pending is not None:
             pending.token_hmac = get_hub(request).audit.digest(value)
@@ -67,18 +73,14 @@ def authenticate(request: Request, session: Session) -> Caller:
     return caller
 
 
-def authenticate_in_own_session(request: Request) -> Caller:
-    """Authenticate in a short session of its own, so streaming routes hold no store session.
-
-    A cached caller costs one read of its organization's change stamps (`services.caller_cache`).
-    """
-    with get_hub(request).store.session() as session:
-        return authenticate(request, session)
+#: Threads that authenticate requests: a plain executor hand-off costs less than a general
+#: worker-thread call, and each call holds a store connection only while it runs.
+AUTH_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="headwater-auth")
 
 
 async def get_caller(request: Request) -> Caller:
     """The authenticated caller, once its audit event is durable: no event, no operation."""
-    caller = await anyio.to_thread.run_sync(authenticate_in_own_session, request)
+    caller = await asyncio.get_running_loop().run_in_executor(AUTH_THREADS, authenticate, request)
     pending: Pending | None = getattr(request.state, "audit", None)
     if pending is not None:
         await get_hub(request).audit.begin(pending)

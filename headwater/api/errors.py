@@ -78,12 +78,17 @@ _STATUS_CODES = {
 }
 
 
+def typed_response(request: Request, exc: HeadwaterError) -> Response:
+    """The answer to a typed error: its status, code and message."""
+    if exc.status >= 500:
+        log.warning("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.message)
+    return error_response(request, exc.status, exc.code, exc.message)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(HeadwaterError)
     async def _typed(request: Request, exc: HeadwaterError) -> Response:
-        if exc.status >= 500:
-            log.warning("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.message)
-        return error_response(request, exc.status, exc.code, exc.message)
+        return typed_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

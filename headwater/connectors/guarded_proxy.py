@@ -220,6 +220,11 @@ def _splice(src: socket.socket, dst: socket.socket) -> bool:
         os.close(pipe_w)
 
 
+def _bodiless(head: _Head) -> bool:
+    """Whether a request is complete with its head: no body declared, neither by length nor by chunks."""
+    return head.get("transfer-encoding") is None and (head.get("content-length") or "0").strip() == "0"
+
+
 def _end(*socks: socket.socket | None) -> None:
     """Shut both sides down, which also wakes the thread relaying the other direction."""
     for sock in socks:
@@ -360,6 +365,10 @@ class GuardedProxy:
             else:
                 headers = [*head.without(HOP_HEADERS), ("Connection", "close")]
                 upstream.sendall(_render(f"{method} {origin_form} {version}", headers) + reader.take())
+                if _bodiless(head):
+                    # Nothing more goes upstream (a GET, a HEAD): answer from this thread, without a second one.
+                    self._downstream(upstream, client, (host, port), policy)
+                    return
             back = threading.Thread(
                 target=self._downstream, args=(upstream, client, None if tunnel else (host, port), policy), daemon=True
             )

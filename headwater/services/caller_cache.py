@@ -1,6 +1,7 @@
 """Authenticated callers, cached by token hash and trusted only while their organization's stamp holds.
 
-A hit costs one primary-key read of the organization's change stamps (`store.stamps`); any
+A hit costs one primary-key read of the organization's change stamps (`store.stamps`), on a
+plain connection (no ORM session); any
 change to the organization's tokens or users (a revocation, of the token or of an ancestor,
 included) bumps the stamp in the same transaction, so the next request of every process
 authenticates afresh. Expiry is checked in memory on every hit. Entries also age out after
@@ -15,12 +16,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
 
 from headwater.errors import Unauthenticated
 from headwater.services import tokens
 from headwater.services.context import Caller
 from headwater.store import stamps
+from headwater.store.database import Store
 from headwater.store.models import now
 
 TTL = 60.0
@@ -45,21 +46,26 @@ class CallerCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def authenticate(self, session: Session, plaintext: str) -> tuple[Caller, stamps.Stamps]:
-        """The caller of a presented token and its organization's current stamps; `Unauthenticated` if none."""
+    def authenticate(self, store: Store, plaintext: str) -> tuple[Caller, stamps.Stamps]:
+        """The caller of a presented token and its organization's current stamps; `Unauthenticated` if none.
+
+        Blocking (it reads the store): call it from a worker thread.
+        """
         digest = tokens.hash_token(plaintext)
         with self._lock:
             entry = self._entries.get(digest)
             if entry is not None:
                 self._entries.move_to_end(digest)
         if entry is not None and self._fresh(entry):
-            current = stamps.read(session, entry.caller.org_id)
+            with store.engine.connect() as connection:
+                current = stamps.read(connection, entry.caller.org_id)
             if current.auth == entry.auth:
                 self.hits += 1
                 return entry.caller, current
         self.misses += 1
         try:
-            caller, current = tokens.authenticate_stamped(session, plaintext)
+            with store.session() as session:
+                caller, current = tokens.authenticate_stamped(session, plaintext)
         except Unauthenticated:
             with self._lock:
                 self._entries.pop(digest, None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import Connection, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +36,7 @@ class Stamps:
     data: int = 0
 
 
-def read(session: Session, org_id: str) -> Stamps:
+def read(session: Session | Connection, org_id: str) -> Stamps:
     """The organization's current stamps (zeros before its first change)."""
     row = session.execute(select(OrgStamp.auth, OrgStamp.data).where(OrgStamp.org_id == org_id)).first()
     return Stamps(int(row[0]), int(row[1])) if row is not None else Stamps()

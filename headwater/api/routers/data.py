@@ -122,8 +122,12 @@ def unsatisfiable(header: str, size: int | None) -> JSONResponse:
     )
 
 
-def file_response(target: service.Target, opened: Opened, first: bytes) -> StreamingResponse:
-    """The file's bytes (`first` already read from them, so early errors were still statuses), with its headers."""
+async def file_response(target: service.Target, opened: Opened, first: bytes) -> Response:
+    """The file's bytes (`first` already read from them, so early errors were still statuses), with its headers.
+
+    When `first` is the whole declared body (a small file), the read is released at once and the
+    bytes go out as one message; otherwise they are streamed. The headers are the same either way.
+    """
     entry = opened.entry
     headers = entry_headers(target, entry)
     status = 200
@@ -132,6 +136,13 @@ def file_response(target: service.Target, opened: Opened, first: bytes) -> Strea
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size if entry.size is not None else '*'}"
         headers["Content-Length"] = str(end - start)
+    declared = headers.get("Content-Length")
+    if declared is not None and len(first) == int(declared):
+        try:
+            await opened.aclose()
+        finally:
+            await target.close()
+        return Response(first, status_code=status, headers=headers)
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
@@ -283,7 +294,7 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
                 if opened is not None:
                     first = await first_chunk(opened)
                     streaming = True
-                    return file_response(target, opened, first)
+                    return await file_response(target, opened, first)
             audit(request, target, "data.list")
             limit = service.page_size(request.query_params.get("limit"))
             pieces = service.list_pieces(target, request.query_params.get("marker"), limit)
