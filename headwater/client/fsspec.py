@@ -51,7 +51,7 @@ from headwater.client.errors import (
     UpstreamError,
 )
 from headwater.client.sdk import Client
-from headwater.client.transport import DEFAULT_TIMEOUT
+from headwater.client.transport import DEFAULT_TIMEOUT, body_chunks
 
 PROTOCOL = "headwater"
 HOSTED = "data"
@@ -391,14 +391,18 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
         data = self._file(path)
         try:
             with self._errors(path):
-                response = self.hub._transport.send("GET", data.url, headers=headers)
+                response = self.hub._transport.send("GET", data.url, stream=True, headers=headers)
         except ClientError as exc:
             if exc.status == 416:
                 return b""
             raise
-        if response.headers.get("x-data-type") != "file":
-            raise _oserror(IsADirectoryError, errno.EISDIR, path)
-        body = response.content
+        try:
+            if response.headers.get("x-data-type") != "file":
+                raise _oserror(IsADirectoryError, errno.EISDIR, path)
+            with self._errors(path):
+                body = b"".join(_Download(response, self.chunk_size, path))
+        finally:
+            response.close()
         if response.status_code == 200 and headers:  # the hub sent the whole file: cut the range here
             body = body[start or 0 : end]
         return body
@@ -513,7 +517,7 @@ class _Download:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self.response.iter_bytes(self.chunk_size)
+            yield from body_chunks(self.response, self.chunk_size)
         except httpx.TransportError as exc:
             raise UpstreamError(f"the download of {self.path} was interrupted: {exc}") from None
 
