@@ -76,7 +76,7 @@ def start_hub(data_dir: Path, token: str | None = None, source: Path | None = No
         cwd=source,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded machine imports slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

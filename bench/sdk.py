@@ -89,17 +89,17 @@ def main() -> int:
     spool = Path(tempfile.mkdtemp(prefix="hw-sdkbench-", dir=TMPFS))
     source = spool / "source.bin"
     sink = spool / "sink.bin"
-    write_source(source, size)
-    server, weed = seaweedfs.start(scratch / "seaweedfs")
-    hub = start_hub(scratch / "hub")
-    profiler = None
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
-        profiler = subprocess.Popen(["py-spy", "record", "-o", str(args.profile / "sdk.svg"), "-r", "200",
-                                     "--pid", str(os.getpid()), "--subprocesses", "--nonblocking"])
     samples: dict[str, list[float]] = {p: [] for p in wanted}
     cpu: dict[str, list[float]] = {p: [] for p in wanted}
+    weed = hub = profiler = None
     try:
+        write_source(source, size)
+        server, weed = seaweedfs.start(scratch / "seaweedfs")
+        hub = start_hub(scratch / "hub")
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            profiler = subprocess.Popen(["py-spy", "record", "-o", str(args.profile / "sdk.svg"), "-r", "200",
+                                         "--pid", str(os.getpid()), "--subprocesses", "--nonblocking"])
         bucket = server.create_bucket("bench")
         store = server.store(bucket)
         auth = {"Authorization": f"Bearer {hub.token}"}
@@ -170,8 +170,10 @@ def main() -> int:
         if profiler is not None:
             profiler.terminate()
             profiler.wait()
-        hub.stop()
-        seaweedfs.stop(weed)
+        if hub is not None:
+            hub.stop()
+        if weed is not None:
+            seaweedfs.stop(weed)
         shutil.rmtree(spool, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     medians = {p: statistics.median(v) for p, v in samples.items()}
