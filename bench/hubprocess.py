@@ -80,7 +80,7 @@ def start_hub(data_dir: Path, token: str | None = None, source: Path | None = No
                    "--log-level", "warning", "--workers", str(workers)]
     process = subprocess.Popen(command, env=environ, cwd=source, stdout=subprocess.DEVNULL if workers else None)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 120  # a loaded machine imports slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

@@ -294,7 +294,8 @@ def cp(
     if not remote_src and not remote_dst:
         fail("both SRC and DST are local: one of them must be an address (data://... or protocol+label://...)")
     client = connect(url, token)
-    source_is_dir = client.file(src).info().is_dir if remote_src else (src != "-" and Path(src).is_dir())
+    source_info = client.file(src).info() if remote_src else None
+    source_is_dir = source_info.is_dir if source_info is not None else (src != "-" and Path(src).is_dir())
     if recursive and source_is_dir:
         if remote_src and remote_dst:
             written_to, meter = _transfer_tree(client, src, dst)
@@ -311,9 +312,8 @@ def cp(
         fail(f"{src} is a {'directory' if remote_src else 'folder'}: use cp -r")
     if recursive and not remote_src and src != "-" and not Path(src).exists():
         fail(f"local folder {src} does not exist")
-    if remote_src:
-        source = client.file(src)
-        info = source.info()
+    if source_info is not None:
+        source, info = client.file(src), source_info
         with Meter(info.size, source.name) as meter:
             if remote_dst:
                 target = _remote_target(client, dst, source.name)

@@ -22,6 +22,8 @@ from headwater.addresses import Address, normalise_segment, parse_address, split
 from headwater.client.errors import ClientError, InvalidInputError, NotFoundError, UpstreamError, invalid, unreachable
 from headwater.errors import InvalidInput
 
+from headwater.client.transport import body_chunks
+
 if TYPE_CHECKING:
     from headwater.client.transport import Transport
 
@@ -89,7 +91,8 @@ class FileInfo:
 
 
 class Download:
-    """A streamed GET: iterate it for chunks, ideally inside `with` so the connection is released."""
+    """A streamed GET: iterate it for chunks (as they arrive, at most `chunk_size` bytes each),
+    ideally inside `with` so the connection is released for the next request."""
 
     def __init__(self, transport: "Transport", address: Address, url: str, chunk_size: int, headers: dict[str, str]) -> None:
         self._transport = transport
@@ -118,7 +121,7 @@ class Download:
     def __iter__(self) -> Iterator[bytes]:
         response = self.open()
         try:
-            yield from response.iter_bytes(self.chunk_size)
+            yield from body_chunks(response, self.chunk_size)
         except httpx.TransportError as exc:
             if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
                 raise UpstreamError(f"the download of {self._address} was interrupted: {exc}") from None
@@ -181,6 +184,21 @@ class DataFile:
     def get_bytes(self) -> bytes:
         with self.get() as download:
             return b"".join(download)
+
+    def get_file(self, path: str | os.PathLike[str]) -> Path:
+        """Download into a local file, streamed: written under a temporary name beside it, then
+        renamed, so an interrupted download leaves the old file (or none) in place."""
+        target = Path(path)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        try:
+            with self.get() as download, temp.open("wb") as sink:
+                for chunk in download:
+                    sink.write(chunk)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return target
 
     def get_text(self, encoding: str = "utf-8") -> str:
         return self.get_bytes().decode(encoding)

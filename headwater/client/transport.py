@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -47,3 +48,20 @@ class Transport:
 
     def close(self) -> None:
         self.http.close()
+
+
+#: The most one socket read of httpx's HTTP/1.1 connection delivers.
+RAW_PIECE = 64 * 1024
+
+
+def body_chunks(response: httpx.Response, chunk_size: int) -> Iterator[bytes]:
+    """A streamed response's body in pieces of at most `chunk_size` bytes, copied no more than needed.
+
+    httpx's `iter_bytes(size)` copies every byte into fixed-size chunks, which costs the client
+    more CPU than the socket reads themselves; when `chunk_size` allows, the connection's own
+    pieces (at most 64 KiB) are passed on as they come. A compressed body is decoded as usual.
+    """
+    identity = response.headers.get("content-encoding", "identity").lower() in {"", "identity"}
+    if identity and chunk_size >= RAW_PIECE:
+        return response.iter_raw()
+    return response.iter_bytes(chunk_size)
