@@ -32,8 +32,8 @@ from headwater.connectors.databases.formats import BATCH_ROWS, ParquetEncoder, c
 WRITER_KEY = b"headwater.writer"
 WRITER = b"connectorx-mysql"
 #: Run on the driver's connection before the SELECT: timestamps in UTC, a read-only snapshot.
-SETUP = ("SET time_zone = '+00:00'", "START TRANSACTION READ ONLY")
-_SERVER_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)\s*\}?\s*$", re.S)
+SETUP = ("SET time_zone = '+00:00'", "SET SESSION TRANSACTION READ ONLY", "START TRANSACTION READ ONLY")
+_SERVER_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?:\s*\}\)*)?\s*$", re.S)
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S*", re.I)
 #: Column types the driver reads as text (its own Arrow type would lose digits or differ from the hub's).
 _AS_TEXT = ("decimal", "json", "uuid")
@@ -55,6 +55,17 @@ def failure(exc: BaseException) -> ArrowStreamError:
     if found:
         return ArrowStreamError(found.group(3).strip(), int(found.group(1)))
     return ArrowStreamError(message.strip() or type(exc).__name__, None)
+
+
+def _driver_failure(exc: BaseException) -> BaseException:
+    """The driver's failure as an `ArrowStreamError`; anything else (an interrupt) as it was.
+
+    ConnectorX raises RuntimeError before the stream, and a Rust panic (`PanicException`, a
+    BaseException) for a server error mid-stream.
+    """
+    if isinstance(exc, Exception) or type(exc).__name__ == "PanicException":
+        return failure(exc)
+    return exc
 
 
 def url(address: str, port: int, user: str, password: str, database: str) -> str:
@@ -114,15 +125,15 @@ def parquet(session: ArrowSession, statement: str, columns: list[Column], encode
         session.reader = connectorx.read_sql(
             session.url, marked, return_type="arrow_stream", batch_size=BATCH_ROWS, pre_execution_query=list(SETUP)
         )
-    except Exception as exc:  # the driver raises RuntimeError for every failure
-        raise failure(exc) from None
+    except BaseException as exc:
+        raise _driver_failure(exc) from None
     while True:
         try:
             batch = session.reader.read_next_batch()
         except StopIteration:
             break
-        except Exception as exc:
-            raise failure(exc) from None
+        except BaseException as exc:
+            raise _driver_failure(exc) from None
         arrays = [conform_array(batch.column(i), schema.field(i).type, c) for i, c in enumerate(columns)]
         data = encoder.encode_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
         if data:
