@@ -103,6 +103,18 @@ def to_batch(columns: list[Column], rows: Rows, schema: pa.Schema, converters: l
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def conform_array(array: pa.Array, target: pa.DataType, column: Column) -> pa.Array:
+    """A driver's Arrow array in the file's own type for `column`; a value that type cannot hold is a 400."""
+    if isinstance(array.type, pa.ExtensionType):
+        array = array.storage
+    if array.type == target:
+        return array
+    try:
+        return array.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise InvalidInput(f"column {column.name!r} holds a value its file type cannot: {exc}") from None
+
+
 class Encoder(ABC):
     """Rows in, bytes out: `encode` per batch, `finish` once."""
 

@@ -1,6 +1,7 @@
-"""The `mysql` kind (MySQL and MariaDB): databases as folders of tables, with PyMySQL.
+"""The `mysql` kind (MySQL and MariaDB): databases as folders of tables, with PyMySQL (and ConnectorX for Parquet).
 
-Tables stream through an unbuffered server-side cursor (`SSCursor`); loads are
+Tables stream through an unbuffered server-side cursor (`SSCursor`); Parquet exports over an
+unencrypted connection through ConnectorX's Arrow stream instead (`mysql_arrow`); loads are
 multi-row INSERTs in one transaction (InnoDB), and a table the load created is
 dropped again if the load fails (MySQL commits DDL implicitly).
 """
@@ -23,7 +24,8 @@ from headwater.connectors.base import Connector, Credentials
 from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.databases.base import DatabaseConnector, DatabaseParams, Table, check_read_only
 from headwater.connectors.databases.columns import Column
-from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, encode_all
+from headwater.connectors.databases import mysql_arrow
+from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, ParquetEncoder, encode_all
 from headwater.connectors.databases.mysql_statements import check_statement, reading_sql_mode
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
 from headwater.errors import (
@@ -161,6 +163,18 @@ class MysqlConnector(DatabaseConnector):
         conn._write_timeout = STREAM_READ_TIMEOUT
         return conn
 
+    def export_connection(self, fmt: str) -> Any:
+        """Parquet through ConnectorX when the checked connection is unencrypted; the rest through PyMySQL."""
+        conn = self.connect(purpose="read")
+        if fmt != "parquet" or isinstance(conn._sock, ssl.SSLSocket):
+            return conn
+        p = self.params
+        return mysql_arrow.ArrowSession(conn, mysql_arrow.url(conn.host, p.port, self.user or "", self.password or "", p.database))
+
+    def abort(self, conn: Any) -> None:
+        if isinstance(conn, mysql_arrow.ArrowSession):
+            conn.cancel()  # a dropped driver stream would go on reading the table
+
     def close_connection(self, conn: Any) -> None:
         try:
             conn.close()  # sends QUIT without draining an unread server-side result
@@ -168,6 +182,11 @@ class MysqlConnector(DatabaseConnector):
             pass
 
     def classify(self, exc: BaseException) -> HeadwaterError | None:
+        if isinstance(exc, mysql_arrow.ArrowStreamError):
+            if exc.code is None:
+                return UpstreamError(f"MySQL at {self.params.host}:{self.params.port}: {exc.text}")
+            error = pymysql.err.error_map.get(exc.code, pymysql.err.OperationalError)
+            return self.classify(error(exc.code, exc.text))
         if not isinstance(exc, pymysql.err.Error):
             return None
         where = f"MySQL at {self.params.host}:{self.params.port}"
@@ -274,10 +293,14 @@ class MysqlConnector(DatabaseConnector):
         return quote(column.name)
 
     def export(self, conn: Any, table: Table, columns: list[Column], limit: int | None, fmt: str) -> Iterator[bytes]:
-        exprs = ", ".join(self._expr(c) for c in columns)
+        arrow = isinstance(conn, mysql_arrow.ArrowSession)
+        exprs = ", ".join(mysql_arrow.select_expr(c, quote(c.name), self._expr(c)) if arrow else self._expr(c) for c in columns)
         query = f"SELECT {exprs} FROM {quote(table.schema)}.{quote(table.name)}"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
+        if arrow:
+            encoder = ParquetEncoder(columns, DIALECT, metadata={mysql_arrow.WRITER_KEY: mysql_arrow.WRITER})
+            return mysql_arrow.parquet(conn, query, columns, encoder)
         conn.begin()
         cur = conn.cursor(pymysql.cursors.SSCursor)
         cur.execute(query)

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from headwater.connectors.databases.columns import Column
-from headwater.connectors.databases.formats import ParquetEncoder
+from headwater.connectors.databases.formats import ParquetEncoder, conform_array
 from headwater.errors import InvalidInput
 
 #: The driver's batch size target: a batch is the unit of memory between the socket and the writer.
@@ -173,17 +173,6 @@ def _check_finite(array: pa.Array, column: Column) -> None:
         raise InvalidInput(f"column {column.name!r} holds a value its file type cannot: infinity")
 
 
-def _conform(array: pa.Array, target: pa.DataType, column: Column) -> pa.Array:
-    if isinstance(array.type, pa.ExtensionType):
-        array = array.storage
-    if array.type == target:
-        return array
-    try:
-        return array.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise InvalidInput(f"column {column.name!r} holds a value its file type cannot: {exc}") from None
-
-
 def _check_dimensions(batch: pa.RecordBatch, width: int, lists: list[int], columns: list[Column]) -> None:
     for n, i in enumerate(lists):
         deepest = pc.max(batch.column(width + n)).as_py()
@@ -219,7 +208,7 @@ def parquet(session: ArrowSession, statement: str, lists: list[int], columns: li
             _check_dimensions(batch, width, lists, columns)
         for i in finite:
             _check_finite(batch.column(i), columns[i])
-        arrays = [_conform(batch.column(i), schema.field(i).type, columns[i]) for i in range(width)]
+        arrays = [conform_array(batch.column(i), schema.field(i).type, columns[i]) for i in range(width)]
         data = encoder.encode_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
         if data:
             yield data
