@@ -151,8 +151,9 @@ def make_table(mysql: bool, rows: int) -> tuple[str, str]:
 
 
 def drop_table(mysql: bool, database: str) -> None:
+    """Drop the scratch database the benchmark's table lives in."""
     if not mysql:
-        drop_table(args.mysql, database)
+        drop_database(database)
         return
     with mysql_admin() as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
