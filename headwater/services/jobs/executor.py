@@ -22,7 +22,7 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from headwater.settings import DaskSettings, Settings
@@ -134,7 +134,8 @@ class DaskExecutor(Executor):
             threads = config.threads or 8
             kwargs: dict[str, Any] = {}
             if config.processes:
-                kwargs["env"] = settings.handed_down()  # how worker processes open the hub (at start, never in a task)
+                # how worker processes open the hub (given at start, never in a task); they create no tokens
+                kwargs["env"] = replace(settings, bootstrap_token=None).handed_down()
                 kwargs["host"] = "127.0.0.1"  # scheduler, nannies and workers listen on loopback only,
                 kwargs["security"] = Security.temporary()  # and accept only peers holding this cluster's certificate
             else:
