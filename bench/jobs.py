@@ -139,7 +139,8 @@ class EmbeddedHub:
     """A hub with `local` sources over the inputs and an outputs folder; its engine warmed as a serving hub's is."""
 
     def __init__(self, root: Path, inputs: Path, outputs: Path) -> None:
-        settings = Settings.from_env({"HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
+        dask = {name: value for name, value in os.environ.items() if name.startswith("HEADWATER_DASK_")}
+        settings = Settings.from_env({**dask, "HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
         self.hub = Hub.open(settings)
         self.outputs = outputs
         self.phases: list[dict[str, float]] = []

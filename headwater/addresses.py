@@ -2,7 +2,8 @@
 
 Forms: `protocol+label://path` for a connection, `protocol://path` for the
 connection labelled `default`, and `data://org/path` (or a bare `org/path`) for
-the hub's hosted storage. Protocols are case-insensitive (`S3+lake://` is
+the hub's hosted storage, where the organization `.my` is the caller's own
+(`Address.resolve_my` is the one place it is resolved). Protocols are case-insensitive (`S3+lake://` is
 `s3+lake://`) and normalised to lowercase here; labels are lowercase only. Anything that could escape its root (`..`, encoded
 separators, backslashes, NUL and control characters, empty segments, over-long
 paths) is refused here with `InvalidInput`, before any connector sees it.
@@ -21,6 +22,7 @@ MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 HOSTED = "data"
 DEFAULT_LABEL = "default"
+MY_ORG = ".my"  # in `data://.my/...`: the caller's organization
 
 PROTOCOL_PATTERN = r"[a-z][a-z0-9]{0,31}"
 LABEL_PATTERN = r"[a-z0-9_-]{1,63}"
@@ -50,6 +52,14 @@ class Address:
     def connection(self) -> str:
         """The connection part as it appears in `/v1/connector/{connection}/...`."""
         return HOSTED if self.hosted else f"{self.protocol}+{self.label}"
+
+    def resolve_my(self, org_name: str) -> "Address":
+        """This address with `data://.my/...` written as `data://ORG_NAME/...` (the caller's organization);
+        any other address unchanged."""
+        head, _, rest = self.path.partition("/")
+        if not self.hosted or head != MY_ORG:
+            return self
+        return Address(self.protocol, None, join(org_name, rest) if rest else org_name, self.is_dir)
 
     def child(self, name: str) -> "Address":
         return Address(self.protocol, self.label, join(self.path, normalise_segment(name)), False)

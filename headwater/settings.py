@@ -1,18 +1,40 @@
-"""Configuration from the environment (HEADWATER_*), with embedded defaults.
+"""Configuration from the environment (HEADWATER_*), with embedded defaults: the one module that reads it.
 
 With nothing set, the hub keeps its metadata in SQLite and its hosted data in the
 user's data dir (`~/.local/share/headwater` on Linux, by platformdirs), and generates a
 master key there on first start. A per-user folder rather than `./.headwater`: every
 command finds the same store whatever folder it runs from.
+
+`Settings.from_env` reads every variable once; a bad value is a `SettingsError` naming its
+variable. Processes the hub starts (uvicorn workers, embedded Dask workers) receive the
+settings explicitly (`Settings.handed_down`, read back by `Settings.inherited`), never by
+re-reading variables one by one. The last section is the rest of the process environment
+that client libraries read on their own (libpq's PG*, obstore's AWS_*): inspected and
+scrubbed here, so no other module touches `os.environ`.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
+
+Environ = Mapping[str, str]
+
+#: The one variable through which the hub hands its settings to the processes it starts.
+HANDED_DOWN = "HEADWATER_HANDED_DOWN_SETTINGS"
+DEFAULT_URL = "http://127.0.0.1:8000"  # the SDK's hub when neither an argument nor HEADWATER_URL names one
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """A variable holds a value the hub cannot use; the message names the variable."""
 
 
 def default_data_dir() -> Path:
@@ -20,21 +42,53 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("headwater", appauthor=False))
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+# ---------------------------------------------------------------------------------------------
+# Reading one variable
 
 
-def _positive(env: dict[str, str] | os._Environ[str], name: str, default: int) -> int:
-    raw = env.get(name)
+def _flag(env: Environ, name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be one of 1, true, yes, on, 0, false, no, off (got {raw!r})")
+
+
+def _whole(env: Environ, name: str, default: int | None, minimum: int = 1) -> Any:
+    raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number (got {raw!r})") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive (got {value})")
+        raise SettingsError(f"{name} must be a whole number (got {raw!r})") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be {'positive' if minimum == 1 else f'at least {minimum}'} (got {value})")
     return value
+
+
+def _number(env: Environ, name: str, default: float, minimum: float = 0.0, strict: bool = False) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number (got {raw!r})") from None
+    if value != value or value < minimum or (strict and value == minimum):
+        raise SettingsError(f"{name} must be {'positive' if strict else f'at least {minimum:g}'} (got {raw})")
+    return value
+
+
+def _text(env: Environ, name: str) -> str | None:
+    return env.get(name) or None
+
+
+# ---------------------------------------------------------------------------------------------
+# The settings
 
 
 @dataclass(frozen=True)
@@ -57,35 +111,52 @@ class SandboxSettings:
     timeout_seconds: int = 1800
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ[str]) -> "SandboxSettings":
+    def from_env(cls, env: Environ) -> "SandboxSettings":
         path = tuple(Path(p).resolve() for p in (env.get("HEADWATER_SANDBOX_PATH") or "").split(os.pathsep) if p)
         return cls(
             path=path,
             bwrap=env.get("HEADWATER_SANDBOX_BWRAP") or "bwrap",
-            uid=_positive(env, "HEADWATER_SANDBOX_UID", 65534),
-            gid=_positive(env, "HEADWATER_SANDBOX_GID", 65534),
-            cpu_seconds=_positive(env, "HEADWATER_SANDBOX_CPU_SECONDS", 600),
-            memory_mb=_positive(env, "HEADWATER_SANDBOX_MEMORY_MB", 2048),
-            file_size_mb=_positive(env, "HEADWATER_SANDBOX_FILE_SIZE_MB", 512),
-            processes=_positive(env, "HEADWATER_SANDBOX_PROCESSES", 64),
-            tmp_mb=_positive(env, "HEADWATER_SANDBOX_TMP_MB", 256),
-            timeout_seconds=_positive(env, "HEADWATER_SANDBOX_TIMEOUT_SECONDS", 1800),
+            uid=_whole(env, "HEADWATER_SANDBOX_UID", 65534),
+            gid=_whole(env, "HEADWATER_SANDBOX_GID", 65534),
+            cpu_seconds=_whole(env, "HEADWATER_SANDBOX_CPU_SECONDS", 600),
+            memory_mb=_whole(env, "HEADWATER_SANDBOX_MEMORY_MB", 2048),
+            file_size_mb=_whole(env, "HEADWATER_SANDBOX_FILE_SIZE_MB", 512),
+            processes=_whole(env, "HEADWATER_SANDBOX_PROCESSES", 64),
+            tmp_mb=_whole(env, "HEADWATER_SANDBOX_TMP_MB", 256),
+            timeout_seconds=_whole(env, "HEADWATER_SANDBOX_TIMEOUT_SECONDS", 1800),
         )
 
-    def environment(self) -> dict[str, str]:
-        """These settings as HEADWATER_SANDBOX_* variables (handed to the embedded Dask worker processes)."""
-        return {
-            "HEADWATER_SANDBOX_PATH": os.pathsep.join(str(p) for p in self.path),
-            "HEADWATER_SANDBOX_BWRAP": self.bwrap,
-            "HEADWATER_SANDBOX_UID": str(self.uid),
-            "HEADWATER_SANDBOX_GID": str(self.gid),
-            "HEADWATER_SANDBOX_CPU_SECONDS": str(self.cpu_seconds),
-            "HEADWATER_SANDBOX_MEMORY_MB": str(self.memory_mb),
-            "HEADWATER_SANDBOX_FILE_SIZE_MB": str(self.file_size_mb),
-            "HEADWATER_SANDBOX_PROCESSES": str(self.processes),
-            "HEADWATER_SANDBOX_TMP_MB": str(self.tmp_mb),
-            "HEADWATER_SANDBOX_TIMEOUT_SECONDS": str(self.timeout_seconds),
-        }
+
+@dataclass(frozen=True)
+class DaskSettings:
+    """Where jobs run: the embedded cluster's shape, or an external cluster and the hub's TLS identity towards it."""
+
+    scheduler: str | None = None
+    processes: bool = True  # False: workers are threads of the hub
+    workers: int | None = None
+    threads: int | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    warm: bool = True  # start the cluster (and ready its workers) when the hub starts, not on its first job
+
+    @classmethod
+    def from_env(cls, env: Environ) -> "DaskSettings":
+        return cls(
+            scheduler=_text(env, "HEADWATER_DASK_SCHEDULER"),
+            processes=_flag(env, "HEADWATER_DASK_PROCESSES", True),
+            workers=_whole(env, "HEADWATER_DASK_WORKERS", None),
+            threads=_whole(env, "HEADWATER_DASK_THREADS", None),
+            tls_ca_file=_text(env, "HEADWATER_DASK_TLS_CA_FILE"),
+            tls_cert_file=_text(env, "HEADWATER_DASK_TLS_CERT_FILE"),
+            tls_key_file=_text(env, "HEADWATER_DASK_TLS_KEY_FILE"),
+            warm=_flag(env, "HEADWATER_DASK_WARM", True),
+        )
+
+    @property
+    def tls_files(self) -> tuple[str, ...]:
+        """The TLS files named (secrets of the hub: a sandbox must never see them)."""
+        return tuple(p for p in (self.tls_ca_file, self.tls_cert_file, self.tls_key_file) if p)
 
 
 @dataclass(frozen=True)
@@ -97,14 +168,15 @@ class Settings:
     master_key: str | None = None
     bootstrap_token: str | None = None
     allow_private_endpoints: bool = False
-    max_json_body: int = 1024 * 1024
-    chunk_size: int = 1024 * 1024
+    max_json_body: int = 1024 * 1024  # bytes of a JSON request body
+    chunk_size: int = 1024 * 1024  # bytes a connector reads or writes at a time
     audit_retention_days: int = 90
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    dask: DaskSettings = field(default_factory=DaskSettings)
     audit_linger_ms: float = 2.0
     connector_cache_size: int = 128  # opened connections kept per hub process, least recently used dropped first
     connector_idle_seconds: float = 300.0  # an opened connection unused this long is closed
-    extra: dict[str, str] = field(default_factory=dict)
+    workers: int | None = None  # processes of `headwater serve` (None: one per CPU, at most 4)
 
     @property
     def hosted_dir(self) -> Path:
@@ -116,19 +188,70 @@ class Settings:
         return self.data_dir / "master.key"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Environ | None = None) -> "Settings":
+        """The settings of `environ` (the process environment by default); `SettingsError` naming a bad variable."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("HEADWATER_DATA_DIR") or default_data_dir()).resolve()
         database_url = env.get("HEADWATER_DATABASE_URL") or f"sqlite:///{data_dir / 'headwater.db'}"
         return cls(
             data_dir=data_dir,
             database_url=database_url,
-            master_key=env.get("HEADWATER_MASTER_KEY") or None,
-            bootstrap_token=env.get("HEADWATER_BOOTSTRAP_TOKEN") or None,
-            allow_private_endpoints=_flag(env.get("HEADWATER_ALLOW_PRIVATE_ENDPOINTS")),
-            audit_retention_days=int(env.get("HEADWATER_AUDIT_RETENTION_DAYS") or 90),
+            master_key=_text(env, "HEADWATER_MASTER_KEY"),
+            bootstrap_token=_text(env, "HEADWATER_BOOTSTRAP_TOKEN"),
+            allow_private_endpoints=_flag(env, "HEADWATER_ALLOW_PRIVATE_ENDPOINTS", False),
+            max_json_body=_whole(env, "HEADWATER_MAX_JSON_BODY", 1024 * 1024),
+            chunk_size=_whole(env, "HEADWATER_CHUNK_SIZE", 1024 * 1024),
+            audit_retention_days=_whole(env, "HEADWATER_AUDIT_RETENTION_DAYS", 90, minimum=0),
             sandbox=SandboxSettings.from_env(env),
-            audit_linger_ms=float(env.get("HEADWATER_AUDIT_LINGER_MS") or 2.0),
-            connector_cache_size=int(env.get("HEADWATER_CONNECTOR_CACHE_SIZE") or 128),
-            connector_idle_seconds=float(env.get("HEADWATER_CONNECTOR_IDLE_SECONDS") or 300),
+            dask=DaskSettings.from_env(env),
+            audit_linger_ms=_number(env, "HEADWATER_AUDIT_LINGER_MS", 2.0),
+            connector_cache_size=_whole(env, "HEADWATER_CONNECTOR_CACHE_SIZE", 128, minimum=0),
+            connector_idle_seconds=_number(env, "HEADWATER_CONNECTOR_IDLE_SECONDS", 300.0, strict=True),
+            workers=_whole(env, "HEADWATER_WORKERS", None),
         )
+
+    # -- handing the settings to the processes the hub starts ---------------------------------
+
+    def handed_down(self) -> dict[str, str]:
+        """These settings as the one variable a process the hub starts reads back with `inherited`."""
+        return {HANDED_DOWN: json.dumps(asdict(self), default=str)}
+
+    @classmethod
+    def inherited(cls, environ: Environ | None = None) -> "Settings":
+        """The settings the starting process handed down, or (a process nobody handed any to, such
+        as a worker of an external Dask cluster) those of its own environment."""
+        env = os.environ if environ is None else environ
+        raw = env.get(HANDED_DOWN)
+        if not raw:
+            return cls.from_env(env)
+        values = json.loads(raw)
+        sandbox, dask = values.pop("sandbox"), values.pop("dask")
+        sandbox["path"] = tuple(Path(p) for p in sandbox["path"])
+        values["data_dir"] = Path(values["data_dir"])
+        return cls(**values, sandbox=SandboxSettings(**sandbox), dask=DaskSettings(**dask))
+
+
+# ---------------------------------------------------------------------------------------------
+# The client SDK's defaults
+
+
+def client_defaults(url: str | None, token: str | None) -> tuple[str, str | None]:
+    """The hub URL and token an SDK client uses: the given ones, else HEADWATER_URL and HEADWATER_TOKEN."""
+    return (url or os.environ.get("HEADWATER_URL") or DEFAULT_URL), (token or os.environ.get("HEADWATER_TOKEN") or None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rest of the process environment: what client libraries would read on their own
+
+
+def environment_values(names: Iterable[str]) -> dict[str, str]:
+    """Those of `names` set in this process's environment now, with their values (read live: libpq
+    and obstore read the environment at each connection, so a check must too)."""
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def forget_environment(names: Iterable[str]) -> None:
+    """Remove `names` from this process's environment, for the whole process (C libraries such as
+    libpq read the process environment, not a copy). Only `Hub.open` calls it: see there why."""
+    for name in names:
+        os.environ.pop(name, None)

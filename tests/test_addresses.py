@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 from hypothesis import given, settings
@@ -152,3 +152,61 @@ def test_protocols_are_case_insensitive(protocol_case: tuple[str, list[bool]], s
 def test_a_malformed_scheme_says_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(says)):
         parse_address(text)
+
+
+# -- `.my`: the caller's organization ----------------------------------------------------------
+
+org_name = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,62}", fullmatch=True)
+plain_segments = st.lists(st.text(alphabet="abcxyz-_0123456789", min_size=1, max_size=8), max_size=4)
+
+
+@pytest.mark.parametrize(
+    ("text", "resolved"),
+    [
+        ("data://.my/coll/a.csv", "data://acme/coll/a.csv"),
+        ("data://.my/coll/", "data://acme/coll/"),
+        ("data://.my/", "data://acme/"),
+        ("data://.my", "data://acme"),
+        (".my/coll/a.csv", "data://acme/coll/a.csv"),
+        ("data://other/coll/a.csv", "data://other/coll/a.csv"),
+        ("data://coll/.my/a.csv", "data://coll/.my/a.csv"),  # only the organization segment is the alias
+        ("data://.mine/a", "data://.mine/a"),
+        ("s3+lake://.my/a", "s3+lake://.my/a"),  # a bucket named `.my` is just a bucket
+    ],
+)
+def test_my_is_the_callers_organization_in_hosted_addresses_only(text: str, resolved: str) -> None:
+    assert str(parse_address(text).resolve_my("acme")) == resolved
+
+
+@settings(max_examples=300, deadline=None)
+@given(org_name, plain_segments, st.booleans())
+def test_resolving_my_is_writing_the_organization(org: str, segments: list[str], is_dir: bool) -> None:
+    path = "/".join(segments)
+    suffix = "/" if is_dir and path else ""
+    mine = parse_address(f"data://.my/{path}{suffix}" if path else "data://.my")
+    spelled = parse_address(f"data://{org}/{path}{suffix}" if path else f"data://{org}")
+    resolved = mine.resolve_my(org)
+    assert resolved == spelled
+    assert resolved.resolve_my(org) == resolved  # resolving twice changes nothing
+    assert parse_address(str(resolved)) == resolved  # the result is a normalised address
+
+
+@settings(max_examples=200, deadline=None)
+@given(org_name, st.sampled_from(["s3+lake", "postgres+db", "local+in"]), plain_segments)
+def test_connection_addresses_never_change(org: str, connection: str, segments: list[str]) -> None:
+    address = parse_address(f"{connection}://.my/{'/'.join(segments)}")
+    assert address.resolve_my(org) == address
+
+
+def test_no_module_but_the_parser_resolves_my() -> None:
+    """The alias is spelled in `headwater.addresses` alone (elsewhere only inside ACL strings such as `algo://.my/*`)."""
+    package = Path(__file__).resolve().parents[1] / "headwater"
+    offenders = []
+    for module in package.rglob("*.py"):
+        if module.name == "addresses.py" and module.parent == package:
+            continue
+        for number, line in enumerate(module.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if re.search(r"""["']\.my["'/]""", code):
+                offenders.append(f"{module.relative_to(package)}:{number}: {line.strip()}")
+    assert offenders == []

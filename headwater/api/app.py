@@ -46,11 +46,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None, worker:
     """`worker`: one of several processes serving one store; their parent migrated it, created the
     keys and the bootstrap token and purged old audit events, once, and one of them drives jobs."""
     owned = hub is None
+    settings = settings or (hub.settings if hub is not None else Settings.from_env())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.hub is None:
-            app.state.hub = Hub.open(settings or Settings.from_env(), migrate=not worker)
+            app.state.hub = Hub.open(settings, migrate=not worker)
         # Blocking work (store sessions, file I/O) runs in worker threads; size the pool above the
         # store's connection pool so a request holding a connection always gets a thread to finish.
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
@@ -78,9 +79,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None, worker:
     app.include_router(portal.router)
     app.mount(portal.ASSETS_PATH, portal.assets(), name="portal-assets")
 
-    max_body = (settings or (hub.settings if hub else Settings.from_env())).max_json_body
-
     app.add_middleware(DataReads)  # inside the audit middleware: every read still has its event
     app.add_middleware(AuditMiddleware)
-    app.add_middleware(EdgeMiddleware, max_body=max_body)
+    app.add_middleware(EdgeMiddleware, max_body=settings.max_json_body)
     return app

@@ -30,7 +30,8 @@ def stop_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def create_worker_app() -> FastAPI:
-    """The app of one worker: settings from the environment, the store prepared by the supervisor."""
+def create_worker_app(settings: Settings) -> FastAPI:
+    """The app of one worker: the supervisor's settings (its argument, never the environment), the
+    store prepared by the supervisor."""
     stop_with_parent()
-    return create_app(Settings.from_env(), worker=True)
+    return create_app(settings, worker=True)

@@ -19,6 +19,7 @@ from headwater import __version__
 from headwater.cli import audit, data, jobs, secrets, serve, sources, systems, token
 from headwater.cli.output import fail
 from headwater.errors import HeadwaterError
+from headwater.settings import SettingsError
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -40,6 +41,8 @@ class HeadwaterGroup(TyperGroup):
             raise typer.Exit(0) from None
         except HeadwaterError as exc:
             fail(exc.message)
+        except SettingsError as exc:
+            fail(str(exc))
         except OSError as exc:
             fail(describe_os_error(exc))
 

@@ -80,14 +80,17 @@ def serve(
              "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
     )] = False,
     workers: Annotated[int | None, typer.Option(
-        min=1, envvar="HEADWATER_WORKERS", show_default=False,
-        help="Worker processes serving the hub (default: one per CPU, at most 4); one of them drives jobs.",
+        min=1, show_default=False,
+        help="Worker processes serving the hub (default: HEADWATER_WORKERS, else one per CPU, at most 4); one of them drives jobs.",
     )] = None,
 ) -> None:
     """Run the hub. Configuration comes from HEADWATER_* environment variables."""
+    import functools
+
     import uvicorn
 
     from headwater.api.app import create_app, prepare
+    from headwater.api.workers import create_worker_app
     from headwater.services.hub import Hub
     from headwater.settings import Settings
 
@@ -97,7 +100,7 @@ def serve(
     from headwater.cli.store import describe, store_exists
 
     note(f"{'Using the store' if store_exists(settings) else 'Creating a new store'} in {describe(settings)}")
-    workers = workers or default_workers()
+    workers = workers or settings.workers or default_workers()
     hub: Hub | None = Hub.open(settings)  # migrations and keys, once, before any worker starts
     try:
         if workers > 1:
@@ -120,12 +123,12 @@ def serve(
             return
         hub.close()
         hub = None
-        if settings.allow_private_endpoints:
-            os.environ["HEADWATER_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # the workers read their settings from the environment
         from uvicorn.supervisors import Multiprocess
 
+        # The factory takes these settings as its argument: each spawned worker receives them with its
+        # configuration, and never reads the environment itself.
         config = uvicorn.Config(
-            "headwater.api.workers:create_worker_app", factory=True, workers=workers, host=host, port=port, log_level=log_level
+            functools.partial(create_worker_app, settings), factory=True, workers=workers, host=host, port=port, log_level=log_level
         )
         sock = config.bind_socket()
         sock.listen(config.backlog)  # before saying where: connections wait in its backlog for the first worker

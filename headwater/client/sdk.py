@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +17,8 @@ from headwater.addresses import Address
 from headwater.client.data import DEFAULT_CHUNK, DataDirectory, DataFile
 from headwater.client.errors import ClientError
 from headwater.client.manage import Audit, Jobs, Secrets, Sources, Systems, Tokens
-from headwater.client.transport import DEFAULT_TIMEOUT, DEFAULT_URL, Transport
+from headwater.client.transport import DEFAULT_TIMEOUT, Transport
+from headwater.settings import client_defaults
 
 
 class Client:
@@ -32,9 +32,10 @@ class Client:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         chunk_size: int = DEFAULT_CHUNK,
     ) -> None:
-        self.url = (url or os.environ.get("HEADWATER_URL") or DEFAULT_URL).rstrip("/")
+        url, token = client_defaults(url, token)
+        self.url = url.rstrip("/")
         self.chunk_size = chunk_size
-        self._transport = Transport(self.url, token or os.environ.get("HEADWATER_TOKEN") or None, timeout)
+        self._transport = Transport(self.url, token, timeout)
         self.secrets = Secrets(self._transport)
         self.sources = Sources(self._transport)
         self.systems = Systems(self._transport)

@@ -10,7 +10,6 @@ import httpx
 from headwater import __version__
 from headwater.client.errors import error_for, unreachable
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 

@@ -15,7 +15,6 @@ made, only written into, disappears with its last file, as on S3 itself.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -56,6 +55,7 @@ from headwater.connectors.s3_profiles import PROFILES, Profile
 if TYPE_CHECKING:
     from obstore.store import S3Credential
 
+from headwater.settings import environment_values
 from headwater.errors import (
     Conflict,
     EndpointRefused,
@@ -305,7 +305,7 @@ def make_store(
     }
     if profile.checksum:
         config["checksum_algorithm"] = profile.checksum
-    inherited = [name for name in ENV_ENCRYPTION if name in os.environ]
+    inherited = list(environment_values(ENV_ENCRYPTION))
     if inherited:
         # obstore would send the hub's KMS key id or SSE-C key to this endpoint, and has no way to unset them.
         raise UpstreamError(

@@ -23,15 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater import policy
-from headwater.addresses import HOSTED, Address, join, parse_address
+from headwater.addresses import HOSTED, Address, parse_address
 from headwater.errors import InvalidInput, NotFound, PermissionDenied
 from headwater.services.context import Caller
 
 if TYPE_CHECKING:
     from headwater.connectors.kind import Kind
     from headwater.store.models import Source, Token
-
-MY_ORG = ".my"
 
 
 class Action(StrEnum):
@@ -205,12 +203,7 @@ def audit_scope(caller: Caller) -> AuditScope:
 
 def normal_prefix(prefix: str, org_name: str) -> str:
     """An address prefix with `data://.my` resolved to the organization."""
-    address = parse_address(prefix)
-    if address.hosted:
-        head, _, rest = address.path.partition("/")
-        if head == MY_ORG:
-            address = Address(address.protocol, None, join(org_name, rest), address.is_dir)
-    return str(address)
+    return str(parse_address(prefix).resolve_my(org_name))
 
 
 def job_visible(caller: Caller, source_ids: Iterable[str], source_prefix: str, destination_prefix: str) -> bool:
@@ -260,9 +253,7 @@ def _token_prefix(caller: Caller, connection: str, root: str) -> str | None:
         return None
     if Address(prefix.protocol, prefix.label, "").connection != connection:
         raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")
-    path = prefix.path
-    if prefix.hosted and (path == MY_ORG or path.startswith(MY_ORG + "/")):
-        path = caller.org_name + path[len(MY_ORG):]
+    path = prefix.resolve_my(caller.org_name).path
     if root:
         if not (path + "/").startswith(root + "/"):
             raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")

@@ -33,7 +33,6 @@ from headwater.store import stamps
 from headwater.store.models import Collection, Secret, Source
 from headwater.store.stamps import Stamps
 
-MY_ORG = ".my"
 log = logging.getLogger("headwater.data")
 
 
@@ -100,8 +99,8 @@ class Target:
 
 
 def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
-    org, _, rest = address.path.partition("/")
-    if org not in {"", MY_ORG, caller.org_name}:
+    org, _, rest = address.resolve_my(caller.org_name).path.partition("/")
+    if org not in {"", caller.org_name}:
         raise NotFound(f"{address} does not exist")
     rights = authorization.hosted_rights(caller)
     connector = LocalConnector(hub.settings.hosted_dir / caller.org_id, create=True, chunk_size=hub.settings.chunk_size)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from headwater.connectors.kind import BuildContext
@@ -10,15 +9,9 @@ from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
-from headwater.settings import Settings
+from headwater.settings import Settings, forget_environment
 from headwater.store.database import Store
 from headwater.vault import Vault
-
-
-def forget_ambient_credentials() -> None:
-    """A connection never uses the hub's identity: drop what libpq would read from the environment."""
-    for name in AMBIENT_CREDENTIALS:
-        os.environ.pop(name, None)
 
 
 @dataclass
@@ -32,9 +25,17 @@ class Hub:
 
     @classmethod
     def open(cls, settings: Settings, migrate: bool = True) -> "Hub":
-        """The hub over the configured store; `migrate=False` in `serve --workers` processes, whose
-        parent migrated the store (and created the keys) once before starting them."""
-        forget_ambient_credentials()
+        """The hub over the configured store, and the only way to build one; `migrate=False` in the
+        processes the hub starts (`serve --workers`, Dask workers), whose parent migrated the store
+        (and created the keys) once before starting them.
+
+        It first drops the hub operator's own database credentials (PGPASSWORD, PGSERVICE, ...) from
+        the process environment, for the whole process: libpq reads them there at every connection
+        and no per-connection option turns that off, so a source without a password would otherwise
+        connect as the hub. Every process that opens a hub (the CLI, uvicorn workers, Dask workers)
+        passes here. (obstore's AWS_* credentials need no scrub: each S3 store is built with explicit
+        settings, and the encryption keys it cannot override are refused by `connectors.s3`.)"""
+        forget_environment(AMBIENT_CREDENTIALS)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database_url)
         if migrate:

@@ -26,6 +26,7 @@ from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases import postgres_arrow
 from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, ParquetEncoder, encode_all
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
+from headwater.settings import environment_values
 from headwater.errors import (
     Conflict,
     HeadwaterError,
@@ -113,7 +114,7 @@ class PostgresConnector(DatabaseConnector):
         """libpq's connection settings: the checked address, the source's own identity, never the hub's."""
         if not self.user:
             raise InvalidInput("no database user: bind a secret of type 'database' whose accessKey is the user")
-        if not self.password and any(os.environ.get(name) for name in AMBIENT_CREDENTIALS):
+        if not self.password and any(environment_values(AMBIENT_CREDENTIALS).values()):
             # libpq would fall back to the hub's own PGPASSWORD (or service file): never the hub's identity.
             raise InvalidInput("the data source has no password, and the hub never lends it its own")
         p = self.params

@@ -64,7 +64,7 @@ class Engine:
         self.shared = shared  # one of several worker processes: drives jobs only once it owns the lock
         self.active = not shared
         self.ownership: Ownership | None = None
-        self.config = config  # None: read from the environment when the executor starts
+        self.config = config or ExecutorConfig.of(hub.settings.dask)  # a test may choose another
         self.id = str(uuid.uuid4())
         self.key = runner.register_hub(hub)
         self._executor: Executor | None = None
@@ -80,7 +80,7 @@ class Engine:
         if not self.active:
             return
         self._keeper.start()
-        if (self.config or ExecutorConfig.from_env()).warm:
+        if self.config.warm:
             threading.Thread(target=self._warm, name="headwater-jobs-warm", daemon=True).start()
 
     def activate(self) -> None:
@@ -106,7 +106,7 @@ class Engine:
             if self._stop.is_set():
                 raise Stopped("the hub is stopping")
             if self._executor is None:
-                self._executor = DaskExecutor(self.config or ExecutorConfig.from_env(), self.hub.settings)
+                self._executor = DaskExecutor(self.config, self.hub.settings)
             return self._executor
 
     def stop(self) -> None:

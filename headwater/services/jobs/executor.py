@@ -11,9 +11,7 @@ TLS, and the hub authenticates with HEADWATER_DASK_TLS_CA_FILE, _CERT_FILE and _
 (its workers need the hub's HEADWATER_* environment and `headwater` installed). Tasks
 carry ids only (see `runner`).
 
-Configuration (environment): HEADWATER_DASK_SCHEDULER, HEADWATER_DASK_WORKERS,
-HEADWATER_DASK_THREADS, HEADWATER_DASK_PROCESSES (0 runs workers as threads of the hub), HEADWATER_DASK_WARM,
-HEADWATER_DASK_TLS_CA_FILE, HEADWATER_DASK_TLS_CERT_FILE, HEADWATER_DASK_TLS_KEY_FILE.
+Configuration: `Settings.dask` (the HEADWATER_DASK_* variables, see `headwater.settings`).
 """
 
 from __future__ import annotations
@@ -24,39 +22,21 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from headwater.settings import Settings
+from headwater.settings import DaskSettings, Settings
 
 log = logging.getLogger("headwater.jobs")
 
 
 @dataclass(frozen=True)
-class ExecutorConfig:
-    scheduler: str | None = None
-    processes: bool = True
-    workers: int | None = None
-    threads: int | None = None
-    tls_ca_file: str | None = None
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    warm: bool = True  # start the cluster (and ready its workers) when the hub starts, not on its first job
+class ExecutorConfig(DaskSettings):
+    """The hub's Dask settings (`Settings.dask`), or a test's own choice, with what the executor makes of them."""
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "ExecutorConfig":
-        env = os.environ if environ is None else environ
-        number = lambda name: int(env[name]) if env.get(name) else None  # noqa: E731
-        return cls(
-            scheduler=env.get("HEADWATER_DASK_SCHEDULER") or None,
-            processes=(env.get("HEADWATER_DASK_PROCESSES") or "1").strip().lower() not in ("0", "false", "no", "off"),
-            workers=number("HEADWATER_DASK_WORKERS"),
-            threads=number("HEADWATER_DASK_THREADS"),
-            tls_ca_file=env.get("HEADWATER_DASK_TLS_CA_FILE") or None,
-            tls_cert_file=env.get("HEADWATER_DASK_TLS_CERT_FILE") or None,
-            tls_key_file=env.get("HEADWATER_DASK_TLS_KEY_FILE") or None,
-            warm=(env.get("HEADWATER_DASK_WARM") or "1").strip().lower() not in ("0", "false", "no", "off"),
-        )
+    def of(cls, settings: DaskSettings) -> "ExecutorConfig":
+        return settings if isinstance(settings, cls) else cls(**{f.name: getattr(settings, f.name) for f in fields(settings)})
 
     def external_security(self) -> Any:
         """The hub's TLS identity towards an existing cluster; a `ValueError` naming what is missing."""
@@ -129,21 +109,6 @@ class Executor(ABC):
     def close(self) -> None: ...
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
-    """What embedded worker processes need to open the hub themselves (given at start, never in a task)."""
-    env = {
-        "HEADWATER_DATA_DIR": str(settings.data_dir),
-        "HEADWATER_DATABASE_URL": settings.database_url,
-        "HEADWATER_AUDIT_RETENTION_DAYS": str(settings.audit_retention_days),
-    }
-    if settings.allow_private_endpoints:
-        env["HEADWATER_ALLOW_PRIVATE_ENDPOINTS"] = "1"
-    if settings.master_key:
-        env["HEADWATER_MASTER_KEY"] = settings.master_key
-    env.update(settings.sandbox.environment())
-    return env
-
-
 class DaskExecutor(Executor):
     """Dask distributed: an embedded LocalCluster, or the cluster at `config.scheduler`."""
 
@@ -169,7 +134,8 @@ class DaskExecutor(Executor):
             threads = config.threads or 8
             kwargs: dict[str, Any] = {}
             if config.processes:
-                kwargs["env"] = worker_environment(settings)
+                # how worker processes open the hub (given at start, never in a task); they create no tokens
+                kwargs["env"] = replace(settings, bootstrap_token=None).handed_down()
                 kwargs["host"] = "127.0.0.1"  # scheduler, nannies and workers listen on loopback only,
                 kwargs["security"] = Security.temporary()  # and accept only peers holding this cluster's certificate
             else:

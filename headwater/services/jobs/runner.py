@@ -3,8 +3,8 @@
 Task arguments are only a hub key (a hash naming the hub, no secret), a job id, a
 partition index and the job's generation. The worker finds the hub itself: in the
 embedded cluster's threads it is the hub's own object; in worker processes it is
-opened from the environment the hub gave them when it started them (or, on an
-existing cluster, the workers' own HEADWATER_* environment). Credentials never travel
+opened (`Hub.open`) with the settings the hub handed them when it started them (or, on an
+existing cluster, those of the workers' own HEADWATER_* environment). Credentials never travel
 in a task, so none can show in Dask's dashboard, logs or task repr.
 
 All partitions of a process share one event loop (a blocking portal), so opened
@@ -35,7 +35,6 @@ from headwater.connectors.base import Entry
 from headwater.connectors.local import LocalConnector
 from headwater.errors import HeadwaterError
 from headwater.services import data
-from headwater.services.audit import AuditLog
 from headwater.services.hub import Hub
 from headwater.services.jobs import apps, assemblers, cleanup, records
 from headwater.services.jobs.inputs import PartitionInput, RandomFile
@@ -46,9 +45,7 @@ from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import JobIdentity, JobState, PartitionSpec, PartState
 from headwater.services.jobs.streams import Meter, leaf
 from headwater.settings import Settings
-from headwater.store.database import Store
 from headwater.store.models import Job, JobPartition, now
-from headwater.vault import Vault
 
 CHECK_EVERY = 0.25
 CACHED_JOBS = 16
@@ -97,18 +94,15 @@ def forget_hub(key: str) -> None:
 
 
 def worker_hub(key: str) -> Hub:
-    """The hub a task belongs to, opened from this process's environment when it is not here already."""
+    """The hub a task belongs to, opened with the settings this process was handed when it is not here already."""
     with _lock:
         found = _hubs.get(key)
         if found is not None:
             return found
-        settings = Settings.from_env()
+        settings = Settings.inherited()
         if hub_key(settings) != key:
             raise RuntimeError("this Dask worker is configured for another hub: give it the hub's HEADWATER_* environment")
-        store = Store(settings.database_url)
-        vault = Vault.open(settings.master_key_file, settings.master_key)
-        audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days)
-        hub = _hubs[key] = Hub(settings, store, vault, audit)
+        hub = _hubs[key] = Hub.open(settings, migrate=False)  # the hub that started this worker migrated the store
         return hub
 
 

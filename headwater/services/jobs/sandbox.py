@@ -89,7 +89,7 @@ def secret_paths(settings: Settings) -> list[str]:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         paths.append(os.path.realpath(url.database))
-    paths += [os.path.realpath(p) for name, p in os.environ.items() if name.startswith("HEADWATER_DASK_TLS_") and p]
+    paths += [os.path.realpath(p) for p in settings.dask.tls_files]
     return paths
 
 

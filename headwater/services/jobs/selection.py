@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from headwater.addresses import Address, join, parse_address
+from headwater.addresses import Address, parse_address
 from headwater.errors import InvalidInput
 from headwater.globs import compile_glob
 
@@ -31,11 +31,7 @@ class Selection:
 
 def select(text: str, org_name: str) -> Selection:
     """Parse a source address such as `s3+in://bucket/raw/*.csv`; a trailing '/' means every file below."""
-    address = parse_address(text)
-    if address.hosted:
-        head, _, rest = address.path.partition("/")
-        if head == ".my":
-            address = Address(address.protocol, None, join(org_name, rest), address.is_dir)
+    address = parse_address(text).resolve_my(org_name)
     segments = address.path.split("/") if address.path else []
     for index, segment in enumerate(segments):
         if WILDCARDS.search(segment):
@@ -53,8 +49,5 @@ def destination(text: str, org_name: str) -> Address:
     address = parse_address(text)
     if WILDCARDS.search(address.path):
         raise InvalidInput("a destination is a folder: it takes no glob")
-    if address.hosted:
-        head, _, rest = address.path.partition("/")
-        if head == ".my":
-            address = Address(address.protocol, None, join(org_name, rest), True)
+    address = address.resolve_my(org_name)
     return Address(address.protocol, address.label, address.path, True)
