@@ -30,10 +30,6 @@ pytestmark = pytest.mark.anyio
 ORG = "org-contract"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def context(data_dir: Path, source_id: str = "source-1") -> BuildContext:
     return BuildContext(data_dir / "hosted", allow_private_endpoints=True, chunk_size=4096, data_dir=data_dir, org_id=ORG, source_id=source_id)

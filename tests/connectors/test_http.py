@@ -345,7 +345,3 @@ def test_url_sources_are_input_only(api: httpx.Client, http_server: HttpServer) 
 
 # -- the connector contract of the `url` kind runs in test_contract.py
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

@@ -44,10 +44,6 @@ EVERY_TYPE = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def make(db: ScratchDatabase, user: str | None = None, password: str | None = None, **params: Any) -> MysqlConnector:
     settings = {"host": db.host, "port": db.port, "database": db.name, **params}

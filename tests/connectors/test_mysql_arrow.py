@@ -19,7 +19,7 @@ from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import ParquetEncoder
 from headwater.connectors.databases.mysql import MysqlConnector
 from headwater.errors import HeadwaterError, InvalidInput
-from tests.connectors.test_mysql import anyio_backend, make, my, read_all, run, table  # noqa: F401 - fixtures
+from tests.connectors.test_mysql import make, my, read_all, run, table  # noqa: F401 - fixtures
 from tests.fixtures.databases import ScratchDatabase
 
 pytestmark = pytest.mark.anyio

@@ -47,10 +47,6 @@ second line', 'v', 'abc', true, '\\x0001ff', '2024-01-02', '01:02:03.5', '2024-0
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def make(db: ScratchDatabase, user: str | None = None, password: str | None = None, **params: Any) -> PostgresConnector:
     settings = {"host": db.host, "port": db.port, "database": db.name, **params}

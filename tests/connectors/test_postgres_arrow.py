@@ -16,7 +16,7 @@ from headwater.connectors import endpoints
 from headwater.connectors.databases import formats, postgres_arrow
 from headwater.connectors.databases.postgres import PostgresConnector
 from headwater.errors import InvalidInput
-from tests.connectors.test_postgres import anyio_backend, make, pg, read_all, table  # noqa: F401 - fixtures
+from tests.connectors.test_postgres import make, pg, read_all, table  # noqa: F401 - fixtures
 from tests.fixtures.databases import ScratchDatabase, pg_connect
 
 pytestmark = pytest.mark.anyio

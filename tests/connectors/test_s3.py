@@ -39,10 +39,6 @@ from tests.fixtures.seaweedfs import Keys, SeaweedFS
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def build(
     server: SeaweedFS,

@@ -35,10 +35,6 @@ pytestmark = pytest.mark.anyio
 FAST = Timeouts(connect=1.0, check=1.0)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def connector(
     server: SeaweedFS,

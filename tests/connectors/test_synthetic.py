@@ -40,10 +40,6 @@ SPEC: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def make(spec: dict[str, Any] = SPEC) -> SyntheticConnector:
     return SyntheticConnector(SyntheticParams.model_validate(spec))

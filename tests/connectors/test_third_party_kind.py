@@ -76,10 +76,6 @@ def test_the_hub_lists_the_kind_with_its_schema_and_serves_a_source_of_it(sqlite
 GREETING_TRAITS = Traits(output=False, directories=False)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture
 async def connector(tmp_path: Path) -> AsyncIterator[Connector]:
