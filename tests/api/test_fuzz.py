@@ -44,6 +44,7 @@ def api_schema(sqlite_hub: RunningHub) -> schemathesis.BaseSchema:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_no_schema_violation(case: schemathesis.Case, fuzz_token: str) -> None:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 
 
+@pytest.mark.slow
 def test_fifty_clients_for_a_minute_get_no_errors_and_memory_stays_flat() -> None:
     completed = subprocess.run(
         [sys.executable, str(BENCH), "--clients", "50", "--duration", "60", "--json"],
