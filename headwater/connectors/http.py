@@ -456,21 +456,8 @@ class UrlConnector(Connector):
             elif headers:
                 skip = first  # the server ignored the range: drop what comes before it
             remaining = None if end is None else end - first
-            async for chunk in response.aiter_raw():  # network-sized pieces (64 KiB): no re-buffering
-                if skip:
-                    if len(chunk) <= skip:
-                        skip -= len(chunk)
-                        continue
-                    chunk, skip = chunk[skip:], 0
-                if remaining is not None:
-                    chunk = chunk[:remaining]
-                    remaining -= len(chunk)
-                if chunk:
-                    yield chunk
-                if remaining == 0:
-                    break
-        except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, url) from None
+            async for chunk in self._body(response, url, skip, remaining):
+                yield chunk
         finally:
             await response.aclose()
 
