@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -159,6 +161,81 @@ class DaskSettings:
         return tuple(p for p in (self.tls_ca_file, self.tls_cert_file, self.tls_key_file) if p)
 
 
+_STORAGE_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,220}[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the hub keeps its own bytes (hosted data, uploads, temporary buckets), and how it reaches them.
+
+    `url` is None (the data dir), a folder path (or `file://` URL), or `s3://BUCKET/PREFIX`. The
+    object store's endpoint, region and keys are the operator's, given here, never a user's secret.
+    """
+
+    url: str | None = None
+    endpoint: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    path_style: bool | None = None
+
+    @property
+    def bucket(self) -> str | None:
+        """The bucket of an `s3://` URL (None for a folder)."""
+        if self.url is None or not self.url.startswith("s3://"):
+            return None
+        return urlsplit(self.url).netloc
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix inside the bucket that is the storage's root ("" for the whole bucket)."""
+        return urlsplit(self.url or "").path.strip("/") if self.bucket else ""
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of a folder URL (None for the default or an object store)."""
+        if self.url is None or self.bucket is not None:
+            return None
+        return Path(urlsplit(self.url).path if self.url.startswith("file://") else self.url)
+
+    @classmethod
+    def from_env(cls, env: Environ) -> "StorageSettings":
+        url = _text(env, "HEADWATER_STORAGE_URL")
+        name = "HEADWATER_STORAGE_URL"
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme == "s3":
+                segments = parts.path.strip("/").split("/") if parts.path.strip("/") else []
+                if not _STORAGE_BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment or parts.username:
+                    raise SettingsError(f"{name} must be s3://BUCKET/PREFIX with a bucket name of 3-222 letters, digits, '.', '-' or '_'")
+                if any(s in {"", ".", ".."} or "\\" in s for s in segments):
+                    raise SettingsError(f"{name}'s prefix must be a plain path (no empty, '.' or '..' segments)")
+            elif parts.scheme == "file" or (parts.scheme == "" and url.startswith("/")):
+                url = str(Path(parts.path if parts.scheme else url).resolve())
+            else:
+                raise SettingsError(f"{name} must be an absolute folder path, a file:// URL or s3://BUCKET/PREFIX (got scheme {parts.scheme!r})")
+        endpoint = _text(env, "HEADWATER_STORAGE_ENDPOINT")
+        if endpoint is not None:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username or parts.password:
+                raise SettingsError("HEADWATER_STORAGE_ENDPOINT must be an http:// or https:// URL with a host and no credentials")
+            if parts.path not in {"", "/"} or parts.query:
+                raise SettingsError("HEADWATER_STORAGE_ENDPOINT must be scheme://host[:port] with no path or query")
+            endpoint = endpoint.rstrip("/")
+        access, secret = _text(env, "HEADWATER_STORAGE_ACCESS_KEY_ID"), _text(env, "HEADWATER_STORAGE_SECRET_ACCESS_KEY")
+        if (access is None) != (secret is None):
+            raise SettingsError("HEADWATER_STORAGE_ACCESS_KEY_ID and HEADWATER_STORAGE_SECRET_ACCESS_KEY go together: set both or neither")
+        raw_style = (env.get("HEADWATER_STORAGE_PATH_STYLE") or "").strip()
+        return cls(
+            url=url,
+            endpoint=endpoint,
+            region=_text(env, "HEADWATER_STORAGE_REGION"),
+            access_key_id=access,
+            secret_access_key=secret,
+            path_style=_flag(env, "HEADWATER_STORAGE_PATH_STYLE", True) if raw_style else None,
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the hub reads from its environment, resolved once."""
@@ -173,6 +250,7 @@ class Settings:
     audit_retention_days: int = 90
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     dask: DaskSettings = field(default_factory=DaskSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     audit_linger_ms: float = 2.0
     connector_cache_size: int = 128  # opened connections kept per hub process, least recently used dropped first
     connector_idle_seconds: float = 300.0  # an opened connection unused this long is closed
@@ -180,8 +258,8 @@ class Settings:
 
     @property
     def hosted_dir(self) -> Path:
-        """Where `data://` objects live on the local disk."""
-        return self.data_dir / "hosted"
+        """Where `data://` objects live when the hub's storage is a folder (see `headwater.storage`)."""
+        return (self.storage.folder or self.data_dir) / "hosted"
 
     @property
     def master_key_file(self) -> Path:
@@ -204,6 +282,7 @@ class Settings:
             audit_retention_days=_whole(env, "HEADWATER_AUDIT_RETENTION_DAYS", 90, minimum=0),
             sandbox=SandboxSettings.from_env(env),
             dask=DaskSettings.from_env(env),
+            storage=StorageSettings.from_env(env),
             audit_linger_ms=_number(env, "HEADWATER_AUDIT_LINGER_MS", 2.0),
             connector_cache_size=_whole(env, "HEADWATER_CONNECTOR_CACHE_SIZE", 128, minimum=0),
             connector_idle_seconds=_number(env, "HEADWATER_CONNECTOR_IDLE_SECONDS", 300.0, strict=True),
@@ -226,9 +305,10 @@ class Settings:
             return cls.from_env(env)
         values = json.loads(raw)
         sandbox, dask = values.pop("sandbox"), values.pop("dask")
+        storage = values.pop("storage", None) or {}
         sandbox["path"] = tuple(Path(p) for p in sandbox["path"])
         values["data_dir"] = Path(values["data_dir"])
-        return cls(**values, sandbox=SandboxSettings(**sandbox), dask=DaskSettings(**dask))
+        return cls(**values, sandbox=SandboxSettings(**sandbox), dask=DaskSettings(**dask), storage=StorageSettings(**storage))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Kinds whose bytes the hub keeps itself: `file` (an upload), `bucket` (temporary output), `bypass` (none).
 
-Layout under the hub's data dir:
+Layout below the root of the hub's storage (`headwater.storage`: the data dir, or a bucket prefix):
 
     uploads/<org_id>/<upload_id>/meta.json      an upload's state (open → assembled → complete)
     uploads/<org_id>/<upload_id>/parts/00001    parts of a resumable upload, until assembled
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,10 +28,10 @@ from pydantic import Field, field_validator
 
 from headwater import links
 from headwater.addresses import join, normalise_segment
-from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params
+from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Opened, Params, Span
 from headwater.connectors.kind import BuildContext, Kind
-from headwater.connectors.local import PARTIAL_PREFIX, LocalConnector
 from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
+from headwater.storage import FolderStorage, Storage, Stored
 
 UPLOADS = "uploads"
 BUCKETS = "buckets"
@@ -42,7 +40,11 @@ FILE_LINK_TTL = timedelta(hours=1)
 UPLOAD_TTL = timedelta(hours=24)  # an upload not completed within this is abandoned
 ORPHAN_GRACE = timedelta(hours=1)  # files of a deleted source are kept at least this long
 MAX_PARTS = 10_000
+META = "meta.json"
+COMPLETING = "completing"  # the lock object of an upload being assembled
+HIDDEN = ".headwater-"  # names the hub keeps for itself (temporaries, folder markers): not counted as files
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_PART = re.compile(r"[0-9]{5}")
 
 
 def _now() -> datetime:
@@ -55,6 +57,10 @@ def _iso(moment: datetime) -> str:
 
 def _data_dir(ctx: BuildContext) -> Path:
     return ctx.data_dir if ctx.data_dir is not None else ctx.hosted_dir.parent
+
+
+def _storage(ctx: BuildContext) -> Storage:
+    return ctx.storage if ctx.storage is not None else FolderStorage(_data_dir(ctx))
 
 
 def _owner(ctx: BuildContext, kind: str) -> tuple[str, str]:
@@ -152,12 +158,22 @@ class FileConnector(Connector):
     kind: ClassVar[str] = "file"
     capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=False)
 
-    def __init__(self, data_dir: Path, org_id: str, upload_id: str, filename: str, *, chunk_size: int = DEFAULT_CHUNK, link_ttl: timedelta = FILE_LINK_TTL) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        data_dir: Path,
+        org_id: str,
+        upload_id: str,
+        filename: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+        link_ttl: timedelta = FILE_LINK_TTL,
+    ) -> None:
         self.filename = filename
         self.link_path = f"{UPLOADS}/{org_id}/{upload_id}/data/{filename}"
         self.link_ttl = link_ttl
         self._signer = links.signer(data_dir)
-        self._local = LocalConnector(data_dir / UPLOADS / org_id / upload_id / "data", chunk_size=chunk_size)
+        self._files = storage.connector(f"{UPLOADS}/{org_id}/{upload_id}/data", chunk_size=chunk_size)
 
     def _own(self, path: str) -> None:
         if path != self.filename:
@@ -173,7 +189,7 @@ class FileConnector(Connector):
             return Entry(name="", is_dir=True)
         self._own(path)
         try:
-            entry = await self._local.stat(path)
+            entry = await self._files.stat(path)
         except NotFound:
             raise NotFound(f"the uploaded file {self.filename!r} is missing from the hub") from None
         expires = links.expiry(self.link_ttl)
@@ -183,7 +199,7 @@ class FileConnector(Connector):
         self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
     ) -> AsyncIterator[bytes]:
         self._own(path)
-        async for chunk in self._local.read(path, start, end):
+        async for chunk in self._files.read(path, start, end):
             yield chunk
 
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
@@ -191,6 +207,9 @@ class FileConnector(Connector):
             self._own(path)
             raise InvalidInput(f"{path!r} is a file, not a directory")
         return Listing([], [] if marker else [await self.stat(self.filename)])
+
+    async def close(self) -> None:
+        await self._files.close()
 
 
 # -- bucket (temporary output) --------------------------------------------------------
@@ -200,17 +219,26 @@ class BucketParams(Params):
     """No parameters: a temporary bucket lives in the hub, one per data source."""
 
 
-class BucketConnector(LocalConnector):
+class BucketConnector(Connector):
     """Files kept by the hub for BUCKET_TTL after they are written, each with a signed download link."""
 
     kind: ClassVar[str] = "bucket"
     capabilities: ClassVar[Capabilities] = Capabilities(input=False, output=True)
 
-    def __init__(self, data_dir: Path, org_id: str, source_id: str, *, chunk_size: int = DEFAULT_CHUNK, ttl: timedelta = BUCKET_TTL) -> None:
-        super().__init__(data_dir / BUCKETS / org_id / source_id, create=True, chunk_size=chunk_size)
+    def __init__(
+        self,
+        storage: Storage,
+        data_dir: Path,
+        org_id: str,
+        source_id: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+        ttl: timedelta = BUCKET_TTL,
+    ) -> None:
         self.link_root = f"{BUCKETS}/{org_id}/{source_id}"
         self.ttl = ttl
         self._signer = links.signer(data_dir)
+        self._files = storage.connector(self.link_root, create=True, chunk_size=chunk_size)
 
     def _expires(self, entry: Entry) -> datetime:
         return (entry.modified or _now()) + self.ttl
@@ -222,17 +250,46 @@ class BucketConnector(LocalConnector):
         url = self._signer.url(f"{self.link_root}/{path}", expires)
         return replace(entry, extra={**entry.extra, "tempUrl": url, "expiresAt": _iso(expires)})
 
+    def real_path(self, path: str) -> str:
+        return self._files.real_path(path)
+
+    async def check(self, *, write: bool = False) -> None:
+        await self._files.check(write=write)
+
     async def stat(self, path: str) -> Entry:
-        entry = await super().stat(path)
+        entry = await self._files.stat(path)
         if not entry.is_dir and self._expires(entry) <= _now():
             raise NotFound(f"{path!r} has expired")
         return self._linked(path, entry)
 
+    def read(
+        self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
+        return self._files.read(path, start, end)
+
+    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+        return await self._files.open_read(path, span)
+
+    async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+        return await self._files.write(path, chunks, size_hint)
+
+    async def delete(self, path: str) -> None:
+        await self._files.delete(path)
+
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
-        page = await super().list(path, marker, limit)
+        page = await self._files.list(path, marker, limit)
         now = _now()
         files = [self._linked(join(path, f.name), f) for f in page.files if self._expires(f) > now]
         return Listing(page.folders, files, page.marker)
+
+    async def mkdir(self, path: str) -> None:
+        await self._files.mkdir(path)
+
+    async def rmdir(self, path: str, recursive: bool = False) -> int:
+        return await self._files.rmdir(path, recursive)
+
+    async def close(self) -> None:
+        await self._files.close()
 
 
 # -- uploads: staging of the `file` kind's bytes ------------------------------------------
@@ -260,80 +317,69 @@ class Upload:
     description: str = ""
     source_id: str | None = None
     created_by: str | None = None
-    folder: Path = field(default=Path("."), repr=False)
 
     @property
-    def data_file(self) -> Path:
-        return self.folder / "data" / self.filename
+    def key(self) -> str:
+        """The upload's folder below the storage root."""
+        return f"{UPLOADS}/{self.org_id}/{self.id}"
 
     @property
     def link_path(self) -> str:
-        return f"{UPLOADS}/{self.org_id}/{self.id}/data/{self.filename}"
+        return f"{self.key}/data/{self.filename}"
 
     @property
     def created(self) -> datetime:
         return datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
 
 
-async def _stream_to(path: Path, chunks: AsyncIterable[bytes]) -> tuple[int, str]:
-    """Write a stream to `path` through a temporary name; return its size and SHA-256."""
-    temp = path.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
-    digest = hashlib.sha256()
-    size = 0
-    done = False
-    try:
-        async with await anyio.open_file(temp, "wb") as handle:
-            async for chunk in chunks:
-                if chunk:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    await handle.write(chunk)
-        await anyio.to_thread.run_sync(os.replace, temp, path)
-        done = True
-    finally:
-        if not done:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(lambda: temp.unlink(missing_ok=True))
-    return size, digest.hexdigest()
+async def _hashed(chunks: AsyncIterable[bytes], digest: Any) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        if chunk:
+            digest.update(chunk)
+            yield chunk
 
 
 class UploadStore:
-    """Uploads of one hub: create, receive parts or a whole body, assemble, discard."""
+    """Uploads of one hub, in its storage: create, receive parts or a whole body, assemble, discard.
 
-    def __init__(self, data_dir: Path, chunk_size: int = DEFAULT_CHUNK) -> None:
-        self.root = data_dir / UPLOADS
+    The synchronous calls (create, get, save, parts, discard) do I/O: run them in a worker thread.
+    Bytes go through the storage's connectors, whose writes are atomic (nothing partial on failure).
+    """
+
+    def __init__(self, storage: Storage, chunk_size: int = DEFAULT_CHUNK) -> None:
+        self.storage = storage
         self.chunk_size = chunk_size
+
+    def _files(self, upload: Upload) -> Connector:
+        return self.storage.connector(upload.key, chunk_size=self.chunk_size)
 
     def create(self, org_id: str, filename: str, **fields: Any) -> Upload:
         upload = Upload(id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=_iso(_now()), **fields)
-        upload.folder = self.root / org_id / upload.id
-        (upload.folder / "parts").mkdir(parents=True)
-        (upload.folder / "data").mkdir()
         self.save(upload)
         return upload
 
     def get(self, org_id: str, upload_id: str) -> Upload:
         """The upload with this id in this organization; `NotFound` otherwise (other organizations' included)."""
-        folder = self.root / org_id / upload_id
         try:
-            if not _UPLOAD_ID.fullmatch(upload_id):
-                raise FileNotFoundError
-            raw = json.loads((folder / "meta.json").read_text())
-        except (FileNotFoundError, NotADirectoryError, ValueError):
+            if not _UPLOAD_ID.fullmatch(upload_id) or not org_id or "/" in org_id or org_id in {".", ".."}:
+                raise NotFound(upload_id)
+            raw = json.loads(self.storage.read_small(f"{UPLOADS}/{org_id}/{upload_id}/{META}"))
+            upload = Upload(**raw)
+        except (NotFound, ValueError, TypeError):
             raise NotFound(f"upload {upload_id!r} does not exist") from None
-        return Upload(**raw, folder=folder)
+        if upload.org_id != org_id or upload.id != upload_id:
+            raise NotFound(f"upload {upload_id!r} does not exist")
+        return upload
 
     def save(self, upload: Upload) -> None:
-        fields = asdict(upload)
-        fields.pop("folder")
-        temp = upload.folder / f"{PARTIAL_PREFIX}meta-{uuid.uuid4().hex}"
-        temp.write_text(json.dumps(fields))
-        os.replace(temp, upload.folder / "meta.json")
+        self.storage.write_small(f"{upload.key}/{META}", json.dumps(asdict(upload)).encode())
 
     def parts(self, upload: Upload) -> list[Part]:
         found = []
-        for path in (upload.folder / "parts").glob("[0-9]" * 5):
-            found.append(Part(int(path.name), path.stat().st_size))
+        for stored in self.storage.walk(f"{upload.key}/parts"):
+            name = stored.key.rsplit("/", 1)[-1]
+            if _PART.fullmatch(name):
+                found.append(Part(int(name), stored.size))
         return sorted(found, key=lambda p: p.number)
 
     async def write_part(self, upload: Upload, number: int, chunks: AsyncIterable[bytes]) -> Part:
@@ -342,15 +388,24 @@ class UploadStore:
             raise Conflict(f"upload {upload.id!r} is {upload.state}: it takes no more parts")
         if not 1 <= number <= MAX_PARTS:
             raise InvalidInput(f"part number {number} is out of range: use 1 to {MAX_PARTS}")
-        size, digest = await _stream_to(upload.folder / "parts" / f"{number:05d}", chunks)
-        return Part(number, size, digest)
+        digest = hashlib.sha256()
+        files = self._files(upload)
+        try:
+            entry = await files.write(f"parts/{number:05d}", _hashed(chunks, digest))
+        finally:
+            await files.close()
+        return Part(number, entry.size or 0, digest.hexdigest())
 
     async def write_whole(self, upload: Upload, chunks: AsyncIterable[bytes]) -> int:
         """Store the file in one piece and mark the upload assembled."""
-        size, _ = await _stream_to(upload.data_file, chunks)
-        upload.state, upload.size = "assembled", size
+        files = self._files(upload)
+        try:
+            entry = await files.write(f"data/{upload.filename}", chunks)
+        finally:
+            await files.close()
+        upload.state, upload.size = "assembled", entry.size or 0
         await anyio.to_thread.run_sync(self.save, upload)
-        return size
+        return upload.size
 
     async def assemble(self, upload: Upload, expected: list[int] | None = None) -> int:
         """Concatenate the parts in order into the file (streamed, bounded memory); mark it assembled."""
@@ -365,104 +420,101 @@ class UploadStore:
             raise InvalidInput(f"upload {upload.id!r} is missing part {missing[0]}: parts are numbered 1, 2, 3, ...")
         if expected is not None and sorted(expected) != numbers:
             raise InvalidInput(f"parts {sorted(expected)} were expected but the hub has {numbers}")
-        lock = upload.folder / "completing"
+        lock = f"{upload.key}/{COMPLETING}"
+        if not await anyio.to_thread.run_sync(self.storage.create_exclusive, lock):
+            raise Conflict(f"upload {upload.id!r} is already being completed")
+        files = self._files(upload)
         try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise Conflict(f"upload {upload.id!r} is already being completed") from None
-        os.close(fd)
-        try:
-            size = await anyio.to_thread.run_sync(self._concatenate, upload, parts)
-            upload.state, upload.size = "assembled", size
+
+            async def joined() -> AsyncIterator[bytes]:
+                for part in parts:
+                    async for chunk in files.read(f"parts/{part.number:05d}"):
+                        yield chunk
+
+            entry = await files.write(f"data/{upload.filename}", joined(), sum(p.size for p in parts))
+            upload.state, upload.size = "assembled", entry.size or 0
             await anyio.to_thread.run_sync(self.save, upload)
         finally:
-            lock.unlink(missing_ok=True)
-        shutil.rmtree(upload.folder / "parts", ignore_errors=True)
-        return size
-
-    def _concatenate(self, upload: Upload, parts: list[Part]) -> int:
-        temp = upload.data_file.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
-        try:
-            with temp.open("wb") as out:
-                for part in parts:
-                    with (upload.folder / "parts" / f"{part.number:05d}").open("rb") as src:
-                        shutil.copyfileobj(src, out, self.chunk_size)
-            os.replace(temp, upload.data_file)
-        finally:
-            temp.unlink(missing_ok=True)
-        return upload.data_file.stat().st_size
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.storage.delete, [lock])
+                await files.close()
+        await anyio.to_thread.run_sync(self.storage.delete_tree, f"{upload.key}/parts")
+        return upload.size
 
     def discard(self, upload: Upload) -> None:
-        shutil.rmtree(upload.folder, ignore_errors=True)
+        self.storage.delete_tree(upload.key)
 
 
 # -- purging ------------------------------------------------------------------------------
 
 
-def _older(path: Path, age: timedelta, now: datetime) -> bool:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc) + age <= now
-    except FileNotFoundError:
-        return False
-
-
-def _purge_bucket(root: Path, ttl: timedelta, now: datetime, everything: bool) -> int:
-    """Delete the expired files of one bucket (all of them if `everything`), then its emptied folders."""
+def _purge_buckets(storage: Storage, now: datetime, live_sources: Collection[str] | None, ttl: timedelta) -> int:
+    """Delete expired bucket files; every file of a deleted source's bucket once its newest is ORPHAN_GRACE old."""
+    buckets: dict[tuple[str, str], list[Stored]] = {}
+    for stored in storage.walk(BUCKETS):
+        parts = stored.key.split("/")
+        if len(parts) >= 4:
+            buckets.setdefault((parts[1], parts[2]), []).append(stored)
     removed = 0
-    emptied: set[Path] = set()
-    for folder, _, files in os.walk(root, topdown=False):
-        here = Path(folder)
-        for name in files:
-            if everything or _older(here / name, ttl, now):
-                (here / name).unlink(missing_ok=True)
-                removed += 1
-                emptied.add(here)
-        if here != root and (here in emptied or _older(here, ttl, now)) and not any(here.iterdir()):
-            here.rmdir()
-            emptied.add(here.parent)
-    if everything:
-        shutil.rmtree(root, ignore_errors=True)
+    for (org_id, source_id), files in sorted(buckets.items()):
+        root = f"{BUCKETS}/{org_id}/{source_id}"
+        orphan = live_sources is not None and source_id not in live_sources and all(f.modified + ORPHAN_GRACE <= now for f in files)
+        gone = [f.key for f in files if orphan or f.modified + ttl <= now]
+        storage.delete(gone)
+        removed += sum(1 for key in gone if not key.rsplit("/", 1)[-1].startswith(HIDDEN))
+        if orphan:
+            storage.delete_tree(root)
+        else:
+            storage.tidy(root, gone)
+    return removed
+
+
+def _purge_uploads(storage: Storage, now: datetime, live_sources: Collection[str] | None) -> int:
+    """Delete abandoned uploads, and completed ones whose source is gone (after ORPHAN_GRACE)."""
+    uploads: dict[tuple[str, str], list[Stored]] = {}
+    for stored in storage.walk(UPLOADS):
+        parts = stored.key.split("/")
+        if len(parts) >= 4:
+            uploads.setdefault((parts[1], parts[2]), []).append(stored)
+    store = UploadStore(storage)
+    removed = 0
+    for (org_id, upload_id), files in sorted(uploads.items()):
+        meta = next((f for f in files if f.key.endswith(f"/{upload_id}/{META}")), None)
+        try:
+            upload = store.get(org_id, upload_id)
+        except NotFound:
+            upload = None
+        if upload is None:
+            drop = all(f.modified + UPLOAD_TTL <= now for f in files)
+        else:
+            abandoned = upload.state != "complete" and upload.created + UPLOAD_TTL <= now
+            orphan = (
+                upload.state == "complete"
+                and live_sources is not None
+                and upload.source_id not in live_sources
+                and meta is not None
+                and meta.modified + ORPHAN_GRACE <= now
+            )
+            drop = abandoned or orphan
+        if drop:
+            removed += storage.delete_tree(f"{UPLOADS}/{org_id}/{upload_id}")
     return removed
 
 
 def purge_expired(
-    data_dir: Path,
+    storage: Storage,
     now: datetime | None = None,
     *,
     live_sources: Collection[str] | None = None,
     bucket_ttl: timedelta = BUCKET_TTL,
 ) -> int:
-    """Delete expired bucket files and abandoned uploads; return how many files went.
+    """Delete expired bucket files and abandoned uploads; return how many files went (synchronous I/O).
 
     With `live_sources` (the ids of every existing data source), the buckets and
     completed uploads of deleted sources go too, once older than ORPHAN_GRACE.
     """
     now = now or _now()
-    removed = 0
-    for org in sorted((data_dir / BUCKETS).glob("*")):
-        for bucket in sorted(org.glob("*")):
-            orphan = live_sources is not None and bucket.name not in live_sources and _older(bucket, ORPHAN_GRACE, now)
-            removed += _purge_bucket(bucket, bucket_ttl, now, orphan)
-    store = UploadStore(data_dir)
-    for folder in sorted((data_dir / UPLOADS).glob("*/*")):
-        try:
-            upload = store.get(folder.parent.name, folder.name)
-        except NotFound:
-            if _older(folder, UPLOAD_TTL, now):
-                removed += sum(len(files) for _, _, files in os.walk(folder))
-                shutil.rmtree(folder, ignore_errors=True)
-            continue
-        abandoned = upload.state != "complete" and upload.created + UPLOAD_TTL <= now
-        orphan = (
-            upload.state == "complete"
-            and live_sources is not None
-            and upload.source_id not in live_sources
-            and _older(folder / "meta.json", ORPHAN_GRACE, now)
-        )
-        if abandoned or orphan:
-            removed += sum(len(files) for _, _, files in os.walk(folder))
-            store.discard(upload)
-    return removed
+    return _purge_buckets(storage, now, live_sources, bucket_ttl) + _purge_uploads(storage, now, live_sources)
 
 
 # -- the catalogue ------------------------------------------------------------------------
@@ -474,12 +526,12 @@ def _build_bypass(params: BypassParams, credentials: Credentials | None, ctx: Bu
 
 def _build_file(params: FileParams, credentials: Credentials | None, ctx: BuildContext) -> Connector:
     org_id, _ = _owner(ctx, "file")
-    return FileConnector(_data_dir(ctx), org_id, params.upload_id, params.filename, chunk_size=ctx.chunk_size)
+    return FileConnector(_storage(ctx), _data_dir(ctx), org_id, params.upload_id, params.filename, chunk_size=ctx.chunk_size)
 
 
 def _build_bucket(params: BucketParams, credentials: Credentials | None, ctx: BuildContext) -> Connector:
     org_id, source_id = _owner(ctx, "bucket")
-    return BucketConnector(_data_dir(ctx), org_id, source_id, chunk_size=ctx.chunk_size)
+    return BucketConnector(_storage(ctx), _data_dir(ctx), org_id, source_id, chunk_size=ctx.chunk_size)
 
 
 FILE = Kind(

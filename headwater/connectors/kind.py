@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.connectors.base import Capabilities, Connector, Credentials, Params
+
+if TYPE_CHECKING:
+    from headwater.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class BuildContext:
     data_dir: Path | None = None  # the hub's data dir (uploads, buckets, the link key)
     org_id: str | None = None  # the organization of the source being built
     source_id: str | None = None  # the source being built
+    storage: Storage | None = None  # the hub's own storage (hosted kinds); None: the data dir as a folder
 
 
 Builder = Callable[[Any, Credentials | None, BuildContext], Connector]

@@ -22,7 +22,6 @@ from headwater import policy
 from headwater.addresses import HOSTED, Address, join, normalise_segment
 from headwater.connectors import catalogue
 from headwater.connectors.base import MAX_PAGE_SIZE, PAGE_SIZE, Connector, Entry, Listing, Opened, Span
-from headwater.connectors.local import LocalConnector
 from headwater.errors import InvalidInput, NotAFile, NotFound, NotSupported, PermissionDenied
 from headwater.services import authorization
 from headwater.services import sources as sources_service
@@ -32,6 +31,7 @@ from headwater.services.connector_cache import Key, Lease, SourceRow
 from headwater.store import stamps
 from headwater.store.models import Collection, Secret, Source
 from headwater.store.stamps import Stamps
+from headwater.storage import HOSTED_ROOT
 
 log = logging.getLogger("headwater.data")
 
@@ -103,7 +103,7 @@ def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
     if org not in {"", caller.org_name}:
         raise NotFound(f"{address} does not exist")
     rights = authorization.hosted_rights(caller)
-    connector = LocalConnector(hub.settings.hosted_dir / caller.org_id, create=True, chunk_size=hub.settings.chunk_size)
+    connector = hub.storage.connector(f"{HOSTED_ROOT}/{caller.org_id}", create=True, chunk_size=hub.settings.chunk_size)
     if org == "":
         # The hosted root: it shows the caller's own organization and nothing else.
         return Target(address, connector, replace(rights, access=policy.Access.READ), root="", caller_org=caller.org_name)

@@ -10,6 +10,7 @@ from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
 from headwater.settings import Settings, forget_environment
+from headwater.storage import Storage, open_storage
 from headwater.store.database import Store
 from headwater.vault import Vault
 
@@ -20,6 +21,7 @@ class Hub:
     store: Store
     vault: Vault
     audit: AuditLog
+    storage: Storage
     callers: CallerCache = field(default_factory=CallerCache)
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
 
@@ -43,7 +45,7 @@ class Hub:
         vault = Vault.open(settings.master_key_file, settings.master_key)
         audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days, settings.audit_linger_ms / 1000)
         connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)
-        return cls(settings, store, vault, audit, connectors=connectors)
+        return cls(settings, store, vault, audit, open_storage(settings.storage, settings.data_dir), connectors=connectors)
 
     @property
     def build_context(self) -> BuildContext:
@@ -52,6 +54,7 @@ class Hub:
             allow_private_endpoints=self.settings.allow_private_endpoints,
             chunk_size=self.settings.chunk_size,
             data_dir=self.settings.data_dir,
+            storage=self.storage,
         )
 
     def close(self) -> None:

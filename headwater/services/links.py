@@ -18,9 +18,8 @@ import anyio
 from sqlalchemy import select
 
 from headwater import links
-from headwater.connectors.base import Entry
+from headwater.connectors.base import Connector, Entry
 from headwater.connectors.hosted_kinds import purge_expired
-from headwater.connectors.local import LocalConnector
 from headwater.errors import NotFound
 from headwater.services.hub import Hub
 from headwater.store.models import Source
@@ -35,13 +34,13 @@ class LinkedFile:
 
     link: links.Link
     entry: Entry
-    connector: LocalConnector
+    connector: Connector  # the hub's storage, from its root: the link's path is below it
 
 
 async def open_link(hub: Hub, token: str) -> LinkedFile:
     """The file behind a signed link; `LinkInvalid`, `LinkExpired`, or `NotFound` once the file is gone."""
     link = links.signer(hub.settings.data_dir).verify(token)
-    connector = LocalConnector(hub.settings.data_dir, chunk_size=hub.settings.chunk_size)
+    connector = hub.storage.connector("", chunk_size=hub.settings.chunk_size)
     try:
         entry = await connector.stat(link.path)
     except NotFound:
@@ -60,7 +59,7 @@ def live_sources(hub: Hub) -> set[str]:
 async def purge_once(hub: Hub) -> int:
     """Delete expired bucket files, abandoned uploads and the files of deleted sources; return how many went."""
     live = await anyio.to_thread.run_sync(live_sources, hub)
-    return await anyio.to_thread.run_sync(partial(purge_expired, hub.settings.data_dir, live_sources=live))
+    return await anyio.to_thread.run_sync(partial(purge_expired, hub.storage, live_sources=live))
 
 
 async def purge_forever(hub: Hub, interval: float = PURGE_INTERVAL) -> None:

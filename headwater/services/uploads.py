@@ -56,7 +56,7 @@ class UploadView:
 
 
 def store(hub: Hub) -> UploadStore:
-    return UploadStore(hub.settings.data_dir, hub.settings.chunk_size)
+    return UploadStore(hub.storage, hub.settings.chunk_size)
 
 
 def require_uploader(caller: Caller) -> None:

@@ -19,7 +19,9 @@ from headwater.connectors import catalogue
 from headwater.connectors.base import Connector, Credentials
 from headwater.connectors.hosted_kinds import UploadStore
 from headwater.connectors.kind import BuildContext
-from headwater.connectors.local import LocalConnector
+from headwater.connectors.s3 import Location
+from headwater.connectors.s3_profiles import PROFILES
+from headwater.storage import HOSTED_ROOT, BucketStorage, FolderStorage, Storage
 from tests.connectors.contract import Sample, SampleTable, Traits, chunks_of, contract
 from tests.fixtures.databases import ScratchDatabase, pg_connect
 from tests.fixtures.http_server import HttpServer
@@ -31,14 +33,44 @@ ORG = "org-contract"
 
 
 
-def context(data_dir: Path, source_id: str = "source-1") -> BuildContext:
-    return BuildContext(data_dir / "hosted", allow_private_endpoints=True, chunk_size=4096, data_dir=data_dir, org_id=ORG, source_id=source_id)
+def context(data_dir: Path, source_id: str = "source-1", storage: Storage | None = None) -> BuildContext:
+    return BuildContext(
+        data_dir / "hosted", allow_private_endpoints=True, chunk_size=4096, data_dir=data_dir, org_id=ORG, source_id=source_id, storage=storage
+    )
 
 
-def build(kind: str, params: dict[str, Any], data_dir: Path, credentials: Credentials | None = None, source_id: str = "source-1") -> Connector:
+def build(
+    kind: str,
+    params: dict[str, Any],
+    data_dir: Path,
+    credentials: Credentials | None = None,
+    source_id: str = "source-1",
+    storage: Storage | None = None,
+) -> Connector:
     """A connector as the hub builds one: the kind from the catalogue, its params validated by its schema."""
     spec = catalogue.get(kind)
-    return spec.build(spec.params.model_validate(params), credentials, context(data_dir, source_id))
+    return spec.build(spec.params.model_validate(params), credentials, context(data_dir, source_id, storage))
+
+
+class OnFolder:
+    """A hosted kind on the hub's default storage: a folder (the data dir)."""
+
+    def storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+        return FolderStorage(tmp_path)
+
+
+class OnObjectStore:
+    """A hosted kind with the hub's storage on SeaweedFS (HEADWATER_STORAGE_URL=s3://bucket/prefix), a fresh prefix each test."""
+
+    @pytest.fixture(scope="class")
+    def storage_bucket(self, seaweedfs: SeaweedFS) -> str:
+        return seaweedfs.create_bucket()
+
+    def storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+        server: SeaweedFS = request.getfixturevalue("seaweedfs")
+        bucket = request.getfixturevalue("storage_bucket")
+        location = Location(PROFILES["s3"], server.endpoint, server.region, bucket, f"hub-{uuid.uuid4().hex[:10]}", True)
+        return BucketStorage(location, Credentials(server.rw.access_key, {"secretKey": server.rw.secret_key}))
 
 
 @pytest.fixture
@@ -60,14 +92,18 @@ class TestLocal(*contract(Traits())):  # type: ignore[misc]
         return build("local", {"path": str(tmp_path / "root")}, tmp_path)
 
 
-class TestHostedStorage(*contract(Traits())):  # type: ignore[misc]
-    """`data://` storage: the hub opens the organization's folder as services/data.py does."""
+class TestHostedStorage(OnFolder, *contract(Traits())):  # type: ignore[misc]
+    """`data://` storage: the hub opens the organization's root in its storage as services/data.py does."""
 
     kind = "data"
     traits = Traits()
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
-        return LocalConnector(context(tmp_path).hosted_dir / ORG, create=True, chunk_size=4096)
+        return self.storage(request, tmp_path).connector(f"{HOSTED_ROOT}/{ORG}", create=True, chunk_size=4096)
+
+
+class TestHostedDataOnObjectStore(OnObjectStore, TestHostedStorage):
+    """`data://` storage on an object store."""
 
 
 class S3Family:
@@ -131,7 +167,7 @@ class TestUrl(*contract(URL_TRAITS)):  # type: ignore[misc]
 FILE_TRAITS = Traits(output=False, directories=False)
 
 
-class TestFile(*contract(FILE_TRAITS)):  # type: ignore[misc]
+class TestFile(OnFolder, *contract(FILE_TRAITS)):  # type: ignore[misc]
     """An uploaded file: one file, by its name."""
 
     kind = "file"
@@ -143,20 +179,29 @@ class TestFile(*contract(FILE_TRAITS)):  # type: ignore[misc]
         return Sample("report.bin", self.data)
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
-        store = UploadStore(tmp_path)
+        storage = self.storage(request, tmp_path)
+        store = UploadStore(storage)
         upload = store.create(ORG, "report.bin")
         await store.write_whole(upload, chunks_of(self.data))
-        return build("file", {"uploadId": upload.id, "filename": "report.bin"}, tmp_path)
+        return build("file", {"uploadId": upload.id, "filename": "report.bin"}, tmp_path, storage=storage)
 
 
-class TestBucket(*contract(Traits())):  # type: ignore[misc]
+class TestFileOnObjectStore(OnObjectStore, TestFile):
+    """An uploaded file kept on an object store."""
+
+
+class TestBucket(OnFolder, *contract(Traits())):  # type: ignore[misc]
     """A temporary bucket: output only in the catalogue, yet it serves back what it keeps (to its links)."""
 
     kind = "bucket"
     traits = Traits()
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
-        return build("bucket", {}, tmp_path)
+        return build("bucket", {}, tmp_path, storage=self.storage(request, tmp_path))
+
+
+class TestBucketOnObjectStore(OnObjectStore, TestBucket):
+    """A temporary bucket kept on an object store."""
 
 
 BYPASS_TRAITS = Traits(retains=False)
