@@ -238,7 +238,7 @@ class BucketConnector(Connector):
         self.link_root = f"{BUCKETS}/{org_id}/{source_id}"
         self.ttl = ttl
         self._signer = links.signer(data_dir)
-        self._files = storage.connector(self.link_root, create=True, chunk_size=chunk_size)
+        self.files = storage.connector(self.link_root, create=True, chunk_size=chunk_size)  # where its bytes are
 
     def _expires(self, entry: Entry) -> datetime:
         return (entry.modified or _now()) + self.ttl
@@ -251,13 +251,13 @@ class BucketConnector(Connector):
         return replace(entry, extra={**entry.extra, "tempUrl": url, "expiresAt": _iso(expires)})
 
     def real_path(self, path: str) -> str:
-        return self._files.real_path(path)
+        return self.files.real_path(path)
 
     async def check(self, *, write: bool = False) -> None:
-        await self._files.check(write=write)
+        await self.files.check(write=write)
 
     async def stat(self, path: str) -> Entry:
-        entry = await self._files.stat(path)
+        entry = await self.files.stat(path)
         if not entry.is_dir and self._expires(entry) <= _now():
             raise NotFound(f"{path!r} has expired")
         return self._linked(path, entry)
@@ -265,31 +265,31 @@ class BucketConnector(Connector):
     def read(
         self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
     ) -> AsyncIterator[bytes]:
-        return self._files.read(path, start, end)
+        return self.files.read(path, start, end)
 
     async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
-        return await self._files.open_read(path, span)
+        return await self.files.open_read(path, span)
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
-        return await self._files.write(path, chunks, size_hint)
+        return await self.files.write(path, chunks, size_hint)
 
     async def delete(self, path: str) -> None:
-        await self._files.delete(path)
+        await self.files.delete(path)
 
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
-        page = await self._files.list(path, marker, limit)
+        page = await self.files.list(path, marker, limit)
         now = _now()
         files = [self._linked(join(path, f.name), f) for f in page.files if self._expires(f) > now]
         return Listing(page.folders, files, page.marker)
 
     async def mkdir(self, path: str) -> None:
-        await self._files.mkdir(path)
+        await self.files.mkdir(path)
 
     async def rmdir(self, path: str, recursive: bool = False) -> int:
-        return await self._files.rmdir(path, recursive)
+        return await self.files.rmdir(path, recursive)
 
     async def close(self) -> None:
-        await self._files.close()
+        await self.files.close()
 
 
 # -- uploads: staging of the `file` kind's bytes ------------------------------------------

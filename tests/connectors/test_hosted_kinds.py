@@ -24,6 +24,7 @@ from headwater.connectors.hosted_kinds import (
     purge_expired,
 )
 from headwater.errors import NotFound
+from headwater.storage import FolderStorage
 from headwater.services import sources as sources_service
 from headwater.store.models import Source
 from tests.fixtures.hub import RunningHub
@@ -158,7 +159,7 @@ def test_purge_deletes_expired_bucket_files(api: httpx.Client, sqlite_hub: Runni
     age(root / "old" / "a.bin", BUCKET_TTL + timedelta(hours=1))
     assert list_connector(sqlite_hub, source["id"], "old").files == []  # expired: hidden before it is purged
 
-    assert purge_expired(data_dir) == 1
+    assert purge_expired(sqlite_hub.hub.storage) == 1
     assert not (root / "old").exists() and (root / "new.bin").exists()
     with httpx.Client(base_url=sqlite_hub.url) as anonymous:
         assert anonymous.get(old_url).status_code == 404
@@ -166,25 +167,26 @@ def test_purge_deletes_expired_bucket_files(api: httpx.Client, sqlite_hub: Runni
 
 
 def test_purge_drops_abandoned_uploads_and_the_files_of_deleted_sources(tmp_path: Path) -> None:
-    store = UploadStore(tmp_path)
+    storage = FolderStorage(tmp_path)
+    store = UploadStore(storage)
     abandoned = store.create("org1", "a.csv")
-    (abandoned.folder / "parts" / "00001").write_bytes(b"x")
+    storage.write_small(f"{abandoned.key}/parts/00001", b"x")
     kept = store.create("org1", "b.csv")
     bucket = tmp_path / "buckets" / "org1" / "gone-source"
     bucket.mkdir(parents=True)
     (bucket / "f.bin").write_bytes(b"y")
-    assert purge_expired(tmp_path, live_sources=set()) == 0  # young orphans are kept a while
-    age(bucket, timedelta(hours=3))
-    assert purge_expired(tmp_path, live_sources=set()) == 1
+    assert purge_expired(storage, live_sources=set()) == 0  # young orphans are kept a while
+    age(bucket / "f.bin", timedelta(hours=3))  # an orphan bucket's age is its newest file's
+    assert purge_expired(storage, live_sources=set()) == 1
     assert not bucket.exists()
     kept.state, kept.source_id = "complete", "source-1"
     store.save(kept)
     later = datetime.now(timezone.utc) + UPLOAD_TTL + timedelta(minutes=1)
-    assert purge_expired(tmp_path, later, live_sources={"source-1"}) == 2  # its meta.json and one part
-    assert not abandoned.folder.exists() and kept.folder.exists()  # a completed upload lives as long as its source
-    age(kept.folder / "meta.json", timedelta(hours=2))
-    assert purge_expired(tmp_path, live_sources=set()) == 1
-    assert not kept.folder.exists()
+    assert purge_expired(storage, later, live_sources={"source-1"}) == 2  # its meta.json and one part
+    assert not (tmp_path / abandoned.key).exists() and (tmp_path / kept.key).exists()  # a completed upload lives as long as its source
+    age(tmp_path / kept.key / "meta.json", timedelta(hours=2))
+    assert purge_expired(storage, live_sources=set()) == 1
+    assert not (tmp_path / kept.key).exists()
 
 
 # -- connector level ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 import anyio
 
 from headwater.addresses import join
+from headwater.connectors.hosted_kinds import BucketConnector
 from headwater.connectors.local import PARTIAL_PREFIX, LocalConnector
 from headwater.errors import NotFound
 from headwater.services import data
@@ -67,6 +68,8 @@ def _candidates(folder: Path, since: float) -> dict[Path, float]:
 async def sweep_partials(destination: data.Target, names: list[str], since: datetime) -> int:
     """Remove temporaries orphaned by killed attempts in the folders of these outputs."""
     connector = destination.connector
+    if isinstance(connector, BucketConnector):
+        connector = connector.files  # a temporary bucket on folder storage leaves the same temporaries
     if not isinstance(connector, LocalConnector):
         return 0
     folders = set()
