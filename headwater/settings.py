@@ -209,7 +209,7 @@ class StorageSettings:
                 if not _STORAGE_BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment or parts.username:
                     raise SettingsError(f"{name} must be s3://BUCKET/PREFIX with a bucket name of 3-222 letters, digits, '.', '-' or '_'")
                 if any(s in {"", ".", ".."} or "\\" in s for s in segments):
-                    raise SettingsError(f"{name}'s prefix must be a plain path (no empty, '.' or '..' segments)")
+                    raise SettingsError(f"{name} must be s3://BUCKET/PREFIX with a plain path as PREFIX (no empty, '.' or '..' segments)")
             elif parts.scheme == "file" or (parts.scheme == "" and url.startswith("/")):
                 url = str(Path(parts.path if parts.scheme else url).resolve())
             else:
@@ -224,7 +224,9 @@ class StorageSettings:
             endpoint = endpoint.rstrip("/")
         access, secret = _text(env, "HEADWATER_STORAGE_ACCESS_KEY_ID"), _text(env, "HEADWATER_STORAGE_SECRET_ACCESS_KEY")
         if (access is None) != (secret is None):
-            raise SettingsError("HEADWATER_STORAGE_ACCESS_KEY_ID and HEADWATER_STORAGE_SECRET_ACCESS_KEY go together: set both or neither")
+            missing, given = (("HEADWATER_STORAGE_SECRET_ACCESS_KEY", "HEADWATER_STORAGE_ACCESS_KEY_ID") if secret is None
+                              else ("HEADWATER_STORAGE_ACCESS_KEY_ID", "HEADWATER_STORAGE_SECRET_ACCESS_KEY"))
+            raise SettingsError(f"{given} must be set with {missing}: the two go together")
         raw_style = (env.get("HEADWATER_STORAGE_PATH_STYLE") or "").strip()
         return cls(
             url=url,

@@ -41,6 +41,10 @@ READ = [
     ("HEADWATER_DASK_TLS_CA_FILE", "/etc/hw/ca.pem", "dask.tls_ca_file", "/etc/hw/ca.pem"),
     ("HEADWATER_DASK_TLS_CERT_FILE", "/etc/hw/cert.pem", "dask.tls_cert_file", "/etc/hw/cert.pem"),
     ("HEADWATER_DASK_TLS_KEY_FILE", "/etc/hw/key.pem", "dask.tls_key_file", "/etc/hw/key.pem"),
+    ("HEADWATER_STORAGE_URL", "s3://hub-data/replicas/a", "storage.url", "s3://hub-data/replicas/a"),
+    ("HEADWATER_STORAGE_ENDPOINT", "http://10.0.0.9:8333/", "storage.endpoint", "http://10.0.0.9:8333"),
+    ("HEADWATER_STORAGE_REGION", "eu-west-1", "storage.region", "eu-west-1"),
+    ("HEADWATER_STORAGE_PATH_STYLE", "no", "storage.path_style", False),
 ]
 
 
@@ -91,6 +95,15 @@ BAD = [
     ("HEADWATER_DASK_PROCESSES", "maybe", "one of 1, true"),
     ("HEADWATER_ALLOW_PRIVATE_ENDPOINTS", "enabled", "one of 1, true"),
     ("HEADWATER_DASK_WARM", "2", "one of 1, true"),
+    ("HEADWATER_STORAGE_URL", "gs://bucket/x", "s3://BUCKET/PREFIX"),
+    ("HEADWATER_STORAGE_URL", "relative/folder", "absolute folder path"),
+    ("HEADWATER_STORAGE_URL", "s3://hub-data/x/../b", "plain path"),
+    ("HEADWATER_STORAGE_URL", "s3://user:pw@bucket/x", "bucket name"),
+    ("HEADWATER_STORAGE_ENDPOINT", "ftp://store", "http:// or https://"),
+    ("HEADWATER_STORAGE_ENDPOINT", "https://k:s@store", "no credentials"),
+    ("HEADWATER_STORAGE_ACCESS_KEY_ID", "AKIA", "go together"),
+    ("HEADWATER_STORAGE_SECRET_ACCESS_KEY", "s3cr3t", "go together"),
+    ("HEADWATER_STORAGE_PATH_STYLE", "sometimes", "one of 1, true"),
 ]
 
 
@@ -109,6 +122,27 @@ def test_the_settings_handed_to_a_started_process_come_back_whole(tmp_path: Path
     assert list(handed) == ["HEADWATER_HANDED_DOWN_SETTINGS"]  # one variable, nothing re-read one by one
     assert Settings.inherited(handed) == settings
     assert Settings.inherited({**handed, "HEADWATER_CHUNK_SIZE": "7"}) == settings  # what was handed wins
+
+
+def test_the_storage_is_the_data_dir_unless_a_folder_or_bucket_is_named(tmp_path: Path) -> None:
+    base = {"HEADWATER_DATA_DIR": str(tmp_path / "data")}
+    assert Settings.from_env(base).hosted_dir == tmp_path / "data" / "hosted"
+    folder = Settings.from_env({**base, "HEADWATER_STORAGE_URL": f"file://{tmp_path}/store/../shared"})
+    assert folder.storage.folder == tmp_path / "shared" and folder.hosted_dir == tmp_path / "shared" / "hosted"
+    bucket = Settings.from_env({**base, "HEADWATER_STORAGE_URL": "s3://hub-data/replicas/a/"})
+    assert (bucket.storage.bucket, bucket.storage.prefix, bucket.storage.folder) == ("hub-data", "replicas/a", None)
+
+
+def test_the_storage_keys_are_read_together_and_the_secret_is_never_shown(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "HEADWATER_DATA_DIR": str(tmp_path),
+        "HEADWATER_STORAGE_URL": "s3://hub-data",
+        "HEADWATER_STORAGE_ACCESS_KEY_ID": "hub-key",
+        "HEADWATER_STORAGE_SECRET_ACCESS_KEY": "the-operators-secret",
+    })
+    assert (settings.storage.access_key_id, settings.storage.secret_access_key) == ("hub-key", "the-operators-secret")
+    assert "the-operators-secret" not in repr(settings)
+    assert Settings.inherited(settings.handed_down()) == settings
 
 
 def test_a_process_handed_nothing_reads_its_own_environment(tmp_path: Path) -> None:
