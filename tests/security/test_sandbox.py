@@ -122,6 +122,12 @@ def test_the_data_dir_is_masked_even_inside_a_folder_the_sandbox_shows(tmp_path:
         running.stop()
 
 
+def test_a_storage_folder_outside_the_data_dir_is_hidden_like_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path / "data"), "HEADWATER_STORAGE_URL": str(tmp_path / "shared")})
+    hidden = sandbox.secret_paths(settings)
+    assert str(tmp_path / "data") in hidden and str(tmp_path / "shared") in hidden
+
+
 def test_the_environment_of_the_sandbox_init_and_of_the_parent_are_out_of_reach(hub: RunningHub, api: httpx.Client, tmp_path: Path) -> None:
     job, outputs = run_function(api, tmp_path / "one", "hostile:read", path="/proc/1/environ")
     assert job["state"] == "failed" and "PermissionError" in job["errorMessage"], job["errorMessage"]

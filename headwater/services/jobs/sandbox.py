@@ -84,8 +84,10 @@ def _python_dirs() -> list[str]:
 
 
 def secret_paths(settings: Settings) -> list[str]:
-    """The hub's own files a sandbox must never see: the data dir, a SQLite database, Dask TLS files."""
+    """The hub's own files a sandbox must never see: the data dir, the storage folder, a SQLite database, Dask TLS files."""
     paths = [str(settings.data_dir)]
+    if settings.storage.folder is not None:
+        paths.append(os.path.realpath(settings.storage.folder))
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         paths.append(os.path.realpath(url.database))
