@@ -39,8 +39,8 @@ from headwater.connectors.base import DEFAULT_CHUNK, Connector, Credentials
 from headwater.connectors.local import PARTIAL_PREFIX, LocalConnector
 from headwater.connectors.s3 import Location, S3Connector, Timeouts, make_store, translate
 from headwater.connectors.s3_profiles import PROFILES
-from headwater.errors import HeadwaterError, InvalidInput, NotFound
-from headwater.settings import StorageSettings
+from headwater.errors import HeadwaterError, InvalidInput, NotFound, UpstreamUnavailable
+from headwater.settings import SettingsError, StorageSettings
 
 CHECK_KEY = ".headwater-storage-check"
 HOSTED_ROOT = "hosted"  # `data://` objects: hosted/<org_id>/<collection>/...
@@ -173,6 +173,17 @@ class FolderStorage(Storage):
         shutil.rmtree(self._path(prefix), ignore_errors=True)
         return count
 
+    async def check(self) -> None:
+        def probe() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise UpstreamUnavailable(f"the hub's storage folder {str(self.root)!r} is not writable by the hub")
+
+        try:
+            await anyio.to_thread.run_sync(probe)
+        except OSError as exc:
+            raise UpstreamUnavailable(f"the hub's storage folder {str(self.root)!r} cannot be used ({exc.strerror})") from None
+
     def tidy(self, prefix: str, emptied: Collection[str]) -> None:
         top = self._path(prefix)
         folders = {self._path(key).parent for key in emptied}
@@ -202,13 +213,22 @@ class BucketStorage(Storage):
         self.location = location
         self.bucket = location.bucket
         self.description = f"s3://{self.bucket}/{location.prefix} at {location.host}"
-        # The operator's endpoint: trusted, so private addresses are allowed (the guard still refuses metadata ones).
-        self._root = _StorageConnector(location, credentials, allow_private_endpoints=True, timeouts=timeouts)
+        self._credentials = credentials
+        self._timeouts = timeouts
+        self._connector: _StorageConnector | None = None
         self._objects: Any = None
+
+    @property
+    def _root(self) -> _StorageConnector:
+        """Built on first use, so a hub starts (and reports itself not ready) while its store is unreachable."""
+        if self._connector is None:
+            # The operator's endpoint: trusted, so private addresses are allowed (the guard still refuses metadata ones).
+            self._connector = _StorageConnector(self.location, self._credentials, allow_private_endpoints=True, timeouts=self._timeouts)
+        return self._connector
 
     def _store(self) -> Any:
         if self._objects is None:
-            store = make_store(self.location, self.bucket, self._root.credentials, self._root.timeouts, probe=False, route=self._root._route)
+            store = make_store(self.location, self.bucket, self._credentials, self._timeouts, probe=False, route=self._root._route)
             self._root._stores[(self.bucket, False)] = store  # every connector below shares its connection pool
             self._objects = store
         return self._objects
@@ -279,8 +299,9 @@ class BucketStorage(Storage):
         await self._root.check()
 
     async def close(self) -> None:
-        await S3Connector.close(self._root)
-        self._objects = None
+        if self._connector is not None:
+            await S3Connector.close(self._connector)
+        self._connector = self._objects = None
 
 
 def open_storage(settings: StorageSettings, data_dir: Path) -> Storage:
@@ -290,10 +311,13 @@ def open_storage(settings: StorageSettings, data_dir: Path) -> Storage:
     if settings.bucket is None:
         return FolderStorage(Path(settings.folder or data_dir))
     profile = PROFILES["s3"] if settings.endpoint else PROFILES["aws"]
-    region = profile.region_for(settings.region)
+    try:
+        region = profile.region_for(settings.region)
+    except ValueError as exc:
+        raise SettingsError(f"HEADWATER_STORAGE_REGION must be a region name: {exc}") from None
     endpoint = profile.endpoint_for(settings.endpoint, region)
-    if endpoint is None:
-        raise InvalidInput("HEADWATER_STORAGE_ENDPOINT is needed for this object store")
+    if endpoint is None:  # pragma: no cover - the aws profile always has one
+        raise SettingsError("HEADWATER_STORAGE_ENDPOINT must be set for this object store")
     location = Location(profile, endpoint, region, settings.bucket, settings.prefix, settings.path_style)
     credentials = None
     if settings.access_key_id and settings.secret_access_key:

@@ -18,7 +18,8 @@ from headwater.connectors.hosted_kinds import BUCKET_TTL, UploadStore, purge_exp
 from headwater.connectors.s3 import Location
 from headwater.connectors.s3_profiles import PROFILES
 from headwater.errors import Conflict, UpstreamUnavailable
-from headwater.storage import BucketStorage, FolderStorage, Storage
+from headwater.settings import Settings, SettingsError
+from headwater.storage import BucketStorage, FolderStorage, Storage, open_storage
 from tests.fixtures.hub import RunningHub, start_hub
 from tests.fixtures.network import free_port
 from tests.fixtures.seaweedfs import SeaweedFS
@@ -70,6 +71,12 @@ async def test_a_reachable_storage_passes_its_check(storage: Storage) -> None:
     await storage.check()
 
 
+async def test_a_storage_folder_that_is_a_file_fails_its_check(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_bytes(b"")
+    with pytest.raises(UpstreamUnavailable):
+        await FolderStorage(tmp_path / "taken").check()
+
+
 async def test_an_unreachable_object_store_fails_its_check_as_unavailable(seaweedfs: SeaweedFS, storage_bucket: str) -> None:
     dead = bucket_storage(seaweedfs, storage_bucket, endpoint=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(UpstreamUnavailable) as caught:
@@ -86,6 +93,19 @@ async def test_small_objects_round_trip_and_a_lock_is_taken_once(storage: Storag
     assert keys == ["uploads/o/u/lock", "uploads/o/u/meta.json"]
     assert await anyio.to_thread.run_sync(storage.delete_tree, "uploads/o/u") == 2
     assert await anyio.to_thread.run_sync(lambda: list(storage.walk("uploads"))) == []
+
+
+def test_a_bad_storage_region_is_refused_naming_its_variable(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_STORAGE_URL": "s3://hub-data/x", "HEADWATER_STORAGE_REGION": "Mars!"})
+    with pytest.raises(SettingsError) as caught:
+        open_storage(settings.storage, settings.data_dir)
+    assert str(caught.value).startswith("HEADWATER_STORAGE_REGION must be")
+
+
+def test_the_default_storage_is_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path)})
+    storage = open_storage(settings.storage, settings.data_dir)
+    assert isinstance(storage, FolderStorage) and storage.root == tmp_path
 
 
 # -- uploads ------------------------------------------------------------------------------------
