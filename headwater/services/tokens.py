@@ -1,7 +1,8 @@
 """Organizations, users and tokens. Tokens are random, stored only as a SHA-256 hash, shown once.
 
-The use cases (`issue_token`, `list_tokens`, `revoke_token`, `sign_in`, `ensure_bootstrap_token`)
-take the hub and own their transaction; the functions that take a `Session` are steps.
+The use cases (`issue_token`, `list_tokens`, `revoke_token`, `sign_in`, `ensure_bootstrap_token`,
+`create_local_token`, `create_first_token`) take the hub and own their transaction; the functions
+that take a `Session` are steps.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import secrets as pysecrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from headwater.errors import InvalidInput, NotFound, Unauthenticated
@@ -228,6 +229,23 @@ def sign_in(hub: Hub, plaintext: str) -> Caller:
     """`authenticate`, in a transaction of its own (the portal's sign-in)."""
     with hub.store.session() as session:
         return authenticate(session, plaintext)
+
+
+def create_local_token(
+    hub: Hub, *, org_name: str, user_name: str, admin: bool, name: str | None, narrowing: Narrowing
+) -> tuple[Token, str]:
+    """`create_token`, in a transaction of its own: `headwater token create`, on the hub's own store."""
+    with hub.store.session() as session:
+        return create_token(session, org_name=org_name, user_name=user_name, admin=admin, name=name, narrowing=narrowing)
+
+
+def create_first_token(hub: Hub, *, org_name: str, user_name: str) -> str | None:
+    """On a store with no token at all, create an admin token and return its value (else None)."""
+    with hub.store.session() as session:
+        if session.scalar(select(func.count()).select_from(Token)):
+            return None
+        _, value = create_token(session, org_name=org_name, user_name=user_name, admin=True, name="first-start")
+    return value
 
 
 def ensure_bootstrap_token(hub: Hub) -> None:
