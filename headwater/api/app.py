@@ -28,17 +28,9 @@ from headwater.settings import Settings
 THREADS = 200
 
 
-def ensure_bootstrap(hub: Hub) -> None:
-    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`."""
-    value = hub.settings.bootstrap_token
-    if value:
-        with hub.store.session() as session:
-            tokens_service.ensure_token(session, org_name="default", user_name="admin", value=value)
-
-
 def prepare(hub: Hub) -> None:
     """Once per start of the hub, before it serves: the bootstrap token, and old audit events purged."""
-    ensure_bootstrap(hub)
+    tokens_service.ensure_bootstrap_token(hub)
     hub.audit.purge()
 
 

@@ -1,14 +1,12 @@
-"""Request dependencies: the hub, a store session, and the authenticated caller."""
+"""Request dependencies: the hub and the authenticated caller (no store session: services own their transactions)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from headwater.api.portal import csrf
 from headwater.errors import PermissionDenied, Unauthenticated
@@ -23,11 +21,6 @@ SESSION_COOKIE = "headwater_session"
 def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    with get_hub(request).store.session() as session:
-        yield session
 
 
 def presented_token(request: Request) -> str | None:
@@ -87,6 +80,5 @@ async def get_caller(request: Request) -> Caller:
     return caller
 
 
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 HubDep = Annotated[Hub, Depends(get_hub)]

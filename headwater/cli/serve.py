@@ -34,18 +34,9 @@ def default_workers() -> int:
 
 def first_start_token(hub: "Hub") -> str | None:
     """On a store with no token at all, create an admin token and return its value (else None)."""
-    from sqlalchemy import func, select
-
     from headwater.services import tokens as tokens_service
-    from headwater.store.models import Token
 
-    with hub.store.session() as session:
-        if session.scalar(select(func.count()).select_from(Token)):
-            return None
-        _, value = tokens_service.create_token(
-            session, org_name=FIRST_ORG, user_name=FIRST_USER, admin=True, name="first-start"
-        )
-    return value
+    return tokens_service.create_first_token(hub, org_name=FIRST_ORG, user_name=FIRST_USER)
 
 
 class _Stop(Exception):

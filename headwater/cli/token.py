@@ -43,9 +43,8 @@ def create(
     narrowing = tokens.Narrowing(read_only=read_only, expires_at=parse_time(expires_at))
     hub = open_hub(Settings.from_env(), init=init)
     try:
-        with hub.store.session() as session:
-            token, value = tokens.create_token(session, org_name=org, user_name=user, admin=admin, name=name, narrowing=narrowing)
-            token_id = token.id
+        token, value = tokens.create_local_token(hub, org_name=org, user_name=user, admin=admin, name=name, narrowing=narrowing)
+        token_id = token.id
     finally:
         hub.close()
     if as_json:

@@ -14,7 +14,6 @@ from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs import service as jobs_service
 from headwater.services.jobs.spec import JobState
-from headwater.store.models import Secret
 
 SAME_TYPES = frozenset({"aws", "s3"})
 SECRET_KEY = "secretKey"
@@ -23,11 +22,6 @@ SECRET_KEY = "secretKey"
 def create_secret(hub: Hub, caller: Caller, secret_id: str, fields: secrets_service.SecretFields, secret_key: str) -> None:
     with hub.store.session() as session:
         secrets_service.create(session, hub.vault, caller, secret_id, fields, {SECRET_KEY: secret_key})
-
-
-def list_secrets(hub: Hub, caller: Caller, secret_type: str | None = None) -> list[Secret]:
-    with hub.store.session() as session:
-        return secrets_service.list_secrets(session, caller, secret_type)
 
 
 def delete_secret(hub: Hub, caller: Caller, secret_type: str, secret_id: str) -> None:

@@ -1,4 +1,9 @@
-"""Organizations, users and tokens. Tokens are random, stored only as a SHA-256 hash, shown once."""
+"""Organizations, users and tokens. Tokens are random, stored only as a SHA-256 hash, shown once.
+
+The use cases (`issue_token`, `list_tokens`, `revoke_token`, `sign_in`, `ensure_bootstrap_token`,
+`create_local_token`, `create_first_token`) take the hub and own their transaction; the functions
+that take a `Session` are steps.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import hashlib
 import re
 import secrets as pysecrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from headwater.errors import InvalidInput, NotFound, Unauthenticated
@@ -16,6 +22,9 @@ from headwater.services.authorization import Narrowing
 from headwater.services.context import Caller
 from headwater.store.models import Organization, OrgStamp, Token, User, now
 from headwater.store.stamps import Stamps
+
+if TYPE_CHECKING:  # the hub's caller cache builds on this module
+    from headwater.services.hub import Hub
 
 TOKEN_PREFIX = "hw_"
 _ORG_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -174,40 +183,74 @@ def caller_of(token: Token, org: Organization, user: User, expires_at: datetime 
 
 
 def issue_token(
-    session: Session, caller: Caller, *, user_name: str | None, admin: bool, name: str | None, narrowing: Narrowing
+    hub: Hub, caller: Caller, *, user_name: str | None, admin: bool, name: str | None, narrowing: Narrowing
 ) -> tuple[Token, str]:
     """A token issued through the API: a child of the caller's, never broader or longer-lived."""
     granted = authorization.child_narrowing(
         caller, admin=admin, other_user=bool(user_name and user_name != caller.user_name), wanted=narrowing
     )
-    return create_token(
-        session,
-        org_name=caller.org_name,
-        user_name=user_name or caller.user_name,
-        admin=admin,
-        name=name,
-        narrowing=granted,
-        parent_id=caller.token_id,
-    )
+    with hub.store.session() as session:
+        return create_token(
+            session,
+            org_name=caller.org_name,
+            user_name=user_name or caller.user_name,
+            admin=admin,
+            name=name,
+            narrowing=granted,
+            parent_id=caller.token_id,
+        )
 
 
 def _lineage(session: Session, token: Token) -> list[str]:
     return [t.id for t in _ancestors(session, token)]
 
 
-def list_tokens(session: Session, caller: Caller) -> list[Token]:
-    query = select(Token).where(Token.org_id == caller.org_id, Token.revoked.is_(False))
-    rows = session.scalars(query.order_by(Token.created_at))
-    return [t for t in rows if authorization.token_visible(caller, t, _lineage(session, t))]
+def list_tokens(hub: Hub, caller: Caller) -> list[Token]:
+    with hub.store.session() as session:
+        query = select(Token).where(Token.org_id == caller.org_id, Token.revoked.is_(False))
+        rows = session.scalars(query.order_by(Token.created_at))
+        return [t for t in rows if authorization.token_visible(caller, t, _lineage(session, t))]
 
 
-def revoke_token(session: Session, caller: Caller, token_id: str) -> None:
+def revoke_token(hub: Hub, caller: Caller, token_id: str) -> None:
     """Revoke a token and, with it, every token it issued."""
-    token = session.get(Token, token_id)
-    if token is None or not authorization.token_visible(caller, token, _lineage(session, token)):
-        raise NotFound(f"token {token_id!r} does not exist")
-    pending = [token]
-    while pending:
-        current = pending.pop()
-        current.revoked = True
-        pending.extend(session.scalars(select(Token).where(Token.parent_id == current.id, Token.revoked.is_(False))))
+    with hub.store.session() as session:
+        token = session.get(Token, token_id)
+        if token is None or not authorization.token_visible(caller, token, _lineage(session, token)):
+            raise NotFound(f"token {token_id!r} does not exist")
+        pending = [token]
+        while pending:
+            current = pending.pop()
+            current.revoked = True
+            pending.extend(session.scalars(select(Token).where(Token.parent_id == current.id, Token.revoked.is_(False))))
+
+
+def sign_in(hub: Hub, plaintext: str) -> Caller:
+    """`authenticate`, in a transaction of its own (the portal's sign-in)."""
+    with hub.store.session() as session:
+        return authenticate(session, plaintext)
+
+
+def create_local_token(
+    hub: Hub, *, org_name: str, user_name: str, admin: bool, name: str | None, narrowing: Narrowing
+) -> tuple[Token, str]:
+    """`create_token`, in a transaction of its own: `headwater token create`, on the hub's own store."""
+    with hub.store.session() as session:
+        return create_token(session, org_name=org_name, user_name=user_name, admin=admin, name=name, narrowing=narrowing)
+
+
+def create_first_token(hub: Hub, *, org_name: str, user_name: str) -> str | None:
+    """On a store with no token at all, create an admin token and return its value (else None)."""
+    with hub.store.session() as session:
+        if session.scalar(select(func.count()).select_from(Token)):
+            return None
+        _, value = create_token(session, org_name=org_name, user_name=user_name, admin=True, name="first-start")
+    return value
+
+
+def ensure_bootstrap_token(hub: Hub) -> None:
+    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`."""
+    value = hub.settings.bootstrap_token
+    if value:
+        with hub.store.session() as session:
+            ensure_token(session, org_name="default", user_name="admin", value=value)

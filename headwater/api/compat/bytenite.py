@@ -50,6 +50,7 @@ from headwater.api.errors import header_text, register_renderer
 from headwater.connectors.base import Entry
 from headwater.services import bytenite as service
 from headwater.services import ephemeral
+from headwater.services import native
 from headwater.services import secrets as secrets_service
 from headwater.store.models import Secret
 
@@ -124,7 +125,7 @@ def bytenite_create_secret(body: CreateSecretRequest, request: Request, caller: 
 def bytenite_list_secrets(
     caller: CallerDep, hub: HubDep, secret_type: Annotated[str | None, Query(alias="secretType")] = None
 ) -> dict[str, Any]:
-    return {"secrets": [present_secret(s) for s in service.list_secrets(hub, caller, secret_type)]}
+    return {"secrets": [present_secret(s) for s in native.list_secrets(hub, caller, secret_type)]}
 
 
 @router.delete("/v1/auth/secrets/{secret_type}/{secret_id}", summary="ByteNite: delete a secret")

@@ -69,13 +69,12 @@ def sign_in(body: SignIn, request: Request, response: Response, hub: HubDep) -> 
     """Sign the browser in: the token becomes an HttpOnly session cookie (a browser-only route)."""
     csrf.verify(request)  # no login CSRF: a foreign page cannot sign the browser in as someone else
     pending: Pending | None = getattr(request.state, "audit", None)
-    with hub.store.session() as session:
-        try:
-            caller = tokens.authenticate(session, body.token)
-        except Unauthenticated:
-            if pending is not None:
-                pending.token_hmac = hub.audit.digest(body.token)
-            raise
+    try:
+        caller = tokens.sign_in(hub, body.token)
+    except Unauthenticated:
+        if pending is not None:
+            pending.token_hmac = hub.audit.digest(body.token)
+        raise
     if pending is not None:
         pending.caller, pending.operation = caller, "session.sign_in"
         hub.audit.begin_blocking(pending)

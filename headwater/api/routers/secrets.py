@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from headwater.api.deps import CallerDep, HubDep, SessionDep
+from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
+from headwater.services import native
 from headwater.services import secrets as service
-from headwater.services import sources as sources_service
 from headwater.store.models import Secret
 
 router = APIRouter(prefix="/v1/secrets", tags=["secrets"], responses=ERROR_RESPONSES)
@@ -80,7 +80,7 @@ def values_of(secret_key: str | None, values: dict[str, str] | None) -> dict[str
 
 
 @router.post("", status_code=201, response_model=SecretOut, summary="Create a secret")
-def create_secret(body: SecretIn, caller: CallerDep, hub: HubDep, session: SessionDep) -> SecretOut:
+def create_secret(body: SecretIn, caller: CallerDep, hub: HubDep) -> SecretOut:
     fields = service.SecretFields(
         name=body.name,
         secret_type=body.secret_type,
@@ -88,33 +88,32 @@ def create_secret(body: SecretIn, caller: CallerDep, hub: HubDep, session: Sessi
         params=body.params,
         expires_at=body.expires_at,
     )
-    secret = service.create(session, hub.vault, caller, body.id, fields, values_of(body.secret_key, body.values) or {})
+    secret = native.create_secret(hub, caller, body.id, fields, values_of(body.secret_key, body.values) or {})
     return present(secret)
 
 
 @router.get("", response_model=SecretList, summary="List secrets (never their values)")
 def list_secrets(
-    caller: CallerDep, session: SessionDep, secret_type: Annotated[str | None, Query(alias="secretType")] = None
+    caller: CallerDep, hub: HubDep, secret_type: Annotated[str | None, Query(alias="secretType")] = None
 ) -> SecretList:
-    return SecretList(secrets=[present(s) for s in service.list_secrets(session, caller, secret_type)])
+    return SecretList(secrets=[present(s) for s in native.list_secrets(hub, caller, secret_type)])
 
 
 @router.get("/{secret_id}", response_model=SecretOut, summary="Show a secret's readable fields")
-def get_secret(secret_id: str, caller: CallerDep, session: SessionDep) -> SecretOut:
-    return present(service.get(session, caller, secret_id))
+def get_secret(secret_id: str, caller: CallerDep, hub: HubDep) -> SecretOut:
+    return present(native.get_secret(hub, caller, secret_id))
 
 
 @router.patch("/{secret_id}", response_model=SecretOut, summary="Update a secret; given values replace the stored ones")
 @router.put("/{secret_id}", response_model=SecretOut, summary="Replace a secret's fields and values", include_in_schema=True)
-def update_secret(secret_id: str, body: SecretUpdate, caller: CallerDep, hub: HubDep, session: SessionDep) -> SecretOut:
+def update_secret(secret_id: str, body: SecretUpdate, caller: CallerDep, hub: HubDep) -> SecretOut:
     given = body.model_fields_set
-    changes = {name: getattr(body, name) for name in ("name", "secret_type", "access_key", "params", "expires_at") if name in given}
-    secret = service.update(session, hub.vault, caller, secret_id, changes, values_of(body.secret_key, body.values))
-    sources_service.refresh_state(session, caller.org_id, secret_id)
+    changes: dict[str, Any] = {name: getattr(body, name) for name in ("name", "secret_type", "access_key", "params", "expires_at") if name in given}
+    secret = native.update_secret(hub, caller, secret_id, changes, values_of(body.secret_key, body.values))
     return present(secret)
 
 
 @router.delete("/{secret_id}", status_code=204, summary="Delete a secret no data source uses")
-def delete_secret(secret_id: str, caller: CallerDep, session: SessionDep) -> Response:
-    service.delete(session, caller, secret_id)
+def delete_secret(secret_id: str, caller: CallerDep, hub: HubDep) -> Response:
+    native.delete_secret(hub, caller, secret_id)
     return Response(status_code=204)

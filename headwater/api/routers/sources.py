@@ -7,17 +7,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from headwater.addresses import Address
-from headwater.api.deps import CallerDep, HubDep, SessionDep
+from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.connectors import catalogue
-from headwater.services import authorization
+from headwater.services import native
 from headwater.services import sources as service
-from headwater.services.authorization import Action
-from headwater.services import systems as systems_service
-from headwater.services.endpoint_warnings import endpoint_warnings
 from headwater.services.context import Caller
 from headwater.store.models import Source, System
 
@@ -116,8 +112,8 @@ def urn(caller: Caller, kind: str, ident: str) -> str:
     return f"urn:headwater:{caller.org_name}:{kind}:{ident}"
 
 
-def present(session: Session, caller: Caller, source: Source) -> SourceOut:
-    return shape(caller, source, systems_service.parents(session, source))
+def present(caller: Caller, view: native.SourceView) -> SourceOut:
+    return shape(caller, view.source, view.parents)
 
 
 def shape(caller: Caller, source: Source, parents: list[System]) -> SourceOut:
@@ -152,7 +148,7 @@ def shape(caller: Caller, source: Source, parents: list[System]) -> SourceOut:
 
 
 @router.post("", status_code=201, response_model=CreatedSourceOut, summary="Create a data source")
-def create_source(body: SourceIn, caller: CallerDep, session: SessionDep, hub: HubDep) -> CreatedSourceOut:
+def create_source(body: SourceIn, caller: CallerDep, hub: HubDep) -> CreatedSourceOut:
     spec = service.SourceSpec(
         protocol=body.protocol,
         label=body.label,
@@ -165,40 +161,34 @@ def create_source(body: SourceIn, caller: CallerDep, session: SessionDep, hub: H
         path_restrictions=body.path_restrictions,
         access=body.access,
     )
-    # Before the write, so no store transaction waits on a DNS answer; after the right to configure,
-    # so a caller who may not create a source gets no name resolved.
-    authorization.require(caller, Action.CONFIGURE, "data sources")
-    warnings = endpoint_warnings(body.params, allow_private=hub.settings.allow_private_endpoints)
-    created = present(session, caller, service.create(session, caller, spec, data_dir=hub.settings.data_dir))
-    return CreatedSourceOut(**dict(created), warnings=warnings)
+    view = native.create_source(hub, caller, spec)
+    return CreatedSourceOut(**dict(present(caller, view)), warnings=view.warnings)
 
 
 @router.get("", response_model=SourceList, summary="List data sources")
-def list_sources(caller: CallerDep, session: SessionDep, protocol: str | None = None) -> SourceList:
-    return SourceList(sources=[present(session, caller, s) for s in service.list_sources(session, caller, protocol)])
+def list_sources(caller: CallerDep, hub: HubDep, protocol: str | None = None) -> SourceList:
+    return SourceList(sources=[present(caller, v) for v in native.list_sources(hub, caller, protocol)])
 
 
 @router.get("/{source_id}", response_model=SourceOut, summary="Show a data source")
-def get_source(source_id: str, caller: CallerDep, session: SessionDep) -> SourceOut:
-    return present(session, caller, service.get(session, caller, source_id))
+def get_source(source_id: str, caller: CallerDep, hub: HubDep) -> SourceOut:
+    return present(caller, native.get_source(hub, caller, source_id))
 
 
 @router.patch("/{source_id}", response_model=SourceOut, summary="Change a data source; a connection change resets its state")
-def update_source(source_id: str, body: SourceUpdate, caller: CallerDep, session: SessionDep, hub: HubDep) -> SourceOut:
+def update_source(source_id: str, body: SourceUpdate, caller: CallerDep, hub: HubDep) -> SourceOut:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if "entity_info" in changes and changes["entity_info"] is not None:
         changes["entity_info"] = changes["entity_info"].model_dump()
-    return present(session, caller, service.update(session, caller, source_id, changes, data_dir=hub.settings.data_dir))
+    return present(caller, native.update_source(hub, caller, source_id, changes))
 
 
 @router.delete("/{source_id}", status_code=204, summary="Delete a data source")
-def delete_source(source_id: str, caller: CallerDep, session: SessionDep) -> Response:
-    service.delete(session, caller, source_id)
+def delete_source(source_id: str, caller: CallerDep, hub: HubDep) -> Response:
+    native.delete_source(hub, caller, source_id)
     return Response(status_code=204)
 
 
 @router.post("/{source_id}/test", response_model=SourceOut, summary="Check the connection for real and record its state")
 async def test_source(source_id: str, caller: CallerDep, hub: HubDep) -> SourceOut:
-    await service.test(hub, caller, source_id)
-    with hub.store.session() as session:
-        return present(session, caller, service.get(session, caller, source_id))
+    return present(caller, await native.test_source(hub, caller, source_id))

@@ -6,14 +6,12 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response
 from pydantic import Field
-from sqlalchemy.orm import Session
 
-from headwater.api.deps import CallerDep, SessionDep
+from headwater.api.deps import CallerDep, HubDep
 from headwater.api.routers.sources import EntityInfo, LinkOut, LinksOut, urn
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
-from headwater.services import systems as service
+from headwater.services import native
 from headwater.services.context import Caller
-from headwater.store.models import System
 
 router = APIRouter(prefix="/v1/systems", tags=["systems"], responses=ERROR_RESPONSES)
 
@@ -55,7 +53,8 @@ class SystemList(ApiModel):
     systems: list[SystemOut]
 
 
-def present(session: Session, caller: Caller, system: System) -> SystemOut:
+def present(caller: Caller, view: native.SystemView) -> SystemOut:
+    system = view.system
     return SystemOut(
         id=system.id,
         urn=urn(caller, "system", system.id),
@@ -64,7 +63,7 @@ def present(session: Session, caller: Caller, system: System) -> SystemOut:
         description=system.description,
         entity_info=EntityInfo.model_validate(system.entity_info or {}),
         owner_person=Person.model_validate(system.owner_person) if system.owner_person else None,
-        links=LinksOut(parents=[], children=[LinkOut(id=s.id, name=s.name) for s in service.children(session, caller, system)]),
+        links=LinksOut(parents=[], children=[LinkOut(id=s.id, name=s.name) for s in view.children]),
         created_at=system.created_at,
     )
 
@@ -78,40 +77,38 @@ def _fields(body: SystemIn | SystemUpdate) -> dict[str, object]:
 
 
 @router.post("", status_code=201, response_model=SystemOut, summary="Create a data system")
-def create_system(body: SystemIn, caller: CallerDep, session: SessionDep) -> SystemOut:
+def create_system(body: SystemIn, caller: CallerDep, hub: HubDep) -> SystemOut:
     fields = _fields(body)
     fields["name"] = body.name
-    return present(session, caller, service.create(session, caller, fields))
+    return present(caller, native.create_system(hub, caller, fields))
 
 
 @router.get("", response_model=SystemList, summary="List data systems")
-def list_systems(caller: CallerDep, session: SessionDep) -> SystemList:
-    return SystemList(systems=[present(session, caller, s) for s in service.list_systems(session, caller)])
+def list_systems(caller: CallerDep, hub: HubDep) -> SystemList:
+    return SystemList(systems=[present(caller, v) for v in native.list_systems(hub, caller)])
 
 
 @router.get("/{system_id}", response_model=SystemOut, summary="Show a data system with its linked sources")
-def get_system(system_id: str, caller: CallerDep, session: SessionDep) -> SystemOut:
-    return present(session, caller, service.get(session, caller, system_id))
+def get_system(system_id: str, caller: CallerDep, hub: HubDep) -> SystemOut:
+    return present(caller, native.get_system(hub, caller, system_id))
 
 
 @router.patch("/{system_id}", response_model=SystemOut, summary="Change a data system")
-def update_system(system_id: str, body: SystemUpdate, caller: CallerDep, session: SessionDep) -> SystemOut:
-    return present(session, caller, service.update(session, caller, system_id, _fields(body)))
+def update_system(system_id: str, body: SystemUpdate, caller: CallerDep, hub: HubDep) -> SystemOut:
+    return present(caller, native.update_system(hub, caller, system_id, _fields(body)))
 
 
 @router.delete("/{system_id}", status_code=204, summary="Delete a data system (force unlinks its sources)")
-def delete_system(system_id: str, caller: CallerDep, session: SessionDep, force: bool = False) -> Response:
-    service.delete(session, caller, system_id, force)
+def delete_system(system_id: str, caller: CallerDep, hub: HubDep, force: bool = False) -> Response:
+    native.delete_system(hub, caller, system_id, force)
     return Response(status_code=204)
 
 
 @router.put("/{system_id}/sources/{source_id}", response_model=SystemOut, summary="Link a data source under the system")
-def link_source(system_id: str, source_id: str, caller: CallerDep, session: SessionDep) -> SystemOut:
-    system, _ = service.link(session, caller, system_id, source_id)
-    return present(session, caller, system)
+def link_source(system_id: str, source_id: str, caller: CallerDep, hub: HubDep) -> SystemOut:
+    return present(caller, native.link(hub, caller, system_id, source_id))
 
 
 @router.delete("/{system_id}/sources/{source_id}", response_model=SystemOut, summary="Unlink a data source from the system")
-def unlink_source(system_id: str, source_id: str, caller: CallerDep, session: SessionDep) -> SystemOut:
-    service.unlink(session, caller, system_id, source_id)
-    return present(session, caller, service.get(session, caller, system_id))
+def unlink_source(system_id: str, source_id: str, caller: CallerDep, hub: HubDep) -> SystemOut:
+    return present(caller, native.unlink(hub, caller, system_id, source_id))

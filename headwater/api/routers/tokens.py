@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from headwater.addresses import parse_address
-from headwater.api.deps import CallerDep, SessionDep
+from headwater.api.deps import CallerDep, HubDep
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.services import tokens as service
 from headwater.store.models import Token
@@ -82,7 +82,7 @@ def me(caller: CallerDep) -> MeOut:
 
 
 @router.post("/v1/tokens", status_code=201, response_model=TokenCreated, summary="Issue a token, never broader than the caller's")
-def create_token(body: TokenIn, caller: CallerDep, session: SessionDep) -> TokenCreated:
+def create_token(body: TokenIn, caller: CallerDep, hub: HubDep) -> TokenCreated:
     prefix = str(parse_address(body.path_prefix)) if body.path_prefix else None
     if prefix is not None and body.path_prefix and body.path_prefix.endswith("/") and not prefix.endswith("/"):
         prefix += "/"
@@ -92,16 +92,16 @@ def create_token(body: TokenIn, caller: CallerDep, session: SessionDep) -> Token
         path_prefix=prefix,
         expires_at=body.expires_at,
     )
-    token, value = service.issue_token(session, caller, user_name=body.user, admin=body.admin, name=body.name, narrowing=narrowing)
+    token, value = service.issue_token(hub, caller, user_name=body.user, admin=body.admin, name=body.name, narrowing=narrowing)
     return TokenCreated(**present(token).model_dump(), token=value)
 
 
 @router.get("/v1/tokens", response_model=TokenList, summary="List tokens (never their values)")
-def list_tokens(caller: CallerDep, session: SessionDep) -> TokenList:
-    return TokenList(tokens=[present(t) for t in service.list_tokens(session, caller)])
+def list_tokens(caller: CallerDep, hub: HubDep) -> TokenList:
+    return TokenList(tokens=[present(t) for t in service.list_tokens(hub, caller)])
 
 
 @router.delete("/v1/tokens/{token_id}", status_code=204, summary="Revoke a token")
-def revoke_token(token_id: str, caller: CallerDep, session: SessionDep) -> Response:
-    service.revoke_token(session, caller, token_id)
+def revoke_token(token_id: str, caller: CallerDep, hub: HubDep) -> Response:
+    service.revoke_token(hub, caller, token_id)
     return Response(status_code=204)
