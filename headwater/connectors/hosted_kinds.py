@@ -34,6 +34,7 @@ from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Co
 from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.local import PARTIAL_PREFIX, LocalConnector
 from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
+from headwater.times import iso
 
 UPLOADS = "uploads"
 BUCKETS = "buckets"
@@ -47,10 +48,6 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _data_dir(ctx: BuildContext) -> Path:
@@ -177,7 +174,7 @@ class FileConnector(Connector):
         except NotFound:
             raise NotFound(f"the uploaded file {self.filename!r} is missing from the hub") from None
         expires = links.expiry(self.link_ttl)
-        return replace(entry, extra={"tempUrl": self._signer.url(self.link_path, expires), "expiresAt": _iso(expires)})
+        return replace(entry, extra={"tempUrl": self._signer.url(self.link_path, expires), "expiresAt": iso(expires)})
 
     async def read(
         self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
@@ -220,7 +217,7 @@ class BucketConnector(LocalConnector):
             return entry
         expires = self._expires(entry)
         url = self._signer.url(f"{self.link_root}/{path}", expires)
-        return replace(entry, extra={**entry.extra, "tempUrl": url, "expiresAt": _iso(expires)})
+        return replace(entry, extra={**entry.extra, "tempUrl": url, "expiresAt": iso(expires)})
 
     async def stat(self, path: str) -> Entry:
         entry = await super().stat(path)
@@ -305,7 +302,7 @@ class UploadStore:
         self.chunk_size = chunk_size
 
     def create(self, org_id: str, filename: str, **fields: Any) -> Upload:
-        upload = Upload(id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=_iso(_now()), **fields)
+        upload = Upload(id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=iso(_now()), **fields)
         upload.folder = self.root / org_id / upload.id
         (upload.folder / "parts").mkdir(parents=True)
         (upload.folder / "data").mkdir()

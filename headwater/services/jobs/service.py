@@ -23,11 +23,12 @@ from headwater.services.hub import Hub
 from headwater.services.jobs import apps, assemblers, cleanup, driver, objects, planning, records, rights, sandbox
 from headwater.services.jobs.objects import Endpoint
 from headwater.services.jobs.planning import at
-from headwater.services.jobs.records import Progress, iso
+from headwater.services.jobs.records import Progress
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, TERMINAL, JobIdentity, JobState
 from headwater.store.models import Job, JobLog, new_id, now
+from headwater.times import iso
 
 MAX_LIST = 500
 
