@@ -14,6 +14,7 @@ from headwater import policy
 from headwater.addresses import Address
 from headwater.connectors.databases.base import DatabaseConnector
 from headwater.connectors.databases.formats import CONTENT_TYPES, check_format
+from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import InvalidInput, NotSupported, PermissionDenied
 from headwater.services import data
 from headwater.services.context import Caller
@@ -50,20 +51,8 @@ async def run(hub: Hub, caller: Caller, protocol: str, label: str, sql: str, fmt
         if not isinstance(connector, DatabaseConnector):
             raise NotSupported(f"connection {protocol}+{label} is not a database: it cannot run queries")
         stream = connector.query(sql, fmt, limit)
-        first = await stream.__anext__()
-    except StopAsyncIteration:
-        first = b""
     except BaseException:
         await target.close()
         raise
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            if first:
-                yield first
-            async for chunk in stream:
-                yield chunk
-        finally:
-            await stream.aclose()
-
-    return QueryResult(CONTENT_TYPES[fmt], chunks(), target)
+    first = await first_chunk(stream, target.close)
+    return QueryResult(CONTENT_TYPES[fmt], resumed(first, stream, stream.aclose), target)
