@@ -7,8 +7,9 @@ Layout under the hub's data dir:
     uploads/<org_id>/<upload_id>/data/<name>    the uploaded file: the one object of a `file` source
     buckets/<org_id>/<source_id>/...            files written to a `bucket` source, kept BUCKET_TTL
 
-Files of both are downloadable without a token through signed, expiring links
-(`headwater.links`); `purge_expired` deletes expired bucket files and abandoned uploads.
+Their entries say where each file is kept and until when (`Entry.hosted`), from which the
+services sign expiring download links (`headwater.links`); `purge_expired` deletes expired
+bucket files and abandoned uploads.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from typing import Any, ClassVar
 import anyio
 from pydantic import Field, field_validator
 
-from headwater import links
 from headwater.addresses import join, normalise_segment
-from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params
+from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, HostedFile, Listing, Params
 from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.local import PARTIAL_PREFIX, LocalConnector
 from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
@@ -153,7 +153,6 @@ class FileConnector(Connector):
         self.filename = filename
         self.link_path = f"{UPLOADS}/{org_id}/{upload_id}/data/{filename}"
         self.link_ttl = link_ttl
-        self._signer = links.signer(data_dir)
         self._local = LocalConnector(data_dir / UPLOADS / org_id / upload_id / "data", chunk_size=chunk_size)
 
     def _own(self, path: str) -> None:
@@ -173,8 +172,7 @@ class FileConnector(Connector):
             entry = await self._local.stat(path)
         except NotFound:
             raise NotFound(f"the uploaded file {self.filename!r} is missing from the hub") from None
-        expires = links.expiry(self.link_ttl)
-        return replace(entry, extra={"tempUrl": self._signer.url(self.link_path, expires), "expiresAt": iso(expires)})
+        return replace(entry, hosted=HostedFile(self.link_path, _now() + self.link_ttl))
 
     async def read(
         self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
@@ -207,7 +205,6 @@ class BucketConnector(LocalConnector):
         super().__init__(data_dir / BUCKETS / org_id / source_id, create=True, chunk_size=chunk_size)
         self.link_root = f"{BUCKETS}/{org_id}/{source_id}"
         self.ttl = ttl
-        self._signer = links.signer(data_dir)
 
     def _expires(self, entry: Entry) -> datetime:
         return (entry.modified or _now()) + self.ttl
@@ -215,9 +212,7 @@ class BucketConnector(LocalConnector):
     def _linked(self, path: str, entry: Entry) -> Entry:
         if entry.is_dir:
             return entry
-        expires = self._expires(entry)
-        url = self._signer.url(f"{self.link_root}/{path}", expires)
-        return replace(entry, extra={**entry.extra, "tempUrl": url, "expiresAt": iso(expires)})
+        return replace(entry, hosted=HostedFile(f"{self.link_root}/{path}", self._expires(entry)))
 
     async def stat(self, path: str) -> Entry:
         entry = await super().stat(path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from headwater import policy
 from headwater.addresses import Address
-from headwater.connectors.databases.base import DatabaseConnector
+from headwater.connectors import catalogue
 from headwater.connectors.databases.formats import CONTENT_TYPES, check_format
 from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import InvalidInput, NotSupported, PermissionDenied
@@ -47,10 +47,9 @@ async def run(hub: Hub, caller: Caller, protocol: str, label: str, sql: str, fmt
             target.authorize(policy.Operation.READ, "")
         except PermissionDenied as exc:
             raise PermissionDenied(f"a query may read any table, so it needs read access to the whole connection: {exc.message}") from None
-        connector = target.connector
-        if not isinstance(connector, DatabaseConnector):
+        if target.address.hosted or not catalogue.get(target.address.protocol).capabilities.queries:
             raise NotSupported(f"connection {protocol}+{label} is not a database: it cannot run queries")
-        stream = connector.query(sql, fmt, limit)
+        stream = target.connector.query(sql, fmt, limit)
     except BaseException:
         await target.close()
         raise

@@ -28,6 +28,9 @@ from headwater.connectors.base import Entry, Listing, Opened
 from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import InvalidInput, NotFound, RangeNotSatisfiable
 from headwater.services import data as service
+from headwater.services import links as links_service
+from headwater.services.hub import Hub
+from headwater.services.links import SignedLink
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 
@@ -117,7 +120,7 @@ async def file_response(target: service.Target, opened: Opened, first: bytes) ->
     return StreamingResponse(resumed(first, opened.chunks, release), status_code=status, headers=headers)
 
 
-async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing]) -> StreamingResponse:
+async def streamed_listing(hub: Hub, target: service.Target, pieces: AsyncIterator[Listing]) -> StreamingResponse:
     """A listing sent as the backend yields it: files as they come, then the folders and the marker.
 
     The first piece is pulled before the response starts, so a refusal or a missing directory is
@@ -142,7 +145,7 @@ async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing
                 folders += piece.folders
                 marker = piece.marker
                 if piece.files:
-                    text = json.dumps([file_json(f) for f in piece.files], ensure_ascii=False)[1:-1]
+                    text = json.dumps([file_json(f, links_service.link_to(hub, f)) for f in piece.files], ensure_ascii=False)[1:-1]
                     yield ((b"," if started else b'{"files":[') + text.encode())
                     started = True
                 try:
@@ -163,17 +166,11 @@ async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing
 
 
 #: Entry details a listing may show beside the Algorithmia fields (the signed links of temporary buckets).
-LISTED_EXTRAS = ("tempUrl", "expiresAt")
-
-
-def public_extra(entry: Entry) -> dict[str, Any]:
-    return {key: entry.extra[key] for key in LISTED_EXTRAS if key in entry.extra}
-
-
-def file_json(entry: Entry) -> dict[str, Any]:
-    shown = {"filename": entry.name, "size": entry.size or 0, "last_modified": listing_time(entry.modified)}
-    if entry.extra:
-        shown.update(public_extra(entry))
+def file_json(entry: Entry, link: SignedLink | None) -> dict[str, Any]:
+    """A file of a listing as Algorithmia's clients read it, with its signed link if the hub keeps it."""
+    shown: dict[str, Any] = {"filename": entry.name, "size": entry.size or 0, "last_modified": listing_time(entry.modified)}
+    if link is not None:
+        shown.update(tempUrl=link.url, expiresAt=link.expires)
     return shown
 
 
@@ -230,7 +227,7 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             audit(request, target, "data.list")
             limit = service.page_size(request.query_params.get("limit"))
             pieces = service.list_pieces(target, request.query_params.get("marker"), limit)
-            response = await streamed_listing(target, pieces)
+            response = await streamed_listing(hub, target, pieces)
             streaming = True
             return response
         if method == "PUT":

@@ -195,7 +195,7 @@ async def stream_thread(make: Any, *args: Any) -> AsyncGenerator[bytes, None]:
 class DatabaseConnector(Connector):
     """A database as directories of tables; subclasses supply the dialect."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True, queries=True)
     read_options: ClassVar[frozenset[str]] = frozenset({"columns", "limit"})
     #: Its metadata connection is one driver connection, not safe for concurrent requests: built per request.
     reusable: ClassVar[bool] = False

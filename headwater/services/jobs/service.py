@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from headwater.addresses import join
 from headwater.errors import Conflict, InvalidInput, NotFound
-from headwater.services import authorization, data
+from headwater.services import authorization, data, links
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -297,7 +297,9 @@ async def results(hub: Hub, caller: Caller, job_id: str) -> list[Result]:
             if not place.rights.readable:
                 # An output-only kind (a temporary bucket): its files are fetched through signed links.
                 entry = await place.connector.stat(place.path)
-                link, expires = entry.extra.get("tempUrl"), entry.extra.get("expiresAt")
+                signed = links.link_to(hub, entry)
+                if signed is not None:
+                    link, expires = signed.url, signed.expires
             found.append(Result(output["name"], output.get("size"), place.uri(), link, expires, output.get("sha256")))
     finally:
         await target.close()
