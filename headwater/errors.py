@@ -59,6 +59,18 @@ class RangeNotSatisfiable(HeadwaterError):
         self.size = size
 
 
+class LinkInvalid(HeadwaterError):
+    """A signed link was not issued by this hub, or was altered."""
+
+    code = "link_invalid"
+    status = 403
+
+
+class LinkExpired(HeadwaterError):
+    code = "link_expired"
+    status = 410
+
+
 class Conflict(HeadwaterError):
     code = "conflict"
     status = 409
@@ -86,6 +98,20 @@ class EndpointRefused(HeadwaterError):
 
     code = "endpoint_refused"
     status = 403
+
+
+class VaultError(HeadwaterError):
+    """A ciphertext could not be opened: wrong key, tampered data, or moved to another row."""
+
+    code = "vault_error"
+    status = 500
+
+
+class AuditUnavailable(HeadwaterError):
+    """The audit event could not be written, so the operation is refused."""
+
+    code = "audit_unavailable"
+    status = 503
 
 
 class UpstreamError(HeadwaterError):

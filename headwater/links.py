@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from headwater.errors import HeadwaterError
+from headwater.errors import LinkExpired, LinkInvalid
 from headwater.keys import load_or_create
 
 KEY_FILE = "links.key"
@@ -25,18 +25,6 @@ ROUTE = "/v1/links/"
 #: The folders of the data dir a link may point into.
 AREAS = ("uploads", "buckets")
 _CONTEXT = b"headwater-link-v1\n"
-
-
-class LinkInvalid(HeadwaterError):
-    """The link was not issued by this hub, or was altered."""
-
-    code = "link_invalid"
-    status = 403
-
-
-class LinkExpired(HeadwaterError):
-    code = "link_expired"
-    status = 410
 
 
 @dataclass(frozen=True)

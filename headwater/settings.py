@@ -260,7 +260,7 @@ class Settings:
 
     @property
     def hosted_dir(self) -> Path:
-        """Where `data://` objects live when the hub's storage is a folder (see `headwater.storage`)."""
+        """Where `data://` objects live when the hub's storage is a folder (see `headwater.connectors.storage`)."""
         return (self.storage.folder or self.data_dir) / "hosted"
 
     @property

@@ -19,16 +19,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from headwater.errors import HeadwaterError
+from headwater.errors import VaultError
 
 FORMAT = "v1"
-
-
-class VaultError(HeadwaterError):
-    """A ciphertext could not be opened: wrong key, tampered data, or moved to another row."""
-
-    code = "vault_error"
-    status = 500
 
 
 def generate_key() -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 import headwater
 
 PACKAGE = Path(headwater.__file__).parent
-PURE = {"addresses", "policy", "globs", "keys", "links", "vault", "errors", "settings"}
+PURE = {"addresses", "policy", "globs", "keys", "links", "vault", "errors", "settings", "times"}
 #: Room -> the rooms it may import (the package root, for `__version__`, is open to all).
 ALLOWED: dict[str, set[str]] = {
-    "api": {"api", "services", "store", "connectors", "addresses", "errors", "settings"},
+    "api": {"api", "services", "store", "connectors", "addresses", "errors", "settings", "times"},
     "cli": {"cli", "client", "api", "services", "store", "vault", "settings", "errors", "addresses"},
     "client": {"client", "addresses", "errors", "settings"},
     "services": {"services", "connectors", "store"} | PURE,

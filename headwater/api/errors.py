@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, RangeNotSatisfiable
 
 log = logging.getLogger("headwater.api")
 
@@ -38,14 +38,17 @@ def header_text(text: str) -> str:
     return _UNSAFE_IN_HEADER.sub(" ", ascii_text)[:1000]
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> Response:
+def error_response(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The error in the shape of the route's product (a compat renderer's, or the hub's own), with `headers`."""
     for prefix, renderer in _RENDERERS:
         if request.url.path.startswith(prefix):
-            return renderer(request, status, code, message)
-    headers = {"X-Error-Message": header_text(message)}
+            response = renderer(request, status, code, message)
+            response.headers.update(headers or {})
+            return response
+    shown = {"X-Error-Message": header_text(message), **(headers or {})}
     if request.method == "HEAD":
-        return Response(status_code=status, headers=headers, media_type="application/json")
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+        return Response(status_code=status, headers=shown, media_type="application/json")
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=shown)
 
 
 def describe_validation(errors: list[Any]) -> str:
@@ -82,7 +85,10 @@ def typed_response(request: Request, exc: HeadwaterError) -> Response:
     """The answer to a typed error: its status, code and message."""
     if exc.status >= 500:
         log.warning("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.message)
-    return error_response(request, exc.status, exc.code, exc.message)
+    headers = None
+    if isinstance(exc, RangeNotSatisfiable):
+        headers = {"Content-Range": f"bytes */{exc.size if exc.size is not None else '*'}"}
+    return error_response(request, exc.status, exc.code, exc.message, headers)
 
 
 def install(app: FastAPI) -> None:
@@ -97,7 +103,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, HeadwaterError):  # raised while FastAPI read the body
-            return error_response(request, exc.__cause__.status, exc.__cause__.code, exc.__cause__.message)
+            return typed_response(request, exc.__cause__)
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":

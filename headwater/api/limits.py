@@ -1,13 +1,19 @@
-"""ASGI middleware at the edge: fold doubled leading slashes, and cap JSON request bodies."""
+"""The caps on JSON request bodies: at the edge (ASGI middleware, which also folds doubled leading
+slashes) for management routes, and in the one capped reader the streaming routes use for theirs."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, TypeVar
 
-from starlette.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from headwater.errors import PayloadTooLarge
+from headwater.api.errors import describe_validation, typed_response
+from headwater.errors import InvalidInput, PayloadTooLarge
+
+M = TypeVar("M", bound=BaseModel)
 
 STREAMING_PREFIXES = ("/v1/data", "/v1/connector", "/v1/uploads")
 
@@ -36,8 +42,7 @@ class EdgeMiddleware:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                message = f"request body is larger than {self.max_body} bytes"
-                response = JSONResponse({"error": {"code": "payload_too_large", "message": message}}, status_code=413)
+                response = typed_response(Request(scope), too_large(self.max_body))
                 await response(scope, receive, send)
                 return
         seen = 0
@@ -48,7 +53,39 @@ class EdgeMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise PayloadTooLarge(f"request body is larger than {self.max_body} bytes")
+                    raise too_large(self.max_body)
             return message
 
         await self.app(scope, capped, send)
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {limit} bytes")
+
+
+async def _capped(request: Request, limit: int) -> bytes:
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise too_large(limit)
+    return bytes(raw)
+
+
+async def json_object(request: Request, limit: int) -> dict[str, Any]:
+    """A JSON object body of at most `limit` bytes (`{}` when empty), for routes the edge does not cap."""
+    try:
+        body = json.loads(await _capped(request, limit) or b"{}")
+    except ValueError:
+        raise InvalidInput("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return body
+
+
+async def json_model(request: Request, model: type[M], limit: int) -> M:
+    """A body of at most `limit` bytes validated as `model`; the message names each wrong field."""
+    try:
+        return model.model_validate_json(await _capped(request, limit) or b"{}")
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation(list(exc.errors()))) from None

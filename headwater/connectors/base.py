@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -27,10 +27,20 @@ MAX_PAGE_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a kind can do: be read from (input), be written to (output)."""
+    """What a kind can do: be read from (input), be written to (output), run read-only SQL (queries)."""
 
     input: bool = True
     output: bool = True
+    queries: bool = False
+
+
+@dataclass(frozen=True)
+class HostedFile:
+    """A file the hub keeps in its own data dir (an upload, a temporary bucket's output): its path
+    there, and until when it may be handed out. The services sign links to it from this."""
+
+    path: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class Entry:
     etag: str | None = None
     content_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    hosted: HostedFile | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +229,11 @@ class Connector(ABC):
         all be listed (the buckets of an S3 endpoint) may list just those."""
         async for piece in self.scan("", marker, limit):
             yield piece
+
+    def query(self, sql: str, fmt: str, limit: int | None = None) -> AsyncGenerator[bytes, None]:
+        """Stream the result of one read-only statement as `fmt` (csv, jsonl, parquet): kinds whose
+        capabilities declare `queries` implement it."""
+        raise NotSupported(f"kind {self.kind!r} cannot run queries")
 
     async def mkdir(self, path: str) -> None:
         raise NotSupported(f"kind {self.kind!r} has no directories to create")

@@ -1,14 +1,15 @@
 """Kinds whose bytes the hub keeps itself: `file` (an upload), `bucket` (temporary output), `bypass` (none).
 
-Layout below the root of the hub's storage (`headwater.storage`: the data dir, or a bucket prefix):
+Layout below the root of the hub's storage (`headwater.connectors.storage`: the data dir, or a bucket prefix):
 
     uploads/<org_id>/<upload_id>/meta.json      an upload's state (open → assembled → complete)
     uploads/<org_id>/<upload_id>/parts/00001    parts of a resumable upload, until assembled
     uploads/<org_id>/<upload_id>/data/<name>    the uploaded file: the one object of a `file` source
     buckets/<org_id>/<source_id>/...            files written to a `bucket` source, kept BUCKET_TTL
 
-Files of both are downloadable without a token through signed, expiring links
-(`headwater.links`); `purge_expired` deletes expired bucket files and abandoned uploads.
+Their entries say where each file is kept and until when (`Entry.hosted`), from which the
+services sign expiring download links (`headwater.links`); `purge_expired` deletes expired
+bucket files and abandoned uploads.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from typing import Any, ClassVar
 import anyio
 from pydantic import Field, field_validator
 
-from headwater import links
 from headwater.addresses import join, normalise_segment
-from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Opened, Params, Span
+from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, HostedFile, Listing, Opened, Params, Span
 from headwater.connectors.kind import BuildContext, Kind
 from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
-from headwater.storage import FolderStorage, Storage, Stored
+from headwater.connectors.storage import FolderStorage, Storage, Stored
+from headwater.times import iso
 
 UPLOADS = "uploads"
 BUCKETS = "buckets"
@@ -49,10 +50,6 @@ _PART = re.compile(r"[0-9]{5}")
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _data_dir(ctx: BuildContext) -> Path:
@@ -161,7 +158,6 @@ class FileConnector(Connector):
     def __init__(
         self,
         storage: Storage,
-        data_dir: Path,
         org_id: str,
         upload_id: str,
         filename: str,
@@ -172,7 +168,6 @@ class FileConnector(Connector):
         self.filename = filename
         self.link_path = f"{UPLOADS}/{org_id}/{upload_id}/data/{filename}"
         self.link_ttl = link_ttl
-        self._signer = links.signer(data_dir)
         self._files = storage.connector(f"{UPLOADS}/{org_id}/{upload_id}/data", chunk_size=chunk_size)
 
     def _own(self, path: str) -> None:
@@ -192,8 +187,7 @@ class FileConnector(Connector):
             entry = await self._files.stat(path)
         except NotFound:
             raise NotFound(f"the uploaded file {self.filename!r} is missing from the hub") from None
-        expires = links.expiry(self.link_ttl)
-        return replace(entry, extra={"tempUrl": self._signer.url(self.link_path, expires), "expiresAt": _iso(expires)})
+        return replace(entry, hosted=HostedFile(self.link_path, _now() + self.link_ttl))
 
     async def read(
         self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
@@ -228,7 +222,6 @@ class BucketConnector(Connector):
     def __init__(
         self,
         storage: Storage,
-        data_dir: Path,
         org_id: str,
         source_id: str,
         *,
@@ -237,7 +230,6 @@ class BucketConnector(Connector):
     ) -> None:
         self.link_root = f"{BUCKETS}/{org_id}/{source_id}"
         self.ttl = ttl
-        self._signer = links.signer(data_dir)
         self.files = storage.connector(self.link_root, create=True, chunk_size=chunk_size)  # where its bytes are
 
     def _expires(self, entry: Entry) -> datetime:
@@ -246,9 +238,7 @@ class BucketConnector(Connector):
     def _linked(self, path: str, entry: Entry) -> Entry:
         if entry.is_dir:
             return entry
-        expires = self._expires(entry)
-        url = self._signer.url(f"{self.link_root}/{path}", expires)
-        return replace(entry, extra={**entry.extra, "tempUrl": url, "expiresAt": _iso(expires)})
+        return replace(entry, hosted=HostedFile(f"{self.link_root}/{path}", self._expires(entry)))
 
     def real_path(self, path: str) -> str:
         return self.files.real_path(path)
@@ -354,7 +344,7 @@ class UploadStore:
         return self.storage.connector(upload.key, chunk_size=self.chunk_size)
 
     def create(self, org_id: str, filename: str, **fields: Any) -> Upload:
-        upload = Upload(id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=_iso(_now()), **fields)
+        upload = Upload(id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=iso(_now()), **fields)
         self.save(upload)
         return upload
 
@@ -526,12 +516,12 @@ def _build_bypass(params: BypassParams, credentials: Credentials | None, ctx: Bu
 
 def _build_file(params: FileParams, credentials: Credentials | None, ctx: BuildContext) -> Connector:
     org_id, _ = _owner(ctx, "file")
-    return FileConnector(_storage(ctx), _data_dir(ctx), org_id, params.upload_id, params.filename, chunk_size=ctx.chunk_size)
+    return FileConnector(_storage(ctx), org_id, params.upload_id, params.filename, chunk_size=ctx.chunk_size)
 
 
 def _build_bucket(params: BucketParams, credentials: Credentials | None, ctx: BuildContext) -> Connector:
     org_id, source_id = _owner(ctx, "bucket")
-    return BucketConnector(_storage(ctx), _data_dir(ctx), org_id, source_id, chunk_size=ctx.chunk_size)
+    return BucketConnector(_storage(ctx), org_id, source_id, chunk_size=ctx.chunk_size)
 
 
 FILE = Kind(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.connectors.base import Capabilities, Connector, Credentials, Params
 
 if TYPE_CHECKING:
-    from headwater.storage import Storage
+    from headwater.connectors.storage import Storage
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
-"""Read an async iterator one item ahead of its consumer, so a backend's next request overlaps the work on this one.
+"""Read an async iterator ahead of its consumer.
 
-obstore's streams fetch their next page only when asked; a listing that turns each page into
+`first_chunk` and `resumed`: a byte stream's first chunk is pulled before a response starts, so a
+failure at the start (missing, refused, a bad query) is still an error status; then the stream
+goes on from it, and is released however it ends.
+
+`Ahead`: one item ahead, so a backend's next request overlaps the work on this one. obstore's streams fetch their next page only when asked; a listing that turns each page into
 entries would wait for the backend and then work, one after the other. `Ahead` asks for the first
 item at once and for the next one as soon as it hands over the current one: one request in flight,
 never more, so a consumer that stops early has cost the backend at most one request it did not need.
@@ -9,7 +13,7 @@ never more, so a consumer that stops early has cost the backend at most one requ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -41,3 +45,25 @@ class Ahead(Generic[T]):
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+
+
+async def first_chunk(chunks: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]) -> bytes:
+    """The stream's first chunk (`b""` if it is empty); `release` runs when pulling it fails."""
+    try:
+        return await chunks.__anext__()
+    except StopAsyncIteration:
+        return b""
+    except BaseException:
+        await release()
+        raise
+
+
+async def resumed(first: bytes, rest: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+    """`first`, then the rest of the stream; `release` runs however it ends (a client that left included)."""
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await release()

@@ -15,11 +15,12 @@ made, only written into, disappears with its last file, as on S3 itself.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 import obstore as obs
-from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
+from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
 from pydantic import Field, field_validator
 
@@ -177,15 +178,29 @@ def _transport_text(text: str) -> str:
     return chain.lower()
 
 
+def s3_code(exc: BaseException) -> str | None:
+    """The S3 error code of the backend's answer (`NoSuchBucket`), when it sent one."""
+    found = _CODE.search(str(exc))
+    return found.group(1) if found else None
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status the backend answered with, when the failure was an answer."""
+    found = _STATUS.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
 def translate(exc: BaseException, host: str, bucket: str, key: str | None = None) -> HeadwaterError:
-    """Map a backend failure to the hub's errors, with a message that holds nothing from the backend."""
+    """Map a backend failure to the hub's errors, with a message that holds nothing from the backend.
+
+    The S3 error code decides first (obstore reports NoSuchBucket and NoSuchKey alike as not
+    found, and a bad key as a refusal); then obstore's typed errors and the status; then the transport.
+    """
     if isinstance(exc, HeadwaterError):
         return exc
     text = str(exc)
-    found = _CODE.search(text)
-    code = found.group(1) if found else None
-    status_found = _STATUS.search(text)
-    status = int(status_found.group(1)) if status_found else None
+    code = s3_code(exc)
+    status = http_status(exc)
     where = f"{key!r} in bucket {bucket!r}" if key else f"bucket {bucket!r}"
     if code == "NoSuchBucket":
         return NotFound(f"bucket {bucket!r} does not exist at {host}")
@@ -203,7 +218,7 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
         return InvalidInput(f"the requested range is outside {where}")
     if code in BUSY_CODES or (status is not None and status >= 500):
         return UpstreamUnavailable(f"{host} is unavailable or overloaded ({code or status})")
-    if isinstance(exc, FileNotFoundError) or code == "NoSuchKey" or status == 404:
+    if isinstance(exc, (FileNotFoundError, NotFoundError)) or code == "NoSuchKey" or status == 404:
         return NotFound(f"{key!r} does not exist in bucket {bucket!r}" if key else f"bucket {bucket!r} does not exist")
     if isinstance(exc, UnauthenticatedError) or status == 401:
         return UpstreamAuthFailed(f"{host} refused the credentials: check the secret's access key and secret key")
@@ -434,6 +449,17 @@ class S3Connector(Connector):
             return refused
         return translate(exc, self.location.host, spot.bucket, key if key is not None else (spot.key or None))
 
+    @contextlib.contextmanager
+    def _translating(self, spot: _Spot, key: str | None = None) -> Iterator[None]:
+        """Every backend failure inside becomes the hub's error for `spot` (the one translation, as
+        `_fail` makes it); the hub's own errors pass through."""
+        try:
+            yield
+        except HeadwaterError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, spot, key) from None
+
     def _entry(self, name: str, meta: Mapping[str, Any]) -> Entry:
         return Entry(name=name, is_dir=False, size=meta["size"], modified=meta["last_modified"], etag=meta.get("e_tag"))
 
@@ -441,13 +467,15 @@ class S3Connector(Connector):
         """The object at `spot`, or None when there is none."""
         store = await self._store(spot.bucket)
         try:
-            return await obs.head_async(store, spot.key)
-        except FileNotFoundError as exc:
-            if "NoSuchBucket" in str(exc):
-                raise self._fail(exc, spot) from None
-            return None
-        except Exception as exc:
-            raise await self._explain_refusal(self._fail(exc, spot), spot) from None
+            with self._translating(spot):
+                try:
+                    return await obs.head_async(store, spot.key)
+                except FileNotFoundError as exc:
+                    if s3_code(exc) == "NoSuchBucket":
+                        raise
+                    return None
+        except UpstreamPermissionDenied as refusal:
+            raise await self._explain_refusal(refusal, spot) from None
 
     async def _explain_refusal(self, error: HeadwaterError, spot: _Spot) -> HeadwaterError:
         """A bare 403 (a HEAD has no body to name its cause) becomes "bad credentials" when a listing says so.
@@ -466,13 +494,11 @@ class S3Connector(Connector):
 
     async def _has_children(self, spot: _Spot, *, probe: bool = False) -> bool:
         store = await self._store(spot.bucket, probe=probe)
-        try:
+        with self._translating(spot, ""):
             async for chunk in obs.list(store, spot.key or None, chunk_size=1):
                 # `dir/` markers of other tools come back as the folder's own path: they count too.
                 if any(meta["path"].startswith(spot.lead) or meta["path"] == spot.key for meta in chunk):
                     return True
-        except Exception as exc:
-            raise self._fail(exc, spot, "") from None
         return False
 
     # -- the interface
@@ -500,14 +526,12 @@ class S3Connector(Connector):
         ]
         for action, step in steps:  # one after the other: obstore starts a request as soon as it is called
             try:
-                await step()
-            except Exception as exc:
-                error = self._fail(exc, spot, key)
-                if isinstance(error, UpstreamPermissionDenied):
-                    raise UpstreamPermissionDenied(
-                        f"the credentials can read bucket {bucket!r} but not {action} it, and the source is read-write"
-                    ) from None
-                raise error from None
+                with self._translating(spot, key):
+                    await step()
+            except UpstreamPermissionDenied:
+                raise UpstreamPermissionDenied(
+                    f"the credentials can read bucket {bucket!r} but not {action} it, and the source is read-write"
+                ) from None
 
     def _lists_buckets(self, path: str) -> bool:
         """Whether `path` is the root of a connection that names no bucket: a folder of buckets."""
@@ -547,16 +571,17 @@ class S3Connector(Connector):
             else:
                 get_options["range"] = {"offset": span.start}
         store = await self._store(spot.bucket)
-        try:
-            result = await obs.get_async(store, spot.key, options=get_options)  # type: ignore[arg-type]
-        except FileNotFoundError as exc:
-            if "NoSuchBucket" not in str(exc) and await self._has_children(spot):
-                raise NotAFile(f"{path!r} is a directory") from None
-            raise self._fail(exc, spot) from None
-        except Exception as exc:
-            if span is not None and ("InvalidRange" in str(exc) or "status code: 416" in str(exc)):
-                raise await self._unsatisfiable(spot, span) from None
-            raise self._fail(exc, spot) from None
+        with self._translating(spot):
+            try:
+                result = await obs.get_async(store, spot.key, options=get_options)  # type: ignore[arg-type]
+            except FileNotFoundError as exc:
+                if s3_code(exc) != "NoSuchBucket" and await self._has_children(spot):
+                    raise NotAFile(f"{path!r} is a directory") from None
+                raise
+            except Exception as exc:
+                if span is not None and (s3_code(exc) == "InvalidRange" or http_status(exc) == 416):
+                    raise await self._unsatisfiable(spot, span) from None
+                raise
         entry = self._entry(path.rsplit("/", 1)[-1], result.meta)
         served = (int(result.range[0]), int(result.range[1])) if span is not None else None
         return Opened(entry, served, self._body(result, spot))
@@ -570,11 +595,9 @@ class S3Connector(Connector):
 
     async def _body(self, result: Any, spot: _Spot) -> AsyncIterator[bytes]:
         """The object's bytes as views of obstore's buffers: the server writes them to the socket uncopied."""
-        try:
+        with self._translating(spot):
             async for chunk in result.stream(min_chunk_size=self.chunk_size):
                 yield memoryview(chunk)  # type: ignore[misc]
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
 
     async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
         spot = self._spot(path)
@@ -588,19 +611,15 @@ class S3Connector(Connector):
         elif start:
             options["range"] = {"offset": start}
         store = await self._store(spot.bucket)
-        try:
-            result = await obs.get_async(store, spot.key, options=options)  # type: ignore[arg-type]
-        except FileNotFoundError as exc:
-            if "NoSuchBucket" not in str(exc) and await self._has_children(spot):
-                raise InvalidInput(f"{path!r} is a directory") from None
-            raise self._fail(exc, spot) from None
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
-        try:
+        with self._translating(spot):
+            try:
+                result = await obs.get_async(store, spot.key, options=options)  # type: ignore[arg-type]
+            except FileNotFoundError as exc:
+                if s3_code(exc) != "NoSuchBucket" and await self._has_children(spot):
+                    raise InvalidInput(f"{path!r} is a directory") from None
+                raise
             async for chunk in result.stream(min_chunk_size=self.chunk_size):
                 yield bytes(chunk)
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         spot = self._spot(path)
@@ -625,10 +644,8 @@ class S3Connector(Connector):
                     held = 0
             if pending:
                 await self._put(writer, b"".join(pending), spot)
-            try:
+            with self._translating(spot):
                 await writer.close()
-            except Exception as exc:
-                raise self._fail(exc, spot) from None
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 try:
@@ -639,10 +656,8 @@ class S3Connector(Connector):
         return await self.stat(path)
 
     async def _put(self, writer: Any, data: bytes, spot: _Spot) -> None:
-        try:
+        with self._translating(spot):
             await writer.write(data)
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
 
     async def delete(self, path: str) -> None:
         spot = self._spot(path)
@@ -653,10 +668,8 @@ class S3Connector(Connector):
                 raise InvalidInput(f"{path!r} is a directory: delete it as a directory")
             raise NotFound(f"{path!r} does not exist")
         store = await self._store(spot.bucket)
-        try:
+        with self._translating(spot):
             await obs.delete_async(store, spot.key)
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
 
     async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
         folders: list[Entry] = []
@@ -797,37 +810,34 @@ class S3Connector(Connector):
             skipped = 0
             chunks = Ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK), wanted)
             try:
-                if ready:  # what the previous page looked ahead at, while the request for what follows is on its way
-                    yield ready
-                    ready = None
-                async for chunk in chunks:
-                    found: Found = []
-                    for meta in chunk:
-                        full: str = meta["path"]
-                        if not full.startswith(lead):
-                            continue  # a folder marker of another tool, listed as the folder itself
-                        name, sep, _ = full[len(lead):].partition("/")
-                        if not sep and name == FOLDER_MARKER:
-                            continue
-                        if not sep:
-                            found.append((self._entry(name, meta), name))
-                            current = None
-                        elif name != current:
-                            found.append((Entry(name=name, is_dir=True), name + "/" + PAST_FOLDER))
-                            current, skipped = name, 0
-                        else:
-                            skipped += 1
-                            if skipped >= LIST_CHUNK:
-                                restart = lead + name + "/" + PAST_FOLDER
-                                break
-                    if found:
-                        yield found
-                    if restart is not None:
-                        break
-            except HeadwaterError:
-                raise
-            except Exception as exc:
-                raise self._fail(exc, spot, "") from None
+                with self._translating(spot, ""):
+                    if ready:  # what the previous page looked ahead at, while the request for what follows is on its way
+                        yield ready
+                        ready = None
+                    async for chunk in chunks:
+                        found: Found = []
+                        for meta in chunk:
+                            full: str = meta["path"]
+                            if not full.startswith(lead):
+                                continue  # a folder marker of another tool, listed as the folder itself
+                            name, sep, _ = full[len(lead):].partition("/")
+                            if not sep and name == FOLDER_MARKER:
+                                continue
+                            if not sep:
+                                found.append((self._entry(name, meta), name))
+                                current = None
+                            elif name != current:
+                                found.append((Entry(name=name, is_dir=True), name + "/" + PAST_FOLDER))
+                                current, skipped = name, 0
+                            else:
+                                skipped += 1
+                                if skipped >= LIST_CHUNK:
+                                    restart = lead + name + "/" + PAST_FOLDER
+                                    break
+                        if found:
+                            yield found
+                        if restart is not None:
+                            break
             finally:
                 await chunks.aclose()
             if restart is None:
@@ -849,10 +859,8 @@ class S3Connector(Connector):
             if not parent.root and await self._head(parent) is not None:
                 raise Conflict(f"a parent of {path!r} is a file")
         store = await self._store(spot.bucket)
-        try:
+        with self._translating(spot):
             await obs.put_async(store, spot.lead + FOLDER_MARKER, b"", use_multipart=False)
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
 
     async def rmdir(self, path: str, recursive: bool = False) -> int:
         spot = self._spot(path)
@@ -869,7 +877,7 @@ class S3Connector(Connector):
             raise Conflict(f"directory {path!r} is not empty: delete it with force")
         deleted = 0
         previous: Keys = []
-        try:
+        with self._translating(spot):
             while True:  # list the first batch again each time: deleting never disturbs a listing in flight
                 batch = await self._first_keys(store, spot, LIST_CHUNK)
                 if not batch:
@@ -879,18 +887,12 @@ class S3Connector(Connector):
                 previous = batch
                 await obs.delete_async(store, batch)
                 deleted += sum(1 for key in batch if key.rsplit("/", 1)[-1] != FOLDER_MARKER)
-        except HeadwaterError:
-            raise
-        except Exception as exc:
-            raise self._fail(exc, spot) from None
 
     async def _first_keys(self, store: S3Store, spot: _Spot, count: int) -> Keys:
         """Up to `count` keys below `spot` (one listing request)."""
-        try:
+        with self._translating(spot, ""):
             async for chunk in obs.list(store, spot.key, chunk_size=count):
                 return [meta["path"] for meta in chunk if meta["path"].startswith(spot.lead)]
-        except Exception as exc:
-            raise self._fail(exc, spot, "") from None
         return []
 
     async def close(self) -> None:

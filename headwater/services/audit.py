@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from headwater.errors import HeadwaterError, InvalidInput
+from headwater.errors import AuditUnavailable, InvalidInput
 from headwater.keys import load_or_create
 from headwater.services import authorization
 from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
@@ -32,13 +32,6 @@ from headwater.store.database import Store
 from headwater.store.models import AuditEvent, now
 
 MAX_PAGE = 1000
-
-
-class AuditUnavailable(HeadwaterError):
-    """The audit event could not be written, so the operation is refused."""
-
-    code = "audit_unavailable"
-    status = 503
 
 
 @dataclass

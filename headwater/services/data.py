@@ -31,7 +31,7 @@ from headwater.services.connector_cache import Key, Lease, SourceRow
 from headwater.store import stamps
 from headwater.store.models import Collection, Secret, Source
 from headwater.store.stamps import Stamps
-from headwater.storage import HOSTED_ROOT
+from headwater.connectors.storage import HOSTED_ROOT
 
 log = logging.getLogger("headwater.data")
 

@@ -26,7 +26,7 @@ from headwater.addresses import Address, join, normalise_path
 from headwater.connectors import catalogue
 from headwater.connectors.base import Entry, Listing
 from headwater.errors import InvalidInput, UpstreamTimeout
-from headwater.services import authorization, data
+from headwater.services import authorization, data, links
 from headwater.services import sources as sources_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -102,20 +102,6 @@ async def open_transient(hub: Hub, caller: Caller, spec: TransientSpec, path: st
     return await anyio.to_thread.run_sync(_open, hub, caller, spec, path)
 
 
-async def _temp_url(target: data.Target, entry: Entry) -> str | None:
-    """A time-limited GET URL for a file: the entry's own link, or the connector's `temp_url` if it has one."""
-    if entry.is_dir:
-        return None
-    found = entry.extra.get("tempUrl")
-    if isinstance(found, str):
-        return found
-    signer = getattr(target.connector, "temp_url", None)
-    if signer is not None:
-        url = await signer(target.path)
-        return url if isinstance(url, str) else None
-    return None
-
-
 async def _all_pages(target: data.Target) -> Listing:
     folders: list[Entry] = []
     files: list[Entry] = []
@@ -152,7 +138,7 @@ async def _tree(target: data.Target) -> Tree:
     return root
 
 
-async def _inspect(target: data.Target, list_files: bool) -> Inspection:
+async def _inspect(hub: Hub, target: data.Target, list_files: bool) -> Inspection:
     if not target.rights.readable:
         # An output-only kind (a temporary bucket): nothing to read, prove only that it opens.
         await target.connector.check(write=False)
@@ -162,7 +148,8 @@ async def _inspect(target: data.Target, list_files: bool) -> Inspection:
     if list_files:
         folder = target if entry.is_dir else _parent(target)
         tree = await _tree(folder)
-    return Inspection(target.path, entry, await _temp_url(target, entry), tree)
+    signed = links.link_to(hub, entry)
+    return Inspection(target.path, entry, signed.url if signed is not None else None, tree)
 
 
 def _parent(target: data.Target) -> data.Target:
@@ -176,7 +163,7 @@ async def inspect(hub: Hub, caller: Caller, spec: TransientSpec, path: str, *, l
     target = await open_transient(hub, caller, spec, path)
     try:
         with anyio.fail_after(INSPECT_TIMEOUT):
-            return await _inspect(target, list_files)
+            return await _inspect(hub, target, list_files)
     except TimeoutError:
         raise UpstreamTimeout(f"the data source did not answer within {INSPECT_TIMEOUT:.0f} s") from None
     finally:

@@ -10,7 +10,7 @@ from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
 from headwater.settings import Settings, forget_environment
-from headwater.storage import Storage, open_storage
+from headwater.connectors.storage import Storage, open_storage
 from headwater.store.database import Store
 from headwater.vault import Vault
 

@@ -1,8 +1,9 @@
-"""Signed links' use cases: open the file a link grants, and purge hosted files whose time is up.
+"""Signed links' use cases: sign a link to a hosted file, open the file a link grants, and purge
+hosted files whose time is up.
 
-The link itself is the credential: `headwater.links` signs and verifies it (the
-connectors of the hosted kinds sign their entries' links with it too, so it stays
-below the services). Retention is the hosted kinds' (`hosted_kinds`: bucket files 48
+The link itself is the credential: `headwater.links` signs and verifies it. Connectors know
+no URLs: the hosted kinds say which of their files the hub keeps and until when
+(`Entry.hosted`), and `link_to` makes the link from that. Retention is the hosted kinds' (`hosted_kinds`: bucket files 48
 hours, uploads not completed 24 hours, files of deleted sources after a grace hour);
 this module runs the purge that enforces it, now and every `PURGE_INTERVAL` seconds.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 import anyio
@@ -23,9 +25,30 @@ from headwater.connectors.hosted_kinds import purge_expired
 from headwater.errors import NotFound
 from headwater.services.hub import Hub
 from headwater.store.models import Source
+from headwater.times import iso
 
 log = logging.getLogger("headwater.links")
 PURGE_INTERVAL = 600.0
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """A download link that needs no token: its hub-relative URL (`/v1/links/...`) and its expiry."""
+
+    url: str
+    expires_at: datetime
+
+    @property
+    def expires(self) -> str:
+        return iso(self.expires_at)
+
+
+def link_to(hub: Hub, entry: Entry) -> SignedLink | None:
+    """The signed download link of a file the hub keeps itself; None for any other entry."""
+    if entry.hosted is None or entry.is_dir:
+        return None
+    url = links.signer(hub.settings.data_dir).url(entry.hosted.path, entry.hosted.expires_at)
+    return SignedLink(url, entry.hosted.expires_at)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from headwater import policy
 from headwater.addresses import Address
-from headwater.connectors.databases.base import DatabaseConnector
+from headwater.connectors import catalogue
 from headwater.connectors.databases.formats import CONTENT_TYPES, check_format
+from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import InvalidInput, NotSupported, PermissionDenied
 from headwater.services import data
 from headwater.services.context import Caller
@@ -46,24 +47,11 @@ async def run(hub: Hub, caller: Caller, protocol: str, label: str, sql: str, fmt
             target.authorize(policy.Operation.READ, "")
         except PermissionDenied as exc:
             raise PermissionDenied(f"a query may read any table, so it needs read access to the whole connection: {exc.message}") from None
-        connector = target.connector
-        if not isinstance(connector, DatabaseConnector):
+        if target.address.hosted or not catalogue.get(target.address.protocol).capabilities.queries:
             raise NotSupported(f"connection {protocol}+{label} is not a database: it cannot run queries")
-        stream = connector.query(sql, fmt, limit)
-        first = await stream.__anext__()
-    except StopAsyncIteration:
-        first = b""
+        stream = target.connector.query(sql, fmt, limit)
     except BaseException:
         await target.close()
         raise
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            if first:
-                yield first
-            async for chunk in stream:
-                yield chunk
-        finally:
-            await stream.aclose()
-
-    return QueryResult(CONTENT_TYPES[fmt], chunks(), target)
+    first = await first_chunk(stream, target.close)
+    return QueryResult(CONTENT_TYPES[fmt], resumed(first, stream, stream.aclose), target)

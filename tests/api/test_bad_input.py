@@ -115,3 +115,9 @@ def test_literal_dot_segments_sent_raw_are_refused(hub_server: RunningHub, org_t
     conn.request("GET", "/v1/data/.my/coll/../../etc/passwd", headers={"Authorization": org_token})
     response = conn.getresponse()
     assert response.status == 400 and b"'..'" in response.read()
+
+
+def test_oversized_json_bodies_of_streaming_routes_are_refused_with_413_too(api: httpx.Client) -> None:
+    huge = {"name": "x" * (2 * 1024 * 1024)}
+    response = api.post("/v1/data/.my/reports", json=huge)
+    assert response.status_code == 413 and "larger than" in response.json()["error"]["message"]

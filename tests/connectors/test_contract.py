@@ -21,7 +21,7 @@ from headwater.connectors.hosted_kinds import UploadStore
 from headwater.connectors.kind import BuildContext
 from headwater.connectors.s3 import Location
 from headwater.connectors.s3_profiles import PROFILES
-from headwater.storage import HOSTED_ROOT, BucketStorage, FolderStorage, Storage
+from headwater.connectors.storage import HOSTED_ROOT, BucketStorage, FolderStorage, Storage
 from tests.connectors.contract import Sample, SampleTable, Traits, chunks_of, contract
 from tests.fixtures.databases import ScratchDatabase, pg_connect
 from tests.fixtures.http_server import HttpServer

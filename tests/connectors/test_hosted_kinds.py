@@ -24,9 +24,10 @@ from headwater.connectors.hosted_kinds import (
     purge_expired,
 )
 from headwater.errors import NotFound
-from headwater.storage import FolderStorage
+from headwater.services import links as links_service
 from headwater.services import sources as sources_service
 from headwater.store.models import Source
+from headwater.connectors.storage import FolderStorage
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.loops import run_coroutine
 
@@ -111,9 +112,11 @@ def test_bucket_files_are_downloadable_through_signed_links(api: httpx.Client, s
     listing = list_connector(sqlite_hub, source["id"], "out")
     [entry] = listing.files
     assert entry.name == "part-0.bin" and entry.size == len(data)
-    expires = datetime.fromisoformat(entry.extra["expiresAt"].replace("Z", "+00:00"))
+    link = links_service.link_to(sqlite_hub.hub, entry)  # the connector says where the file is kept; the hub signs
+    assert link is not None
+    expires = datetime.fromisoformat(link.expires.replace("Z", "+00:00"))
     assert abs(expires - (datetime.now(timezone.utc) + BUCKET_TTL)) < timedelta(minutes=5)
-    url = entry.extra["tempUrl"]
+    url = link.url
     assert url.startswith("/v1/links/")
 
     with httpx.Client(base_url=sqlite_hub.url) as anonymous:  # no token at all
@@ -149,7 +152,9 @@ def test_purge_deletes_expired_bucket_files(api: httpx.Client, sqlite_hub: Runni
     source = create_source(api, "bucket")
     assert api.put(at(source, "old/a.bin"), content=b"old").status_code == 200
     assert api.put(at(source, "new.bin"), content=b"new").status_code == 200
-    old_url = list_connector(sqlite_hub, source["id"], "old").files[0].extra["tempUrl"]
+    old_link = links_service.link_to(sqlite_hub.hub, list_connector(sqlite_hub, source["id"], "old").files[0])
+    assert old_link is not None
+    old_url = old_link.url
     data_dir = sqlite_hub.hub.settings.data_dir
     with sqlite_hub.hub.store.session() as session:
         row = session.get(Source, source["id"])

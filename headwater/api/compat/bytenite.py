@@ -41,13 +41,13 @@ from headwater.api.compat.bytenite_models import (
     DataSourceInfoRequest,
     Translated,
     generic,
-    iso,
     request_id,
     translate,
 )
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.errors import header_text, register_renderer
 from headwater.connectors.base import Entry
+from headwater.times import iso
 from headwater.services import bytenite as service
 from headwater.services import ephemeral
 from headwater.services import native

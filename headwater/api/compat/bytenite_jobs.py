@@ -58,7 +58,6 @@ from headwater.api.compat.bytenite_models import (
     RunRequest,
     SetDataSourceRequest,
     generic,
-    iso,
     request_id,
 )
 from headwater.api.deps import CallerDep, HubDep
@@ -68,6 +67,7 @@ from headwater.errors import InvalidInput
 from headwater.services import bytenite as bytenite_service
 from headwater.services import ephemeral
 from headwater.services import uploads as uploads_service
+from headwater.times import iso
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs import objects, service, templates

@@ -168,12 +168,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def generic(request_id: str, message: str) -> dict[str, Any]:
     """`commonGenericResponse` for a success."""
     return {"ok": True, "requestId": request_id, "message": message}

@@ -13,7 +13,6 @@ show `{"connection_type": <kind>, ...params}` (params never hold secret values).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,10 +39,6 @@ ENGINES = {
     "mariadb": "mysql",
 }
 ENGINE_NAMES = {"postgres": "postgresql", "mysql": "mysql"}
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 # -- connections ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from headwater.api.compat import foundation_mapping as mapping
 from headwater.services.foundation import SourceView, SystemView, display_label
 from headwater.store.models import System
+from headwater.times import iso
 
 SYSTEM_STATE = {"code": "000", "reason": "Created.", "healthy": True}
 SOURCE_URN_TYPE = "origin"
@@ -32,7 +33,7 @@ def source_entity(view: SourceView) -> dict[str, Any]:
         "is_system": False,
         "description": source.description,
         "label": display_label(source.label),
-        "created_at": mapping.iso(source.created_at),
+        "created_at": iso(source.created_at),
         "state": mapping.state(view),
         "owner": None,
     }
@@ -47,7 +48,7 @@ def system_entity(system: System) -> dict[str, Any]:
         "is_system": False,
         "description": system.description,
         "label": system.label,
-        "created_at": mapping.iso(system.created_at),
+        "created_at": iso(system.created_at),
         "state": dict(SYSTEM_STATE),
         "owner_person": system.owner_person,
     }

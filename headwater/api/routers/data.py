@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime
@@ -20,17 +19,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection, split_scheme
+from headwater.api import ranges
 from headwater.api.content_safety import file_headers
 from headwater.api.schemas import ERROR_RESPONSES
 from headwater.api.deps import CallerDep, HubDep
-from headwater.connectors.base import Entry, Listing, Opened, Span
+from headwater.api.limits import json_object
+from headwater.connectors.base import Entry, Listing, Opened
+from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import InvalidInput, NotFound, RangeNotSatisfiable
 from headwater.services import data as service
+from headwater.services import links as links_service
+from headwater.services.hub import Hub
+from headwater.services.links import SignedLink
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
-MAX_POST_BODY = 64 * 1024
 
 
 def address_of(request: Request) -> Address:
@@ -93,35 +97,6 @@ def entry_headers(target: service.Target, entry: Entry) -> dict[str, str]:
     return headers
 
 
-_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
-
-
-def parse_span(header: str) -> Span | None:
-    """One `bytes=` range as the client asked for it; None when the header is not a single byte range."""
-    match = _RANGE.fullmatch(header)
-    if match is None or (match.group(1) == "" and match.group(2) == ""):
-        return None
-    first, last = match.group(1), match.group(2)
-    if first == "":
-        return Span(suffix=int(last))
-    return Span(int(first), None if last == "" else int(last) + 1)
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """One `bytes=` range as [start, end) of a file of `size` bytes; None when the header is not a single byte range."""
-    span = parse_span(header)
-    return span.resolve(size) if span is not None else None
-
-
-def unsatisfiable(header: str, size: int | None) -> JSONResponse:
-    whole = f"the file's {size} bytes" if size is not None else "the file"
-    return JSONResponse(
-        {"error": {"code": "range_not_satisfiable", "message": f"range {header!r} is outside {whole}"}},
-        status_code=416,
-        headers={"Content-Range": f"bytes */{size if size is not None else '*'}"},
-    )
-
-
 async def file_response(target: service.Target, opened: Opened, first: bytes) -> Response:
     """The file's bytes (`first` already read from them, so early errors were still statuses), with its headers.
 
@@ -130,47 +105,22 @@ async def file_response(target: service.Target, opened: Opened, first: bytes) ->
     """
     entry = opened.entry
     headers = entry_headers(target, entry)
-    status = 200
-    if opened.span is not None:
-        start, end = opened.span
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size if entry.size is not None else '*'}"
-        headers["Content-Length"] = str(end - start)
-    declared = headers.get("Content-Length")
-    if declared is not None and len(first) == int(declared):
+    status = ranges.partial(headers, opened.span, entry.size)
+
+    async def release() -> None:
         try:
-            await opened.aclose()
+            await opened.aclose()  # a client that left stops the backend read at once
         finally:
             await target.close()
+
+    declared = headers.get("Content-Length")
+    if declared is not None and len(first) == int(declared):
+        await release()
         return Response(first, status_code=status, headers=headers)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            if first:
-                yield first
-            async for chunk in opened.chunks:
-                yield chunk
-        finally:
-            try:
-                await opened.aclose()  # a client that left stops the backend read at once
-            finally:
-                await target.close()
-
-    return StreamingResponse(chunks(), status_code=status, headers=headers)
+    return StreamingResponse(resumed(first, opened.chunks, release), status_code=status, headers=headers)
 
 
-async def first_chunk(opened: Opened) -> bytes:
-    """Pull the first chunk before the response starts; release the read if that fails."""
-    try:
-        return await opened.chunks.__anext__()
-    except StopAsyncIteration:
-        return b""
-    except BaseException:
-        await opened.aclose()
-        raise
-
-
-async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing]) -> StreamingResponse:
+async def streamed_listing(hub: Hub, target: service.Target, pieces: AsyncIterator[Listing]) -> StreamingResponse:
     """A listing sent as the backend yields it: files as they come, then the folders and the marker.
 
     The first piece is pulled before the response starts, so a refusal or a missing directory is
@@ -195,7 +145,7 @@ async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing
                 folders += piece.folders
                 marker = piece.marker
                 if piece.files:
-                    text = json.dumps([file_json(f) for f in piece.files], ensure_ascii=False)[1:-1]
+                    text = json.dumps([file_json(f, links_service.link_to(hub, f)) for f in piece.files], ensure_ascii=False)[1:-1]
                     yield ((b"," if started else b'{"files":[') + text.encode())
                     started = True
                 try:
@@ -216,33 +166,12 @@ async def streamed_listing(target: service.Target, pieces: AsyncIterator[Listing
 
 
 #: Entry details a listing may show beside the Algorithmia fields (the signed links of temporary buckets).
-LISTED_EXTRAS = ("tempUrl", "expiresAt")
-
-
-def public_extra(entry: Entry) -> dict[str, Any]:
-    return {key: entry.extra[key] for key in LISTED_EXTRAS if key in entry.extra}
-
-
-def file_json(entry: Entry) -> dict[str, Any]:
-    shown = {"filename": entry.name, "size": entry.size or 0, "last_modified": listing_time(entry.modified)}
-    if entry.extra:
-        shown.update(public_extra(entry))
+def file_json(entry: Entry, link: SignedLink | None) -> dict[str, Any]:
+    """A file of a listing as Algorithmia's clients read it, with its signed link if the hub keeps it."""
+    shown: dict[str, Any] = {"filename": entry.name, "size": entry.size or 0, "last_modified": listing_time(entry.modified)}
+    if link is not None:
+        shown.update(tempUrl=link.url, expiresAt=link.expires)
     return shown
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_POST_BODY:
-            raise InvalidInput("request body is too large")
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise InvalidInput("request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("request body must be a JSON object")
-    return body
 
 
 def audit(request: Request, target: service.Target | None, operation: str, address: Address | None = None) -> None:
@@ -278,7 +207,7 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             audit(request, target, "data.acl")
             return JSONResponse({"acl": {"read": await service.get_acl(hub, caller, target)}})
         if method == "PATCH":
-            body = await _json_body(request)
+            body = await json_object(request, hub.settings.max_json_body)
             if "acl" not in body:
                 raise InvalidInput("body.acl: field required")
             await service.set_acl(hub, caller, target, body["acl"])
@@ -286,19 +215,19 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
         if method == "GET":
             if not address.is_dir:
                 header = request.headers.get("range")
-                span = parse_span(header) if header else None
+                span = ranges.parse_span(header) if header else None
                 try:
                     opened = await service.open_file(target, span, dict(request.query_params))
                 except RangeNotSatisfiable as exc:
-                    return unsatisfiable(header or "", exc.size)
+                    raise ranges.outside(header or "", exc.size) from None
                 if opened is not None:
-                    first = await first_chunk(opened)
+                    first = await first_chunk(opened.chunks, opened.aclose)
                     streaming = True
                     return await file_response(target, opened, first)
             audit(request, target, "data.list")
             limit = service.page_size(request.query_params.get("limit"))
             pieces = service.list_pieces(target, request.query_params.get("marker"), limit)
-            response = await streamed_listing(target, pieces)
+            response = await streamed_listing(hub, target, pieces)
             streaming = True
             return response
         if method == "PUT":
@@ -307,7 +236,7 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             await service.write(target, request.stream(), size_hint)
             return JSONResponse({"result": target.uri()})
         if method == "POST":
-            body = await _json_body(request)
+            body = await json_object(request, hub.settings.max_json_body)
             name = body.get("name")
             if not isinstance(name, str) or not name:
                 raise InvalidInput("body.name: a directory name is required")

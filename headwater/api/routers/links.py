@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
+from headwater.api import ranges
 from headwater.api.content_safety import file_headers
 from headwater.api.deps import HubDep
-from headwater.api.routers.data import RangeNotSatisfiable, http_date, parse_range
+from headwater.api.routers.data import http_date
 from headwater.api.schemas import ErrorOut
 from headwater.services import links as service
 
@@ -64,27 +65,12 @@ async def download(token: str, request: Request, hub: HubDep) -> Response:
         headers["ETag"] = entry.etag
     if entry.modified:
         headers["Last-Modified"] = http_date(entry.modified)
-    start: int | None = None
-    end: int | None = None
-    status = 200
     range_header = request.headers.get("range")
-    if range_header:
-        try:
-            span = parse_range(range_header, size)
-        except RangeNotSatisfiable:
-            message = f"range {range_header!r} is outside the file's {size} bytes"
-            return JSONResponse(
-                {"error": {"code": "range_not_satisfiable", "message": message}},
-                status_code=416,
-                headers={"Content-Range": f"bytes */{size}"},
-            )
-        if span is not None:
-            start, end = span
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-            headers["Content-Length"] = str(end - start)
+    span = ranges.parse_range(range_header, size) if range_header else None
+    status = ranges.partial(headers, span, size)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
+    start, end = span if span is not None else (None, None)
     return StreamingResponse(connector.read(link.path, start, end), status_code=status, headers=headers)
 
 

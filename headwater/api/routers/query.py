@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from headwater.addresses import decode_path, parse_connection
 from headwater.api.content_safety import SEALED
 from headwater.api.deps import CallerDep, HubDep
-from headwater.api.errors import describe_validation
+from headwater.api.limits import json_model
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
-from headwater.errors import InvalidInput
 from headwater.services import query as service
 
 router = APIRouter(tags=["query"], responses=ERROR_RESPONSES)
-
-MAX_BODY = 256 * 1024
-
 
 class QueryIn(ApiModel):
     sql: str = Field(description="One read-only statement (SELECT, WITH, ...).", min_length=1, max_length=service.MAX_SQL)
     format: Literal["csv", "jsonl", "parquet"] = "jsonl"
     limit: int | None = Field(default=None, ge=0, description="At most this many rows.")
-
-
-async def _body(request: Request) -> QueryIn:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InvalidInput(f"request body is larger than {MAX_BODY} bytes")
-    try:
-        return QueryIn.model_validate(json.loads(raw or b"{}"))
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            raise InvalidInput(describe_validation(list(exc.errors()))) from None
-        raise InvalidInput("request body is not valid JSON") from None
 
 
 @router.post(
@@ -51,7 +32,7 @@ async def _body(request: Request) -> QueryIn:
 )
 async def run_query(connection: str, request: Request, caller: CallerDep, hub: HubDep) -> StreamingResponse:
     protocol, label = parse_connection(decode_path(connection))
-    body = await _body(request)
+    body = await json_model(request, QueryIn, hub.settings.max_json_body)
     assert label is not None
     result = await service.run(hub, caller, protocol, label, body.sql, body.format, body.limit)
 

@@ -26,19 +26,17 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from headwater.api.deps import CallerDep, HubDep
-from headwater.api.errors import describe_validation
+from headwater.api.limits import json_model
 from headwater.api.routers.sources import SourceOut, shape
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
-from headwater.errors import InvalidInput
 from headwater.services import uploads as service
 from headwater.services.context import Caller
 from headwater.services.uploads import Details, UploadView
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses=ERROR_RESPONSES)
-MAX_JSON = 64 * 1024
 RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
@@ -80,18 +78,6 @@ class UploadOut(ApiModel):
     expires_at: datetime | None = None
 
 
-async def _json(request: Request, model: type[ApiModel]) -> ApiModel:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_JSON:
-            raise InvalidInput(f"request body is larger than {MAX_JSON} bytes")
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation(list(exc.errors()))) from None
-
-
 def _present(caller: Caller, view: UploadView, request: Request) -> UploadOut:
     upload = view.upload
     return UploadOut(
@@ -111,8 +97,7 @@ def _present(caller: Caller, view: UploadView, request: Request) -> UploadOut:
 @router.post("", status_code=201, response_model=UploadOut, summary="Start a resumable upload", openapi_extra=json_body(UploadIn))
 async def start_upload(request: Request, caller: CallerDep, hub: HubDep) -> UploadOut:
     service.require_uploader(caller)  # refused before the body is read
-    body = await _json(request, UploadIn)
-    assert isinstance(body, UploadIn)
+    body = await json_model(request, UploadIn, hub.settings.max_json_body)
     details = Details(label=body.label, name=body.name, description=body.description)
     return _present(caller, await service.start(hub, caller, body.filename, details), request)
 
@@ -131,8 +116,7 @@ async def get_upload(upload_id: str, request: Request, caller: CallerDep, hub: H
 @router.post("/{upload_id}/complete", status_code=201, response_model=UploadOut, summary="Join the parts and create the file source", openapi_extra=json_body(CompleteIn))
 async def complete_upload(upload_id: str, request: Request, caller: CallerDep, hub: HubDep) -> UploadOut:
     service.require_uploader(caller)  # refused before the body is read
-    body = await _json(request, CompleteIn)
-    assert isinstance(body, CompleteIn)
+    body = await json_model(request, CompleteIn, hub.settings.max_json_body)
     details = Details(label=body.label, name=body.name, description=body.description)
     return _present(caller, await service.complete(hub, caller, upload_id, body.parts, details), request)
 

@@ -29,10 +29,10 @@ from typing import Any, ClassVar, Literal
 
 import anyio
 import anyio.lowlevel
-from anyio.lowlevel import EventLoopToken
 from pydantic import Field, field_validator
 
 from headwater.connectors.base import PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params, decode_marker, encode_marker
+from headwater.connectors.blocking import bridge
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import CONTENT_TYPES, FORMATS, Decoder, check_format
 from headwater.connectors.databases.formats import decoder as open_decoder
@@ -162,24 +162,6 @@ def file_entry(table: Table, fmt: str | None) -> Entry:
     return Entry(name=f"{table.name}.{fmt}", is_dir=False, size=None, content_type=CONTENT_TYPES[fmt], extra=extra)
 
 
-def bridge(chunks: AsyncIterable[bytes], token: EventLoopToken) -> Iterator[bytes]:
-    """Pull an async stream of chunks from any thread (pyarrow reads ahead in threads of its own)."""
-    iterator = chunks.__aiter__()
-
-    async def pull() -> bytes | None:
-        try:
-            return await iterator.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while True:
-        chunk = anyio.from_thread.run(pull, token=token)
-        if chunk is None:
-            return
-        if chunk:
-            yield chunk
-
-
 def gather(chunks: Iterator[bytes], size: int = READ_CHUNK) -> Iterator[bytes]:
     """Coalesce small chunks (a row each, from COPY) into ones of about `size` bytes."""
     parts: list[bytes] = []
@@ -213,7 +195,7 @@ async def stream_thread(make: Any, *args: Any) -> AsyncGenerator[bytes, None]:
 class DatabaseConnector(Connector):
     """A database as directories of tables; subclasses supply the dialect."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True, queries=True)
     read_options: ClassVar[frozenset[str]] = frozenset({"columns", "limit"})
     #: Its metadata connection is one driver connection, not safe for concurrent requests: built per request.
     reusable: ClassVar[bool] = False

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from headwater.connectors.blocking import ChunkReader
 from headwater.connectors.databases.columns import (
     Column,
     CoercionError,
@@ -223,34 +224,6 @@ def encode_all(fmt: str, columns: list[Column], dialect: str, batches: Iterable[
 
 
 # ---- decoding ----------------------------------------------------------------------------
-
-class ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks (what pyarrow's readers want)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        """Fill `target` entirely unless the stream ends (pyarrow takes a short read for a block)."""
-        want = len(target)
-        parts, held = [self.buffer], len(self.buffer)
-        while held < want:
-            try:
-                chunk = bytes(next(self.chunks))
-            except StopIteration:
-                break
-            parts.append(chunk)
-            held += len(chunk)
-        data = b"".join(parts)
-        n = min(want, len(data))
-        target[:n] = data[:n]
-        self.buffer = data[n:]
-        return n
-
 
 def _located(where: str, column: str, exc: CoercionError) -> InvalidInput:
     return InvalidInput(f"{where}, column {column!r}: {exc}")

@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 import anyio.lowlevel
 
 from headwater.connectors.base import Entry
+from headwater.connectors.blocking import ChunkReader, bridge
 from headwater.errors import Conflict, InvalidInput
 from headwater.services.jobs import functions, sandbox
 from headwater.services.jobs.inputs import SUFFIX, PartitionInput, format_of
-from headwater.services.jobs.streams import AppFailed, ChunkReader, ChunkWriter, Meter, through_thread
+from headwater.services.jobs.streams import AppFailed, ChunkWriter, Meter, through_thread
 from headwater.settings import Settings
 
 Write = Callable[[AsyncIterator[bytes]], Awaitable[Entry]]
@@ -150,7 +151,7 @@ class Convert(App):
             raise InvalidInput(f"{ctx.input.name!r} is not CSV, JSONL or Parquet: say which with the app param 'from'")
         ctx.input.format = source
         random = await ctx.input.random() if source == "parquet" and ctx.input.random is not None else None
-        reader = ChunkReader(ctx.input.chunks(), anyio.lowlevel.current_token()) if source != "parquet" else None
+        reader = ChunkReader(bridge(ctx.input.chunks(), anyio.lowlevel.current_token())) if source != "parquet" else None
 
         def work(out: ChunkWriter) -> None:
             import pyarrow as pa

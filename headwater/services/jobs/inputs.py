@@ -16,7 +16,8 @@ from headwater.errors import InvalidInput
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 
-RangeReader = Callable[[int, int], AsyncIterator[bytes]]
+#: Opens the bytes [start, end) of one object (as `services.data.read` does).
+RangeReader = Callable[[int, int], Awaitable[AsyncIterator[bytes]]]
 
 
 def format_of(name: str, given: str | None = None) -> str | None:
@@ -55,7 +56,7 @@ class RandomFile(io.RawIOBase):
         return self._size
 
     async def _fetch(self, start: int, end: int) -> bytes:
-        parts = [chunk async for chunk in self._read_range(start, end)]
+        parts = [chunk async for chunk in await self._read_range(start, end)]
         return b"".join(parts)
 
     def readinto(self, target: Any) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 
@@ -166,11 +167,7 @@ async def _scan(target: data.Target, rows: int, csv: bool, check: Check) -> tupl
 async def _row_groups(target: data.Target, size: int, rows: int) -> list[tuple[int, ...]]:
     import pyarrow.parquet as pq
 
-    async def read_range(start: int, end: int) -> AsyncIterator[bytes]:
-        async for chunk in await data.read(target, start, end):
-            yield chunk
-
-    random = RandomFile(read_range, size)
+    random = RandomFile(partial(data.read, target), size)
 
     def groups() -> list[tuple[int, ...]]:
         meta = pq.ParquetFile(random, pre_buffer=False).metadata

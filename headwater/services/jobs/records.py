@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -17,12 +16,9 @@ from sqlalchemy.orm import Session
 from headwater.services.jobs.spec import JobState, PartState
 from headwater.store.database import Store
 from headwater.store.models import Job, JobLog, JobPartition, now
+from headwater.times import iso
 
 MAX_LOG = 4000
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def transition(store: Store, job_id: str, allowed: Iterable[JobState], to: JobState, **fields: Any) -> bool:

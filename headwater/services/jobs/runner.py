@@ -243,13 +243,12 @@ def _input(context: JobContext, spec: PartitionSpec, meter: Meter) -> PartitionI
         async for chunk in meter.wrap(await data.read(source, spec.start, spec.end), context.check):
             yield chunk
 
-    async def read_range(start: int, end: int) -> AsyncIterator[bytes]:
-        async for chunk in meter.wrap(await data.read(source, start, end), context.check):
-            yield chunk
+    async def metered(start: int, end: int) -> AsyncIterator[bytes]:
+        return meter.wrap(await data.read(source, start, end), context.check)
 
     async def random() -> RandomFile:
         size = spec.size if spec.size is not None else (await data.stat(source)).size or 0
-        return RandomFile(read_range, size)
+        return RandomFile(metered, size)
 
     name = spec.path or PurePosixPath(context.source.address.path).name
     return PartitionInput(name, spec.format, chunks, random, spec.row_groups)

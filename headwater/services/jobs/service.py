@@ -16,18 +16,19 @@ from sqlalchemy.orm import Session
 
 from headwater.addresses import join
 from headwater.errors import Conflict, InvalidInput, NotFound
-from headwater.services import authorization, data
+from headwater.services import authorization, data, links
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs import apps, assemblers, cleanup, driver, objects, planning, records, rights, sandbox
 from headwater.services.jobs.objects import Endpoint
 from headwater.services.jobs.planning import at
-from headwater.services.jobs.records import Progress, iso
+from headwater.services.jobs.records import Progress
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, TERMINAL, JobIdentity, JobState
 from headwater.store.models import Job, JobLog, new_id, now
+from headwater.times import iso
 
 MAX_LIST = 500
 
@@ -296,7 +297,9 @@ async def results(hub: Hub, caller: Caller, job_id: str) -> list[Result]:
             if not place.rights.readable:
                 # An output-only kind (a temporary bucket): its files are fetched through signed links.
                 entry = await place.connector.stat(place.path)
-                link, expires = entry.extra.get("tempUrl"), entry.extra.get("expiresAt")
+                signed = links.link_to(hub, entry)
+                if signed is not None:
+                    link, expires = signed.url, signed.expires
             found.append(Result(output["name"], output.get("size"), place.uri(), link, expires, output.get("sha256")))
     finally:
         await target.close()

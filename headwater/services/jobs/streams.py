@@ -1,7 +1,7 @@
 """Byte streams between the async connectors and the blocking code of apps (pyarrow, user functions).
 
 An app runs in a worker thread of the partition's event loop. It reads its input
-through `ChunkReader` (pulling the connector's async chunks) and writes through
+through `connectors.blocking` (pulling the connector's async chunks) and writes through
 `ChunkWriter` (pushing chunks to the destination's atomic write). Memory is
 bounded by a few chunks. An output stream only ends cleanly with an explicit
 end marker, so an app that fails never commits a partial output.
@@ -32,40 +32,6 @@ def leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
-
-
-class ChunkReader(io.RawIOBase):
-    """A blocking reader over an async chunk iterator, from any thread (pyarrow reads from its own)."""
-
-    def __init__(self, chunks: AsyncIterator[bytes], token: Any = None) -> None:
-        self._chunks = chunks
-        self._token = token
-        self._buffer = b""
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    async def _next(self) -> bytes | None:
-        try:
-            return await self._chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        while not self._buffer:
-            if self._eof:
-                return 0
-            chunk = anyio.from_thread.run(self._next, token=self._token)
-            if chunk is None:
-                self._eof = True
-                return 0
-            self._buffer = chunk
-        size = min(len(view), len(self._buffer))
-        view[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
 
 
 class ChunkWriter(io.RawIOBase):

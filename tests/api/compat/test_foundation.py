@@ -551,3 +551,9 @@ def test_a_native_source_is_a_foundation_data_source(fapi: httpx.Client, seaweed
     assert listed["identifier"] == native.json()["id"] and listed["label"] == "lake"
     assert listed["state"] == {"code": "000", "reason": "Connection verified.", "healthy": True}
     assert listed["connection"] == {"connection_type": "s3", "url": seaweedfs.endpoint, "access_key": None, "access_secret": None}
+
+
+def test_an_oversized_body_is_413_in_foundations_own_shape(fapi: httpx.Client) -> None:
+    huge = seed_source(description="x" * (2 * 1024 * 1024))
+    response = fapi.post("/api/data/data_source", json=huge)
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]

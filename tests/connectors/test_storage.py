@@ -1,4 +1,4 @@
-"""The hub's own storage (`headwater.storage`): a folder by default, a bucket prefix on an S3-compatible store
+"""The hub's own storage (`headwater.connectors.storage`): a folder by default, a bucket prefix on an S3-compatible store
 when HEADWATER_STORAGE_URL says so, with hosted data, uploads and temporary buckets behaving the same on both."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from headwater.connectors.s3 import Location
 from headwater.connectors.s3_profiles import PROFILES
 from headwater.errors import Conflict, UpstreamUnavailable
 from headwater.settings import Settings, SettingsError
-from headwater.storage import BucketStorage, FolderStorage, Storage, open_storage
+from headwater.connectors.storage import BucketStorage, FolderStorage, Storage, open_storage
 from tests.fixtures.hub import RunningHub, start_hub
 from tests.fixtures.network import free_port
 from tests.fixtures.seaweedfs import SeaweedFS

@@ -1,0 +1,40 @@
+"""Blocking reads of async byte streams, from threads: what pyarrow, database loaders and job apps read through."""
+
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import pytest
+
+from headwater.connectors.blocking import ChunkReader, bridge
+
+pytestmark = pytest.mark.anyio
+
+
+def test_a_read_fills_the_whole_buffer_across_chunks_until_the_stream_ends() -> None:
+    reader = ChunkReader(iter([b"ab", b"", b"cde", b"f"]))
+    buffer = bytearray(4)
+    assert reader.readinto(buffer) == 4 and bytes(buffer) == b"abcd"
+    assert reader.readinto(buffer) == 2 and bytes(buffer[:2]) == b"ef"
+    assert reader.readinto(buffer) == 0
+
+
+async def test_a_thread_reads_an_async_stream_chunk_by_chunk_through_the_bridge() -> None:
+    pulled: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for index, chunk in enumerate([b"one,", b"", b"two,", b"three"]):
+            pulled.append(index)
+            yield chunk
+
+    token = anyio.lowlevel.current_token()
+
+    def read_all() -> tuple[bytes, list[int]]:
+        reader = ChunkReader(bridge(chunks(), token))
+        first = reader.read(4)
+        seen = list(pulled)  # only what the first read needed was pulled
+        return first + reader.read(), seen
+
+    data, seen_after_first = await anyio.to_thread.run_sync(read_all)
+    assert data == b"one,two,three" and seen_after_first == [0]
