@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from headwater import __version__
 from headwater.api import errors
@@ -29,9 +30,17 @@ THREADS = 200
 
 
 def ensure_bootstrap(hub: Hub) -> None:
-    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`."""
+    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`.
+
+    Replicas given the same token may start at once: one that loses the race to create the
+    organization or the token looks again, and finds what the winner committed."""
     value = hub.settings.bootstrap_token
-    if value:
+    if not value:
+        return
+    try:
+        with hub.store.session() as session:
+            tokens_service.ensure_token(session, org_name="default", user_name="admin", value=value)
+    except IntegrityError:
         with hub.store.session() as session:
             tokens_service.ensure_token(session, org_name="default", user_name="admin", value=value)
 
