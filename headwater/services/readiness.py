@@ -11,6 +11,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from headwater.services.hub import Hub
 
 OK = "ok"
@@ -56,6 +58,6 @@ def check(hub: Hub) -> Readiness:
         store = OK
         try:
             migrations = OK if hub.store.at_head() else "the metadata store's migrations are not at this hub's version"
-        except Exception:  # the store went away between the two checks
+        except SQLAlchemyError:  # the store went away between the two checks
             migrations = "unknown: the metadata store cannot be reached"
     return Readiness(store=store, migrations=migrations, storage=storage_problem(hub) or OK)
