@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from headwater.errors import InvalidInput, NotFound, Unauthenticated
@@ -249,8 +250,16 @@ def create_first_token(hub: Hub, *, org_name: str, user_name: str) -> str | None
 
 
 def ensure_bootstrap_token(hub: Hub) -> None:
-    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`."""
+    """`HEADWATER_BOOTSTRAP_TOKEN`: an admin token with exactly that value in organization `default`.
+
+    Replicas given the same token may start at once: one that loses the race to create the
+    organization or the token looks again, and finds what the winner committed."""
     value = hub.settings.bootstrap_token
-    if value:
+    if not value:
+        return
+    try:
+        with hub.store.session() as session:
+            ensure_token(session, org_name="default", user_name="admin", value=value)
+    except IntegrityError:
         with hub.store.session() as session:
             ensure_token(session, org_name="default", user_name="admin", value=value)

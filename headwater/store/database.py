@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +12,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +21,7 @@ from headwater.store import stamps
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POOL_RECYCLE = 300  # seconds a store connection is kept before it is replaced
+MIGRATION_LOCK = 0x48574D4947524154  # the PostgreSQL advisory lock key every hub migrates under ("HWMIGRAT")
 
 
 def normalise_url(url: str) -> str:
@@ -49,11 +55,50 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Apply every Alembic migration to the store behind `engine`."""
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    return config
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The revisions this code's migrations end at (read once per process)."""
+    return frozenset(ScriptDirectory.from_config(_config()).get_heads())
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the store behind `engine` has every migration of this code applied (and no later one)."""
+    with engine.connect() as connection:
+        return frozenset(MigrationContext.configure(connection).get_current_heads()) == head_revisions()
+
+
+@contextmanager
+def _file_lock(database: str | None) -> Iterator[None]:
+    """An exclusive lock beside a SQLite database file, held by one process at a time (none in memory)."""
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed, or when its process dies
+        yield
+    finally:
+        os.close(fd)
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every Alembic migration to the store behind `engine`.
+
+    Several processes may call this at once (replicas starting together on an empty store): one
+    applies the migrations while the others wait, then find nothing left to do. On PostgreSQL the
+    wait is a transaction-level advisory lock taken in the upgrade's own transaction (released by
+    its commit, or by the server if the process dies); on SQLite, a file lock beside the database.
+    """
+    config = _config()
+    with _file_lock(engine.url.database if engine.dialect.name == "sqlite" else None), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -71,6 +116,10 @@ class Store:
 
     def migrate(self) -> None:
         migrate(self.engine)
+
+    def at_head(self) -> bool:
+        """Whether every migration of this code is applied; raises when the store cannot be reached."""
+        return at_head(self.engine)
 
     def ping(self) -> bool:
         try:

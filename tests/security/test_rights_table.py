@@ -454,7 +454,7 @@ TABLE: dict[tuple[str, str], list[Case]] = {
 }
 
 #: Routes the link itself authorizes: checked by `test_unauthenticated_routes_*`, never with a token's rights.
-UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/v1/links/{token}"), ("HEAD", "/v1/links/{token}"), ("PUT", "/v1/uploads/signed/{token}")}
+UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/healthz/live"), ("GET", "/healthz/ready"), ("GET", "/v1/links/{token}"), ("HEAD", "/v1/links/{token}"), ("PUT", "/v1/uploads/signed/{token}")}
 
 # -- running the table ---------------------------------------------------------------------------------
 
@@ -524,7 +524,8 @@ def test_unauthenticated_routes_answer_alike_with_no_token_and_with_any_token(wo
     tokens = [None, "hw_not-a-token-at-all-0000", world.tokens["expired"], world.tokens["orphan"], world.tokens["other_org"], world.tokens["read_only"]]
     for token in tokens:
         with world.client(token) as client:
-            assert client.get("/healthz").status_code == 200
+            for health in ("/healthz", "/healthz/live", "/healthz/ready"):
+                assert client.get(health).status_code == 200, (token, health)
             got = client.get(temp_url)
             assert got.status_code == 200 and got.content == b"id\n1\n", (token, got.status_code)
             assert client.head(temp_url).status_code == 200
