@@ -42,6 +42,13 @@ def read(session: Session | Connection, org_id: str) -> Stamps:
     return Stamps(int(row[0]), int(row[1])) if row is not None else Stamps()
 
 
+def read_many(connection: Connection, org_ids: set[str]) -> dict[str, Stamps]:
+    """Several organizations' current stamps in one read (zeros for one without a change yet)."""
+    rows = connection.execute(select(OrgStamp.org_id, OrgStamp.auth, OrgStamp.data).where(OrgStamp.org_id.in_(sorted(org_ids))))
+    found = {org_id: Stamps(int(auth), int(data)) for org_id, auth, data in rows}
+    return {org_id: found.get(org_id, Stamps()) for org_id in org_ids}
+
+
 def _changed(obj: Any) -> set[str]:
     state = inspect(obj)
     return {attr.key for attr in state.attrs if attr.history.has_changes()}
