@@ -46,7 +46,12 @@ from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from headwater.connectors import endpoints
-from headwater.errors import EndpointRefused, HeadwaterError, UpstreamTimeout, UpstreamUnavailable
+from headwater.errors import (
+    EndpointRefused,
+    HeadwaterError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -500,7 +505,7 @@ class GuardedProxy:
                 if policy is None:
                     _answer(client, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n')
                     return
-                method, target, version = parts
+                method, target, _ = parts
                 tunnel = method == "CONNECT"
                 if tunnel:
                     found, origin_form = _split_authority(target, 443), ""
@@ -626,7 +631,7 @@ class GuardedProxy:
             status = response.start.split(" ", 2)[1] if response.start.count(" ") >= 1 else ""
             if not (status.startswith("1") and status != "101"):
                 break
-            client.sendall(raw)  # an interim answer (100 Continue): the real one follows
+            client.sendall(raw or b"")  # an interim answer (100 Continue): the real one follows
             raw = upstream_reader.head()
         location = response.get("location")
         if status.startswith("3") and location:
