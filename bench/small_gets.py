@@ -9,16 +9,21 @@ requests in flight, in interleaved rounds:
   `--postgres URL`, a scratch database that is emptied);
 - `hub-hosted`: the hub's own hosted storage, the same objects under `data://.my/`.
 
+`--before DIR` adds the same two hub contenders served by another checkout of the code (its own
+hub, data dir and store), as `before-hub-s3` and `before-hub-hosted`, for a before and after in
+one run.
+
 `--workers 1,2` runs each hub contender once per worker count (`headwater serve --workers N`, one
 hub each, all on the same data dir and store), as `hub-s3-w1`, `hub-s3-w2`, ...; without it, one
 uvicorn process.
 
 Every client is obstore's (S3Store, or HTTPStore with the hub token in a default header), so the
 load generator costs the same for every contender. SeaweedFS, rclone and the hub run on loopback,
-started here. Prints per-round figures, then medians of req/s, p50 and p99 and the ratios
-hub/direct and hub/rclone.
+started here. Prints per-round figures, then medians of req/s, p50 and p99, the hub process's
+CPU time per request (user and system, its threads included: on a shared machine the steadier
+figure) and the ratios hub/direct and hub/rclone.
 
-    python bench/small_gets.py [--rounds 5] [--workers 1,2] [--postgres postgresql://USER@127.0.0.1:5432/scratch]
+    python bench/small_gets.py [--rounds 5] [--workers 1,2] [--before DIR] [--postgres postgresql://USER@127.0.0.1:5432/scratch]
 """
 
 from __future__ import annotations
@@ -116,6 +121,12 @@ def start_rclone(endpoint: str, keys: weed.Keys, root: Path) -> tuple[subprocess
     return process, f"http://127.0.0.1:{port}"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its threads so far (its child processes not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_postgres(url: str) -> None:
     import sqlalchemy as sa
 
@@ -134,6 +145,7 @@ async def main() -> None:
     parser.add_argument("--postgres", help="a scratch PostgreSQL database for the hub's store (it is emptied)")
     parser.add_argument("--workers", help="comma-separated worker counts: one `headwater serve --workers N` hub each")
     parser.add_argument("--only", help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted)")
+    parser.add_argument("--before", type=Path, help="another checkout of the hub to run as before-hub-s3 and before-hub-hosted")
     parser.add_argument("--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)")
     args = parser.parse_args()
 
@@ -141,6 +153,7 @@ async def main() -> None:
     server, weed_process = weed.start(root / "weed")
     processes: list[subprocess.Popen[bytes]] = []
     hubs: list[tuple[str, HubProcess]] = []
+    before: HubProcess | None = None
     try:
         bucket = server.create_bucket()
         direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key)
@@ -155,29 +168,46 @@ async def main() -> None:
         # Every hub of the run on one data dir and store (started one after the other): set up once.
         counts: list[int | None] = [int(n) for n in args.workers.split(",")] if args.workers else [None]
         for count in counts:
-            hubs.append(("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, **env)))
-        hub = hubs[0][1]
-        with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-            api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
-                                          "secretKey": server.rw.secret_key}).raise_for_status()
-            api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
-                                          "params": {"endpoint": server.endpoint, "region": server.region,
-                                                     "bucket": bucket}}).raise_for_status()
-            for key in keys:
-                api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
+            hubs.append(("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, source=ROOT, **env)))
+
+        def prepare(hub: HubProcess) -> None:
+            with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
+                api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
+                                              "secretKey": server.rw.secret_key}).raise_for_status()
+                api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
+                                              "params": {"endpoint": server.endpoint, "region": server.region,
+                                                         "bucket": bucket}}).raise_for_status()
+                for key in keys:
+                    api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
+
+        prepare(hubs[0][1])
+        if args.before:
+            # Its own data dir and (SQLite) store: a checkout's schema may differ from this one's.
+            before = start_hub(root / "hub-before", source=args.before.resolve())
+            prepare(before)
 
         contenders: dict[str, Getter] = {"direct": getter(direct)}
+        pids: dict[str, int] = {}  # the hub process serving a contender, for its CPU time per request
         rclone = start_rclone(server.endpoint, server.rw, root)
         if rclone is not None:
             processes.append(rclone[0])
             contenders["rclone"] = getter(s3_store(rclone[1], bucket, server.rw.access_key, server.rw.secret_key))
         for suffix, hub in hubs:
             contenders[f"hub-s3{suffix}"] = getter(hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token))
+            pids[f"hub-s3{suffix}"] = hub.pid
         for suffix, hub in hubs:
             contenders[f"hub-hosted{suffix}"] = getter(hub_store(f"{hub.url}/v1/data/.my/bench", hub.token))
+            pids[f"hub-hosted{suffix}"] = hub.pid
+        if before is not None:
+            contenders["before-hub-s3"] = getter(hub_store(f"{before.url}/v1/connector/s3+bench", before.token))
+            contenders["before-hub-hosted"] = getter(hub_store(f"{before.url}/v1/data/.my/bench", before.token))
+            pids["before-hub-s3"] = pids["before-hub-hosted"] = before.pid
+        if args.workers:
+            pids.clear()  # the work is in the worker processes, not in the supervisor
         if args.only:
             wanted = set(args.only.split(","))
-            contenders = {k: v for k, v in contenders.items() if k in wanted or k.rsplit("-w", 1)[0] in wanted}
+            contenders = {k: v for k, v in contenders.items()
+                          if k.removeprefix("before-") in wanted or k.removeprefix("before-").rsplit("-w", 1)[0] in wanted}
 
         for get in contenders.values():  # warm every pool and cache once, outside the measurement
             await run(get, keys, 64, args.concurrency)
@@ -186,6 +216,7 @@ async def main() -> None:
         print(f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores"
               + (f", hubs of {args.workers} worker processes" if args.workers else ""))
         results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in pids if name in contenders}
         for round_no in range(args.rounds):
             for name, get in contenders.items():
                 spy = None
@@ -193,13 +224,17 @@ async def main() -> None:
                     spy = subprocess.Popen(["py-spy", "record", "--pid", str(hubs[0][1].pid), "--subprocesses", "--format", "raw", "--rate", "200",
                                             "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     await asyncio.sleep(1.0)
+                cpu_before = cpu_seconds(pids[name]) if name in cpu else 0.0
                 figures = await run(get, keys, args.requests, args.concurrency)
+                if name in cpu:
+                    cpu[name].append((cpu_seconds(pids[name]) - cpu_before) * 1000 / args.requests)
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(timeout=30)
                 results[name].append(figures)
                 rate, p50, p99, errors = figures
-                print(f"  round {round_no + 1} {name:<14} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}")
+                spent = f"  hub CPU {cpu[name][-1]:5.2f} ms/req" if name in cpu else ""
+                print(f"  round {round_no + 1} {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}{spent}")
 
         medians = {
             name: tuple(statistics.median(r[i] for r in rows) for i in range(3)) + (sum(r[3] for r in rows),)
@@ -207,13 +242,17 @@ async def main() -> None:
         }
         print(f"\nmedians over {args.rounds} interleaved rounds:")
         for name, (rate, p50, p99, errors) in medians.items():
-            print(f"  {name:<14} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}")
+            spent = f"  hub CPU {statistics.median(cpu[name]):5.2f} ms/req" if name in cpu else ""
+            print(f"  {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}{spent}")
         for hub_name in medians:
-            if not hub_name.startswith("hub-"):
+            if not hub_name.startswith(("hub-", "before-hub-")):
                 continue
             for peer in ("direct", "rclone"):
                 if peer in medians:
                     print(f"  {hub_name}/{peer}: {medians[hub_name][0] / medians[peer][0]:.3f}")
+        for kind in ("hub-s3", "hub-hosted"):
+            if f"before-{kind}" in medians and f"{kind}{hubs[0][0]}" in medians:
+                print(f"  {kind}{hubs[0][0]}/before-{kind}: {medians[kind + hubs[0][0]][0] / medians['before-' + kind][0]:.3f}")
         if len(hubs) > 1:
             first = hubs[0][0]
             for kind in ("hub-s3", "hub-hosted"):
@@ -223,6 +262,8 @@ async def main() -> None:
     finally:
         for _, hub in hubs:
             hub.stop()
+        if before is not None:
+            before.stop()
         for process in processes:
             process.terminate()
             process.wait(timeout=10)

@@ -73,12 +73,50 @@ AUTH_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="headwater-
 
 async def get_caller(request: Request) -> Caller:
     """The authenticated caller, once its audit event is durable: no event, no operation."""
-    caller = await asyncio.get_running_loop().run_in_executor(AUTH_THREADS, authenticate, request)
     pending: Pending | None = getattr(request.state, "audit", None)
+    if pending is not None:
+        caller = await _cached_caller(request, pending)
+        if caller is not None:
+            return caller
+    caller = await asyncio.get_running_loop().run_in_executor(AUTH_THREADS, authenticate, request)
     if pending is not None:
         await get_hub(request).audit.begin(pending)
     return caller
 
+
+async def _cached_caller(request: Request, pending: Pending) -> Caller | None:
+    """A cached caller confirmed in its begun event's own transaction, or None to authenticate afresh.
+
+    The cache entry is trusted only if its organization's `auth` stamp, read by the audit writer in
+    the transaction that writes this request's event, is still the one it was cached under: a
+    revocation committed by any process before that transaction is honoured, and no event is
+    written for a stale entry. Costs no thread hand-off and no store round trip of its own. Only
+    for a token in `Authorization` (a session cookie takes the full path, with its CSRF check) and
+    an `X-Org` that names the caller's organization (a mismatch is refused by the full path).
+    """
+    value = presented_token(request)
+    if not value or not request.headers.get("authorization"):
+        return None
+    hub = get_hub(request)
+    found = hub.callers.lookup(value)
+    if found is None:
+        return None
+    caller, auth = found
+    org = request.headers.get("x-org")
+    if org is not None and org != caller.org_name:
+        return None
+    route = request.scope.get("route")
+    pending.caller = caller
+    pending.route = getattr(route, "path", None) or pending.route
+    pending.operation = pending.operation or getattr(route, "name", "") or request.method.lower()
+    current = await hub.audit.begin_checked(pending, caller.org_id, auth)
+    if current is None:
+        pending.caller = None  # the entry is stale: nothing was written, the full path decides
+        return None
+    hub.callers.hits += 1
+    request.state.caller = caller
+    request.state.stamps = current
+    return caller
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 HubDep = Annotated[Hub, Depends(get_hub)]

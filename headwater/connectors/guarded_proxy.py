@@ -7,14 +7,21 @@ So every S3 store gets this proxy as its `proxy_url`. For each connection the pr
 target once, checks every address with `endpoints.check_host` (the one place that decides), and
 connects to exactly a checked address; anything else is refused at connect time, whatever URL
 obstore was sent to. https comes as `CONNECT` (a byte tunnel: TLS stays end to end); plain http
-comes as absolute-form requests, each forwarded on a connection of its own.
+comes as absolute-form requests.
+
+Small reads cost a connection each no more: a client's connection to the proxy is kept between
+requests, and a plain-http GET or HEAD goes on the backend connection the previous one used
+when it is for the same host, port and policy, still open, and still to the address that was
+checked and pinned when it was made (a different target, or a closed connection, gets a new
+checked one). Requests with a body, and tunnels, keep a connection of their own that ends with
+them.
 
 A plain-http redirect to another host is refused by the proxy itself when it reads the response
 (the client would follow it without its proxy credentials), with the refused target named.
 
-The proxy listens on 127.0.0.1 only, started once per process, with a thread per connection
-whose bytes move socket to socket inside the kernel (`splice`), so large transfers cost little
-CPU. It demands a random per-process password (Proxy-Authorization Basic), so no other local
+The proxy listens on 127.0.0.1 only, started once per process, with a thread per client
+connection whose large bodies move socket to socket inside the kernel (`splice`), so large
+transfers cost little CPU. It demands a random per-process password (Proxy-Authorization Basic), so no other local
 process can use it as a relay around the policy. The user name carries the connection's policy
 and a tag; why a connection failed is kept under its tag for the connector to report as the
 hub's own error. Log lines name a host and port only, never a path, a header or a credential.
@@ -30,14 +37,21 @@ import ipaddress
 import logging
 import os
 import secrets
+import select
 import socket
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from headwater.connectors import endpoints
-from headwater.errors import EndpointRefused, HeadwaterError, UpstreamTimeout, UpstreamUnavailable
+from headwater.errors import (
+    EndpointRefused,
+    HeadwaterError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +60,12 @@ RELAY_CHUNK = 1024 * 1024
 #: Request and response heads larger than this are refused.
 HEAD_LIMIT = 64 * 1024
 HEAD_TIMEOUT = 30.0
+#: How long a kept client connection may sit idle between requests: longer than the clients' own
+#: pool idle time (`POOL_IDLE_SECONDS`), so a client never sends on a connection the proxy just closed.
+IDLE_TIMEOUT = 120.0
+POOL_IDLE_SECONDS = 30
+#: Methods served on kept upstream connections: bodiless and safe to send again on a new connection.
+KEPT_METHODS = frozenset({"GET", "HEAD"})
 #: Failures kept for connectors to report (oldest dropped first).
 FAILURES_KEPT = 4096
 #: Request headers that belong to the hop to the proxy, not to the request.
@@ -235,6 +255,139 @@ def _end(*socks: socket.socket | None) -> None:
                 pass
 
 
+@dataclass
+class _Upstream:
+    """A connection to a backend, made by `_connect` to an address checked under `key`'s policy."""
+
+    sock: socket.socket
+    key: tuple[str, int, bool]  # (host, port, allow_private) it was resolved and checked for
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+
+    def usable(self, key: tuple[str, int, bool]) -> bool:
+        """Whether a request for `key` may go on this connection: the same target and policy, still
+        the checked address it was pinned to, and not closed (nor sending unasked bytes) by the backend."""
+        if key != self.key:
+            return False
+        try:
+            endpoints.check_ip(self.ip, allow_private=key[2])
+            peer = ipaddress.ip_address(self.sock.getpeername()[0].split("%", 1)[0])
+        except (HeadwaterError, OSError, ValueError):
+            return False
+        if peer != self.ip:
+            return False
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return not readable  # readable while idle: closed by the backend, or out of step
+
+    def close(self) -> None:
+        _end(self.sock)
+        self.sock.close()
+
+
+def _reusable(head: _Head) -> bool:
+    """Whether a request may be served on a kept connection: a bodiless GET or HEAD over HTTP/1.1
+    that does not ask to close."""
+    method, _, version = head.start.split(" ")
+    connection = {n.strip().lower() for n in (head.get("connection") or "").split(",")}
+    return method in KEPT_METHODS and version == "HTTP/1.1" and _bodiless(head) and "close" not in connection
+
+
+def _framing(method: str, status: str, head: _Head) -> int | str | None:
+    """How a response's body ends: its length, "chunked", or None when it ends with the connection."""
+    if method == "HEAD" or status in {"204", "304"}:
+        return 0
+    coding = head.get("transfer-encoding")
+    if coding is not None:
+        return "chunked" if coding.strip().lower() == "chunked" else None
+    length = (head.get("content-length") or "").strip()
+    return int(length) if length.isdigit() else None
+
+
+def _persists(head: _Head) -> bool:
+    """Whether the backend keeps its connection open after this response."""
+    connection = {n.strip().lower() for n in (head.get("connection") or "").split(",")}
+    if head.start.startswith("HTTP/1.0"):
+        return "keep-alive" in connection
+    return "close" not in connection
+
+
+def _relay_exact(reader: _Reader, dst: socket.socket, length: int) -> None:
+    """Move exactly `length` body bytes (those already read first); anything short is an `OSError`."""
+    first = reader.take()
+    if len(first) > length:
+        dst.sendall(first[:length])
+        reader.pending = first[length:]
+        return
+    dst.sendall(first)
+    remaining = length - len(first)
+    if remaining and hasattr(os, "splice") and remaining > 64 * 1024:
+        remaining = _splice_exact(reader.sock, dst, remaining)
+    while remaining:
+        chunk = reader.sock.recv(min(remaining, RELAY_CHUNK))
+        if not chunk:
+            raise OSError("the backend closed before the end of the body")
+        dst.sendall(chunk)
+        remaining -= len(chunk)
+
+
+def _splice_exact(src: socket.socket, dst: socket.socket, remaining: int) -> int:
+    """Splice up to `remaining` bytes; the count still to move (all of it if this system cannot splice)."""
+    pipe_r, pipe_w = os.pipe()
+    try:
+        try:
+            fcntl.fcntl(pipe_w, fcntl.F_SETPIPE_SZ, RELAY_CHUNK)
+        except OSError:
+            pass
+        first = True
+        while remaining:
+            try:
+                moved = os.splice(src.fileno(), pipe_w, min(remaining, RELAY_CHUNK))
+            except OSError as exc:
+                if first and exc.errno == errno.EINVAL:
+                    return remaining
+                raise
+            first = False
+            if not moved:
+                raise OSError("the backend closed before the end of the body")
+            remaining -= moved
+            while moved:
+                moved -= os.splice(pipe_r, dst.fileno(), moved)
+        return 0
+    finally:
+        os.close(pipe_r)
+        os.close(pipe_w)
+
+
+def _line(reader: _Reader) -> bytes:
+    """One CRLF-ended line of a chunked body, with its CRLF."""
+    while b"\r\n" not in reader.pending:
+        if len(reader.pending) > HEAD_LIMIT:
+            raise OSError("a chunk line too long")
+        chunk = reader.sock.recv(65536)
+        if not chunk:
+            raise OSError("the backend closed inside a chunked body")
+        reader.pending += chunk
+    line, _, reader.pending = reader.pending.partition(b"\r\n")
+    return line + b"\r\n"
+
+
+def _relay_chunked(reader: _Reader, dst: socket.socket) -> None:
+    """Move a chunked body as it comes, chunk by chunk, through its last chunk and trailers."""
+    while True:
+        line = _line(reader)
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise OSError("a malformed chunk size") from None
+        dst.sendall(line)
+        if size == 0:
+            while (trailer := _line(reader)) != b"\r\n":
+                dst.sendall(trailer)
+            dst.sendall(b"\r\n")
+            return
+        _relay_exact(reader, dst, size + 2)  # the chunk and its CRLF
+
+
 class GuardedProxy:
     """The running proxy: its port, its password, and the failures it saw, per tag."""
 
@@ -287,7 +440,7 @@ class GuardedProxy:
         return Policy.parse(user)
 
     @staticmethod
-    def _connect(host: str, port: int, policy: Policy) -> socket.socket:
+    def _connect(host: str, port: int, policy: Policy) -> _Upstream:
         """Resolve once, check every address, and connect to a checked one (never resolving again)."""
         try:
             addresses = endpoints.check_host(host, port, allow_private=policy.allow_private)
@@ -301,7 +454,9 @@ class GuardedProxy:
             sock.settimeout(policy.connect_timeout)
             try:
                 sock.connect((str(ip), port))
-                return sock
+                sock.settimeout(None)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return _Upstream(sock, (host.lower(), port, policy.allow_private), ip)
             except TimeoutError:
                 timed_out = True
             except OSError:
@@ -311,78 +466,198 @@ class GuardedProxy:
             raise UpstreamTimeout(f"{_where(host, port)} did not accept a connection in time")
         raise UpstreamUnavailable(f"{_where(host, port)} could not be reached")
 
-    def _serve(self, client: socket.socket) -> None:
-        upstream: socket.socket | None = None
+    def _open(self, client: socket.socket, host: str, port: int, policy: Policy) -> _Upstream | None:
+        """A new checked, pinned connection; on a refusal or failure the client is answered and None returned."""
         try:
-            client.settimeout(HEAD_TIMEOUT)
-            reader = _Reader(client)
-            try:
-                raw = reader.head()
-            except OSError:
-                return
-            head = _parse_head(raw) if raw is not None else None
-            parts = head.start.split(" ") if head else []
-            if head is None or len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                _answer(client, 400, "Bad Request")
-                return
-            policy = self._authenticate(head)
-            if policy is None:
-                _answer(client, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n')
-                return
-            method, target, version = parts
-            tunnel = method == "CONNECT"
-            if tunnel:
-                found, origin_form = _split_authority(target, 443), ""
-            elif target.lower().startswith("http://"):
-                rest = target[len("http://"):]
-                cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-                found, origin_form = _split_authority(rest[:cut], 80), rest[cut:]
-                origin_form = origin_form if origin_form.startswith("/") else "/" + origin_form
+            return self._connect(host, port, policy)
+        except HeadwaterError as exc:
+            if isinstance(exc, EndpointRefused):
+                exc = EndpointRefused(f"connection to {_where(host, port)} refused: {exc.message}")
+                log.warning("outbound connection refused: %s", exc.message)
+            self._record(policy.tag, exc)
+            if isinstance(exc, EndpointRefused):
+                _answer(client, 403, "Refused by the hub's endpoint policy")
             else:
-                found, origin_form = None, ""
-            if found is None:
-                _answer(client, 400, "Bad Request")
-                return
-            host, port = found
-            try:
-                upstream = self._connect(host, port, policy)
-            except HeadwaterError as exc:
-                if isinstance(exc, EndpointRefused):
-                    exc = EndpointRefused(f"connection to {_where(host, port)} refused: {exc.message}")
-                    log.warning("outbound connection refused: %s", exc.message)
-                self._record(policy.tag, exc)
-                if isinstance(exc, EndpointRefused):
-                    _answer(client, 403, "Refused by the hub's endpoint policy")
+                _answer(client, 502, "Bad Gateway")
+            return None
+
+    def _serve(self, client: socket.socket) -> None:
+        """One client connection: its requests in turn, GETs and HEADs on kept, pinned upstream connections."""
+        kept: _Upstream | None = None
+        try:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = _Reader(client)
+            served = 0
+            while True:
+                client.settimeout(HEAD_TIMEOUT if served == 0 or reader.pending else IDLE_TIMEOUT)
+                try:
+                    raw = reader.head()
+                except OSError:
+                    return
+                if raw is None and served and not reader.pending:
+                    return  # the client closed its kept connection between requests
+                head = _parse_head(raw) if raw is not None else None
+                parts = head.start.split(" ") if head else []
+                if head is None or len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                    _answer(client, 400, "Bad Request")
+                    return
+                policy = self._authenticate(head)
+                if policy is None:
+                    _answer(client, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n')
+                    return
+                method, target, _ = parts
+                tunnel = method == "CONNECT"
+                if tunnel:
+                    found, origin_form = _split_authority(target, 443), ""
+                elif target.lower().startswith("http://"):
+                    rest = target[len("http://"):]
+                    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+                    found, origin_form = _split_authority(rest[:cut], 80), rest[cut:]
+                    origin_form = origin_form if origin_form.startswith("/") else "/" + origin_form
                 else:
-                    _answer(client, 502, "Bad Gateway")
+                    found, origin_form = None, ""
+                if found is None:
+                    _answer(client, 400, "Bad Request")
+                    return
+                host, port = found
+                served += 1
+                client.settimeout(None)  # a head has come: the answer takes what the backend takes
+                if not tunnel and _reusable(head):
+                    outcome = self._exchange(client, reader, kept, head, (host, port), origin_form, policy)
+                    kept = None
+                    if outcome is False:
+                        return
+                    kept = outcome
+                    continue
+                if kept is not None:
+                    kept.close()
+                    kept = None
+                self._once(client, reader, head, (host, port), origin_form, policy, tunnel)
                 return
-            for sock in (client, upstream):
-                sock.settimeout(None)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            return
+        finally:
+            _end(client)
+            client.close()
+            if kept:
+                kept.close()
+
+    def _once(
+        self, client: socket.socket, reader: _Reader, head: _Head, origin: tuple[str, int], origin_form: str,
+        policy: Policy, tunnel: bool,
+    ) -> None:
+        """A tunnel, or a request with a body, on a connection of its own that ends with it."""
+        opened = self._open(client, *origin, policy)
+        if opened is None:
+            return
+        upstream = opened.sock
+        try:
             if tunnel:
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 upstream.sendall(reader.take())
             else:
+                method, _, version = head.start.split(" ")
                 headers = [*head.without(HOP_HEADERS), ("Connection", "close")]
                 upstream.sendall(_render(f"{method} {origin_form} {version}", headers) + reader.take())
                 if _bodiless(head):
-                    # Nothing more goes upstream (a GET, a HEAD): answer from this thread, without a second one.
-                    self._downstream(upstream, client, (host, port), policy)
+                    # Nothing more goes upstream: answer from this thread, without a second one.
+                    self._downstream(upstream, client, origin, policy)
                     return
             back = threading.Thread(
-                target=self._downstream, args=(upstream, client, None if tunnel else (host, port), policy), daemon=True
+                target=self._downstream, args=(upstream, client, None if tunnel else origin, policy), daemon=True
             )
             back.start()
             _relay(client, upstream)
             _end(client, upstream)
             back.join()
-        except OSError:
-            return
         finally:
-            _end(client, upstream)
-            client.close()
-            if upstream is not None:
-                upstream.close()
+            _end(upstream)
+            upstream.close()
+
+    def _exchange(
+        self, client: socket.socket, reader: _Reader, kept: _Upstream | None, head: _Head, origin: tuple[str, int],
+        origin_form: str, policy: Policy,
+    ) -> _Upstream | None | Literal[False]:
+        """One GET or HEAD on a kept upstream connection (or a new one): the upstream connection to keep
+        for the next request (None: none kept), or False when the client connection must end.
+
+        A kept connection is reused only for the same host, port and policy it was checked under,
+        to the very address it was pinned to, and only while the backend has not closed it; a
+        request the backend closed before answering on a reused connection is sent once more on
+        a new one (GET and HEAD only come here: both are safe to repeat).
+        """
+        host, port = origin
+        key = (host.lower(), port, policy.allow_private)
+        if kept is not None and not kept.usable(key):
+            kept.close()
+            kept = None
+        method, _, version = head.start.split(" ")
+        request = _render(f"{method} {origin_form} {version}", head.without(HOP_HEADERS))
+        upstream_reader: _Reader | None = None
+        for _ in (0, 1):
+            reused = kept is not None
+            if kept is None:
+                kept = self._open(client, host, port, policy)
+                if kept is None:
+                    return False
+            upstream_reader = _Reader(kept.sock)
+            try:
+                kept.sock.sendall(request)
+                raw = upstream_reader.head()
+            except OSError:
+                raw = None
+            if raw is not None or not reused or upstream_reader.pending:
+                break
+            kept.close()  # the backend closed a kept connection before answering: once more, on a new one
+            kept = None
+        assert kept is not None and upstream_reader is not None
+        try:
+            return self._answer_kept(client, kept, upstream_reader, raw, method, origin, policy)
+        except BaseException:
+            kept.close()
+            raise
+
+    def _answer_kept(
+        self, client: socket.socket, kept: _Upstream, upstream_reader: _Reader, raw: bytes | None, method: str,
+        origin: tuple[str, int], policy: Policy,
+    ) -> _Upstream | None | Literal[False]:
+        """Relay a kept connection's response: its head checked (a refused redirect is refused), its body by its framing."""
+        while True:
+            response = _parse_head(raw) if raw is not None else None
+            if response is None:
+                kept.close()
+                _answer(client, 502, "Bad Gateway")
+                return False
+            status = response.start.split(" ", 2)[1] if response.start.count(" ") >= 1 else ""
+            if not (status.startswith("1") and status != "101"):
+                break
+            client.sendall(raw or b"")  # an interim answer (100 Continue): the real one follows
+            raw = upstream_reader.head()
+        location = response.get("location")
+        if status.startswith("3") and location:
+            refusal = self._redirect_refusal(location, origin, policy)
+            if refusal is not None:
+                kept.close()
+                self._record(policy.tag, refusal)
+                log.warning("outbound redirect refused: %s", refusal.message)
+                _answer(client, 403, "Refused by the hub's endpoint policy")
+                return False
+        framing = _framing(method, status, response)
+        headers = response.without(RESPONSE_HOP_HEADERS)
+        if framing is None:  # a body that ends when the backend closes: so does this client connection
+            client.sendall(_render(response.start, [*headers, ("Connection", "close")]) + upstream_reader.take())
+            _relay(kept.sock, client)
+            kept.close()
+            return False
+        client.sendall(_render(response.start, headers))
+        if isinstance(framing, int):
+            _relay_exact(upstream_reader, client, framing)
+        else:
+            _relay_chunked(upstream_reader, client)
+        if upstream_reader.pending or not _persists(response):
+            kept.close()  # bytes beyond the response, or the backend closes: not kept
+            return None
+        return kept
 
     def _downstream(self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int] | None, policy: Policy) -> None:
         """Relay the answers: a tunnel as bytes, a plain-http response after checking and rewriting its head."""

@@ -335,6 +335,9 @@ def make_store(
         "timeout": timedelta(seconds=bound),
         "user_agent": "headwater",
         "proxy_url": route.url,
+        # Connections to the guard are kept (it keeps checked, pinned ones on to the backend): idle
+        # ones are let go before the guard would drop them.
+        "pool_idle_timeout": timedelta(seconds=guarded_proxy.POOL_IDLE_SECONDS),
     }
     if not probe:
         client_options["read_timeout"] = timedelta(seconds=timeouts.idle)

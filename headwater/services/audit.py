@@ -28,6 +28,7 @@ from headwater.keys import load_or_create
 from headwater.services import authorization
 from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
 from headwater.services.context import Caller
+from headwater.store import stamps
 from headwater.store.database import Store
 from headwater.store.models import AuditEvent, now
 
@@ -89,7 +90,7 @@ class AuditLog:
         self.store = store
         self.key = load_or_create(key_file)
         self.retention_days = retention_days
-        self.writer = AuditWriter(store.engine, AuditEvent.__table__, linger=linger)  # type: ignore[arg-type]
+        self.writer = AuditWriter(store.engine, AuditEvent.__table__, linger=linger, read_stamps=stamps.read_many)  # type: ignore[arg-type]
 
     def digest(self, value: str) -> str:
         """An HMAC of a value that must correlate without being readable."""
@@ -120,10 +121,24 @@ class AuditLog:
             "client": clean(pending.client, 100),
         }
 
-    def _queue_begin(self, pending: Pending) -> Begin:
-        item = Begin(pending, self._row(pending))
+    def _queue_begin(self, pending: Pending, expect: tuple[str, int] | None = None) -> Begin:
+        item = Begin(pending, self._row(pending), expect=expect)
         self.writer.submit(item)
         return item
+
+    async def begin_checked(self, pending: Pending, org_id: str, auth: int) -> stamps.Stamps | None:
+        """`begin` for a caller cached under the `auth` stamp of its organization: the stamps are read
+        in the event's own transaction, and the event is written only if that stamp still holds.
+
+        Returns the organization's current stamps once the event is durable, or None (nothing
+        written) when the stamp has moved on and the caller must be authenticated afresh.
+        """
+        item = self._queue_begin(pending, (org_id, auth))
+        try:
+            await asyncio.wrap_future(item.future)
+        except BatchFailed as exc:
+            raise AuditUnavailable("the audit trail cannot be written: the operation was refused") from exc
+        return item.stamps if item.confirmed else None
 
     async def begin(self, pending: Pending) -> None:
         """Wait until the event is durable, before the operation runs; `AuditUnavailable` if it cannot be.

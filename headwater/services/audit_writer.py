@@ -37,11 +37,24 @@ class Owner(Protocol):
 
 @dataclass
 class Begin:
-    """An event to insert before its operation runs; the future resolves to its id once durable."""
+    """An event to insert before its operation runs; the future resolves to its id once durable.
+
+    With `expect` (an organization and the `auth` change stamp its caller was cached under), the
+    writer first reads the organization's stamps in the same transaction, puts them in `stamps`,
+    and inserts the event only if the `auth` stamp is still the one expected; otherwise the future
+    resolves to 0 with nothing written, and the request authenticates afresh.
+    """
 
     owner: Owner
     row: dict[str, Any]
     future: Future[int] = field(default_factory=Future)
+    expect: tuple[str, int] | None = None
+    stamps: Any = None
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the expected stamp held when the event was written (always, without one)."""
+        return self.expect is None or (self.stamps is not None and self.stamps.auth == self.expect[1])
 
 
 @dataclass
@@ -76,9 +89,13 @@ class BatchFailed(Exception):
 class AuditWriter:
     """The one writer of the audit table for this process."""
 
-    def __init__(self, engine: Engine, table: Table, max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS) -> None:
+    def __init__(
+        self, engine: Engine, table: Table, max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS,
+        read_stamps: Callable[[Connection, set[str]], dict[str, Any]] | None = None,
+    ) -> None:
         self.engine = engine
         self.table = table
+        self.read_stamps = read_stamps
         self.max_batch = max_batch
         self.linger = linger
         self.stats = Stats()
@@ -214,6 +231,14 @@ class AuditWriter:
             work(conn)
 
     def _begins(self, conn: Connection, begins: list[Begin]) -> None:
+        checked = [item for item in begins if item.expect is not None]
+        if checked:
+            if self.read_stamps is None:
+                raise BatchFailed("this writer cannot read change stamps")
+            current = self.read_stamps(conn, {item.expect[0] for item in checked if item.expect is not None})
+            for item in checked:
+                item.stamps = current[item.expect[0]] if item.expect is not None else None
+            begins = [item for item in begins if item.confirmed]
         if not begins:
             return
         ids = conn.execute(self._insert, [item.row for item in begins]).scalars().all()

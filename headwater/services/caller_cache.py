@@ -1,7 +1,8 @@
 """Authenticated callers, cached by token hash and trusted only while their organization's stamp holds.
 
 A hit costs one primary-key read of the organization's change stamps (`store.stamps`), on a
-plain connection (no ORM session); any
+plain connection (no ORM session), or none of its own when the read is folded into the
+request's begun audit event (`lookup`, then `audit.AuditLog.begin_checked`); any
 change to the organization's tokens or users (a revocation, of the token or of an ancestor,
 included) bumps the stamp in the same transaction, so the next request of every process
 authenticates afresh. Expiry is checked in memory on every hit. Entries also age out after
@@ -76,6 +77,19 @@ class CallerCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return caller, current
+
+    def lookup(self, plaintext: str) -> tuple[Caller, int] | None:
+        """The cached caller of a token and the `auth` stamp it was read under, without reading the
+        store: usable only once the stamp is confirmed current (the audit writer does that in the
+        transaction of the request's begun event, see `deps.get_caller`). None when not cached or stale."""
+        digest = tokens.hash_token(plaintext)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None:
+                self._entries.move_to_end(digest)
+        if entry is None or not self._fresh(entry):
+            return None
+        return entry.caller, entry.auth
 
     def _fresh(self, entry: _Entry) -> bool:
         if time.monotonic() - entry.stored > self.ttl:

@@ -8,6 +8,8 @@ import logging
 import os
 import socket
 import ssl
+import threading
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -82,7 +84,6 @@ def test_plain_http_is_forwarded_without_the_proxy_credentials(private: guarded_
         assert whole.content == http_server.files["big.bin"]
     seen = http_server.seen("/files/data.bin")[-1]
     assert not any(name.lower().startswith("proxy-") for name in seen.headers)
-    assert seen.headers.get("Connection", seen.headers.get("connection")) == "close"
     assert private.failure() is None
 
 
@@ -186,3 +187,139 @@ def test_a_request_the_guard_could_not_attribute_is_reported_as_a_refusal() -> N
 
     error = translate(Exception("Error performing GET in 2ms - Server returned non-2xx status code: 407 Proxy Authentication Required: "), "s3.example.com", "bucket", "key")
     assert isinstance(error, EndpointRefused) and "another host over plain http" in error.message
+
+
+# -- kept connections ---------------------------------------------------------------------
+
+
+def test_small_reads_share_one_kept_backend_connection(private: guarded_proxy.Route, http_server: HttpServer) -> None:
+    before = len(http_server.requests)
+    with httpx.Client(proxy=private.url) as client:
+        for _ in range(4):
+            assert client.get(f"{http_server.url}/files/hello.txt").content == http_server.files["hello.txt"]
+        assert client.head(f"{http_server.url}/files/data.bin").headers["content-length"] == str(len(http_server.files["data.bin"]))
+        assert client.get(f"{http_server.url}/files/data.bin").content == http_server.files["data.bin"]
+    peers = {r.peer for r in http_server.requests[before:]}
+    assert len(http_server.requests) - before == 6 and len(peers) == 1
+    assert private.failure() is None
+
+
+def raw_requests(route: guarded_proxy.Route, starts: list[tuple[guarded_proxy.Route, str]]) -> list[bytes]:
+    """Requests sent one after the other on one connection to the proxy; each answer's head and body."""
+    answers = []
+    with socket.create_connection(("127.0.0.1", route.proxy.port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        for who, start in starts:
+            sock.sendall(authorised(who, start))
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = stream.readline()
+                if not line:
+                    break
+                head += line
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            answers.append(head + stream.read(length))
+    return answers
+
+
+def test_a_kept_connection_serves_only_the_target_and_policy_it_was_checked_for(
+    private: guarded_proxy.Route, http_server: HttpServer
+) -> None:
+    public = guarded_proxy.route(allow_private=False, connect_timeout=5)
+    before = len(http_server.requests)
+    target = f"127.0.0.1:{http_server.port}"
+    answers = raw_requests(private, [
+        (private, f"GET http://{target}/files/hello.txt"),
+        (public, f"GET http://{target}/files/hello.txt"),  # the same target under a policy that refuses it
+    ])
+    assert answers[0].startswith(b"HTTP/1.1 200 ") and answers[0].endswith(http_server.files["hello.txt"])
+    assert answers[1].startswith(b"HTTP/1.1 403 ")
+    assert isinstance(public.failure(), EndpointRefused)
+    assert len(http_server.requests) == before + 1
+    answers = raw_requests(private, [
+        (private, f"GET http://{target}/files/hello.txt"),
+        (private, f"GET http://localhost:{http_server.port}/files/hello.txt"),  # another name: checked anew
+    ])
+    assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers)
+    assert len({r.peer for r in http_server.requests[before + 1:]}) == 2
+
+
+def test_a_kept_connection_is_checked_again_before_every_reuse(
+    private: guarded_proxy.Route, http_server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An address refused after its connection was made (a policy change) is not reached again on it."""
+    target = f"127.0.0.1:{http_server.port}"
+    before = len(http_server.requests)
+    with socket.create_connection(("127.0.0.1", private.proxy.port), timeout=10) as sock:
+        sock.sendall(authorised(private, f"GET http://{target}/files/hello.txt"))
+        first = b""
+        while not first.endswith(http_server.files["hello.txt"]):
+            first += sock.recv(65536)
+
+        def refuse(ip: object, *, allow_private: bool) -> None:
+            raise EndpointRefused(f"address {ip} refused")
+
+        monkeypatch.setattr(guarded_proxy.endpoints, "check_ip", refuse)
+        sock.sendall(authorised(private, f"GET http://{target}/files/hello.txt"))
+        second = sock.recv(65536)
+    assert second.startswith(b"HTTP/1.1 403 ")
+    assert len(http_server.requests) == before + 1
+    assert isinstance(private.failure(), EndpointRefused)
+
+
+class ScriptedBackend:
+    """A raw HTTP backend on loopback answering each request with the next scripted bytes, then
+    closing the connection where the script says so; it counts the connections it accepted."""
+
+    def __init__(self, answers: list[tuple[bytes, bool]]) -> None:
+        self.answers = list(answers)
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.answers:
+            conn, _ = self.listener.accept()
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            pending = b""
+            while self.answers:
+                while b"\r\n\r\n" not in pending:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                _, _, pending = pending.partition(b"\r\n\r\n")
+                answer, close = self.answers.pop(0)
+                conn.sendall(answer)
+                if close:
+                    return
+
+
+def test_a_backend_that_closed_a_kept_connection_is_asked_again_on_a_new_one(private: guarded_proxy.Route) -> None:
+    backend = ScriptedBackend([
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", True),  # then it drops the connection, unannounced
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", False),
+    ])
+    with httpx.Client(proxy=private.url) as client:
+        assert client.get(f"http://127.0.0.1:{backend.port}/a").content == b"one"
+        time.sleep(0.2)
+        assert client.get(f"http://127.0.0.1:{backend.port}/b").content == b"two"
+    assert backend.connections == 2
+
+
+def test_chunked_and_close_delimited_bodies_are_relayed_whole(private: guarded_proxy.Route) -> None:
+    backend = ScriptedBackend([
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", True),
+    ])
+    with httpx.Client(proxy=private.url) as client:
+        assert client.get(f"http://127.0.0.1:{backend.port}/chunked").content == b"hello world"
+        assert client.get(f"http://127.0.0.1:{backend.port}/length").content == b"next"
+        assert client.get(f"http://127.0.0.1:{backend.port}/closing").content == b"until the end"
+    assert backend.connections == 1

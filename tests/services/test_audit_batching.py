@@ -188,3 +188,26 @@ def test_completions_update_their_event_or_append_one_for_requests_that_never_be
         rows = conn.execute(text("SELECT request_id, status, outcome, bytes_out FROM audit_events ORDER BY id")).fetchall()
     assert [tuple(r) for r in rows] == [(begun.request_id, 200, "allowed", 5), (never.request_id, 401, "refused", 10)]
     log.close()
+
+
+def test_a_cached_callers_event_is_written_only_while_its_auth_stamp_holds(store: Store, tmp_path: Path) -> None:
+    """The stamp check folded into the begun event's transaction: a moved stamp writes nothing."""
+    log = audit_log(store, tmp_path)
+    org = str(uuid.uuid4())
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO org_stamps (org_id, auth, data) VALUES (:o, 3, 7)"), {"o": org})
+    try:
+        held = pending(1)
+        current = run_coroutine(log.begin_checked(held, org, 3))
+        assert current is not None and (current.auth, current.data) == (3, 7)
+        assert held.event_id is not None and count(store, f"id = {held.event_id}") == 1
+        with store.engine.begin() as conn:  # a revocation, committed by any process
+            conn.execute(text("UPDATE org_stamps SET auth = auth + 1 WHERE org_id = :o"), {"o": org})
+        moved = pending(2)
+        assert run_coroutine(log.begin_checked(moved, org, 3)) is None
+        assert moved.event_id is None and count(store, f"route = '{moved.route}'") == 0
+        unknown = pending(3)  # an organization without a change yet reads as zeros
+        assert run_coroutine(log.begin_checked(unknown, str(uuid.uuid4()), 0)) is not None
+        assert unknown.event_id is not None
+    finally:
+        log.close()
