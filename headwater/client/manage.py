@@ -6,6 +6,7 @@ dicts (camelCase keys). Secret values go out and never come back.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -337,7 +338,7 @@ class Jobs(Resource):
     def delete(self, id: str) -> None:
         self._delete(id)
 
-    def results(self, id: str) -> list[Json]:
+    def results(self, id: str) -> builtins.list[Json]:
         """Names, sizes and links (or addresses) of a complete job's outputs."""
         return list(self._transport.json("GET", self._item(id) + "/results").get("results", []))
 

@@ -28,7 +28,7 @@ from headwater.keys import load_or_create
 from headwater.services import authorization
 from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
 from headwater.services.context import Caller
-from headwater.store.database import Store
+from headwater.store.database import Store, rows_changed
 from headwater.store.models import AuditEvent, now
 
 MAX_PAGE = 1000
@@ -233,4 +233,4 @@ class AuditLog:
         cutoff = now() - timedelta(days=self.retention_days)
         with self.store.session() as session:
             result = session.execute(delete(AuditEvent).where(AuditEvent.time < cutoff))
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rows_changed(result)

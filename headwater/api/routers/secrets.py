@@ -108,7 +108,7 @@ def get_secret(secret_id: str, caller: CallerDep, session: SessionDep) -> Secret
 @router.put("/{secret_id}", response_model=SecretOut, summary="Replace a secret's fields and values", include_in_schema=True)
 def update_secret(secret_id: str, body: SecretUpdate, caller: CallerDep, hub: HubDep, session: SessionDep) -> SecretOut:
     given = body.model_fields_set
-    changes = {name: getattr(body, name) for name in ("name", "secret_type", "access_key", "params", "expires_at") if name in given}
+    changes: dict[str, Any] = {name: getattr(body, name) for name in ("name", "secret_type", "access_key", "params", "expires_at") if name in given}
     secret = service.update(session, hub.vault, caller, secret_id, changes, values_of(body.secret_key, body.values))
     sources_service.refresh_state(session, caller.org_id, secret_id)
     return present(secret)

@@ -34,6 +34,7 @@ from headwater.services.jobs.rights import side_caller
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, JobIdentity, JobState, PartState
+from headwater.store.database import rows_changed
 from headwater.store.models import Job, JobPartition, now
 
 log = logging.getLogger("headwater.jobs")
@@ -146,7 +147,7 @@ class Engine:
                 .values(driver_id=self.id, lease_until=moment + LEASE, generation=Job.generation + 1)
                 .execution_options(synchronize_session=False)
             )
-            if not result.rowcount:
+            if not rows_changed(result):
                 return None
             return int(session.scalar(select(Job.generation).where(Job.id == job_id)) or 0)
 
