@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pymysql
 import pytest
 
 from headwater.connectors import endpoints
@@ -133,7 +134,7 @@ def test_the_driver_connects_to_the_checked_address_read_only_in_utc(mysql_db: S
 
     monkeypatch.setattr(endpoints, "resolve", resolve)
     connector = make(mysql_db, host="db.headwater-test.invalid", password=mysql_db.password + "@:/%?#")
-    with pytest.raises(Exception) as refused:  # the password is checked (and refused) on the pinned address
+    with pytest.raises(pymysql.err.OperationalError) as refused:  # the password is checked (and refused) on the pinned address
         connector.export_connection("parquet")
     assert type(connector.guard(refused.value)).__name__ == "UpstreamAuthFailed"
     assert "@:/%?#" not in str(connector.guard(refused.value))
@@ -156,6 +157,6 @@ def test_the_driver_connects_to_the_checked_address_read_only_in_utc(mysql_db: S
 
 def test_tls_connections_stay_on_the_pymysql_path(mysql_db: ScratchDatabase) -> None:
     connector = make(mysql_db, ssl="require")  # this server has no TLS: refused, never retried without it
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(pymysql.err.OperationalError) as refused:
         connector.export_connection("parquet")
     assert type(connector.guard(refused.value)).__name__ == "UpstreamTLSError"
