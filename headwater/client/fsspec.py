@@ -623,7 +623,8 @@ class HeadwaterFile(AbstractBufferedFile):
 
     def _start_spool(self) -> None:
         if self._spool is None:
-            self._spool = tempfile.SpooledTemporaryFile(max_size=max(SPOOL_MEMORY, self.blocksize))
+            # Held open for the file object's life and closed with it, so no with block.
+            self._spool = tempfile.SpooledTemporaryFile(max_size=max(SPOOL_MEMORY, self.blocksize))  # noqa: SIM115
 
     def _initiate_upload(self) -> None:
         self._start_spool()

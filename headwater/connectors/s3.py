@@ -118,7 +118,7 @@ class S3PresetParams(Params):
         if parts.path not in {"", "/"} or parts.query or parts.fragment:
             raise ValueError("endpoint must be scheme://host[:port] with no path or query")
         try:
-            parts.port
+            _ = parts.port  # reading it checks it
         except ValueError:
             raise ValueError("endpoint has an invalid port") from None
         return value.rstrip("/")

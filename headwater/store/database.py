@@ -20,7 +20,7 @@ POOL_RECYCLE = 300  # seconds a store connection is kept before it is replaced
 
 def normalise_url(url: str) -> str:
     """Route plain `postgresql://` URLs to psycopg 3, the driver we ship."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 

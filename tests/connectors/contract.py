@@ -251,7 +251,7 @@ class OutputContract(WrittenSample):
             await connector.write("partial.bin", failing_after(os.urandom(100_000)))
         with pytest.raises(NotFound):
             await connector.stat("partial.bin")
-        folders, files, _ = await list_all(connector, "", 1000)
+        _folders, files, _ = await list_all(connector, "", 1000)
         assert files == []
 
     async def test_a_failed_overwrite_keeps_the_old_content(self, connector: Connector) -> None:

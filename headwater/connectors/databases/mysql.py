@@ -150,20 +150,20 @@ class MysqlConnector(DatabaseConnector):
         p = self.params
         address = endpoints.check_host(p.host, p.port, allow_private=self.allow_private)[0]
         tls = self._tls()
-        settings: dict[str, Any] = dict(
-            host=str(address),  # the checked address: PyMySQL would resolve a name again
-            port=p.port,
-            user=self.user,
-            password=self.password or "",
-            database=p.database,
-            connect_timeout=p.connect_timeout,
-            read_timeout=p.connect_timeout,
-            write_timeout=p.connect_timeout,
-            charset="utf8mb4",
-            autocommit=purpose in {"check", "meta"},
-            local_infile=False,
-            init_command="SET time_zone = '+00:00'",
-        )
+        settings: dict[str, Any] = {
+            "host": str(address),  # the checked address: PyMySQL would resolve a name again
+            "port": p.port,
+            "user": self.user,
+            "password": self.password or "",
+            "database": p.database,
+            "connect_timeout": p.connect_timeout,
+            "read_timeout": p.connect_timeout,
+            "write_timeout": p.connect_timeout,
+            "charset": "utf8mb4",
+            "autocommit": purpose in {"check", "meta"},
+            "local_infile": False,
+            "init_command": "SET time_zone = '+00:00'",
+        }
         try:
             conn = pymysql.connect(**settings, ssl=tls) if tls else pymysql.connect(**settings, ssl_disabled=True)
         except pymysql.err.OperationalError as exc:
@@ -259,7 +259,7 @@ class MysqlConnector(DatabaseConnector):
 
     @staticmethod
     def _table_of(schema: str, row: tuple[Any, ...], columns: list[Column]) -> Table:
-        name, table_type, rows, engine = row
+        name, table_type, rows, _engine = row
         is_table = table_type == "BASE TABLE"
         return Table(schema, name, "table" if is_table else "view", int(rows) if rows is not None and is_table else None, columns, is_table)
 

@@ -351,7 +351,7 @@ class Engine:
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:
                 if error is not None:
                     raise JobFailed(f"partition {handle.tag[0]}: {_task_error(error)}")
-                outcomes = list(zip(handle.tag, result))
+                outcomes = list(zip(handle.tag, result, strict=True))
                 for index, status in outcomes:
                     if status.get("status") == "failed":
                         raise JobFailed(f"partition {index} failed: {status.get('error')}")
