@@ -113,11 +113,14 @@ def run_direct(code: str, url: str, out: Path) -> tuple[float, float]:
 
 def through_hub(hub: HubProcess, path: str, out: Path) -> float:
     started = time.perf_counter()
-    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=600) as client:
-        with client.stream("GET", path) as response, out.open("wb") as handle:
-            response.raise_for_status()
-            for chunk in response.iter_bytes(1024 * 1024):
-                handle.write(chunk)
+    with (
+        httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=600) as client,
+        client.stream("GET", path) as response,
+        out.open("wb") as handle,
+    ):
+        response.raise_for_status()
+        for chunk in response.iter_bytes(1024 * 1024):
+            handle.write(chunk)
     return time.perf_counter() - started
 
 
@@ -218,9 +221,9 @@ def main() -> None:
         medians = {name: statistics.median(values) for name, values in times.items()}
         for name, values in times.items():
             print(f"{name:22} {medians[name]:9.2f} {min(values):7.2f} {args.rows / medians[name]:11,.0f} {sizes[name] / 2**20:8.1f} {peaks.get(name, 0):9.0f}")
-        for name in medians:
+        for name, median in medians.items():
             if name.endswith("parquet"):
-                print(f"{name} speed " + "; ".join(f"/ {peer}: {medians[peer] / medians[name]:.2f}x" for peer in direct))
+                print(f"{name} speed " + "; ".join(f"/ {peer}: {medians[peer] / median:.2f}x" for peer in direct))
         if "hub before parquet" in medians:
             print(f"hub parquet speed / hub before parquet: {medians['hub before parquet'] / medians['hub parquet']:.2f}x")
         print("(hub peak is the hub process's VmHWM over the whole run: every export above, idle included)")

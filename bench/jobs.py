@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import anyio
@@ -129,7 +130,7 @@ def phases(stamps: dict[str, str]) -> dict[str, float]:
 
     moments = {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in stamps.items()}
     found = {}
-    for state, following in zip(PHASES, PHASES[1:]):
+    for state, following in pairwise(PHASES):
         if state in moments and following in moments:
             found[state] = (moments[following] - moments[state]).total_seconds()
     return found
@@ -153,7 +154,7 @@ class EmbeddedHub:
                 sources_service.create(session, self.caller, spec, data_dir=settings.data_dir)
         started = time.perf_counter()
         service.start_engine(self.hub)  # as at a hub's start: the cluster starts in the background
-        driver.engine_for(self.hub).executor  # wait until it is up
+        _ = driver.engine_for(self.hub).executor  # reading it waits until it is up
         self.cold = time.perf_counter() - started
 
     def run(self, app: str, round_: int) -> tuple[float, int, int]:

@@ -112,11 +112,12 @@ def start_rclone(endpoint: str, keys: weed.Keys, root: Path) -> tuple[subprocess
         return None
     port = free_port()
     remote = f":s3,provider=Other,endpoint='{endpoint}',access_key_id={keys.access_key},secret_access_key={keys.secret_key}:"
-    process = subprocess.Popen(
-        [binary, "serve", "s3", remote, "--addr", f"127.0.0.1:{port}", "--auth-key", f"{keys.access_key},{keys.secret_key}",
-         "--config", str(root / "rclone.conf"), "--log-level", "ERROR"],
-        stdout=subprocess.DEVNULL, stderr=open(root / "rclone.log", "wb"),
-    )
+    with open(root / "rclone.log", "wb") as log:  # the child keeps its own copy of the handle
+        process = subprocess.Popen(
+            [binary, "serve", "s3", remote, "--addr", f"127.0.0.1:{port}", "--auth-key", f"{keys.access_key},{keys.secret_key}",
+             "--config", str(root / "rclone.conf"), "--log-level", "ERROR"],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
     weed.wait_for_port(port, timeout=30)
     return process, f"http://127.0.0.1:{port}"
 
@@ -134,6 +135,24 @@ def reset_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
+
+
+def seed_hub(hub: HubProcess, server: weed.SeaweedFS, bucket: str, keys: list[str], payload: bytes) -> None:
+    """Register the bucket as a source of the hub and fill the hub's hosted storage with the same objects."""
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
+        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
+                                      "secretKey": server.rw.secret_key}).raise_for_status()
+        api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
+                                      "params": {"endpoint": server.endpoint, "region": server.region,
+                                                 "bucket": bucket}}).raise_for_status()
+        for key in keys:
+            api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
+
+
+def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy recording the process `pid` and its children into `out` (collapsed stacks)."""
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "200",
+                             "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def main() -> None:
@@ -169,22 +188,11 @@ async def main() -> None:
         counts: list[int | None] = [int(n) for n in args.workers.split(",")] if args.workers else [None]
         for count in counts:
             hubs.append(("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, source=ROOT, **env)))
-
-        def prepare(hub: HubProcess) -> None:
-            with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-                api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
-                                              "secretKey": server.rw.secret_key}).raise_for_status()
-                api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
-                                              "params": {"endpoint": server.endpoint, "region": server.region,
-                                                         "bucket": bucket}}).raise_for_status()
-                for key in keys:
-                    api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
-
-        prepare(hubs[0][1])
+        await asyncio.to_thread(seed_hub, hubs[0][1], server, bucket, keys, payload)
         if args.before:
             # Its own data dir and (SQLite) store: a checkout's schema may differ from this one's.
             before = start_hub(root / "hub-before", source=args.before.resolve())
-            prepare(before)
+            await asyncio.to_thread(seed_hub, before, server, bucket, keys, payload)
 
         contenders: dict[str, Getter] = {"direct": getter(direct)}
         pids: dict[str, int] = {}  # the hub process serving a contender, for its CPU time per request
@@ -221,8 +229,7 @@ async def main() -> None:
             for name, get in contenders.items():
                 spy = None
                 if args.profile and name.startswith("hub-s3") and round_no == 0:
-                    spy = subprocess.Popen(["py-spy", "record", "--pid", str(hubs[0][1].pid), "--subprocesses", "--format", "raw", "--rate", "200",
-                                            "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    spy = start_profiler(hubs[0][1].pid, args.profile)
                     await asyncio.sleep(1.0)
                 cpu_before = cpu_seconds(pids[name]) if name in cpu else 0.0
                 figures = await run(get, keys, args.requests, args.concurrency)
@@ -237,7 +244,7 @@ async def main() -> None:
                 print(f"  round {round_no + 1} {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}{spent}")
 
         medians = {
-            name: tuple(statistics.median(r[i] for r in rows) for i in range(3)) + (sum(r[3] for r in rows),)
+            name: (*(statistics.median(r[i] for r in rows) for i in range(3)), sum(r[3] for r in rows))
             for name, rows in results.items()
         }
         print(f"\nmedians over {args.rounds} interleaved rounds:")

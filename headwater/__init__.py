@@ -6,6 +6,7 @@ Data API over every registered connection, with credentials kept as secrets.
 
 from typing import TYPE_CHECKING, Any
 
+__all__ = ["Client", "__version__"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:

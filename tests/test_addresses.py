@@ -130,7 +130,7 @@ def test_upper_case_protocols_are_normalised_to_lowercase() -> None:
 )
 def test_protocols_are_case_insensitive(protocol_case: tuple[str, list[bool]], segments: list[str]) -> None:
     protocol, upper = protocol_case
-    written = "".join(c.upper() if u else c for c, u in zip(protocol, upper))
+    written = "".join(c.upper() if u else c for c, u in zip(protocol, upper, strict=True))
     if any(s in {".", ".."} for s in segments):
         return
     path = "/".join(segments)

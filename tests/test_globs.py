@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -86,7 +87,7 @@ def test_sixteen_levels_of_globstar_against_a_deep_non_matching_path_cost_linear
         counts.append(steps)
         assert steps <= (2 * depth + 6) * 4 * (len(fresh.nodes) + 1)
     # doubling the path at most doubles the work (plus a constant): linear, not exponential
-    for shorter, longer in zip(counts, counts[1:]):
+    for shorter, longer in pairwise(counts):
         assert longer <= 2 * shorter + 100
 
 

@@ -272,7 +272,7 @@ def _upload_tree(client: Client, src: str, dst: str) -> tuple[str, Meter]:
 
 
 def _transfer_tree(client: Client, src: str, dst: str) -> tuple[str, Meter]:
-    folders, files = _remote_tree(client, src)
+    _folders, files = _remote_tree(client, src)
     root = _destination_dir(client, dst, _tree_name(client, src))
     with Meter(sum(entry.size or 0 for _, entry in files), _tree_name(client, src)) as meter:
         for relative, entry in files:

@@ -16,7 +16,7 @@ COLUMNS = [
     ("id", "id"), ("type", "secretType"), ("name", "name"), ("access key", "accessKey"),
     ("stored values", "valueKeys"), ("expires", "expiresAt"), ("expired", "expired"),
 ]
-RECORD = COLUMNS + [("params", "params"), ("created", "createdAt"), ("updated", "updatedAt")]
+RECORD = [*COLUMNS, ("params", "params"), ("created", "createdAt"), ("updated", "updatedAt")]
 
 TypeOption = Annotated[str | None, typer.Option("--type", help="aws, gcp, storj, s3, http, database, generic or other.")]
 NameOption = Annotated[str | None, typer.Option("--name", help="A readable name.")]
@@ -128,8 +128,8 @@ def update(
     """Change a secret's fields; a new secret key or values replace all stored values."""
     client = connect(url, token)
     secret_key, values = read_secret(secret_key_stdin, value, prompt)
-    changes: dict[str, Any] = {k: v for k, v in dict(secret_type=secret_type, name=name, access_key=access_key,
-                                                      expires_at=expires_at).items() if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in {"secret_type": secret_type, "name": name, "access_key": access_key,
+                                                      "expires_at": expires_at}.items() if v is not None}
     if secret_key is not None:
         changes["secret_key"] = secret_key
     if values is not None:

@@ -92,7 +92,8 @@ def serve(
 
     note(f"{'Using the store' if store_exists(settings) else 'Creating a new store'} in {describe(settings)}")
     workers = workers or settings.workers or default_workers()
-    hub: Hub | None = Hub.open(settings)  # migrations and keys, once, before any worker starts
+    hub = Hub.open(settings)  # migrations and keys, once, before any worker starts
+    closed = False
     try:
         if workers > 1:
             prepare(hub)  # the bootstrap token, once (a single process does it as its app starts)
@@ -113,7 +114,7 @@ def serve(
                 uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)
             return
         hub.close()
-        hub = None
+        closed = True
         from uvicorn.supervisors import Multiprocess
 
         # The factory takes these settings as its argument: each spawned worker receives them with its
@@ -132,5 +133,5 @@ def serve(
         finally:
             sock.close()
     finally:
-        if hub is not None:
+        if not closed:
             hub.close()

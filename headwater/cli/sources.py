@@ -6,7 +6,7 @@ A source is named by its id or by its connection, `protocol+label`.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -29,7 +29,7 @@ RECORD = [
 ]
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     read = "read"
     read_write = "read-write"
 
@@ -134,10 +134,10 @@ def update(
 ) -> None:
     """Change a data source; a connection change resets its state until the next test."""
     client = connect(url, token)
-    changes: dict[str, Any] = {k: v for k, v in dict(
-        label=label, name=name, description=description, secret_id=secret_id, env_secret_ids=env_secret_id,
-        path_restrictions=restrict, access=access.value if access else None,
-    ).items() if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in {
+        "label": label, "name": name, "description": description, "secret_id": secret_id, "env_secret_ids": env_secret_id,
+        "path_restrictions": restrict, "access": access.value if access else None,
+    }.items() if v is not None}
     if param or params is not None:
         base = {} if params is not None else dict(client.sources.get(ref).get("params") or {})
         base.update(parse_params(param, params) or {})

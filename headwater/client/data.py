@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Union
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_CHUNK = 1024 * 1024
 #: Entries asked for per listing page: the hub's largest (a hub that predates `limit` sends its own 1,000).
 LIST_PAGE = 10_000
-Uploadable = Union[bytes, bytearray, memoryview, str, IO[bytes], Iterable[bytes]]
+Uploadable = bytes | bytearray | memoryview | str | IO[bytes] | Iterable[bytes]
 
 
 def to_address(address: str | Address) -> Address:

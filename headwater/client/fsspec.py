@@ -77,7 +77,7 @@ def _oserror(cls: type[OSError], code: int, path: str, cause: BaseException | No
     return cls(code, message, path)
 
 
-class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
+class HeadwaterFileSystem(AbstractFileSystem):
     """Every connection of a hub, and its hosted data, as one fsspec filesystem.
 
     `url` and `token` default to `HEADWATER_URL` and `HEADWATER_TOKEN` (fsspec's own
@@ -278,7 +278,7 @@ class HeadwaterFileSystem(AbstractFileSystem):  # type: ignore[misc]
         mtime = self.info(path).get("mtime")
         if mtime is None:
             raise NotImplementedError(f"the hub reports no modification time for {path}")
-        return mtime  # type: ignore[no-any-return]
+        return mtime
 
     def ukey(self, path: str) -> str:
         info = self.info(path, refresh=True)
@@ -537,7 +537,7 @@ def _copy(chunks: Any, sink: IO[bytes], callback: Callback) -> None:
         callback.relative_update(len(chunk))
 
 
-class SequentialReadahead(BaseCache):  # type: ignore[misc]
+class SequentialReadahead(BaseCache):
     """Fetch exactly what is asked for, and read ahead only while the reads are sequential.
 
     A Parquet or DuckDB reader jumping between column chunks gets each range as asked
@@ -579,7 +579,7 @@ class SequentialReadahead(BaseCache):  # type: ignore[misc]
 register_cache(SequentialReadahead, clobber=True)
 
 
-class HeadwaterFile(AbstractBufferedFile):  # type: ignore[misc]
+class HeadwaterFile(AbstractBufferedFile):
     """A file of the hub: ranged GETs for reading; for writing, a spool uploaded on commit."""
 
     fs: HeadwaterFileSystem
@@ -623,7 +623,8 @@ class HeadwaterFile(AbstractBufferedFile):  # type: ignore[misc]
 
     def _start_spool(self) -> None:
         if self._spool is None:
-            self._spool = tempfile.SpooledTemporaryFile(max_size=max(SPOOL_MEMORY, self.blocksize))
+            # Held open for the file object's life and closed with it, so no with block.
+            self._spool = tempfile.SpooledTemporaryFile(max_size=max(SPOOL_MEMORY, self.blocksize))  # noqa: SIM115
 
     def _initiate_upload(self) -> None:
         self._start_spool()

@@ -6,6 +6,7 @@ dicts (camelCase keys). Secret values go out and never come back.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -83,8 +84,8 @@ class Secrets(Resource):
         params: dict[str, Any] | None = None,
         expires_at: datetime | str | None = None,
     ) -> Json:
-        body = body_of(dict(id=id, secret_type=secret_type, name=name, access_key=access_key, secret_key=secret_key,
-                            values=values, params=params, expires_at=expires_at))
+        body = body_of({"id": id, "secret_type": secret_type, "name": name, "access_key": access_key, "secret_key": secret_key,
+                            "values": values, "params": params, "expires_at": expires_at})
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -125,9 +126,9 @@ class Sources(Resource):
         path_restrictions: list[str] | None = None,
         entity_info: dict[str, Any] | None = None,
     ) -> Json:
-        body = body_of(dict(protocol=protocol, label=label, params=params or {}, access=access, name=name,
-                            description=description, secret_id=secret_id, env_secret_ids=env_secret_ids,
-                            path_restrictions=path_restrictions, entity_info=entity_info))
+        body = body_of({"protocol": protocol, "label": label, "params": params or {}, "access": access, "name": name,
+                            "description": description, "secret_id": secret_id, "env_secret_ids": env_secret_ids,
+                            "path_restrictions": path_restrictions, "entity_info": entity_info})
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -184,7 +185,7 @@ class Systems(Resource):
         entity_info: dict[str, Any] | None = None,
         owner_person: dict[str, str] | None = None,
     ) -> Json:
-        body = body_of(dict(name=name, label=label, description=description, entity_info=entity_info, owner_person=owner_person))
+        body = body_of({"name": name, "label": label, "description": description, "entity_info": entity_info, "owner_person": owner_person})
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -227,8 +228,8 @@ class Tokens(Resource):
         path_prefix: str | None = None,
         expires_at: datetime | str | None = None,
     ) -> Json:
-        body = body_of(dict(user=user, name=name, admin=admin, read_only=read_only, source_ids=source_ids,
-                            path_prefix=path_prefix, expires_at=expires_at))
+        body = body_of({"user": user, "name": name, "admin": admin, "read_only": read_only, "source_ids": source_ids,
+                            "path_prefix": path_prefix, "expires_at": expires_at})
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -288,8 +289,8 @@ class Jobs(Resource):
         run: bool = False,
     ) -> Json:
         params = {"app": app_params or {}, "partitioner": partitioner_params or {}, "assembler": assembler_params or {}}
-        body = body_of(dict(source=source, destination=destination, app=app, partitioner=partitioner, assembler=assembler,
-                            params=params, name=name, description=description, run=run))
+        body = body_of({"source": source, "destination": destination, "app": app, "partitioner": partitioner, "assembler": assembler,
+                            "params": params, "name": name, "description": description, "run": run})
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -337,7 +338,7 @@ class Jobs(Resource):
     def delete(self, id: str) -> None:
         self._delete(id)
 
-    def results(self, id: str) -> list[Json]:
+    def results(self, id: str) -> builtins.list[Json]:
         """Names, sizes and links (or addresses) of a complete job's outputs."""
         return list(self._transport.json("GET", self._item(id) + "/results").get("results", []))
 

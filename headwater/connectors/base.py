@@ -242,5 +242,5 @@ class Connector(ABC):
         """Remove the directory at `path`; return the number of files deleted. Non-empty needs `recursive`."""
         raise NotSupported(f"kind {self.kind!r} has no directories to remove")
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a hook: most kinds hold nothing to release
         """Release whatever the connection holds."""

@@ -676,7 +676,7 @@ class GuardedProxy:
         while True:
             raw = reader.head()
             head = _parse_head(raw) if raw is not None else None
-            if head is None:
+            if raw is None or head is None:
                 raise OSError("no response head")
             status = head.start.split(" ", 2)[1] if head.start.count(" ") >= 1 else ""
             if status.startswith("1") and status != "101":

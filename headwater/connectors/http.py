@@ -501,17 +501,18 @@ class UrlConnector(Connector):
     async def _body(self, response: httpx.Response, url: str, skip: int, remaining: int | None) -> AsyncIterator[bytes]:
         """The answer's bytes after the first `skip`, at most `remaining` of them, in network-sized pieces."""
         try:
-            async for chunk in response.aiter_raw():
+            async for raw in response.aiter_raw():
+                piece = raw
                 if skip:
-                    if len(chunk) <= skip:
-                        skip -= len(chunk)
+                    if len(piece) <= skip:
+                        skip -= len(piece)
                         continue
-                    chunk, skip = chunk[skip:], 0
+                    piece, skip = piece[skip:], 0
                 if remaining is not None:
-                    chunk = chunk[:remaining]
-                    remaining -= len(chunk)
-                if chunk:
-                    yield chunk
+                    piece = piece[:remaining]
+                    remaining -= len(piece)
+                if piece:
+                    yield piece
                 if remaining == 0:
                     break
         except httpx.HTTPError as exc:

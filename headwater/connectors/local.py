@@ -110,7 +110,9 @@ class LocalConnector(Connector):
 
         return await anyio.to_thread.run_sync(do)
 
-    async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+    async def read(
+        self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
         # One thread hop opens the file and reads its first chunk; a short read of a regular file is its
         # end, so a small file costs one hop in all.
         target = self._path(path)

@@ -15,12 +15,13 @@ made, only written into, disappears with its last file, as on S3 itself.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -54,6 +55,7 @@ from headwater.connectors.prefetch import Ahead
 from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.s3_profiles import PROFILES, Profile
 if TYPE_CHECKING:
+    from obstore import GetOptions
     from obstore.store import S3Credential
 
 from headwater.settings import environment_values
@@ -117,7 +119,7 @@ class S3PresetParams(Params):
         if parts.path not in {"", "/"} or parts.query or parts.fragment:
             raise ValueError("endpoint must be scheme://host[:port] with no path or query")
         try:
-            parts.port
+            _ = parts.port  # reading it checks it
         except ValueError:
             raise ValueError("endpoint has an invalid port") from None
         return value.rstrip("/")
@@ -144,7 +146,7 @@ class S3PresetParams(Params):
 class S3Params(S3PresetParams):
     """An S3-compatible endpoint of your choosing."""
 
-    endpoint: str = Field(description="Endpoint URL of the S3 API, e.g. https://minio.example.com:9000.")  # type: ignore[assignment]
+    endpoint: str = Field(description="Endpoint URL of the S3 API, e.g. https://minio.example.com:9000.")
 
 
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,220}[A-Za-z0-9]")
@@ -602,21 +604,23 @@ class S3Connector(Connector):
             async for chunk in result.stream(min_chunk_size=self.chunk_size):
                 yield memoryview(chunk)  # type: ignore[misc]
 
-    async def read(self, path: str, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
+    async def read(
+        self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
         spot = self._spot(path)
         if spot.root:
             raise InvalidInput(f"{path or '/'!r} is a directory")
         if start is not None and end is not None and end <= start:
             return
-        options: dict[str, Any] = {}
+        wanted: GetOptions = {}
         if end is not None:
-            options["range"] = (start or 0, end)
+            wanted["range"] = (start or 0, end)
         elif start:
-            options["range"] = {"offset": start}
+            wanted["range"] = {"offset": start}
         store = await self._store(spot.bucket)
         with self._translating(spot):
             try:
-                result = await obs.get_async(store, spot.key, options=options)  # type: ignore[arg-type]
+                result = await obs.get_async(store, spot.key, options=wanted)
             except FileNotFoundError as exc:
                 if s3_code(exc) != "NoSuchBucket" and await self._has_children(spot):
                     raise InvalidInput(f"{path!r} is a directory") from None
@@ -769,7 +773,7 @@ class S3Connector(Connector):
         page = names[:limit]
         yield Listing([Entry(name=n, is_dir=True) for n in page], [], encode_marker(page[-1]) if len(names) > limit else None)
 
-    async def _bucket_names(self) -> list[str]:
+    async def _bucket_names(self) -> builtins.list[str]:
         """ListBuckets at the endpoint, signed with the connection's secret, through its guarded route."""
         location = self.location
         try:
@@ -793,7 +797,7 @@ class S3Connector(Connector):
                 raise refused from None
             raise classify_transport_error(exc, location.endpoint) from None
 
-    async def _children(self, spot: _Spot, after: str | None, wanted: Callable[[], bool] = lambda: True) -> AsyncIterator[Found]:
+    async def _children(self, spot: _Spot, after: str | None, wanted: Callable[[], bool] = lambda: True) -> AsyncGenerator[Found, None]:
         """The children of `spot` after the position `after`, in key order, a listing request at a time,
         each with the position to resume after it. The next request is sent ahead while `wanted()`.
 

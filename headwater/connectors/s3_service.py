@@ -86,8 +86,10 @@ async def list_buckets(endpoint: str, region: str, credentials: Credentials | No
     """
     url = endpoint.rstrip("/") + "/"
     headers = sign_get(endpoint, "/", region, credentials)
-    async with httpx.AsyncClient(proxy=proxy, trust_env=False, follow_redirects=False, timeout=timeout) as client:
-        async with client.stream("GET", url, headers={**headers, "user-agent": "headwater"}) as response:
+    async with (
+        httpx.AsyncClient(proxy=proxy, trust_env=False, follow_redirects=False, timeout=timeout) as client,
+        client.stream("GET", url, headers={**headers, "user-agent": "headwater"}) as response,
+    ):
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk

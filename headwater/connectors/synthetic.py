@@ -204,7 +204,7 @@ def batches(dataset: SyntheticDataset, specs: list[SyntheticColumn], limit: int 
         n = min(BATCH_ROWS, total - done)
         cols = [stream.take(n) for stream in streams]
         done += n
-        yield list(zip(*cols))
+        yield list(zip(*cols, strict=True))
 
 
 def describe(name: str, dataset: SyntheticDataset) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from headwater.services import authorization
 from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
 from headwater.services.context import Caller
 from headwater.store import stamps
-from headwater.store.database import Store
+from headwater.store.database import Store, rows_changed
 from headwater.store.models import AuditEvent, now
 
 MAX_PAGE = 1000
@@ -241,4 +241,4 @@ class AuditLog:
         cutoff = now() - timedelta(days=self.retention_days)
         with self.store.session() as session:
             result = session.execute(delete(AuditEvent).where(AuditEvent.time < cutoff))
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rows_changed(result)

@@ -11,6 +11,7 @@ a later request began is durable before that later request runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -186,8 +187,12 @@ class AuditWriter:
         finishes = [i for i in batch if isinstance(i, Finish) and i.future.set_running_or_notify_cancel()]
         self.stats.batches += 1
         self.stats.largest = max(self.stats.largest, len(begins) + len(finishes))
+        def both(conn: Connection) -> None:
+            self._begins(conn, begins)
+            self._finishes(conn, finishes)
+
         try:
-            self._transaction(lambda conn: (self._begins(conn, begins), self._finishes(conn, finishes)))
+            self._transaction(both)
         except Exception as exc:
             self.stats.failed_batches += 1
             for item in begins:
@@ -219,7 +224,7 @@ class AuditWriter:
                 item.future.set_result(item.owner.event_id or 0)
         for finish in finishes:
             try:
-                self._transaction(lambda conn, one=finish: self._finishes(conn, [one]))
+                self._transaction(functools.partial(self._finishes, finishes=[finish]))
             except Exception as exc:
                 self._fail([finish], exc)
             else:

@@ -109,9 +109,9 @@ def source_visible(caller: Caller, source: Source | None) -> bool:
     if caller.source_ids is not None and source.id not in caller.source_ids:
         return False
     prefix = _prefix_address(caller)
-    if prefix is not None and (prefix.hosted or (prefix.protocol, prefix.label or "default") != (source.protocol, source.label)):
-        return False
-    return True
+    return prefix is None or (
+        not prefix.hosted and (prefix.protocol, prefix.label or "default") == (source.protocol, source.label)
+    )
 
 
 def visible_sources(caller: Caller, sources: Iterable[Source]) -> list[Source]:
@@ -153,12 +153,14 @@ def child_narrowing(caller: Caller, *, admin: bool, other_user: bool, wanted: Na
         raise PermissionDenied("a narrowed token may not create admin tokens or tokens for other users")
     if caller.read_only and not wanted.read_only:
         raise PermissionDenied("a read-only token can only issue read-only tokens")
-    if caller.source_ids is not None:
-        if wanted.source_ids is None or not set(wanted.source_ids) <= set(caller.source_ids):
-            raise PermissionDenied("a token limited to some sources can only issue tokens limited to those")
-    if caller.path_prefix is not None:
-        if wanted.path_prefix is None or not _under(wanted.path_prefix, caller.path_prefix, caller.org_name):
-            raise PermissionDenied("a token limited to a path prefix can only issue tokens under that prefix")
+    if caller.source_ids is not None and (
+        wanted.source_ids is None or not set(wanted.source_ids) <= set(caller.source_ids)
+    ):
+        raise PermissionDenied("a token limited to some sources can only issue tokens limited to those")
+    if caller.path_prefix is not None and (
+        wanted.path_prefix is None or not _under(wanted.path_prefix, caller.path_prefix, caller.org_name)
+    ):
+        raise PermissionDenied("a token limited to a path prefix can only issue tokens under that prefix")
     expires_at = wanted.expires_at
     if caller.expires_at is not None:
         if expires_at is None:

@@ -316,7 +316,7 @@ async def rmdir(target: Target, recursive: bool = False) -> int:
     return await target.connector.rmdir(target.path, recursive)
 
 
-ACL_CHOICES = ([], ["user://*"], ["algo://.my/*"])
+ACL_CHOICES: tuple[list[str], ...] = ([], ["user://*"], ["algo://.my/*"])
 DEFAULT_ACL = ["algo://.my/*"]
 
 

@@ -252,7 +252,7 @@ def put_link(hub: Hub, upload: Upload) -> str:
 def upload_for_link(hub: Hub, token: str, now: datetime | None = None) -> Upload:
     """The upload a signed PUT link names; `LinkInvalid`/`LinkExpired` for a bad link, `Conflict` once complete."""
     link = links.signer(hub.settings.data_dir).verify(token, now)
-    area, org_id, upload_id, last = (link.path.split("/") + ["", "", "", ""])[:4]
+    area, org_id, upload_id, last = [*link.path.split("/"), "", "", "", ""][:4]
     if area != links.AREAS[0] or last != PUT_LINK or link.path.count("/") != 3:
         raise links.LinkInvalid("this link is not an upload link")
     upload = store(hub).get(org_id, upload_id)

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from headwater.store import stamps
@@ -26,9 +26,16 @@ MIGRATION_LOCK = 0x48574D4947524154  # the PostgreSQL advisory lock key every hu
 
 def normalise_url(url: str) -> str:
     """Route plain `postgresql://` URLs to psycopg 3, the driver we ship."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed. Executing one returns a CursorResult, typed only as a Result."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"expected the result of an UPDATE or DELETE, got {type(result).__name__}")
+    return int(result.rowcount or 0)
 
 
 def make_engine(url: str) -> Engine:

@@ -291,8 +291,8 @@ def test_serve_prints_a_first_admin_token(serve: Callable[..., tuple[subprocess.
 
 def test_exit_is_clean_when_obstore_is_loaded() -> None:
     code = "import obstore; from headwater.cli.main import app; app(%r)"
-    ok = subprocess.run([sys.executable, "-c", code % (["--version"],)], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run([sys.executable, "-c", code % (["--version"],)], check=False, capture_output=True, text=True, timeout=60)
     assert (ok.returncode, ok.stdout.strip()) == (0, "headwater 0.1.0")
-    bad = subprocess.run([sys.executable, "-c", code % (["ls", "data://x"],)], capture_output=True, text=True, timeout=60,
+    bad = subprocess.run([sys.executable, "-c", code % (["ls", "data://x"],)], check=False, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "HEADWATER_TOKEN": ""})
     assert bad.returncode == 1 and bad.stderr.startswith("error: no token")

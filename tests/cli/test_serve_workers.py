@@ -216,5 +216,5 @@ def test_a_signal_stops_every_worker(tmp_path: Path, sig: int) -> None:
     workers = [psutil.Process(pid) for pid in hub.workers()]
     assert len(workers) == 2
     assert stop(hub.process, sig) == 0
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []

@@ -237,11 +237,10 @@ def test_transactions_commit_together_or_not_at_all(root: Root) -> None:
             f.write(b"two")
         assert not fs.exists(f"{root.base}/t1")
     assert fs.cat_file(f"{root.base}/t1") == b"one" and fs.cat_file(f"{root.base}/t2") == b"two"
-    with pytest.raises(RuntimeError):
-        with fs.transaction:
-            with fs.open(f"{root.base}/t3", "wb") as f:
-                f.write(b"three")
-            raise RuntimeError("abandon")
+    with pytest.raises(RuntimeError), fs.transaction:
+        with fs.open(f"{root.base}/t3", "wb") as f:
+            f.write(b"three")
+        raise RuntimeError("abandon")
     assert not fs.exists(f"{root.base}/t3")
 
 

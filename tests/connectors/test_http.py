@@ -277,7 +277,7 @@ def test_redirects_keep_credentials_on_their_origin(api: httpx.Client, sqlite_hu
     assert run_test(api, source)["code"] == "100"
     hops = [r for r in http_server.requests if r.path in ("/redirect", "/echo")]
     assert any(r.path == "/redirect" and r.authorization for r in hops)
-    echoed = [r for r in http_server.seen("/echo")]
+    echoed = list(http_server.seen("/echo"))
     assert echoed and all(r.authorization is None for r in echoed)
     assert_no_secret_leaked(sqlite_hub)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pymysql
 import pytest
 
 from headwater.connectors import endpoints
@@ -54,7 +55,7 @@ async def test_parquet_exports_are_the_pymysql_paths_values_and_types_from_the_d
         my.close_connection(conn)
     after = parquet.read()
     assert after.schema.remove_metadata().equals(before.schema.remove_metadata(), check_metadata=False)
-    for mine, theirs in zip(after.schema, before.schema):
+    for mine, theirs in zip(after.schema, before.schema, strict=True):
         assert mine.equals(theirs, check_metadata=True), mine.name
     assert after.to_pylist() == before.to_pylist()
     assert after.column("n").to_pylist()[0] is not None and str(after.column("n")[1].as_py()) == "-0.001"
@@ -107,7 +108,7 @@ async def test_server_errors_are_classified_without_the_password(my: MysqlConnec
     name = f"fails_{uuid.uuid4().hex[:6]}"
     run(f"CREATE VIEW `{mysql_db.name}`.`{name}` AS SELECT id, IF(id = 150000, (SELECT 1 UNION SELECT 2), id) AS x FROM `{mysql_db.name}`.`{wide}`")
     try:
-        with pytest.raises(HeadwaterError, match="Subquery returns more than 1 row$") as failed:
+        with pytest.raises(HeadwaterError, match=r"Subquery returns more than 1 row$") as failed:
             await read_all(my, f"{mysql_db.name}/{name}.parquet")
         assert mysql_db.password not in str(failed.value)
     finally:
@@ -133,7 +134,7 @@ def test_the_driver_connects_to_the_checked_address_read_only_in_utc(mysql_db: S
 
     monkeypatch.setattr(endpoints, "resolve", resolve)
     connector = make(mysql_db, host="db.headwater-test.invalid", password=mysql_db.password + "@:/%?#")
-    with pytest.raises(Exception) as refused:  # the password is checked (and refused) on the pinned address
+    with pytest.raises(pymysql.err.OperationalError) as refused:  # the password is checked (and refused) on the pinned address
         connector.export_connection("parquet")
     assert type(connector.guard(refused.value)).__name__ == "UpstreamAuthFailed"
     assert "@:/%?#" not in str(connector.guard(refused.value))
@@ -156,6 +157,6 @@ def test_the_driver_connects_to_the_checked_address_read_only_in_utc(mysql_db: S
 
 def test_tls_connections_stay_on_the_pymysql_path(mysql_db: ScratchDatabase) -> None:
     connector = make(mysql_db, ssl="require")  # this server has no TLS: refused, never retried without it
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(pymysql.err.OperationalError) as refused:
         connector.export_connection("parquet")
     assert type(connector.guard(refused.value)).__name__ == "UpstreamTLSError"

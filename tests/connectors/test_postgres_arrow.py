@@ -92,7 +92,7 @@ async def test_values_the_file_cannot_hold_are_refused_not_mangled(pg: PostgresC
         for column in ("ts", "d"):
             with pytest.raises(InvalidInput, match=f"'{column}'.*infinity"):
                 await read_all(pg, f"public/{name}.parquet", columns=column)
-        with pytest.raises(InvalidInput, match="'m'.*2-dimensional"):
+        with pytest.raises(InvalidInput, match=r"'m'.*2-dimensional"):
             await read_all(pg, f"public/{name}.parquet", columns="m")
         with pytest.raises(InvalidInput, match="'n'"):
             await read_all(pg, f"public/{name}.parquet", columns="n")

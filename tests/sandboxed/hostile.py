@@ -70,7 +70,8 @@ def write_big_file(source: BinaryIO, sink: BinaryIO, mebibytes: int) -> None:
 
 def whoami(source: BinaryIO, sink: BinaryIO) -> None:
     """Reports its identity and view as JSON: ids, capabilities, root folder, processes, network interfaces."""
-    status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+    with open("/proc/self/status") as handle:
+        status = dict(line.split(":\t", 1) for line in handle.read().splitlines() if ":\t" in line)
     report = {
         "input": len(source.read()),
         "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),

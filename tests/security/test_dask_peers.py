@@ -46,15 +46,16 @@ def test_the_hub_itself_still_runs_code_on_its_cluster(cluster: DaskExecutor) ->
 
 def test_a_plain_unauthenticated_client_cannot_connect_or_run_code(cluster: DaskExecutor) -> None:
     plain = cluster.client.scheduler.address.replace("tls://", "tcp://")
-    with pytest.raises((OSError, TimeoutError)):
-        with Client(plain, timeout="3s", set_as_default=False) as intruder:
-            intruder.submit(sum, [1, 2], pure=False).result(timeout=5)
+    with pytest.raises((OSError, TimeoutError)), Client(plain, timeout="3s", set_as_default=False) as intruder:
+        intruder.submit(sum, [1, 2], pure=False).result(timeout=5)
 
 
 def test_a_tls_client_with_another_certificate_cannot_connect(cluster: DaskExecutor) -> None:
-    with pytest.raises((OSError, TimeoutError)):
-        with Client(cluster.client.scheduler.address, security=Security.temporary(), timeout="3s", set_as_default=False):
-            pass
+    with (
+        pytest.raises((OSError, TimeoutError)),
+        Client(cluster.client.scheduler.address, security=Security.temporary(), timeout="3s", set_as_default=False),
+    ):
+        pass
 
 
 def test_a_tls_client_that_trusts_the_cluster_but_holds_no_certificate_cannot_connect(cluster: DaskExecutor, tmp_path: Path) -> None:

@@ -92,11 +92,11 @@ def confined(arena: Arena, before: dict[str, str]) -> None:
         return Path(path).name.startswith("headwater.db")
 
     for path, digest in before.items():
-        allowed_to_change = path.startswith(str(arena.root / "bucket") + "/") or path.startswith(str(arena.own_hosted) + "/")
+        allowed_to_change = path.startswith((str(arena.root / "bucket") + "/", str(arena.own_hosted) + "/"))
         if not allowed_to_change and not hub_state(path):
             assert after.get(path) == digest, f"{path} was changed or removed"
     for path in set(after) - set(before):
-        inside = path.startswith(str(arena.root / "bucket") + "/") or path.startswith(str(arena.own_hosted) + "/")
+        inside = path.startswith((str(arena.root / "bucket") + "/", str(arena.own_hosted) + "/"))
         assert inside or hub_state(path) or path.endswith(".key"), f"{path} appeared outside the connection's root and restrictions"
 
 
@@ -153,7 +153,7 @@ def test_hostile_paths_through_the_fsspec_layer(arena: Arena) -> None:
         target = path.replace("/v1/connector/", "headwater://").replace("/v1/data/local+hostile://", "headwater://local+hostile/")
         target = target.replace("/v1/data/local+hostile:/", "headwater://local+hostile/").replace("/v1/data/", "headwater://data/")
         tried += 1
-        for attempt in (lambda p: fs.cat_file(p), lambda p: fs.pipe_file(p, MARK), lambda p: fs.rm(p), lambda p: fs.ls(p)):
+        for attempt in (fs.cat_file, lambda p: fs.pipe_file(p, MARK), fs.rm, fs.ls):
             try:
                 result = attempt(target)
             except Exception as exc:  # refused: by the address parser, or by the hub

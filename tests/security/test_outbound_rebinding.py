@@ -157,7 +157,7 @@ def test_a_database_connection_goes_to_the_address_that_was_checked(
             accepted[name] = accepted.get(name, 0) + 1
             conn.close()  # not a database: the connection fails, and only where it went matters
 
-    threads = [threading.Thread(target=accept, args=(s, n), daemon=True) for s, n in zip(listeners, ("checked", "other"))]
+    threads = [threading.Thread(target=accept, args=(s, n), daemon=True) for s, n in zip(listeners, ("checked", "other"), strict=True)]
     for thread in threads:
         thread.start()
     try:

@@ -149,7 +149,7 @@ def test_a_socket_reaches_nothing_not_even_the_hub_on_loopback(hub: RunningHub, 
 
 
 def test_a_fork_bomb_is_stopped_by_the_process_limit_and_leaves_no_process(api: httpx.Client, tmp_path: Path) -> None:
-    job, outputs = run_function(api, tmp_path, "hostile:fork_bomb")
+    job, _outputs = run_function(api, tmp_path, "hostile:fork_bomb")
     assert job["state"] == "failed"
     assert "BlockingIOError" in job["errorMessage"] and "Resource temporarily unavailable" in job["errorMessage"], job["errorMessage"]
     deadline = time.monotonic() + 10

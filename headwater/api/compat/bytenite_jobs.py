@@ -85,7 +85,7 @@ RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-str
 
 def job_request_of(hub: Hub, caller: Caller, body: CreateJobRequest) -> JobRequest:
     """The native job request of a ByteNite create body, completed from its template (`copy` when none)."""
-    named = {name for name in ("partitioner", "assembler") if name in body.model_fields_set}
+    named: set[str] = {name for name in ("partitioner", "assembler") if name in body.model_fields_set}
     if body.template_id and body.app:
         named.add("app")  # Headwater's `app` beside a templateId must agree with the template's
     request = JobRequest(

@@ -294,8 +294,7 @@ class DatabaseConnector(Connector):
     def _guarded(self, iterator: Iterator[bytes], conn: Any) -> Iterator[bytes]:
         finished = False
         try:
-            for chunk in iterator:
-                yield chunk
+            yield from iterator
             finished = True
         except Exception as exc:
             error = self.guard(exc)

@@ -90,7 +90,7 @@ def exact_decimal(column: Column) -> bool:
 
 def arrow_type(column: Column) -> pa.DataType:
     if column.kind == "decimal":
-        return pa.decimal128(column.precision, column.scale) if exact_decimal(column) else pa.string()  # type: ignore[arg-type]
+        return pa.decimal128(column.precision, column.scale) if exact_decimal(column) else pa.string()
     if column.kind == "list":
         return pa.list_(arrow_type(column.item or Column("item", "string")))
     return _ARROW[column.kind]

@@ -92,7 +92,7 @@ class _Sink:
 def to_batch(columns: list[Column], rows: Rows, schema: pa.Schema, converters: list[Callable[[Any], Any] | None]) -> pa.RecordBatch:
     """A record batch of canonical rows, each column converted as the target format needs."""
     width = len(columns)
-    values = list(zip(*rows)) if rows else [()] * width
+    values = list(zip(*rows, strict=True)) if rows else [()] * width
     arrays = []
     for i, column in enumerate(columns):
         convert = converters[i]
@@ -136,7 +136,7 @@ class JsonLinesEncoder(Encoder):
 
     def encode(self, rows: Rows) -> bytes:
         parts = self.parts
-        lines = ["{" + ",".join(key + frag(v) for (key, frag), v in zip(parts, row)) + "}\n" for row in rows]
+        lines = ["{" + ",".join(key + frag(v) for (key, frag), v in zip(parts, row, strict=True)) + "}\n" for row in rows]
         return "".join(lines).encode()
 
 
@@ -148,7 +148,7 @@ class CsvEncoder(Encoder):
         self.converters = [csv_value(c) for c in columns]
         fields = [arrow_field(c, dialect) for c in columns]
         self.schema = pa.schema(
-            [pa.field(f.name, pa.string()) if conv is not None else f for f, conv in zip(fields, self.converters)]
+            [pa.field(f.name, pa.string()) if conv is not None else f for f, conv in zip(fields, self.converters, strict=True)]
         )
         self.sink = _Sink()
         self.writer = pa_csv.CSVWriter(self.sink, self.schema)
@@ -246,7 +246,7 @@ class Decoder(ABC):
         """Where the `row`-th record (1-based) of the file is, for an error message."""
         return f"row {row}"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: only decoders that hold a reader close it
         pass
 
 
@@ -328,7 +328,7 @@ class CsvDecoder(Decoder):
                     except CoercionError as exc:
                         raise _located(f"line {seen + r + 2}", column.name, exc) from None
             seen += batch.num_rows
-            yield list(zip(*values))
+            yield list(zip(*values, strict=True))
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -463,7 +463,7 @@ class ParquetDecoder(Decoder):
                         except CoercionError as exc:
                             raise _located(f"row {seen + r + 1}", column.name, exc) from None
                 seen += batch.num_rows
-                yield list(zip(*values))
+                yield list(zip(*values, strict=True))
         except (pa.ArrowInvalid, OSError) as exc:
             raise InvalidInput(f"the Parquet file could not be read after row {seen}: {exc}") from None
 

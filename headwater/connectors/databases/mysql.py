@@ -9,6 +9,7 @@ dropped again if the load fails (MySQL commits DDL implicitly).
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -108,8 +109,18 @@ class _NamedContext(ssl.SSLContext):
 
     server_name: str = ""
 
-    def wrap_socket(self, sock: Any, *args: Any, server_hostname: str | None = None, **kwargs: Any) -> ssl.SSLSocket:
-        return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(
+            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, self.server_name or server_hostname, session
+        )
 
 
 class MysqlConnector(DatabaseConnector):
@@ -123,11 +134,11 @@ class MysqlConnector(DatabaseConnector):
         if mode == "disable":
             return None
         if mode in {"verify-ca", "verify-full"}:
-            context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.load_default_certs()
-            context.server_name = self.params.host
-            context.check_hostname = mode == "verify-full"
-            return context
+            named = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+            named.load_default_certs()
+            named.server_name = self.params.host
+            named.check_hostname = mode == "verify-full"
+            return named
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -139,20 +150,20 @@ class MysqlConnector(DatabaseConnector):
         p = self.params
         address = endpoints.check_host(p.host, p.port, allow_private=self.allow_private)[0]
         tls = self._tls()
-        settings: dict[str, Any] = dict(
-            host=str(address),  # the checked address: PyMySQL would resolve a name again
-            port=p.port,
-            user=self.user,
-            password=self.password or "",
-            database=p.database,
-            connect_timeout=p.connect_timeout,
-            read_timeout=p.connect_timeout,
-            write_timeout=p.connect_timeout,
-            charset="utf8mb4",
-            autocommit=purpose in {"check", "meta"},
-            local_infile=False,
-            init_command="SET time_zone = '+00:00'",
-        )
+        settings: dict[str, Any] = {
+            "host": str(address),  # the checked address: PyMySQL would resolve a name again
+            "port": p.port,
+            "user": self.user,
+            "password": self.password or "",
+            "database": p.database,
+            "connect_timeout": p.connect_timeout,
+            "read_timeout": p.connect_timeout,
+            "write_timeout": p.connect_timeout,
+            "charset": "utf8mb4",
+            "autocommit": purpose in {"check", "meta"},
+            "local_infile": False,
+            "init_command": "SET time_zone = '+00:00'",
+        }
         try:
             conn = pymysql.connect(**settings, ssl=tls) if tls else pymysql.connect(**settings, ssl_disabled=True)
         except pymysql.err.OperationalError as exc:
@@ -248,7 +259,7 @@ class MysqlConnector(DatabaseConnector):
 
     @staticmethod
     def _table_of(schema: str, row: tuple[Any, ...], columns: list[Column]) -> Table:
-        name, table_type, rows, engine = row
+        name, table_type, rows, _engine = row
         is_table = table_type == "BASE TABLE"
         return Table(schema, name, "table" if is_table else "view", int(rows) if rows is not None and is_table else None, columns, is_table)
 

@@ -120,20 +120,20 @@ class PostgresConnector(DatabaseConnector):
         p = self.params
         address = endpoints.check_host(p.host, p.port, allow_private=self.allow_private)[0]
         options = "-c TimeZone=UTC -c DateStyle=ISO,YMD" + (" -c default_transaction_read_only=on" if read_only else "")
-        return dict(
-            host=p.host,
-            hostaddr=str(address),
-            port=p.port,
-            dbname=p.database,
-            user=self.user,
-            password=self.password,
-            sslmode=p.sslmode,
-            connect_timeout=max(2, p.connect_timeout),
-            application_name="headwater",
-            passfile=NO_PASSFILE,
-            gssencmode="disable",
-            options=options,
-        )
+        return {
+            "host": p.host,
+            "hostaddr": str(address),
+            "port": p.port,
+            "dbname": p.database,
+            "user": self.user,
+            "password": self.password,
+            "sslmode": p.sslmode,
+            "connect_timeout": max(2, p.connect_timeout),
+            "application_name": "headwater",
+            "passfile": NO_PASSFILE,
+            "gssencmode": "disable",
+            "options": options,
+        }
 
     def connect(self, *, purpose: str) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**self.settings(), autocommit=purpose in {"check", "meta"})
@@ -379,10 +379,7 @@ class PostgresConnector(DatabaseConnector):
 
     def load(self, conn: Any, schema: str, name: str, table: Table | None, decoder: Decoder, fmt: str) -> None:
         with conn.transaction():
-            if table is None:
-                known = self._new_table(conn, schema, name, decoder)
-            else:
-                known = table.columns
+            known = self._new_table(conn, schema, name, decoder) if table is None else table.columns
             by_name = {c.name: c for c in known}
             missing = [n for n in decoder.names if n not in by_name]
             if missing:

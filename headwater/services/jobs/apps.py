@@ -52,7 +52,7 @@ class App(ABC):
             raise InvalidInput(f"app {self.name!r} takes no params (got {', '.join(sorted(params))})")
         return {}
 
-    def check_runnable(self, settings: Settings, params: dict[str, Any]) -> None:
+    def check_runnable(self, settings: Settings, params: dict[str, Any]) -> None:  # noqa: B027 - a hook: most apps run anywhere
         """Refuse at create time what this hub cannot run (checked params, this hub's settings)."""
 
     def output_name(self, name: str, params: dict[str, Any]) -> str:

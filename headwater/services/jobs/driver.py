@@ -34,6 +34,7 @@ from headwater.services.jobs.rights import side_caller
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, JobIdentity, JobState, PartState
+from headwater.store.database import rows_changed
 from headwater.store.models import Job, JobPartition, now
 
 log = logging.getLogger("headwater.jobs")
@@ -146,7 +147,7 @@ class Engine:
                 .values(driver_id=self.id, lease_until=moment + LEASE, generation=Job.generation + 1)
                 .execution_options(synchronize_session=False)
             )
-            if not result.rowcount:
+            if not rows_changed(result):
                 return None
             return int(session.scalar(select(Job.generation).where(Job.id == job_id)) or 0)
 
@@ -350,7 +351,7 @@ class Engine:
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:
                 if error is not None:
                     raise JobFailed(f"partition {handle.tag[0]}: {_task_error(error)}")
-                outcomes = list(zip(handle.tag, result))
+                outcomes = list(zip(handle.tag, result, strict=True))
                 for index, status in outcomes:
                     if status.get("status") == "failed":
                         raise JobFailed(f"partition {index} failed: {status.get('error')}")

@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from functools import partial
+from itertools import pairwise
 from pathlib import PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 
@@ -153,7 +154,7 @@ class BoundaryScanner:
         if edges[-1] < self._offset or len(edges) == 1:
             edges.append(self._offset)
         header = (0, start) if self.csv else None
-        return header, list(zip(edges[:-1], edges[1:]))
+        return header, list(pairwise(edges))
 
 
 async def _scan(target: data.Target, rows: int, csv: bool, check: Check) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
@@ -193,8 +194,8 @@ async def _rows(target: data.Target, relative: str, name: str, entry: Entry, par
     if isinstance(connector, RowRangeSource):
         target.authorize(policy.Operation.READ)
         total = await connector.row_count(target.path)
-        edges = list(range(0, total, rows)) + [total]
-        pairs = list(zip(edges[:-1], edges[1:])) or [(0, 0)]
+        edges = [*range(0, total, rows), total]
+        pairs = list(pairwise(edges)) or [(0, 0)]
         return [PartitionSpec(relative, rows=pair, format=connector.row_format) for pair in pairs]
     fmt = format_of(name, params.get("format"))
     if fmt == "parquet":

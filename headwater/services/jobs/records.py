@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from headwater.services.jobs.spec import JobState, PartState
-from headwater.store.database import Store
+from headwater.store.database import Store, rows_changed
 from headwater.store.models import Job, JobLog, JobPartition, now
 from headwater.times import iso
 
@@ -36,7 +36,7 @@ def transition(store: Store, job_id: str, allowed: Iterable[JobState], to: JobSt
             .values(state=to.value, state_timestamps=stamps, updated_at=now(), **fields)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)
+        return bool(rows_changed(result))
 
 
 def settle(store: Store, job_id: str) -> None:
@@ -65,7 +65,7 @@ def set_partition(store: Store, job_id: str, index: int, allowed: Iterable[PartS
             .values(state=to.value, **fields)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)
+        return bool(rows_changed(result))
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ def _update(allowed: tuple[PartState, ...], to: PartState, names: tuple[str, ...
     statement = _UPDATES.get(shape)
     if statement is None:
         table = JobPartition.__table__
+        assert isinstance(table, Table)  # a declarative model's table (typed as any FROM clause)
         statement = _UPDATES[shape] = (
             update(table)
             .where(table.c.job_id == bindparam("w_job"), table.c.index == bindparam("w_index"), table.c.state.in_(shape[0]))
@@ -108,7 +109,7 @@ def apply(store: Store, job_id: str, changes: Iterable[Change]) -> set[int]:
             result = connection.execute(
                 _update(change.allowed, change.to, names), {"w_job": job_id, "w_index": change.index, **values}
             )
-            if result.rowcount:
+            if rows_changed(result):
                 moved.add(change.index)
                 if change.log is not None:
                     level, message = change.log
@@ -133,7 +134,7 @@ def reset_partitions(store: Store, job_id: str, states: Iterable[PartState], to:
             .values(state=to.value)
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount or 0)
+        return rows_changed(result)
 
 
 def partitions(store: Store, job_id: str, states: Iterable[PartState] | None = None) -> list[JobPartition]:

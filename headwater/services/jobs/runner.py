@@ -399,7 +399,7 @@ async def _assembly(hub: Hub, key: str, job_id: str, generation: int) -> dict[st
 
             entry = await assemblers.assemble(context.assembler, context.assembler_params, parts, write, hub.settings.chunk_size)
             name = assemblers.final_name(context.assembler, context.assembler_params, parts)
-            outputs = [{"name": name, "size": entry.size if entry.size is not None else meter.bytes, "sha256": meter.sha256}]
+            outputs: list[dict[str, Any]] = [{"name": name, "size": entry.size if entry.size is not None else meter.bytes, "sha256": meter.sha256}]
             await anyio.to_thread.run_sync(cleanup.remove_staging, hub.settings.data_dir, job_id)
         else:
             outputs = [{"name": p.output, "size": p.bytes_out, "sha256": p.sha256} for p in done]

@@ -27,6 +27,7 @@ from headwater.services.jobs.records import Progress
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, TERMINAL, JobIdentity, JobState
+from headwater.store.database import rows_changed
 from headwater.store.models import Job, JobLog, new_id, now
 from headwater.times import iso
 
@@ -239,13 +240,13 @@ async def set_endpoints(
 
         def store() -> None:
             with hub.store.session() as session:
-                changed = session.execute(
+                changed = rows_changed(session.execute(
                     update(Job).where(Job.id == job_id, Job.state == JobState.NEW.value).values(
                         source=made.source, destination=str(target), source_ids=list(identity.source_ids),
                         caller=identity.to_json(), updated_at=now(),
                         sent_objects=objects.sent_objects(job.sent_objects, source, destination),
                     )
-                ).rowcount
+                ))
                 if not changed:
                     raise Conflict(f"job {job_id} is no longer new: its data source and destination cannot change")
                 session.add(JobLog(job_id=job_id, message=f"data source and destination set: {made.source} → {target}"))

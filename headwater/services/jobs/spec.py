@@ -72,10 +72,10 @@ class PartitionSpec:
             if self.end is None:
                 return None
             body = self.end - (self.start or 0)
+        elif self.size is not None:
+            body = self.size
         else:
-            body = self.size if self.size is not None else None
-            if body is None:
-                return None
+            return None
         if self.header is not None:
             body += self.header[1] - self.header[0]
         return body
