@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from headwater import keys, links
 from headwater.connectors.kind import BuildContext
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.services.audit import AuditLog
@@ -43,7 +44,9 @@ class Hub:
         if migrate:
             store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
-        audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days, settings.audit_linger_ms / 1000)
+        links.install(settings.data_dir, keys.shared_key(store, vault, keys.LINKS, settings.data_dir))
+        audit_key = keys.shared_key(store, vault, keys.AUDIT, settings.data_dir)
+        audit = AuditLog(store, audit_key, settings.audit_retention_days, settings.audit_linger_ms / 1000)
         connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)
         return cls(settings, store, vault, audit, open_storage(settings.storage, settings.data_dir), connectors=connectors)
 
