@@ -12,6 +12,7 @@ from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
 from headwater.settings import Settings, forget_environment
 from headwater.storage import Storage, open_storage
+from headwater.store import duties
 from headwater.store.database import Store
 from headwater.vault import Vault
 
@@ -25,6 +26,7 @@ class Hub:
     storage: Storage
     callers: CallerCache = field(default_factory=CallerCache)
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
+    replica: str = field(default_factory=duties.holder_id)  # this hub among the replicas of one store
 
     @classmethod
     def open(cls, settings: Settings, migrate: bool = True) -> "Hub":

@@ -15,5 +15,6 @@ def insert_once(session: Session, table: Table, values: dict[str, Any]) -> bool:
     A concurrent creator wins without an error (`ON CONFLICT DO NOTHING`, on PostgreSQL and SQLite alike).
     """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(getattr(session.execute(statement), "rowcount", 0))
+    key = list(table.primary_key.columns)
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*key)
+    return session.execute(statement).first() is not None
