@@ -1,9 +1,10 @@
 """Signed, expiring links: URLs the hub serves without a token, proven by an HMAC.
 
 A link names a file by its path relative to the hub's data dir and carries its
-expiry; both are signed with HMAC-SHA256 under a per-hub key kept in
-`<data_dir>/links.key` (created on first use, file mode 0600). Anyone holding the
-link may download the file until it expires; nobody can forge or extend one.
+expiry; both are signed with HMAC-SHA256 under the hub's link key, which every replica
+shares (`headwater.keys`: sealed in the metadata store) and `Hub.open` installs here, so
+a link signed by one replica verifies on every other. Anyone holding the link may
+download the file until it expires; nobody can forge or extend one.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from headwater.errors import LinkExpired, LinkInvalid
-from headwater.keys import load_or_create
+from headwater.errors import HeadwaterError, LinkExpired, LinkInvalid
 
-KEY_FILE = "links.key"
 ROUTE = "/v1/links/"
 #: The folders of the data dir a link may point into.
 AREAS = ("uploads", "buckets")
@@ -41,11 +40,6 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4))
-
-
-def load_key(data_dir: Path) -> bytes:
-    """The hub's link key, generated on first use with file mode 0600."""
-    return load_or_create(data_dir / KEY_FILE)
 
 
 class Signer:
@@ -91,14 +85,20 @@ _signers: dict[Path, Signer] = {}
 _lock = threading.Lock()
 
 
-def signer(data_dir: Path) -> Signer:
-    """The signer of the hub whose data dir this is (the key is read once per process)."""
-    root = data_dir.resolve()
+def install(data_dir: Path, key: bytes) -> Signer:
+    """Make `key` the link key of the hub whose data dir this is (`Hub.open` does, once per process)."""
     with _lock:
-        found = _signers.get(root)
-        if found is None:
-            found = _signers[root] = Signer(load_key(root))
+        found = _signers[data_dir.resolve()] = Signer(key)
         return found
+
+
+def signer(data_dir: Path) -> Signer:
+    """The signer of the hub whose data dir this is; the hub must have been opened in this process."""
+    with _lock:
+        found = _signers.get(data_dir.resolve())
+    if found is None:
+        raise RuntimeError("no hub was opened on this data dir in this process: its link key is unknown")
+    return found
 
 
 def expiry(ttl: timedelta, now: datetime | None = None) -> datetime:

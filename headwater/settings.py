@@ -89,6 +89,15 @@ def _text(env: Environ, name: str) -> str | None:
     return env.get(name) or None
 
 
+def _absolute(env: Environ, name: str) -> Path | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    if not Path(raw).is_absolute():
+        raise SettingsError(f"{name} must be an absolute path (got {raw!r})")
+    return Path(raw)
+
+
 # ---------------------------------------------------------------------------------------------
 # The settings
 
@@ -245,6 +254,7 @@ class Settings:
     data_dir: Path
     database_url: str
     master_key: str | None = None
+    master_key_path: Path | None = None  # HEADWATER_MASTER_KEY_FILE: the key file, if not `master.key` in the data dir
     bootstrap_token: str | None = None
     allow_private_endpoints: bool = False
     max_json_body: int = 1024 * 1024  # bytes of a JSON request body
@@ -265,7 +275,8 @@ class Settings:
 
     @property
     def master_key_file(self) -> Path:
-        return self.data_dir / "master.key"
+        """The master key's file (unless HEADWATER_MASTER_KEY gives the key): replicas share one path's contents."""
+        return self.master_key_path or self.data_dir / "master.key"
 
     @classmethod
     def from_env(cls, environ: Environ | None = None) -> "Settings":
@@ -277,6 +288,7 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             master_key=_text(env, "HEADWATER_MASTER_KEY"),
+            master_key_path=_absolute(env, "HEADWATER_MASTER_KEY_FILE"),
             bootstrap_token=_text(env, "HEADWATER_BOOTSTRAP_TOKEN"),
             allow_private_endpoints=_flag(env, "HEADWATER_ALLOW_PRIVATE_ENDPOINTS", False),
             max_json_body=_whole(env, "HEADWATER_MAX_JSON_BODY", 1024 * 1024),
@@ -310,6 +322,8 @@ class Settings:
         storage = values.pop("storage", None) or {}
         sandbox["path"] = tuple(Path(p) for p in sandbox["path"])
         values["data_dir"] = Path(values["data_dir"])
+        if values.get("master_key_path"):
+            values["master_key_path"] = Path(values["master_key_path"])
         return cls(**values, sandbox=SandboxSettings(**sandbox), dask=DaskSettings(**dask), storage=StorageSettings(**storage))
 
 

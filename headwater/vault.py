@@ -119,10 +119,13 @@ class Vault:
         return f"headwater-secret:{org_id}:{secret_id}".encode()
 
     def seal(self, values: dict[str, str], *, org_id: str, secret_id: str, key: bytes | None = None) -> str:
+        plaintext = json.dumps(values, separators=(",", ":")).encode()
+        return self._seal(plaintext, self._aad(org_id, secret_id), key)
+
+    def _seal(self, plaintext: bytes, aad: bytes, key: bytes | None) -> str:
         key = key or self.keyring.primary
         nonce = pysecrets.token_bytes(12)
-        plaintext = json.dumps(values, separators=(",", ":")).encode()
-        sealed = AESGCM(key).encrypt(nonce, plaintext, self._aad(org_id, secret_id))
+        sealed = AESGCM(key).encrypt(nonce, plaintext, aad)
         return f"{FORMAT}:{key_id(key)}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def key_id_of(self, ciphertext: str) -> str:
@@ -134,18 +137,28 @@ class Vault:
             raise VaultError("the stored secret is not in a known format")
         return kid
 
-    def open_values(self, ciphertext: str, *, org_id: str, secret_id: str) -> dict[str, str]:
+    def _open(self, ciphertext: str, aad: bytes, what: str) -> bytes:
         kid = self.key_id_of(ciphertext)
         key = self.keyring.find(kid)
         if key is None:
             self.reload()
             key = self.keyring.find(kid)
         if key is None:
-            raise VaultError(f"secret {secret_id!r} was sealed with a master key this hub does not hold")
+            raise VaultError(f"{what} was sealed with a master key this hub does not hold")
         blob = base64.urlsafe_b64decode(ciphertext.split(":", 2)[2])
         try:
-            plaintext = AESGCM(key).decrypt(blob[:12], blob[12:], self._aad(org_id, secret_id))
+            return AESGCM(key).decrypt(blob[:12], blob[12:], aad)
         except InvalidTag as exc:
-            raise VaultError(f"secret {secret_id!r} failed to decrypt: it was altered or belongs to another row") from exc
+            raise VaultError(f"{what} failed to decrypt: it was altered or belongs to another row") from exc
+
+    def open_values(self, ciphertext: str, *, org_id: str, secret_id: str) -> dict[str, str]:
+        plaintext = self._open(ciphertext, self._aad(org_id, secret_id), f"secret {secret_id!r}")
         values: dict[str, str] = json.loads(plaintext)
         return values
+
+    def seal_hub_key(self, name: str, raw: bytes, key: bytes | None = None) -> str:
+        """Seal one of the hub's shared keys (`headwater.keys`), bound to its name."""
+        return self._seal(raw, f"headwater-hub-key:{name}".encode(), key)
+
+    def open_hub_key(self, name: str, ciphertext: str) -> bytes:
+        return self._open(ciphertext, f"headwater-hub-key:{name}".encode(), f"the hub key {name!r}")

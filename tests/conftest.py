@@ -8,6 +8,7 @@ os.environ.setdefault("HEADWATER_DASK_WARM", "0")
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.hub",
+    "tests.fixtures.replicas",
     "tests.fixtures.http_server",
     "tests.fixtures.seaweedfs",
     "tests.fixtures.databases",

@@ -15,6 +15,7 @@ from headwater.settings import DaskSettings, SandboxSettings, Settings, Settings
 READ = [
     ("HEADWATER_DATABASE_URL", "postgresql://hub@db/hub", "database_url", "postgresql://hub@db/hub"),
     ("HEADWATER_MASTER_KEY", "k1,k2", "master_key", "k1,k2"),
+    ("HEADWATER_MASTER_KEY_FILE", "/run/secrets/master.key", "master_key_file", Path("/run/secrets/master.key")),
     ("HEADWATER_BOOTSTRAP_TOKEN", "hw_boot", "bootstrap_token", "hw_boot"),
     ("HEADWATER_ALLOW_PRIVATE_ENDPOINTS", "yes", "allow_private_endpoints", True),
     ("HEADWATER_MAX_JSON_BODY", "2048", "max_json_body", 2048),
@@ -80,6 +81,7 @@ def test_nothing_set_gives_the_embedded_defaults(tmp_path: Path) -> None:
 
 BAD = [
     ("HEADWATER_MAX_JSON_BODY", "1MB", "whole number"),
+    ("HEADWATER_MASTER_KEY_FILE", "secrets/master.key", "absolute path"),
     ("HEADWATER_CHUNK_SIZE", "0", "positive"),
     ("HEADWATER_AUDIT_RETENTION_DAYS", "-1", "at least 0"),
     ("HEADWATER_AUDIT_LINGER_MS", "soon", "a number"),

@@ -29,14 +29,14 @@ THREADS = 200
 
 
 def prepare(hub: Hub) -> None:
-    """Once per start of the hub, before it serves: the bootstrap token, and old audit events purged."""
+    """Once per start of the hub, before it serves: the bootstrap token. (Old audit events are
+    purged by the retention duty, `services.links.purge_forever`, on one replica at a time.)"""
     tokens_service.ensure_bootstrap_token(hub)
-    hub.audit.purge()
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None, worker: bool = False) -> FastAPI:
     """`worker`: one of several processes serving one store; their parent migrated it, created the
-    keys and the bootstrap token and purged old audit events, once, and one of them drives jobs."""
+    keys and the bootstrap token, once, and one of them drives jobs."""
     owned = hub is None
     settings = settings or (hub.settings if hub is not None else Settings.from_env())
 

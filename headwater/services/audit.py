@@ -6,7 +6,7 @@ outcome, bytes and duration when the response ends. Both go through one writer t
 commits them in batches (`audit_writer`): a request waits only until its own batch is
 durable, awaiting it on the event loop without a thread. Events never hold a secret or
 a token: a token that failed to authenticate is kept only as an HMAC under a
-per-hub key, so repeated attempts correlate without being readable (as Vault's
+key every replica of the hub shares (`headwater.keys`), so repeated attempts correlate without being readable (as Vault's
 audit devices do).
 """
 
@@ -23,8 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from headwater.errors import AuditUnavailable, InvalidInput
-from headwater.keys import load_or_create
+from headwater.errors import AuditUnavailable, HeadwaterError, InvalidInput
 from headwater.services import authorization
 from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
 from headwater.services.context import Caller
@@ -86,9 +85,9 @@ class Filters:
 class AuditLog:
     """Appends and queries audit events in the metadata store."""
 
-    def __init__(self, store: Store, key_file: Any, retention_days: int = 90, linger: float = LINGER_SECONDS) -> None:
+    def __init__(self, store: Store, key: bytes, retention_days: int = 90, linger: float = LINGER_SECONDS) -> None:
         self.store = store
-        self.key = load_or_create(key_file)
+        self.key = key
         self.retention_days = retention_days
         self.writer = AuditWriter(store.engine, AuditEvent.__table__, linger=linger, read_stamps=stamps.read_many)  # type: ignore[arg-type]
 

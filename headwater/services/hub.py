@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from headwater import keys, links
 from headwater.connectors.kind import BuildContext
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.services.audit import AuditLog
@@ -11,6 +12,7 @@ from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
 from headwater.settings import Settings, forget_environment
 from headwater.connectors.storage import Storage, open_storage
+from headwater.store import duties
 from headwater.store.database import Store
 from headwater.vault import Vault
 
@@ -24,6 +26,7 @@ class Hub:
     storage: Storage
     callers: CallerCache = field(default_factory=CallerCache)
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
+    replica: str = field(default_factory=duties.holder_id)  # this hub among the replicas of one store
 
     @classmethod
     def open(cls, settings: Settings, migrate: bool = True) -> "Hub":
@@ -43,7 +46,9 @@ class Hub:
         if migrate:
             store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
-        audit = AuditLog(store, settings.data_dir / "audit.key", settings.audit_retention_days, settings.audit_linger_ms / 1000)
+        links.install(settings.data_dir, keys.shared_key(store, vault, keys.LINKS, settings.data_dir))
+        audit_key = keys.shared_key(store, vault, keys.AUDIT, settings.data_dir)
+        audit = AuditLog(store, audit_key, settings.audit_retention_days, settings.audit_linger_ms / 1000)
         connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)
         return cls(settings, store, vault, audit, open_storage(settings.storage, settings.data_dir), connectors=connectors)
 

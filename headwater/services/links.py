@@ -1,11 +1,13 @@
-"""Signed links' use cases: sign a link to a hosted file, open the file a link grants, and purge
-hosted files whose time is up.
+"""Signed links' use cases: sign a link to a hosted file, open the file a link grants, and the
+hub's retention duty.
 
 The link itself is the credential: `headwater.links` signs and verifies it. Connectors know
 no URLs: the hosted kinds say which of their files the hub keeps and until when
 (`Entry.hosted`), and `link_to` makes the link from that. Retention is the hosted kinds' (`hosted_kinds`: bucket files 48
 hours, uploads not completed 24 hours, files of deleted sources after a grace hour);
-this module runs the purge that enforces it, now and every `PURGE_INTERVAL` seconds.
+this module runs the purge that enforces it, with the audit trail's (`AuditLog.purge`), now and
+every `PURGE_INTERVAL` seconds. Of the replicas of one hub, only the one holding the retention
+duty's lease (`store.duties`) purges: the others skip their rounds while it lives.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 import anyio
@@ -24,11 +26,13 @@ from headwater.connectors.base import Connector, Entry
 from headwater.connectors.hosted_kinds import purge_expired
 from headwater.errors import NotFound
 from headwater.services.hub import Hub
+from headwater.store import duties
 from headwater.store.models import Source
 from headwater.times import iso
 
 log = logging.getLogger("headwater.links")
 PURGE_INTERVAL = 600.0
+RETENTION = "retention"
 
 
 @dataclass(frozen=True)
@@ -79,19 +83,30 @@ def live_sources(hub: Hub) -> set[str]:
         return set(session.scalars(select(Source.id)))
 
 
-async def purge_once(hub: Hub) -> int:
-    """Delete expired bucket files, abandoned uploads and the files of deleted sources; return how many went."""
+async def purge_once(hub: Hub, interval: float = PURGE_INTERVAL) -> int | None:
+    """The retention duty, if this replica holds it (taking it for two rounds): old audit events,
+    expired bucket files, abandoned uploads and the files of deleted sources go. Return how many
+    hosted files went, or None when another replica holds the duty."""
+    lease = timedelta(seconds=2 * interval)
+    if not await anyio.to_thread.run_sync(duties.take, hub.store, RETENTION, hub.replica, lease):
+        return None
+    await anyio.to_thread.run_sync(hub.audit.purge)
     live = await anyio.to_thread.run_sync(live_sources, hub)
     return await anyio.to_thread.run_sync(partial(purge_expired, hub.storage, live_sources=live))
 
 
 async def purge_forever(hub: Hub, interval: float = PURGE_INTERVAL) -> None:
-    """Purge expired hosted files now and every `interval` seconds; a failed round is logged, not fatal."""
+    """Run the retention duty now and every `interval` seconds; a failed round is logged, not fatal."""
     while True:
         try:
-            removed = await purge_once(hub)
+            removed = await purge_once(hub, interval)
             if removed:
                 log.info("purged %d expired hosted files", removed)
         except Exception as exc:  # keep purging on the next round
             log.warning("purging expired hosted files failed: %s", type(exc).__name__)
         await asyncio.sleep(interval)
+
+
+def stop_purging(hub: Hub) -> None:
+    """Release the retention duty (a clean stop), so another replica takes it at its next round."""
+    duties.release(hub.store, RETENTION, hub.replica)

@@ -149,6 +149,27 @@ class OrgStamp(Base):
     data: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class HubKey(Base):
+    """A key every replica of the hub shares (link signing, audit HMAC), sealed under the master key
+    (`headwater.keys`): created once by whichever replica needs it first, then only read."""
+
+    __tablename__ = "hub_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class DutyLease(Base):
+    """Which replica runs a background duty (a retention purge) until `expires_at` (`store.duties`)."""
+
+    __tablename__ = "duty_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class System(Base):
     """A data system: a grouping entity that data sources link under."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from headwater import links
+from sqlalchemy import select
+
+from headwater import keys, links
 from headwater.connectors.base import Listing
 from headwater.connectors.hosted_kinds import (
     BUCKET_TTL,
@@ -26,8 +27,8 @@ from headwater.connectors.hosted_kinds import (
 from headwater.errors import NotFound
 from headwater.services import links as links_service
 from headwater.services import sources as sources_service
-from headwater.store.models import Source
 from headwater.connectors.storage import FolderStorage
+from headwater.store.models import HubKey, Source
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.loops import run_coroutine
 
@@ -143,9 +144,13 @@ def test_an_expired_link_is_gone(sqlite_hub: RunningHub) -> None:
 
 
 def test_the_link_key_is_private_to_the_hub(sqlite_hub: RunningHub) -> None:
-    key_file = sqlite_hub.hub.settings.data_dir / links.KEY_FILE
-    links.signer(sqlite_hub.hub.settings.data_dir)
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    """Sealed under the master key in the store (`headwater.keys`), never a readable file."""
+    key = links.signer(sqlite_hub.hub.settings.data_dir)._key
+    assert not (sqlite_hub.hub.settings.data_dir / "links.key").exists()
+    with sqlite_hub.hub.store.session() as session:
+        sealed = session.scalar(select(HubKey.ciphertext).where(HubKey.name == keys.LINKS))
+    assert sealed is not None and key.hex() not in sealed
+    assert sqlite_hub.hub.vault.open_hub_key(keys.LINKS, sealed) == key
 
 
 def test_purge_deletes_expired_bucket_files(api: httpx.Client, sqlite_hub: RunningHub) -> None:

@@ -38,7 +38,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def audit_log(store: Store, tmp_path: Path, linger: float = 0.002) -> AuditLog:
-    return AuditLog(store, tmp_path / "audit.key", linger=linger)
+    return AuditLog(store, b"k" * 32, linger=linger)
 
 
 def pending(n: int = 0) -> Pending:

@@ -3,7 +3,8 @@
 The link itself is the credential (`headwater.links`): a forged or altered one is
 403 `link_invalid`, an expired one 410 `link_expired`, and a file already purged
 404. Single byte ranges are served as 206. This router's lifespan also runs the
-hub's periodic purge of expired bucket files and abandoned uploads.
+hub's retention duty (expired bucket files, abandoned uploads, old audit events) on the
+replica that holds it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ async def purging(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        with contextlib.suppress(Exception):  # the store may be gone; the lease then lapses by itself
+            service.stop_purging(app.state.hub)
 
 
 router = APIRouter(prefix="/v1/links", tags=["links"], lifespan=purging)
