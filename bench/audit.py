@@ -39,7 +39,9 @@ async def measure(url: str, token: str, path: str, requests: int, concurrency: i
     errors = 0
     next_index = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits
+    ) as client:
         for _ in range(concurrency):  # warm connections and caches
             await client.get(path)
 
@@ -65,7 +67,9 @@ async def measure(url: str, token: str, path: str, requests: int, concurrency: i
     }
 
 
-def one_hub(source: Path, store: str, requests: int, concurrency: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
+def one_hub(
+    source: Path, store: str, requests: int, concurrency: int, env: dict[str, str]
+) -> dict[str, dict[str, float]]:
     database = create_database() if store == "postgres" else None
     with tempfile.TemporaryDirectory() as data_dir:
         extra = dict(env)
@@ -77,7 +81,10 @@ def one_hub(source: Path, store: str, requests: int, concurrency: int, env: dict
             with httpx.Client(base_url=hub.url, headers=auth, timeout=60) as setup:
                 setup.post("/v1/data/.my", json={"name": "bench"}).raise_for_status()
                 setup.put("/v1/data/.my/bench/small.bin", content=os.urandom(4096)).raise_for_status()
-            return {name: asyncio.run(measure(hub.url, hub.token, path, requests, concurrency)) for name, path in WORKLOADS.items()}
+            return {
+                name: asyncio.run(measure(hub.url, hub.token, path, requests, concurrency))
+                for name, path in WORKLOADS.items()
+            }
         finally:
             hub.stop()
             if database:
@@ -105,21 +112,33 @@ def main() -> int:
                 source, env = versions[version]
                 for workload, figures in one_hub(source, store, args.requests, args.concurrency, env).items():
                     results.setdefault((store, workload, version), []).append(figures)
-                    print(f"# {store} round {round_ + 1} {version:6} {workload:5} {figures['rps']:7.1f} req/s  "
-                          f"p50 {figures['p50']:6.1f} ms  p99 {figures['p99']:6.1f} ms  errors {figures['errors']}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"# {store} round {round_ + 1} {version:6} {workload:5} {figures['rps']:7.1f} req/s  "
+                        f"p50 {figures['p50']:6.1f} ms  p99 {figures['p99']:6.1f} ms  errors {figures['errors']}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     summary = []
     for (store, workload, version), runs in results.items():
-        summary.append({
-            "store": store, "workload": workload, "version": version, "rounds": len(runs),
-            **{key: round(statistics.median(r[key] for r in runs), 1) for key in ("rps", "p50", "p99", "errors")},
-        })
+        summary.append(
+            {
+                "store": store,
+                "workload": workload,
+                "version": version,
+                "rounds": len(runs),
+                **{key: round(statistics.median(r[key] for r in runs), 1) for key in ("rps", "p50", "p99", "errors")},
+            }
+        )
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{'store':9} {'workload':8} {'version':7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  (medians of {args.rounds} rounds, concurrency {args.concurrency})")
+        print(
+            f"{'store':9} {'workload':8} {'version':7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  (medians of {args.rounds} rounds, concurrency {args.concurrency})"
+        )
         for row in summary:
-            print(f"{row['store']:9} {row['workload']:8} {row['version']:7} {row['rps']:8.1f} {row['p50']:8.1f} {row['p99']:8.1f}")
+            print(
+                f"{row['store']:9} {row['workload']:8} {row['version']:7} {row['rps']:8.1f} {row['p50']:8.1f} {row['p99']:8.1f}"
+            )
     return 0
 
 

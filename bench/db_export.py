@@ -106,7 +106,9 @@ PEAK = "print(time.perf_counter() - started)\nimport pathlib\nprint([l for l in 
 def run_direct(code: str, url: str, out: Path) -> tuple[float, float]:
     """Run a direct exporter in its own process: seconds from connecting to the file closed
     (the interpreter's start and imports left out), and the process's peak MiB."""
-    done = subprocess.run([sys.executable, "-c", "import time\n" + code + PEAK, url, str(out)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import time\n" + code + PEAK, url, str(out)], capture_output=True, text=True, check=True
+    )
     seconds, peak = done.stdout.strip().splitlines()[-2:]
     return float(seconds), int(peak) / 1024
 
@@ -126,7 +128,11 @@ def through_hub(hub: HubProcess, path: str, out: Path) -> float:
 
 def register(hub: HubProcess, database: str, protocol: str) -> None:
     with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as client:
-        params = {"host": "127.0.0.1", "database": database, "user": "postgres" if protocol == "postgres" else MARIADB["user"]}
+        params = {
+            "host": "127.0.0.1",
+            "database": database,
+            "user": "postgres" if protocol == "postgres" else MARIADB["user"],
+        }
         client.post("/v1/sources", json={"protocol": protocol, "label": "bench", "params": params}).raise_for_status()
 
 
@@ -166,7 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--before", type=Path, help="a checkout of the code to run as a second hub (e.g. main before a change)")
+    parser.add_argument(
+        "--before", type=Path, help="a checkout of the code to run as a second hub (e.g. main before a change)"
+    )
     parser.add_argument("--csv", action="store_true", help="also time the hub's CSV export (COPY) each round")
     parser.add_argument("--mysql", action="store_true", help="export from the machine's MariaDB instead of PostgreSQL")
     args = parser.parse_args()
@@ -199,7 +207,7 @@ def main() -> None:
             sizes: dict[str, int] = {}
             names = list(peers)
             for round_ in range(args.rounds):
-                order = names[round_ % len(names):] + names[: round_ % len(names)]  # rotate who goes first
+                order = names[round_ % len(names) :] + names[: round_ % len(names)]  # rotate who goes first
                 for name in order:
                     out = work / f"{name.replace(' ', '_')}.out"
                     seconds, peak = peers[name](out)
@@ -220,12 +228,16 @@ def main() -> None:
         print(f"{'export':22} {'median s':>9} {'min s':>7} {'rows/s':>11} {'MiB out':>8} {'peak MiB':>9}")
         medians = {name: statistics.median(values) for name, values in times.items()}
         for name, values in times.items():
-            print(f"{name:22} {medians[name]:9.2f} {min(values):7.2f} {args.rows / medians[name]:11,.0f} {sizes[name] / 2**20:8.1f} {peaks.get(name, 0):9.0f}")
+            print(
+                f"{name:22} {medians[name]:9.2f} {min(values):7.2f} {args.rows / medians[name]:11,.0f} {sizes[name] / 2**20:8.1f} {peaks.get(name, 0):9.0f}"
+            )
         for name, median in medians.items():
             if name.endswith("parquet"):
                 print(f"{name} speed " + "; ".join(f"/ {peer}: {medians[peer] / median:.2f}x" for peer in direct))
         if "hub before parquet" in medians:
-            print(f"hub parquet speed / hub before parquet: {medians['hub before parquet'] / medians['hub parquet']:.2f}x")
+            print(
+                f"hub parquet speed / hub before parquet: {medians['hub before parquet'] / medians['hub parquet']:.2f}x"
+            )
         print("(hub peak is the hub process's VmHWM over the whole run: every export above, idle included)")
     finally:
         for hub in hubs.values():

@@ -53,8 +53,9 @@ class HubProcess:
             self.process.kill()
 
 
-def start_hub(data_dir: Path, token: str | None = None, source: Path | None = None, workers: int | None = None,
-              **env: str) -> HubProcess:
+def start_hub(
+    data_dir: Path, token: str | None = None, source: Path | None = None, workers: int | None = None, **env: str
+) -> HubProcess:
     """A hub process on a free loopback port whose bootstrap admin token is `token` (or a new one).
 
     `source` runs the hub from another checkout of the code (to compare two versions in one run).
@@ -73,11 +74,35 @@ def start_hub(data_dir: Path, token: str | None = None, source: Path | None = No
     if source is not None:
         environ["PYTHONPATH"] = str(source)
     if workers is None:
-        command = [sys.executable, "-m", "uvicorn", "--factory", "headwater.api.app:create_app", "--host", "127.0.0.1",
-                   "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "headwater.api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
     else:
-        command = [sys.executable, "-m", "headwater.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                   "--log-level", "warning", "--workers", str(workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "headwater.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+        ]
     process = subprocess.Popen(command, env=environ, cwd=source, stdout=subprocess.DEVNULL if workers else None)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a loaded machine imports slowly

@@ -70,7 +70,7 @@ class PeakRSS:
             self.peak = max(self.peak, self._sample())
             time.sleep(0.02)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.baseline = self._sample()
         self._thread.start()
         return self
@@ -82,12 +82,14 @@ class PeakRSS:
 
 def make_inputs(folder: Path, files: int, rows: int) -> int:
     folder.mkdir(parents=True)
-    table = pa.table({
-        "id": list(range(rows)),
-        "name": [f"customer {i}" for i in range(rows)],
-        "amount": [i * 0.25 for i in range(rows)],
-        "city": [("Lisbon", "Oslo", "Nairobi", "Lima")[i % 4] for i in range(rows)],
-    })
+    table = pa.table(
+        {
+            "id": list(range(rows)),
+            "name": [f"customer {i}" for i in range(rows)],
+            "amount": [i * 0.25 for i in range(rows)],
+            "city": [("Lisbon", "Oslo", "Nairobi", "Lima")[i % 4] for i in range(rows)],
+        }
+    )
     pa_csv.write_csv(table, folder / "0.csv")
     for i in range(1, files):
         shutil.copyfile(folder / "0.csv", folder / f"{i}.csv")
@@ -141,7 +143,9 @@ class EmbeddedHub:
 
     def __init__(self, root: Path, inputs: Path, outputs: Path) -> None:
         dask = {name: value for name, value in os.environ.items() if name.startswith("HEADWATER_DASK_")}
-        settings = Settings.from_env({**dask, "HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)})
+        settings = Settings.from_env(
+            {**dask, "HEADWATER_DATA_DIR": str(root / "hub"), "HEADWATER_SANDBOX_PATH": str(FUNCTIONS)}
+        )
         self.hub = Hub.open(settings)
         self.outputs = outputs
         self.phases: list[dict[str, float]] = []
@@ -150,7 +154,9 @@ class EmbeddedHub:
             _, value = tokens.create_token(session, org_name="bench", user_name="bench", admin=True)
             self.caller = tokens.authenticate(session, value)
             for label, folder, access in (("csv", inputs, "read"), ("parquet", outputs, "read-write")):
-                spec = sources_service.SourceSpec(protocol="local", label=label, params={"path": str(folder)}, access=access)
+                spec = sources_service.SourceSpec(
+                    protocol="local", label=label, params={"path": str(folder)}, access=access
+                )
                 sources_service.create(session, self.caller, spec, data_dir=settings.data_dir)
         started = time.perf_counter()
         service.start_engine(self.hub)  # as at a hub's start: the cluster starts in the background
@@ -192,7 +198,9 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="headwater-bench-jobs-"))
     try:
         size = make_inputs(root / "csv", args.files, args.rows)
-        print(f"{args.files} partitions, {args.rows} rows each, {size / 1e6:.1f} MB of CSV; {workers} worker processes; app {args.app}")
+        print(
+            f"{args.files} partitions, {args.rows} rows each, {size / 1e6:.1f} MB of CSV; {workers} worker processes; app {args.app}"
+        )
         base_rss = psutil.Process().memory_info().rss
         hub = EmbeddedHub(root, root / "csv", root / "parquet-hub")
         results: dict[str, list[tuple[float, int, int]]] = {"hub": [], "pool": []}
@@ -203,8 +211,12 @@ def main() -> None:
                     if which == "hub":
                         results["hub"].append(hub.run(args.app, round_))
                     else:
-                        results["pool"].append(bare_pool(root / "csv", root / f"parquet-pool-{round_}", workers, args.app))
-                print(f"round {round_ + 1}: hub {results['hub'][-1][0]:.2f} s, bare pool {results['pool'][-1][0]:.2f} s")
+                        results["pool"].append(
+                            bare_pool(root / "csv", root / f"parquet-pool-{round_}", workers, args.app)
+                        )
+                print(
+                    f"round {round_ + 1}: hub {results['hub'][-1][0]:.2f} s, bare pool {results['pool'][-1][0]:.2f} s"
+                )
         finally:
             hub.close()
         wall, peak, written = (statistics.median(r[i] for r in results["hub"]) for i in range(3))
@@ -212,8 +224,12 @@ def main() -> None:
         print(f"{'executor (median of ' + str(args.rounds) + ')':<34}{'wall s':>9}{'peak MB':>10}{'output MB':>12}")
         print(f"{'embedded Dask (hub job)':<34}{wall:>9.2f}{peak / 1e6:>10.0f}{written / 1e6:>12.1f}")
         print(f"{'bare ProcessPoolExecutor':<34}{pool_wall:>9.2f}{pool_peak / 1e6:>10.0f}{pool_written / 1e6:>12.1f}")
-        print(f"embedded cluster start {hub.cold:.2f} s (at hub start, not in a job); driving process RSS before both {base_rss / 1e6:.0f} MB")
-        print(f"ratio embedded / bare: wall {wall / pool_wall:.2f}x (target at most 1.25x), peak memory {peak / pool_peak:.2f}x")
+        print(
+            f"embedded cluster start {hub.cold:.2f} s (at hub start, not in a job); driving process RSS before both {base_rss / 1e6:.0f} MB"
+        )
+        print(
+            f"ratio embedded / bare: wall {wall / pool_wall:.2f}x (target at most 1.25x), peak memory {peak / pool_peak:.2f}x"
+        )
         spent = {state: statistics.median(p.get(state, 0.0) for p in hub.phases) for state in PHASES[:-1]}
         print("hub job, median seconds in each state: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()))
         print(f"hub job wall per partition: {wall / args.files * 1000:.1f} ms")

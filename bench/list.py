@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from hubprocess import HubProcess, start_hub  # noqa: E402
+
 from headwater.client import Client  # noqa: E402
 from tests.fixtures import seaweedfs as weed  # noqa: E402
 
@@ -45,8 +46,13 @@ Lister = Callable[[], int]
 def s3_store(server: weed.SeaweedFS, bucket: str) -> S3Store:
     return S3Store(
         bucket,
-        config={"endpoint": server.endpoint, "region": weed.REGION, "virtual_hosted_style_request": False,
-                "access_key_id": server.rw.access_key, "secret_access_key": server.rw.secret_key},
+        config={
+            "endpoint": server.endpoint,
+            "region": weed.REGION,
+            "virtual_hosted_style_request": False,
+            "access_key_id": server.rw.access_key,
+            "secret_access_key": server.rw.secret_key,
+        },
         client_options={"allow_http": True},
     )
 
@@ -80,11 +86,20 @@ async def fill(store: S3Store, objects: int) -> None:
 
 def add_source(hub: HubProcess, server: weed.SeaweedFS, bucket: str) -> None:
     with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
-                                      "secretKey": server.rw.secret_key}).raise_for_status()
-        api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
-                                      "params": {"endpoint": server.endpoint, "region": server.region,
-                                                 "bucket": bucket}}).raise_for_status()
+        api.post(
+            "/v1/secrets",
+            json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key, "secretKey": server.rw.secret_key},
+        ).raise_for_status()
+        api.post(
+            "/v1/sources",
+            json={
+                "protocol": "s3",
+                "label": "bench",
+                "secretId": "sw",
+                "access": "read",
+                "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
+            },
+        ).raise_for_status()
 
 
 def main() -> int:
@@ -126,7 +141,10 @@ def main() -> int:
                 found = contenders[name]()
                 elapsed = time.perf_counter() - started
                 times[name].append(elapsed)
-                print(f"  round {round_no + 1} {name:<10} {elapsed * 1000:8.1f} ms  {found / elapsed:9.0f} objects/s", flush=True)
+                print(
+                    f"  round {round_no + 1} {name:<10} {elapsed * 1000:8.1f} ms  {found / elapsed:9.0f} objects/s",
+                    flush=True,
+                )
 
         medians = {name: statistics.median(rows) for name, rows in times.items()}
         print(f"\nmedians over {args.rounds} rounds:")

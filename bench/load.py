@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hubprocess import rss_mib, start_hub  # noqa: E402
+from hubprocess import rss_mib, start_hub
 
 LARGE = 8 * 1024 * 1024
 
@@ -68,7 +68,9 @@ async def sample_rss(pid: int, until: float, samples: list[float]) -> None:
         await asyncio.sleep(1)
 
 
-async def run(url: str, token: str, clients: int, duration: float, pid: int) -> tuple[Counter[str], int, float, list[float]]:
+async def run(
+    url: str, token: str, clients: int, duration: float, pid: int
+) -> tuple[Counter[str], int, float, list[float]]:
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as setup:
         await setup.post("/v1/data/.my", json={"name": "load"})
         for i in range(200):
@@ -79,7 +81,9 @@ async def run(url: str, token: str, clients: int, duration: float, pid: int) -> 
     started = time.monotonic()
     until = started + duration
     samples: list[float] = []
-    await asyncio.gather(sample_rss(pid, until, samples), *(client_loop(i, url, token, until, counts, moved) for i in range(clients)))
+    await asyncio.gather(
+        sample_rss(pid, until, samples), *(client_loop(i, url, token, until, counts, moved) for i in range(clients))
+    )
     return counts, moved[0], time.monotonic() - started, samples
 
 
@@ -100,8 +104,12 @@ def main() -> int:
     requests = sum(v for k, v in counts.items() if not k.startswith(("error_", "short_")))
     errors = sum(v for k, v in counts.items() if k.startswith(("error_", "short_")))
     result = {
-        "clients": args.clients, "seconds": round(elapsed, 1), "requests": requests, "errors": errors,
-        "requests_per_s": round(requests / elapsed, 1), "mib_per_s": round(moved / elapsed / 2**20, 1),
+        "clients": args.clients,
+        "seconds": round(elapsed, 1),
+        "requests": requests,
+        "errors": errors,
+        "requests_per_s": round(requests / elapsed, 1),
+        "mib_per_s": round(moved / elapsed / 2**20, 1),
         "rss_start_mib": round(start_rss, 1),
         "rss_warm_mib": round(samples[len(samples) // 5], 1) if samples else None,
         "rss_end_mib": round(end_rss, 1),

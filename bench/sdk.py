@@ -83,7 +83,10 @@ def main() -> int:
     wanted = [p for p in PEERS if not args.only or p in {x.strip() for x in args.only.split(",")}]
     free = shutil.disk_usage(TMPFS).free
     if free < 3 * size:
-        print(f"{TMPFS} has {free // MiB} MiB free: need {3 * size // MiB} for --size-mib {args.size_mib}", file=sys.stderr)
+        print(
+            f"{TMPFS} has {free // MiB} MiB free: need {3 * size // MiB} for --size-mib {args.size_mib}",
+            file=sys.stderr,
+        )
         return 2
     scratch = Path(tempfile.mkdtemp(prefix="hw-sdkbench-"))
     spool = Path(tempfile.mkdtemp(prefix="hw-sdkbench-", dir=TMPFS))
@@ -98,16 +101,43 @@ def main() -> int:
         hub = start_hub(scratch / "hub")
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
-            profiler = subprocess.Popen(["py-spy", "record", "-o", str(args.profile / "sdk.svg"), "-r", "200",
-                                         "--pid", str(os.getpid()), "--subprocesses", "--nonblocking"])
+            profiler = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-o",
+                    str(args.profile / "sdk.svg"),
+                    "-r",
+                    "200",
+                    "--pid",
+                    str(os.getpid()),
+                    "--subprocesses",
+                    "--nonblocking",
+                ]
+            )
         bucket = server.create_bucket("bench")
         store = server.store(bucket)
         auth = {"Authorization": f"Bearer {hub.token}"}
         with httpx.Client(base_url=hub.url, headers=auth, timeout=600) as api:
-            api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
-                                          "secretKey": server.rw.secret_key}).raise_for_status()
-            api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read-write",
-                                          "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket}}).raise_for_status()
+            api.post(
+                "/v1/secrets",
+                json={
+                    "id": "sw",
+                    "secretType": "s3",
+                    "accessKey": server.rw.access_key,
+                    "secretKey": server.rw.secret_key,
+                },
+            ).raise_for_status()
+            api.post(
+                "/v1/sources",
+                json={
+                    "protocol": "s3",
+                    "label": "bench",
+                    "secretId": "sw",
+                    "access": "read-write",
+                    "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
+                },
+            ).raise_for_status()
         obs.put(store, "object.bin", source, chunk_size=8 * MiB)
         address = "s3+bench://object.bin"
         url = f"{hub.url}/v1/connector/s3+bench/object.bin"
@@ -145,18 +175,27 @@ def main() -> int:
             "sdk iterate": sdk_iterate,
             "sdk get_bytes": lambda: len(client.file(address).get_bytes()),
             "sdk get_file": lambda: (client.file(address).get_file(sink), sink_size())[1],
-            "cp down": lambda: (run([sys.executable, "-m", "headwater.cli", "cp", address, str(sink)], cli_env), sink_size())[1],
+            "cp down": lambda: (
+                run([sys.executable, "-m", "headwater.cli", "cp", address, str(sink)], cli_env),
+                sink_size(),
+            )[1],
             "fsspec cat_file": lambda: len(fs.cat_file(address)),
             "fsspec get": lambda: (fs.get_file(address, str(sink)), sink_size())[1],
             "fsspec open-read": fsspec_open_read,
             "direct PUT": lambda: (obs.put(store, "up.bin", source, chunk_size=8 * MiB), stored())[1],
-            "curl PUT": lambda: (run([*curl, "-H", "Expect:", "-T", str(source), f"{hub.url}/v1/connector/s3+bench/up.bin"]), stored())[1],
+            "curl PUT": lambda: (
+                run([*curl, "-H", "Expect:", "-T", str(source), f"{hub.url}/v1/connector/s3+bench/up.bin"]),
+                stored(),
+            )[1],
             "sdk put_file": lambda: (client.file("s3+bench://up.bin").put_file(source), stored())[1],
-            "cp up": lambda: (run([sys.executable, "-m", "headwater.cli", "cp", str(source), "s3+bench://up.bin"], cli_env), stored())[1],
+            "cp up": lambda: (
+                run([sys.executable, "-m", "headwater.cli", "cp", str(source), "s3+bench://up.bin"], cli_env),
+                stored(),
+            )[1],
             "fsspec put": lambda: (fs.put_file(str(source), "s3+bench://up.bin"), stored())[1],
         }
         for round_ in range(args.rounds):
-            order = wanted[round_ % len(wanted):] + wanted[: round_ % len(wanted)]  # rotate who goes first
+            order = wanted[round_ % len(wanted) :] + wanted[: round_ % len(wanted)]  # rotate who goes first
             for label in order:
                 used, started = client_cpu(), time.perf_counter()
                 moved = actions[label]()
@@ -182,8 +221,10 @@ def main() -> int:
     for label in wanted:
         peer = PEERS[label][1]
         ratio = f"{medians[label] / medians[peer]:.2f}x {peer}" if peer in medians else ""
-        print(f"{label:<20}{medians[label]:>12.0f}{min(samples[label]):>8.0f}{max(samples[label]):>8.0f}"
-              f"{statistics.median(cpu[label]):>14.2f}   {ratio}")
+        print(
+            f"{label:<20}{medians[label]:>12.0f}{min(samples[label]):>8.0f}{max(samples[label]):>8.0f}"
+            f"{statistics.median(cpu[label]):>14.2f}   {ratio}"
+        )
     sys.stdout.flush()
     os._exit(0)  # obstore's runtime can abort at interpreter exit; the results are printed
 

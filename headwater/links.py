@@ -15,10 +15,10 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from headwater.errors import HeadwaterError, LinkExpired, LinkInvalid
+from headwater.errors import LinkExpired, LinkInvalid
 
 ROUTE = "/v1/links/"
 #: The folders of the data dir a link may point into.
@@ -75,8 +75,8 @@ class Signer:
             raise LinkInvalid("this link is not valid") from None
         if path.split("/", 1)[0] not in AREAS:
             raise LinkInvalid("this link is not valid")
-        expires_at = datetime.fromtimestamp(expires, tz=timezone.utc)
-        if expires_at <= (now or datetime.now(timezone.utc)):
+        expires_at = datetime.fromtimestamp(expires, tz=UTC)
+        if expires_at <= (now or datetime.now(UTC)):
             raise LinkExpired(f"this link expired at {expires_at.isoformat()}")
         return Link(path, expires_at)
 
@@ -102,4 +102,4 @@ def signer(data_dir: Path) -> Signer:
 
 
 def expiry(ttl: timedelta, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) + ttl
+    return (now or datetime.now(UTC)) + ttl

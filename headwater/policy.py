@@ -118,6 +118,4 @@ def authorize(op: Operation, path: str, rights: Rights) -> None:
     ok = reachable(path, patterns) if op == Operation.LIST else allowed(path, patterns)
     if not ok:
         shown = ", ".join(repr(p) for p in patterns) or "none"
-        raise PermissionDenied(
-            f"path {path!r} is outside the path restrictions of {rights.describe} ({shown})"
-        )
+        raise PermissionDenied(f"path {path!r} is outside the path restrictions of {rights.describe} ({shown})")

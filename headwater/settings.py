@@ -122,7 +122,7 @@ class SandboxSettings:
     timeout_seconds: int = 1800
 
     @classmethod
-    def from_env(cls, env: Environ) -> "SandboxSettings":
+    def from_env(cls, env: Environ) -> SandboxSettings:
         path = tuple(Path(p).resolve() for p in (env.get("HEADWATER_SANDBOX_PATH") or "").split(os.pathsep) if p)
         return cls(
             path=path,
@@ -152,7 +152,7 @@ class DaskSettings:
     warm: bool = True  # start the cluster (and ready its workers) when the hub starts, not on its first job
 
     @classmethod
-    def from_env(cls, env: Environ) -> "DaskSettings":
+    def from_env(cls, env: Environ) -> DaskSettings:
         return cls(
             scheduler=_text(env, "HEADWATER_DASK_SCHEDULER"),
             processes=_flag(env, "HEADWATER_DASK_PROCESSES", True),
@@ -208,7 +208,7 @@ class StorageSettings:
         return Path(urlsplit(self.url).path if self.url.startswith("file://") else self.url)
 
     @classmethod
-    def from_env(cls, env: Environ) -> "StorageSettings":
+    def from_env(cls, env: Environ) -> StorageSettings:
         url = _text(env, "HEADWATER_STORAGE_URL")
         name = "HEADWATER_STORAGE_URL"
         if url is not None:
@@ -216,25 +216,39 @@ class StorageSettings:
             if parts.scheme == "s3":
                 segments = parts.path.strip("/").split("/") if parts.path.strip("/") else []
                 if not _STORAGE_BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment or parts.username:
-                    raise SettingsError(f"{name} must be s3://BUCKET/PREFIX with a bucket name of 3-222 letters, digits, '.', '-' or '_'")
+                    raise SettingsError(
+                        f"{name} must be s3://BUCKET/PREFIX with a bucket name of 3-222 letters, digits, '.', '-' or '_'"
+                    )
                 if any(s in {"", ".", ".."} or "\\" in s for s in segments):
-                    raise SettingsError(f"{name} must be s3://BUCKET/PREFIX with a plain path as PREFIX (no empty, '.' or '..' segments)")
+                    raise SettingsError(
+                        f"{name} must be s3://BUCKET/PREFIX with a plain path as PREFIX (no empty, '.' or '..' segments)"
+                    )
             elif parts.scheme == "file" or (parts.scheme == "" and url.startswith("/")):
                 url = str(Path(parts.path if parts.scheme else url).resolve())
             else:
-                raise SettingsError(f"{name} must be an absolute folder path, a file:// URL or s3://BUCKET/PREFIX (got scheme {parts.scheme!r})")
+                raise SettingsError(
+                    f"{name} must be an absolute folder path, a file:// URL or s3://BUCKET/PREFIX (got scheme {parts.scheme!r})"
+                )
         endpoint = _text(env, "HEADWATER_STORAGE_ENDPOINT")
         if endpoint is not None:
             parts = urlsplit(endpoint)
             if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username or parts.password:
-                raise SettingsError("HEADWATER_STORAGE_ENDPOINT must be an http:// or https:// URL with a host and no credentials")
+                raise SettingsError(
+                    "HEADWATER_STORAGE_ENDPOINT must be an http:// or https:// URL with a host and no credentials"
+                )
             if parts.path not in {"", "/"} or parts.query:
                 raise SettingsError("HEADWATER_STORAGE_ENDPOINT must be scheme://host[:port] with no path or query")
             endpoint = endpoint.rstrip("/")
-        access, secret = _text(env, "HEADWATER_STORAGE_ACCESS_KEY_ID"), _text(env, "HEADWATER_STORAGE_SECRET_ACCESS_KEY")
+        access, secret = (
+            _text(env, "HEADWATER_STORAGE_ACCESS_KEY_ID"),
+            _text(env, "HEADWATER_STORAGE_SECRET_ACCESS_KEY"),
+        )
         if (access is None) != (secret is None):
-            missing, given = (("HEADWATER_STORAGE_SECRET_ACCESS_KEY", "HEADWATER_STORAGE_ACCESS_KEY_ID") if secret is None
-                              else ("HEADWATER_STORAGE_ACCESS_KEY_ID", "HEADWATER_STORAGE_SECRET_ACCESS_KEY"))
+            missing, given = (
+                ("HEADWATER_STORAGE_SECRET_ACCESS_KEY", "HEADWATER_STORAGE_ACCESS_KEY_ID")
+                if secret is None
+                else ("HEADWATER_STORAGE_ACCESS_KEY_ID", "HEADWATER_STORAGE_SECRET_ACCESS_KEY")
+            )
             raise SettingsError(f"{given} must be set with {missing}: the two go together")
         raw_style = (env.get("HEADWATER_STORAGE_PATH_STYLE") or "").strip()
         return cls(
@@ -279,7 +293,7 @@ class Settings:
         return self.master_key_path or self.data_dir / "master.key"
 
     @classmethod
-    def from_env(cls, environ: Environ | None = None) -> "Settings":
+    def from_env(cls, environ: Environ | None = None) -> Settings:
         """The settings of `environ` (the process environment by default); `SettingsError` naming a bad variable."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("HEADWATER_DATA_DIR") or default_data_dir()).resolve()
@@ -310,7 +324,7 @@ class Settings:
         return {HANDED_DOWN: json.dumps(asdict(self), default=str)}
 
     @classmethod
-    def inherited(cls, environ: Environ | None = None) -> "Settings":
+    def inherited(cls, environ: Environ | None = None) -> Settings:
         """The settings the starting process handed down, or (a process nobody handed any to, such
         as a worker of an external Dask cluster) those of its own environment."""
         env = os.environ if environ is None else environ
@@ -324,7 +338,9 @@ class Settings:
         values["data_dir"] = Path(values["data_dir"])
         if values.get("master_key_path"):
             values["master_key_path"] = Path(values["master_key_path"])
-        return cls(**values, sandbox=SandboxSettings(**sandbox), dask=DaskSettings(**dask), storage=StorageSettings(**storage))
+        return cls(
+            **values, sandbox=SandboxSettings(**sandbox), dask=DaskSettings(**dask), storage=StorageSettings(**storage)
+        )
 
 
 # ---------------------------------------------------------------------------------------------

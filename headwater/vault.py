@@ -47,7 +47,7 @@ class Keyring:
     keys: list[bytes]
 
     @classmethod
-    def parse(cls, text: str) -> "Keyring":
+    def parse(cls, text: str) -> Keyring:
         keys = [_decode_key(part) for part in text.replace("\n", ",").split(",") if part.strip()]
         if not keys:
             raise ValueError("no master key given")
@@ -102,7 +102,7 @@ class Vault:
         self.key_file = key_file
 
     @classmethod
-    def open(cls, key_file: Path, override: str | None = None) -> "Vault":
+    def open(cls, key_file: Path, override: str | None = None) -> Vault:
         """The vault of a hub: `override` (HEADWATER_MASTER_KEY) or the key file, created on first use."""
         if override:
             return cls(Keyring.parse(override))

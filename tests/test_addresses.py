@@ -90,7 +90,9 @@ segment = st.text(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.one_of(segment, st.sampled_from(["..", ".", "", "\\", "%2F", "\uff0e\uff0e", "a/../b"])), max_size=8))
+@given(
+    st.lists(st.one_of(segment, st.sampled_from(["..", ".", "", "\\", "%2F", "\uff0e\uff0e", "a/../b"])), max_size=8)
+)
 def test_no_accepted_path_lies_outside_the_root(segments: list[str]) -> None:
     raw = "/".join(segments)
     try:

@@ -64,7 +64,9 @@ def test_replicas_creating_the_keys_at_once_all_get_the_one_that_won(fresh_postg
     assert len(found) == 8 and len(set(found)) == 1
 
 
-def test_a_key_file_from_before_is_imported_so_old_links_and_digests_stay_valid(fresh_postgres_url: str, tmp_path: Path) -> None:
+def test_a_key_file_from_before_is_imported_so_old_links_and_digests_stay_valid(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "old-hub"
     data_dir.mkdir()
     old_link_key, old_audit_key = b"\x01" * 32, b"\x02" * 32

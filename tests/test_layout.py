@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "services": {"services", "connectors", "store"} | PURE,
     "connectors": {"connectors"} | PURE,
     "store": {"store"},
-    **{name: PURE for name in PURE},
+    **dict.fromkeys(PURE, PURE),
 }
 
 

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from headwater.settings import DaskSettings, SandboxSettings, Settings, SettingsError, client_defaults, environment_values, forget_environment
+from headwater.settings import (
+    DaskSettings,
+    SandboxSettings,
+    Settings,
+    SettingsError,
+    client_defaults,
+    environment_values,
+    forget_environment,
+)
 
 # variable, value, the attribute path, the value read
 READ = [
@@ -57,7 +65,9 @@ def attribute(settings: Settings, path: str) -> Any:
 
 
 @pytest.mark.parametrize(("variable", "value", "path", "expected"), READ, ids=[r[0] for r in READ])
-def test_each_setting_is_read_from_its_variable(tmp_path: Path, variable: str, value: str, path: str, expected: Any) -> None:
+def test_each_setting_is_read_from_its_variable(
+    tmp_path: Path, variable: str, value: str, path: str, expected: Any
+) -> None:
     base = {"HEADWATER_DATA_DIR": str(tmp_path)}
     default = attribute(Settings.from_env(base), path)
     assert default != expected  # the variable, not the default, gave the value
@@ -66,8 +76,12 @@ def test_each_setting_is_read_from_its_variable(tmp_path: Path, variable: str, v
 
 def test_the_data_dir_and_sandbox_path_are_read_as_resolved_paths(tmp_path: Path) -> None:
     (tmp_path / "mods").mkdir()
-    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path / "x" / ".." / "data"),
-                                  "HEADWATER_SANDBOX_PATH": f"{tmp_path / 'mods'}{os.pathsep}{tmp_path / 'more'}"})
+    settings = Settings.from_env(
+        {
+            "HEADWATER_DATA_DIR": str(tmp_path / "x" / ".." / "data"),
+            "HEADWATER_SANDBOX_PATH": f"{tmp_path / 'mods'}{os.pathsep}{tmp_path / 'more'}",
+        }
+    )
     assert settings.data_dir == tmp_path / "data"
     assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'headwater.db'}"
     assert settings.sandbox.path == (tmp_path / "mods", tmp_path / "more")
@@ -119,7 +133,9 @@ def test_a_bad_value_is_refused_naming_its_variable(tmp_path: Path, variable: st
 
 def test_the_settings_handed_to_a_started_process_come_back_whole(tmp_path: Path) -> None:
     every = {variable: value for variable, value, _, _ in READ}
-    settings = Settings.from_env({**every, "HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_SANDBOX_PATH": str(tmp_path)})
+    settings = Settings.from_env(
+        {**every, "HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_SANDBOX_PATH": str(tmp_path)}
+    )
     handed = settings.handed_down()
     assert list(handed) == ["HEADWATER_HANDED_DOWN_SETTINGS"]  # one variable, nothing re-read one by one
     assert Settings.inherited(handed) == settings
@@ -136,12 +152,14 @@ def test_the_storage_is_the_data_dir_unless_a_folder_or_bucket_is_named(tmp_path
 
 
 def test_the_storage_keys_are_read_together_and_the_secret_is_never_shown(tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        "HEADWATER_DATA_DIR": str(tmp_path),
-        "HEADWATER_STORAGE_URL": "s3://hub-data",
-        "HEADWATER_STORAGE_ACCESS_KEY_ID": "hub-key",
-        "HEADWATER_STORAGE_SECRET_ACCESS_KEY": "the-operators-secret",
-    })
+    settings = Settings.from_env(
+        {
+            "HEADWATER_DATA_DIR": str(tmp_path),
+            "HEADWATER_STORAGE_URL": "s3://hub-data",
+            "HEADWATER_STORAGE_ACCESS_KEY_ID": "hub-key",
+            "HEADWATER_STORAGE_SECRET_ACCESS_KEY": "the-operators-secret",
+        }
+    )
     assert (settings.storage.access_key_id, settings.storage.secret_access_key) == ("hub-key", "the-operators-secret")
     assert "the-operators-secret" not in repr(settings)
     assert Settings.inherited(settings.handed_down()) == settings
@@ -162,7 +180,9 @@ def test_the_client_defaults_come_from_headwater_url_and_token(monkeypatch: pyte
     assert client_defaults("http://given", "hw_given") == ("http://given", "hw_given")
 
 
-def test_the_ambient_environment_is_read_live_and_forgotten_for_the_whole_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ambient_environment_is_read_live_and_forgotten_for_the_whole_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     names = ("HEADWATER_TEST_AMBIENT_A", "HEADWATER_TEST_AMBIENT_B")
     monkeypatch.setenv(names[0], "secret")
     monkeypatch.setenv(names[1], "")
@@ -172,7 +192,9 @@ def test_the_ambient_environment_is_read_live_and_forgotten_for_the_whole_proces
     assert names[0] not in os.environ
 
 
-def test_every_process_that_opens_a_hub_drops_the_operators_database_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_process_that_opens_a_hub_drops_the_operators_database_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`Hub.open` (the CLI, `serve` and its workers) and a Dask worker opening its hub from handed-down settings."""
     from headwater.services.hub import Hub
     from headwater.services.jobs import runner

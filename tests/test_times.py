@@ -1,6 +1,6 @@
 """The one way moments are written: ISO 8601 in UTC with a Z."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from headwater.times import iso
 
@@ -11,7 +11,7 @@ def test_an_aware_moment_is_written_in_utc_with_a_z() -> None:
 
 
 def test_a_utc_moment_keeps_its_wall_time() -> None:
-    assert iso(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "2026-01-02T03:04:05Z"
+    assert iso(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
 
 
 def test_no_moment_is_written_as_none() -> None:

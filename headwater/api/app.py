@@ -10,20 +10,30 @@ from fastapi import FastAPI
 
 from headwater import __version__
 from headwater.api import errors
-from headwater.api.compat import bytenite, foundation
 from headwater.api.audit import AuditMiddleware
+from headwater.api.compat import bytenite, foundation
 from headwater.api.data_reads import DataReads
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.portal import router as portal
 from headwater.api.routers import audit as audit_router
-from headwater.api.routers import jobs
-from headwater.api.routers import connectors, data, health, links, secrets, sources, systems, templates, tokens, uploads
-from headwater.api.routers import query
+from headwater.api.routers import (
+    connectors,
+    data,
+    health,
+    jobs,
+    links,
+    query,
+    secrets,
+    sources,
+    systems,
+    templates,
+    tokens,
+    uploads,
+)
 from headwater.services import tokens as tokens_service
-from headwater.services.jobs import service as jobs_service
 from headwater.services.hub import Hub
+from headwater.services.jobs import service as jobs_service
 from headwater.settings import Settings
-
 
 THREADS = 200
 
@@ -66,7 +76,23 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None, worker:
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (health, audit_router, tokens, secrets, sources, systems, connectors, jobs, templates, query, uploads, links, bytenite, foundation, data):
+    for module in (
+        health,
+        audit_router,
+        tokens,
+        secrets,
+        sources,
+        systems,
+        connectors,
+        jobs,
+        templates,
+        query,
+        uploads,
+        links,
+        bytenite,
+        foundation,
+        data,
+    ):
         app.include_router(module.router)
     app.include_router(portal.router)
     app.mount(portal.ASSETS_PATH, portal.assets(), name="portal-assets")

@@ -63,7 +63,9 @@ class AuditMiddleware:
             if audit is not None:
                 duration = (time.perf_counter() - pending.started) * 1000
                 with anyio.CancelScope(shield=True):
-                    await audit.finish(pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration)
+                    await audit.finish(
+                        pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration
+                    )
 
         async def counting_receive() -> Message:
             message = await receive()

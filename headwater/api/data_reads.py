@@ -28,7 +28,7 @@ CONNECTOR = "/v1/connector/"
 def route_path(path: str) -> str | None:
     """The Data API route template a path falls under, or None when it is not a Data API path."""
     if path.startswith(CONNECTOR):
-        rest = path[len(CONNECTOR):]
+        rest = path[len(CONNECTOR) :]
         if not rest or rest.startswith("/"):
             return None
         return "/v1/connector/{connection}/{path:path}" if "/" in rest else "/v1/connector/{connection}"

@@ -118,5 +118,6 @@ async def _cached_caller(request: Request, pending: Pending) -> Caller | None:
     request.state.stamps = current
     return caller
 
+
 CallerDep = Annotated[Caller, Depends(get_caller)]
 HubDep = Annotated[Hub, Depends(get_hub)]

@@ -38,7 +38,9 @@ def header_text(text: str) -> str:
     return _UNSAFE_IN_HEADER.sub(" ", ascii_text)[:1000]
 
 
-def error_response(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """The error in the shape of the route's product (a compat renderer's, or the hub's own), with `headers`."""
     for prefix, renderer in _RENDERERS:
         if request.url.path.startswith(prefix):

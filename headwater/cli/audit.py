@@ -8,27 +8,37 @@ from typing import Annotated, Any
 import typer
 
 from headwater.cli.options import JsonOption, TokenOption, UrlOption, connect
-from headwater.client import Client
 from headwater.cli.output import emit_json, show
+from headwater.client import Client
 
 app = typer.Typer(help="The audit trail: who touched what, and what happened.", no_args_is_help=True)
 
 COLUMNS = [
-    ("time", "time"), ("user", "user"), ("operation", "operation"), ("connection", "connection"),
-    ("path", "path"), ("outcome", "outcome"), ("status", "status"), ("bytes out", "bytesOut"),
+    ("time", "time"),
+    ("user", "user"),
+    ("operation", "operation"),
+    ("connection", "connection"),
+    ("path", "path"),
+    ("outcome", "outcome"),
+    ("status", "status"),
+    ("bytes out", "bytesOut"),
 ]
 
 
 @app.command("tail")
 def tail(
-    lines: Annotated[int, typer.Option("-n", "--lines", help="How many of the latest events to show (newest first).")] = 20,
+    lines: Annotated[
+        int, typer.Option("-n", "--lines", help="How many of the latest events to show (newest first).")
+    ] = 20,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new events as they arrive.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 2.0,
     source: Annotated[str | None, typer.Option("--source", help="A source id or connection (protocol+label).")] = None,
     user: Annotated[str | None, typer.Option("--user")] = None,
     operation: Annotated[str | None, typer.Option("--operation")] = None,
     outcome: Annotated[str | None, typer.Option("--outcome", help="allowed, refused, invalid or failed.")] = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show the latest audit events, newest first (and with -f, follow new ones as they arrive)."""
     client = connect(url, token)

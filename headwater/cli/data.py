@@ -38,14 +38,21 @@ def is_address(text: str) -> bool:
 
 
 def _entry_json(entry: Entry) -> dict[str, object]:
-    return {"name": entry.name, "isDir": entry.is_dir, "size": entry.size,
-            "modified": entry.modified.isoformat() if entry.modified else None, "address": entry.address}
+    return {
+        "name": entry.name,
+        "isDir": entry.is_dir,
+        "size": entry.size,
+        "modified": entry.modified.isoformat() if entry.modified else None,
+        "address": entry.address,
+    }
 
 
 def ls(
     address: AddressArgument,
     long: Annotated[bool, typer.Option("--long", "-l", help="Show size and modification time.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List a directory (every page); directories end with '/'."""
     client = connect(url, token)
@@ -85,7 +92,8 @@ def _entries(client: Client, address: str) -> Iterator[Entry]:
 
 def cat(
     addresses: AddressesArgument,
-    url: UrlOption = None, token: TokenOption = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Stream files to stdout."""
     client = connect(url, token)
@@ -262,7 +270,9 @@ def _upload_tree(client: Client, src: str, dst: str) -> tuple[str, Meter]:
         for relative, path in files:
             with path.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                _remote_place(client, root, relative).put(meter.count(_local_chunks(handle, client.chunk_size), relative), size=size)
+                _remote_place(client, root, relative).put(
+                    meter.count(_local_chunks(handle, client.chunk_size), relative), size=size
+                )
     for relative in empty:
         where = root
         for segment in relative.split("/"):
@@ -284,7 +294,9 @@ def cp(
     src: Annotated[str, typer.Argument(help="An address, a local path, or - for stdin.")],
     dst: Annotated[str, typer.Argument(help="An address, a local path, or - for stdout.")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Copy folders and everything in them.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Copy a file (or with -r, a folder) between two addresses, or between a local path and an address.
 
@@ -333,8 +345,12 @@ def cp(
 
 def rm(
     addresses: AddressesArgument,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Delete directories and their contents.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Delete directories and their contents.")
+    ] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete files (and with -r, directories)."""
     client = connect(url, token)
@@ -356,7 +372,9 @@ def rm(
 def mkdir(
     addresses: AddressesArgument,
     parents: Annotated[bool, typer.Option("--parents", "-p", help="No error if it exists.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create directories."""
     client = connect(url, token)

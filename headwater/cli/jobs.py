@@ -17,13 +17,28 @@ from headwater.client import Client
 app = typer.Typer(help="Jobs: a data source in, an app over partitions, a data destination out.", no_args_is_help=True)
 
 COLUMNS = [
-    ("id", "id"), ("name", "name"), ("state", "state"), ("progress", "progressText"),
-    ("app", "app"), ("source", "source"), ("destination", "destination"),
+    ("id", "id"),
+    ("name", "name"),
+    ("state", "state"),
+    ("progress", "progressText"),
+    ("app", "app"),
+    ("source", "source"),
+    ("destination", "destination"),
 ]
 RECORD = [
-    ("id", "id"), ("name", "name"), ("state", "state"), ("source", "source"), ("destination", "destination"),
-    ("app", "app"), ("partitioner", "partitioner"), ("assembler", "assembler"), ("params", "params"),
-    ("progress", "progressText"), ("outputs", "outputs"), ("error", "errorMessage"), ("states", "stateTimestamps"),
+    ("id", "id"),
+    ("name", "name"),
+    ("state", "state"),
+    ("source", "source"),
+    ("destination", "destination"),
+    ("app", "app"),
+    ("partitioner", "partitioner"),
+    ("assembler", "assembler"),
+    ("params", "params"),
+    ("progress", "progressText"),
+    ("outputs", "outputs"),
+    ("error", "errorMessage"),
+    ("states", "stateTimestamps"),
     ("created", "createdAt"),
 ]
 TERMINAL = ("complete", "failed", "canceled")
@@ -35,13 +50,19 @@ def progress_text(progress: dict[str, Any]) -> str:
     """`3/4 partitions (1 failed), 1.2 MB in, 800 kB out`."""
     failed = progress.get("partitionsFailed") or 0
     done = f"{progress.get('partitionsDone', 0)}/{progress.get('partitionsTotal', 0)} partitions"
-    return (f"{done}{f' ({failed} failed)' if failed else ''}, "
-            f"{human_bytes(progress.get('bytesIn'))} in, {human_bytes(progress.get('bytesOut'))} out")
+    return (
+        f"{done}{f' ({failed} failed)' if failed else ''}, "
+        f"{human_bytes(progress.get('bytesIn'))} in, {human_bytes(progress.get('bytesOut'))} out"
+    )
 
 
 def _for_people(job: dict[str, Any]) -> dict[str, Any]:
     return {**job, "progressText": progress_text(job.get("progress") or {})}
-ParamOption = Annotated[list[str] | None, typer.Option(metavar="KEY=VALUE", help="A param (repeatable; JSON values allowed).")]
+
+
+ParamOption = Annotated[
+    list[str] | None, typer.Option(metavar="KEY=VALUE", help="A param (repeatable; JSON values allowed).")
+]
 
 
 def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
@@ -65,20 +86,36 @@ def create(
     app_name: Annotated[str, typer.Option("--app", help="copy, convert or python.")] = "copy",
     partitioner: Annotated[str, typer.Option("--partitioner", help="object, size or rows.")] = "object",
     assembler: Annotated[str, typer.Option("--assembler", help="passthrough, concatenate or zip.")] = "passthrough",
-    app_param: Annotated[list[str] | None, typer.Option("--app-param", metavar="KEY=VALUE", help="An app param, e.g. to=parquet (repeatable).")] = None,
-    partitioner_param: Annotated[list[str] | None, typer.Option("--partitioner-param", metavar="KEY=VALUE", help="e.g. rows=100000.")] = None,
-    assembler_param: Annotated[list[str] | None, typer.Option("--assembler-param", metavar="KEY=VALUE", help="e.g. name=all.csv.")] = None,
+    app_param: Annotated[
+        list[str] | None,
+        typer.Option("--app-param", metavar="KEY=VALUE", help="An app param, e.g. to=parquet (repeatable)."),
+    ] = None,
+    partitioner_param: Annotated[
+        list[str] | None, typer.Option("--partitioner-param", metavar="KEY=VALUE", help="e.g. rows=100000.")
+    ] = None,
+    assembler_param: Annotated[
+        list[str] | None, typer.Option("--assembler-param", metavar="KEY=VALUE", help="e.g. name=all.csv.")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="A readable name.")] = None,
     run: Annotated[bool, typer.Option("--run", help="Run it at once.")] = False,
     watch_it: Annotated[bool, typer.Option("--watch", help="Run it and show its progress until it ends.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a job (and run it with --run, or run and watch it with --watch)."""
     client = connect(url, token)
     job = client.jobs.create(
-        source, destination, app=app_name, partitioner=partitioner, assembler=assembler,
-        app_params=parse_pairs(app_param, "--app-param"), partitioner_params=parse_pairs(partitioner_param, "--partitioner-param"),
-        assembler_params=parse_pairs(assembler_param, "--assembler-param"), name=name, run=run or watch_it,
+        source,
+        destination,
+        app=app_name,
+        partitioner=partitioner,
+        assembler=assembler,
+        app_params=parse_pairs(app_param, "--app-param"),
+        partitioner_params=parse_pairs(partitioner_param, "--partitioner-param"),
+        assembler_params=parse_pairs(assembler_param, "--assembler-param"),
+        name=name,
+        run=run or watch_it,
     )
     if as_json and not watch_it:
         emit_json(job)
@@ -93,7 +130,9 @@ def create(
 @app.command("list")
 def list_(
     state: Annotated[str | None, typer.Option("--state", help="Only jobs in this state.")] = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List jobs, newest first."""
     jobs = connect(url, token).jobs.list(state)
@@ -153,7 +192,9 @@ def logs(job_id: JobArgument, url: UrlOption = None, token: TokenOption = None, 
 @app.command("watch")
 def watch(
     job_ids: Annotated[list[str], typer.Argument(help="One or more job ids (or unique starts of them).")],
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a live progress bar per job until every one ends; exit 1 if any failed or was canceled."""
     client = connect(url, token)
@@ -168,8 +209,13 @@ def _watch(client: Client, job_ids: list[str], as_json: bool, poll: float = 0.5)
     finished: dict[str, dict[str, Any]] = {}
     live = sys.stderr.isatty() and not as_json
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[bytes]}"),
-        TimeElapsedColumn(), console=stderr(), disable=not live,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[bytes]}"),
+        TimeElapsedColumn(),
+        console=stderr(),
+        disable=not live,
     )
     with bar:
         tasks: dict[str, TaskID] = {j: bar.add_task(j[:SHORT_ID], total=None, bytes="") for j in job_ids}
@@ -180,7 +226,9 @@ def _watch(client: Client, job_ids: list[str], as_json: bool, poll: float = 0.5)
                 job = client.jobs.get(job_id)
                 progress = job["progress"]
                 bar.update(
-                    tasks[job_id], description=_label(job), total=progress["partitionsTotal"] or None,
+                    tasks[job_id],
+                    description=_label(job),
+                    total=progress["partitionsTotal"] or None,
                     completed=progress["partitionsDone"],
                     bytes=f"{human_bytes(progress['bytesIn'])} in, {human_bytes(progress['bytesOut'])} out",
                 )

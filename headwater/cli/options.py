@@ -11,11 +11,19 @@ from headwater.client import Client
 
 UrlOption = Annotated[
     str | None,
-    typer.Option("--url", envvar="HEADWATER_URL", show_envvar=True, help="The hub's base URL (default http://127.0.0.1:8000)."),
+    typer.Option(
+        "--url", envvar="HEADWATER_URL", show_envvar=True, help="The hub's base URL (default http://127.0.0.1:8000)."
+    ),
 ]
 TokenOption = Annotated[
     str | None,
-    typer.Option("--token", envvar="HEADWATER_TOKEN", show_envvar=True, show_default=False, help="An API token (prefer the env var: flags land in shell history)."),
+    typer.Option(
+        "--token",
+        envvar="HEADWATER_TOKEN",
+        show_envvar=True,
+        show_default=False,
+        help="An API token (prefer the env var: flags land in shell history).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

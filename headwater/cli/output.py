@@ -126,11 +126,15 @@ class Meter:
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         if sys.stderr.isatty():
             self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                console=stderr(), transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=stderr(),
+                transient=True,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task(self.label, total=self.total)

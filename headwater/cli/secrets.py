@@ -13,15 +13,24 @@ from headwater.cli.output import emit_json, fail, note, show
 app = typer.Typer(help="Secrets: typed credentials whose values are write-only.", no_args_is_help=True)
 
 COLUMNS = [
-    ("id", "id"), ("type", "secretType"), ("name", "name"), ("access key", "accessKey"),
-    ("stored values", "valueKeys"), ("expires", "expiresAt"), ("expired", "expired"),
+    ("id", "id"),
+    ("type", "secretType"),
+    ("name", "name"),
+    ("access key", "accessKey"),
+    ("stored values", "valueKeys"),
+    ("expires", "expiresAt"),
+    ("expired", "expired"),
 ]
 RECORD = [*COLUMNS, ("params", "params"), ("created", "createdAt"), ("updated", "updatedAt")]
 
-TypeOption = Annotated[str | None, typer.Option("--type", help="aws, gcp, storj, s3, http, database, generic or other.")]
+TypeOption = Annotated[
+    str | None, typer.Option("--type", help="aws, gcp, storj, s3, http, database, generic or other.")
+]
 NameOption = Annotated[str | None, typer.Option("--name", help="A readable name.")]
 AccessKeyOption = Annotated[str | None, typer.Option("--access-key", help="The readable half of a key pair.")]
-ExpiresOption = Annotated[str | None, typer.Option("--expires-at", help="ISO 8601 expiry; expired secrets cannot be used.")]
+ExpiresOption = Annotated[
+    str | None, typer.Option("--expires-at", help="ISO 8601 expiry; expired secrets cannot be used.")
+]
 StdinOption = Annotated[bool, typer.Option("--secret-key-stdin", help="Read the secret key from stdin.")]
 ValueOption = Annotated[
     list[str] | None,
@@ -70,7 +79,9 @@ def read_secret(stdin: bool, keys: list[str] | None, prompt: bool) -> tuple[str 
 
 
 def _describe(secret: dict[str, Any], verb: str) -> None:
-    note(f"{verb} secret {secret['id']!r} ({secret['secretType']}); stored values: {', '.join(secret['valueKeys']) or '-'}")
+    note(
+        f"{verb} secret {secret['id']!r} ({secret['secretType']}); stored values: {', '.join(secret['valueKeys']) or '-'}"
+    )
 
 
 @app.command("create")
@@ -82,13 +93,22 @@ def create(
     expires_at: ExpiresOption = None,
     secret_key_stdin: StdinOption = False,
     value: ValueOption = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a secret. Without --secret-key-stdin or --value, the secret key is asked for (hidden)."""
     client = connect(url, token)
     secret_key, values = read_secret(secret_key_stdin, value, prompt=True)
-    secret = client.secrets.create(secret_id, secret_type=secret_type or "generic", name=name, access_key=access_key,
-                                   secret_key=secret_key, values=values, expires_at=expires_at)
+    secret = client.secrets.create(
+        secret_id,
+        secret_type=secret_type or "generic",
+        name=name,
+        access_key=access_key,
+        secret_key=secret_key,
+        values=values,
+        expires_at=expires_at,
+    )
     if as_json:
         emit_json(secret)
     else:
@@ -98,7 +118,9 @@ def create(
 @app.command("list")
 def list_(
     secret_type: TypeOption = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List secrets: their readable fields and the names of their values, never the values."""
     show(connect(url, token).secrets.list(secret_type), COLUMNS, as_json)
@@ -107,7 +129,9 @@ def list_(
 @app.command("show")
 def show_(
     secret_id: Annotated[str, typer.Argument(help="The secret's id.")],
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show one secret's readable fields."""
     show(connect(url, token).secrets.get(secret_id), RECORD, as_json)
@@ -123,13 +147,23 @@ def update(
     secret_key_stdin: StdinOption = False,
     value: ValueOption = None,
     prompt: Annotated[bool, typer.Option("--prompt", help="Ask for a new secret key (hidden).")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change a secret's fields; a new secret key or values replace all stored values."""
     client = connect(url, token)
     secret_key, values = read_secret(secret_key_stdin, value, prompt)
-    changes: dict[str, Any] = {k: v for k, v in {"secret_type": secret_type, "name": name, "access_key": access_key,
-                                                      "expires_at": expires_at}.items() if v is not None}
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "secret_type": secret_type,
+            "name": name,
+            "access_key": access_key,
+            "expires_at": expires_at,
+        }.items()
+        if v is not None
+    }
     if secret_key is not None:
         changes["secret_key"] = secret_key
     if values is not None:
@@ -146,7 +180,9 @@ def update(
 @app.command("delete")
 def delete(
     secret_id: Annotated[str, typer.Argument(help="The secret's id.")],
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete a secret that no data source uses."""
     connect(url, token).secrets.delete(secret_id)
@@ -158,7 +194,9 @@ def delete(
 
 @app.command("rotate-master-key")
 def rotate_master_key(
-    new_key_stdin: Annotated[bool, typer.Option("--new-key-stdin", help="Read the new master key from stdin instead of generating one.")] = False,
+    new_key_stdin: Annotated[
+        bool, typer.Option("--new-key-stdin", help="Read the new master key from stdin instead of generating one.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Re-encrypt every secret under a new master key, directly on the configured store.
@@ -181,8 +219,10 @@ def rotate_master_key(
     if settings.master_key and not new_key:
         keys = [k.strip() for k in settings.master_key.replace("\n", ",").split(",") if k.strip()]
         if len(keys) < 2:
-            fail("the master key comes from HEADWATER_MASTER_KEY, so a generated key could not be saved: "
-                 "set HEADWATER_MASTER_KEY to NEW,OLD (or give the new key with --new-key-stdin)")
+            fail(
+                "the master key comes from HEADWATER_MASTER_KEY, so a generated key could not be saved: "
+                "set HEADWATER_MASTER_KEY to NEW,OLD (or give the new key with --new-key-stdin)"
+            )
         new_key = keys[0]
     hub = open_hub(settings)
     try:
@@ -192,5 +232,9 @@ def rotate_master_key(
     if as_json:
         emit_json({"reencrypted": count})
         return
-    where = f"the key file {settings.master_key_file}" if not settings.master_key else "HEADWATER_MASTER_KEY: set it to the new key alone now"
+    where = (
+        f"the key file {settings.master_key_file}"
+        if not settings.master_key
+        else "HEADWATER_MASTER_KEY: set it to the new key alone now"
+    )
     typer.echo(f"Re-encrypted {count} secret{'s' if count != 1 else ''} under a new master key; it belongs in {where}.")

@@ -32,7 +32,7 @@ def default_workers() -> int:
     return max(1, min(cpus, MOST_DEFAULT_WORKERS))
 
 
-def first_start_token(hub: "Hub") -> str | None:
+def first_start_token(hub: Hub) -> str | None:
     """On a store with no token at all, create an admin token and return its value (else None)."""
     from headwater.services import tokens as tokens_service
 
@@ -65,15 +65,22 @@ def serve(
     host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
-    allow_private_endpoints: Annotated[bool, typer.Option(
-        "--allow-private-endpoints",
-        help="Let sources reach loopback and private addresses (a local MinIO or SeaweedFS); "
-             "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
-    )] = False,
-    workers: Annotated[int | None, typer.Option(
-        min=1, show_default=False,
-        help="Worker processes serving the hub (default: HEADWATER_WORKERS, else one per CPU, at most 4); one of them drives jobs.",
-    )] = None,
+    allow_private_endpoints: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-endpoints",
+            help="Let sources reach loopback and private addresses (a local MinIO or SeaweedFS); "
+            "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            show_default=False,
+            help="Worker processes serving the hub (default: HEADWATER_WORKERS, else one per CPU, at most 4); one of them drives jobs.",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub. Configuration comes from HEADWATER_* environment variables."""
     import functools
@@ -120,12 +127,19 @@ def serve(
         # The factory takes these settings as its argument: each spawned worker receives them with its
         # configuration, and never reads the environment itself.
         config = uvicorn.Config(
-            functools.partial(create_worker_app, settings), factory=True, workers=workers, host=host, port=port, log_level=log_level
+            functools.partial(create_worker_app, settings),
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
         )
         sock = config.bind_socket()
         sock.listen(config.backlog)  # before saying where: connections wait in its backlog for the first worker
-        note(f"Headwater serving http://{shown}:{port} ({workers} worker processes; data in {settings.data_dir}); "
-             "Ctrl-C stops it.")
+        note(
+            f"Headwater serving http://{shown}:{port} ({workers} worker processes; data in {settings.data_dir}); "
+            "Ctrl-C stops it."
+        )
         try:
             # uvicorn's supervisor: it starts the workers (spawned: no state of this process is
             # inherited), replaces one that dies, and on SIGINT/SIGTERM stops them all.

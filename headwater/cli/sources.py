@@ -14,18 +14,36 @@ import typer
 from headwater.cli.options import JsonOption, TokenOption, UrlOption, connect
 from headwater.cli.output import emit_json, fail, note, show
 
-app = typer.Typer(help="Data sources: labelled connections with params, secrets, restrictions and access.", no_args_is_help=True)
+app = typer.Typer(
+    help="Data sources: labelled connections with params, secrets, restrictions and access.", no_args_is_help=True
+)
 
 COLUMNS = [
-    ("id", "id"), ("address", "address"), ("name", "name"), ("access", "access"),
-    ("state", "state.code"), ("healthy", "state.healthy"), ("reason", "state.reason"),
+    ("id", "id"),
+    ("address", "address"),
+    ("name", "name"),
+    ("access", "access"),
+    ("state", "state.code"),
+    ("healthy", "state.healthy"),
+    ("reason", "state.reason"),
 ]
 RECORD = [
-    ("id", "id"), ("address", "address"), ("name", "name"), ("description", "description"),
-    ("access", "access"), ("params", "params"), ("secret", "secretId"), ("env secrets", "envSecretIds"),
-    ("restrictions", "pathRestrictions"), ("state", "state.code"), ("reason", "state.reason"),
-    ("healthy", "state.healthy"), ("checked", "state.checkedAt"), ("systems", "links.parents"),
-    ("created", "createdAt"), ("updated", "updatedAt"),
+    ("id", "id"),
+    ("address", "address"),
+    ("name", "name"),
+    ("description", "description"),
+    ("access", "access"),
+    ("params", "params"),
+    ("secret", "secretId"),
+    ("env secrets", "envSecretIds"),
+    ("restrictions", "pathRestrictions"),
+    ("state", "state.code"),
+    ("reason", "state.reason"),
+    ("healthy", "state.healthy"),
+    ("checked", "state.checkedAt"),
+    ("systems", "links.parents"),
+    ("created", "createdAt"),
+    ("updated", "updatedAt"),
 ]
 
 
@@ -37,11 +55,23 @@ class Access(StrEnum):
 RefArgument = Annotated[str, typer.Argument(help="The source's id or its connection, protocol+label.")]
 NameOption = Annotated[str | None, typer.Option("--name", help="A readable name.")]
 DescriptionOption = Annotated[str | None, typer.Option("--description", help="What the data is.")]
-ParamOption = Annotated[list[str] | None, typer.Option("--param", metavar="KEY=VALUE", help="A connection param (repeatable).")]
-ParamsOption = Annotated[str | None, typer.Option("--params", metavar="JSON", help="All connection params as a JSON object.")]
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", metavar="KEY=VALUE", help="A connection param (repeatable).")
+]
+ParamsOption = Annotated[
+    str | None, typer.Option("--params", metavar="JSON", help="All connection params as a JSON object.")
+]
 SecretOption = Annotated[str | None, typer.Option("--secret-id", help="The secret holding the credentials.")]
-EnvSecretOption = Annotated[list[str] | None, typer.Option("--env-secret-id", metavar="ID", help="A key/value secret for {envKey} params (repeatable).")]
-RestrictOption = Annotated[list[str] | None, typer.Option("--restrict", metavar="PATTERN", help="A path restriction: 'bucket/file', 'bucket/*', 'bucket*' (repeatable).")]
+EnvSecretOption = Annotated[
+    list[str] | None,
+    typer.Option("--env-secret-id", metavar="ID", help="A key/value secret for {envKey} params (repeatable)."),
+]
+RestrictOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--restrict", metavar="PATTERN", help="A path restriction: 'bucket/file', 'bucket/*', 'bucket*' (repeatable)."
+    ),
+]
 AccessOption = Annotated[Access | None, typer.Option("--access", help="read or read-write.")]
 
 
@@ -81,14 +111,25 @@ def create(
     env_secret_id: EnvSecretOption = None,
     restrict: RestrictOption = None,
     access: AccessOption = None,
-    test: Annotated[bool, typer.Option("--test", help="Test the connection right after creating it; exit 1 when it is not healthy.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    test: Annotated[
+        bool, typer.Option("--test", help="Test the connection right after creating it; exit 1 when it is not healthy.")
+    ] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a data source."""
     client = connect(url, token)
     source = client.sources.create(
-        protocol, label, params=parse_params(param, params), access=(access or Access.read).value, name=name,
-        description=description, secret_id=secret_id, env_secret_ids=env_secret_id, path_restrictions=restrict,
+        protocol,
+        label,
+        params=parse_params(param, params),
+        access=(access or Access.read).value,
+        name=name,
+        description=description,
+        secret_id=secret_id,
+        env_secret_ids=env_secret_id,
+        path_restrictions=restrict,
     )
     warnings = list(source.get("warnings") or [])
     for warning in warnings:
@@ -106,7 +147,9 @@ def create(
 @app.command("list")
 def list_(
     protocol: Annotated[str | None, typer.Option("--protocol", help="Only this kind.")] = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List data sources."""
     show(connect(url, token).sources.list(protocol), COLUMNS, as_json)
@@ -124,20 +167,36 @@ def update(
     label: Annotated[str | None, typer.Option("--label", help="A new label.")] = None,
     name: NameOption = None,
     description: DescriptionOption = None,
-    param: Annotated[list[str] | None, typer.Option("--param", metavar="KEY=VALUE", help="Set one param, keeping the others (repeatable).")] = None,
-    params: Annotated[str | None, typer.Option("--params", metavar="JSON", help="Replace all params with this JSON object.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", metavar="KEY=VALUE", help="Set one param, keeping the others (repeatable)."),
+    ] = None,
+    params: Annotated[
+        str | None, typer.Option("--params", metavar="JSON", help="Replace all params with this JSON object.")
+    ] = None,
     secret_id: SecretOption = None,
     env_secret_id: EnvSecretOption = None,
     restrict: RestrictOption = None,
     access: AccessOption = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change a data source; a connection change resets its state until the next test."""
     client = connect(url, token)
-    changes: dict[str, Any] = {k: v for k, v in {
-        "label": label, "name": name, "description": description, "secret_id": secret_id, "env_secret_ids": env_secret_id,
-        "path_restrictions": restrict, "access": access.value if access else None,
-    }.items() if v is not None}
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "label": label,
+            "name": name,
+            "description": description,
+            "secret_id": secret_id,
+            "env_secret_ids": env_secret_id,
+            "path_restrictions": restrict,
+            "access": access.value if access else None,
+        }.items()
+        if v is not None
+    }
     if param or params is not None:
         base = {} if params is not None else dict(client.sources.get(ref).get("params") or {})
         base.update(parse_params(param, params) or {})

@@ -50,7 +50,7 @@ def store_exists(settings: Settings) -> bool:
         engine.dispose()
 
 
-def open_hub(settings: Settings, *, init: bool = False) -> "Hub":
+def open_hub(settings: Settings, *, init: bool = False) -> Hub:
     """The hub on an existing store (or a new one with `init`), after saying on stderr which store it is."""
     from headwater.services.hub import Hub
 

@@ -13,8 +13,15 @@ app = typer.Typer(help="Data systems: groupings that data sources link under.", 
 
 COLUMNS = [("id", "id"), ("name", "name"), ("label", "label"), ("sources", "links.children")]
 RECORD = [
-    ("id", "id"), ("urn", "urn"), ("name", "name"), ("label", "label"), ("description", "description"),
-    ("owner", "ownerPerson"), ("entity info", "entityInfo"), ("sources", "links.children"), ("created", "createdAt"),
+    ("id", "id"),
+    ("urn", "urn"),
+    ("name", "name"),
+    ("label", "label"),
+    ("description", "description"),
+    ("owner", "ownerPerson"),
+    ("entity info", "entityInfo"),
+    ("sources", "links.children"),
+    ("created", "createdAt"),
 ]
 
 SystemArgument = Annotated[str, typer.Argument(help="The system's id.")]
@@ -39,7 +46,9 @@ def create(
     description: Annotated[str | None, typer.Option("--description", help="What the system is.")] = None,
     owner_email: Annotated[str | None, typer.Option("--owner-email", help="The owner's email.")] = None,
     owner_name: Annotated[str | None, typer.Option("--owner-name", help="The owner's full name.")] = None,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a data system."""
     owner = {"email": owner_email, "fullName": owner_name or ""} if owner_email else None
@@ -58,7 +67,9 @@ def list_(url: UrlOption = None, token: TokenOption = None, as_json: JsonOption 
 
 
 @app.command("show")
-def show_(system_id: SystemArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
+def show_(
+    system_id: SystemArgument, url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False
+) -> None:
     """Show a data system with its linked sources."""
     system = connect(url, token).systems.get(system_id)
     show(system if as_json else _present(system), RECORD, as_json)
@@ -68,7 +79,9 @@ def show_(system_id: SystemArgument, url: UrlOption = None, token: TokenOption =
 def delete(
     system_id: SystemArgument,
     force: Annotated[bool, typer.Option("--force", help="Unlink its sources first.")] = False,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete a data system."""
     connect(url, token).systems.delete(system_id, force=force)
@@ -80,8 +93,11 @@ def delete(
 
 @app.command("link")
 def link(
-    system_id: SystemArgument, source: SourceArgument,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    system_id: SystemArgument,
+    source: SourceArgument,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Link a data source under a system."""
     client = connect(url, token)
@@ -94,8 +110,11 @@ def link(
 
 @app.command("unlink")
 def unlink(
-    system_id: SystemArgument, source: SourceArgument,
-    url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False,
+    system_id: SystemArgument,
+    source: SourceArgument,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Unlink a data source from a system."""
     client = connect(url, token)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -10,7 +10,10 @@ import typer
 from headwater.cli.options import JsonOption
 from headwater.cli.output import emit_json, fail, note
 
-app = typer.Typer(help="Create tokens directly on the hub's store (HEADWATER_DATA_DIR / HEADWATER_DATABASE_URL).", no_args_is_help=True)
+app = typer.Typer(
+    help="Create tokens directly on the hub's store (HEADWATER_DATA_DIR / HEADWATER_DATABASE_URL).",
+    no_args_is_help=True,
+)
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -21,7 +24,7 @@ def parse_time(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         fail(f"--expires-at {text!r} is not an ISO 8601 date or time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @app.command("create")
@@ -43,13 +46,27 @@ def create(
     narrowing = tokens.Narrowing(read_only=read_only, expires_at=parse_time(expires_at))
     hub = open_hub(Settings.from_env(), init=init)
     try:
-        token, value = tokens.create_local_token(hub, org_name=org, user_name=user, admin=admin, name=name, narrowing=narrowing)
+        token, value = tokens.create_local_token(
+            hub, org_name=org, user_name=user, admin=admin, name=name, narrowing=narrowing
+        )
         token_id = token.id
     finally:
         hub.close()
     if as_json:
-        emit_json({"id": token_id, "token": value, "organization": org, "user": user, "admin": admin,
-                   "readOnly": read_only, "name": name, "expiresAt": narrowing.expires_at})
+        emit_json(
+            {
+                "id": token_id,
+                "token": value,
+                "organization": org,
+                "user": user,
+                "admin": admin,
+                "readOnly": read_only,
+                "name": name,
+                "expiresAt": narrowing.expires_at,
+            }
+        )
         return
-    note(f"Token for user {user!r} in organization {org!r}{' (admin)' if admin else ''}{' (read-only)' if read_only else ''}; shown once:")
+    note(
+        f"Token for user {user!r} in organization {org!r}{' (admin)' if admin else ''}{' (read-only)' if read_only else ''}; shown once:"
+    )
     typer.echo(value)

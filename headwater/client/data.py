@@ -20,9 +20,8 @@ import httpx
 
 from headwater.addresses import Address, normalise_segment, parse_address, split_parent
 from headwater.client.errors import ClientError, InvalidInputError, NotFoundError, UpstreamError, invalid, unreachable
-from headwater.errors import InvalidInput
-
 from headwater.client.transport import body_chunks
+from headwater.errors import InvalidInput
 
 if TYPE_CHECKING:
     from headwater.client.transport import Transport
@@ -94,7 +93,9 @@ class Download:
     """A streamed GET: iterate it for chunks (as they arrive, at most `chunk_size` bytes each),
     ideally inside `with` so the connection is released for the next request."""
 
-    def __init__(self, transport: "Transport", address: Address, url: str, chunk_size: int, headers: dict[str, str]) -> None:
+    def __init__(
+        self, transport: Transport, address: Address, url: str, chunk_size: int, headers: dict[str, str]
+    ) -> None:
         self._transport = transport
         self._address = address
         self._url = url
@@ -133,7 +134,7 @@ class Download:
         if self._response is not None:
             self._response.close()
 
-    def __enter__(self) -> "Download":
+    def __enter__(self) -> Download:
         self.open()
         return self
 
@@ -159,7 +160,7 @@ def _remaining_size(handle: IO[bytes]) -> int | None:
 class DataFile:
     """A file at an address: get, put, info, exists, delete."""
 
-    def __init__(self, transport: "Transport", address: str | Address, chunk_size: int = DEFAULT_CHUNK) -> None:
+    def __init__(self, transport: Transport, address: str | Address, chunk_size: int = DEFAULT_CHUNK) -> None:
         self.address = to_address(address)
         self._transport = transport
         self.chunk_size = chunk_size
@@ -203,7 +204,7 @@ class DataFile:
     def get_text(self, encoding: str = "utf-8") -> str:
         return self.get_bytes().decode(encoding)
 
-    def put(self, data: Uploadable, size: int | None = None) -> "DataFile":
+    def put(self, data: Uploadable, size: int | None = None) -> DataFile:
         """Write the file from bytes, a str (UTF-8), a binary file object or an iterator of chunks."""
         headers = {"Content-Type": "application/octet-stream"}
         content: bytes | Iterator[bytes]
@@ -218,13 +219,15 @@ class DataFile:
         elif isinstance(data, Iterable):
             content = iter(data)
         else:
-            raise TypeError(f"cannot upload a {type(data).__name__}: give bytes, str, a binary file or an iterator of bytes")
+            raise TypeError(
+                f"cannot upload a {type(data).__name__}: give bytes, str, a binary file or an iterator of bytes"
+            )
         if size is not None and not isinstance(content, bytes):
             headers["Content-Length"] = str(size)
         self._transport.send("PUT", self.url, content=content, headers=headers)
         return self
 
-    def put_file(self, path: str | os.PathLike[str]) -> "DataFile":
+    def put_file(self, path: str | os.PathLike[str]) -> DataFile:
         """Upload a local file, streamed."""
         with Path(path).open("rb") as handle:
             return self.put(handle)
@@ -258,7 +261,7 @@ class DataFile:
 class DataDirectory:
     """A directory at an address: list (every page), files, dirs, create, delete, exists."""
 
-    def __init__(self, transport: "Transport", address: str | Address, chunk_size: int = DEFAULT_CHUNK) -> None:
+    def __init__(self, transport: Transport, address: str | Address, chunk_size: int = DEFAULT_CHUNK) -> None:
         parsed = to_address(address)
         self.address = Address(parsed.protocol, parsed.label, parsed.path, True)
         self._transport = transport
@@ -275,7 +278,7 @@ class DataDirectory:
     def file(self, name: str) -> DataFile:
         return DataFile(self._transport, self._child(name), self.chunk_size)
 
-    def dir(self, name: str) -> "DataDirectory":
+    def dir(self, name: str) -> DataDirectory:
         return DataDirectory(self._transport, self._child(name), self.chunk_size)
 
     @staticmethod
@@ -305,7 +308,9 @@ class DataDirectory:
                 yield Entry(folder["name"], True, base + self._name(folder["name"]) + "/")
             for item in page.get("files") or []:
                 name = item["filename"]
-                yield Entry(name, False, base + self._name(name), item.get("size"), _parse_time(item.get("last_modified")))
+                yield Entry(
+                    name, False, base + self._name(name), item.get("size"), _parse_time(item.get("last_modified"))
+                )
             marker = page.get("marker") or None
             if not marker:
                 return
@@ -324,7 +329,7 @@ class DataDirectory:
             return False
         return bool(response.headers.get("x-data-type", "directory") == "directory")
 
-    def create(self, exist_ok: bool = False) -> "DataDirectory":
+    def create(self, exist_ok: bool = False) -> DataDirectory:
         """Create the directory (`POST {"name": ...}` on its parent)."""
         parent, name = split_parent(self.address.path)
         if not name:

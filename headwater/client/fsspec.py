@@ -40,7 +40,6 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import stringify_path
 
 from headwater.addresses import Address, looks_like_address, parse_address
-from headwater.errors import InvalidInput
 from headwater.client.data import DEFAULT_CHUNK, DataDirectory, DataFile, _parse_time, to_address, url_of
 from headwater.client.errors import (
     ClientError,
@@ -52,6 +51,7 @@ from headwater.client.errors import (
 )
 from headwater.client.sdk import Client
 from headwater.client.transport import DEFAULT_TIMEOUT, body_chunks
+from headwater.errors import InvalidInput
 
 PROTOCOL = "headwater"
 HOSTED = "data"
@@ -378,11 +378,13 @@ class HeadwaterFileSystem(AbstractFileSystem):
         autocommit: bool = True,
         cache_options: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> "HeadwaterFile":
+    ) -> HeadwaterFile:
         path = self._strip_protocol(path)
         if mode == "xb" and self._exists_now(path):
             raise _oserror(FileExistsError, errno.EEXIST, path)
-        return HeadwaterFile(self, path, mode, block_size or self.blocksize, autocommit, cache_options=cache_options, **kwargs)
+        return HeadwaterFile(
+            self, path, mode, block_size or self.blocksize, autocommit, cache_options=cache_options, **kwargs
+        )
 
     def _get(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """One GET of the file or of the byte range [start, end)."""
@@ -449,7 +451,7 @@ class HeadwaterFileSystem(AbstractFileSystem):
             self.invalidate_cache(path)
 
     @contextmanager
-    def _download(self, path: str) -> Iterator["_Download | None"]:
+    def _download(self, path: str) -> Iterator[_Download | None]:
         """A streamed GET of a file, or None when the path is a directory."""
         data = self._file(path)
         with self._errors(path):
@@ -484,7 +486,12 @@ class HeadwaterFileSystem(AbstractFileSystem):
             self._put(rpath, lambda f: f.put(_counted(handle, self.chunk_size, callback), size=size))
 
     def get_file(
-        self, rpath: str, lpath: Any, callback: Callback = DEFAULT_CALLBACK, outfile: IO[bytes] | None = None, **kwargs: Any
+        self,
+        rpath: str,
+        lpath: Any,
+        callback: Callback = DEFAULT_CALLBACK,
+        outfile: IO[bytes] | None = None,
+        **kwargs: Any,
     ) -> None:
         """Download a file as one streamed GET (a directory becomes a local directory)."""
         rpath = self._strip_protocol(rpath)

@@ -47,7 +47,7 @@ class Resource:
     path: str = ""
     key: str = ""
 
-    def __init__(self, transport: "Transport") -> None:
+    def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
     def _item(self, ident: str) -> str:
@@ -84,8 +84,18 @@ class Secrets(Resource):
         params: dict[str, Any] | None = None,
         expires_at: datetime | str | None = None,
     ) -> Json:
-        body = body_of({"id": id, "secret_type": secret_type, "name": name, "access_key": access_key, "secret_key": secret_key,
-                            "values": values, "params": params, "expires_at": expires_at})
+        body = body_of(
+            {
+                "id": id,
+                "secret_type": secret_type,
+                "name": name,
+                "access_key": access_key,
+                "secret_key": secret_key,
+                "values": values,
+                "params": params,
+                "expires_at": expires_at,
+            }
+        )
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -126,9 +136,20 @@ class Sources(Resource):
         path_restrictions: list[str] | None = None,
         entity_info: dict[str, Any] | None = None,
     ) -> Json:
-        body = body_of({"protocol": protocol, "label": label, "params": params or {}, "access": access, "name": name,
-                            "description": description, "secret_id": secret_id, "env_secret_ids": env_secret_ids,
-                            "path_restrictions": path_restrictions, "entity_info": entity_info})
+        body = body_of(
+            {
+                "protocol": protocol,
+                "label": label,
+                "params": params or {},
+                "access": access,
+                "name": name,
+                "description": description,
+                "secret_id": secret_id,
+                "env_secret_ids": env_secret_ids,
+                "path_restrictions": path_restrictions,
+                "entity_info": entity_info,
+            }
+        )
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -152,13 +173,17 @@ class Sources(Resource):
         for source in known:
             if (source.get("protocol"), source.get("label")) == (protocol, label):
                 return str(source["id"])
-        close = difflib.get_close_matches(f"{protocol}+{label}", [f"{s.get('protocol')}+{s.get('label')}" for s in known], n=1)
+        close = difflib.get_close_matches(
+            f"{protocol}+{label}", [f"{s.get('protocol')}+{s.get('label')}" for s in known], n=1
+        )
         hint = f": did you mean {close[0]}?" if close else ""
         raise NotFoundError(f"data source {protocol}+{label} does not exist{hint}", status=404, code="not_found")
 
     def update(self, ref: str, **fields: Any) -> Json:
         """Change the given fields (`label`, `name`, `params`, `access`, `path_restrictions`, ...)."""
-        result: Json = self._transport.json("PATCH", self._item(self.resolve(ref)), json=body_of(fields, keep_none=True))
+        result: Json = self._transport.json(
+            "PATCH", self._item(self.resolve(ref)), json=body_of(fields, keep_none=True)
+        )
         return result
 
     def delete(self, ref: str) -> None:
@@ -185,7 +210,15 @@ class Systems(Resource):
         entity_info: dict[str, Any] | None = None,
         owner_person: dict[str, str] | None = None,
     ) -> Json:
-        body = body_of({"name": name, "label": label, "description": description, "entity_info": entity_info, "owner_person": owner_person})
+        body = body_of(
+            {
+                "name": name,
+                "label": label,
+                "description": description,
+                "entity_info": entity_info,
+                "owner_person": owner_person,
+            }
+        )
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -228,8 +261,17 @@ class Tokens(Resource):
         path_prefix: str | None = None,
         expires_at: datetime | str | None = None,
     ) -> Json:
-        body = body_of({"user": user, "name": name, "admin": admin, "read_only": read_only, "source_ids": source_ids,
-                            "path_prefix": path_prefix, "expires_at": expires_at})
+        body = body_of(
+            {
+                "user": user,
+                "name": name,
+                "admin": admin,
+                "read_only": read_only,
+                "source_ids": source_ids,
+                "path_prefix": path_prefix,
+                "expires_at": expires_at,
+            }
+        )
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -247,7 +289,9 @@ class Audit(Resource):
     key = "events"
 
     def page(self, *, after: int | None = None, limit: int = 100, order: str = "asc", **filters: Any) -> Json:
-        params = {camel(k): v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None}
+        params = {
+            camel(k): v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None
+        }
         params.update({"limit": limit} if after is None else {"limit": limit, "after": after})
         if order != "asc":
             params["order"] = order
@@ -289,8 +333,19 @@ class Jobs(Resource):
         run: bool = False,
     ) -> Json:
         params = {"app": app_params or {}, "partitioner": partitioner_params or {}, "assembler": assembler_params or {}}
-        body = body_of({"source": source, "destination": destination, "app": app, "partitioner": partitioner, "assembler": assembler,
-                            "params": params, "name": name, "description": description, "run": run})
+        body = body_of(
+            {
+                "source": source,
+                "destination": destination,
+                "app": app,
+                "partitioner": partitioner,
+                "assembler": assembler,
+                "params": params,
+                "name": name,
+                "description": description,
+                "run": run,
+            }
+        )
         result: Json = self._transport.json("POST", self.path, json=body)
         return result
 
@@ -323,8 +378,9 @@ class Jobs(Resource):
         if not matches:
             raise NotFoundError(f"no job's id starts with {ref!r}", status=404, code="not_found")
         shown = ", ".join(matches[:10]) + (f" and {len(matches) - 10} more" if len(matches) > 10 else "")
-        raise InvalidInputError(f"{ref!r} is the start of several job ids ({shown}): give more of the id",
-                                status=400, code="invalid_input")
+        raise InvalidInputError(
+            f"{ref!r} is the start of several job ids ({shown}): give more of the id", status=400, code="invalid_input"
+        )
 
     def run(self, id: str) -> Json:
         result: Json = self._transport.json("POST", self._item(id) + "/run")

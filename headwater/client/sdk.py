@@ -1,9 +1,9 @@
 """`Client`: one hub, reached over HTTP with a token.
 
-    from headwater.client import Client
-    hub = Client()                        # HEADWATER_URL, HEADWATER_TOKEN
-    hub.file("data://.my/coll/a.csv").put(b"x,y\\n")
-    for entry in hub.dir("s3+lake://bucket/raw/").list(): ...
+from headwater.client import Client
+hub = Client()                        # HEADWATER_URL, HEADWATER_TOKEN
+hub.file("data://.my/coll/a.csv").put(b"x,y\\n")
+for entry in hub.dir("s3+lake://bucket/raw/").list(): ...
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ class Client:
     def close(self) -> None:
         self._transport.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -85,7 +85,9 @@ class Span:
             return max(0, size - self.suffix), size
         end = size if self.end is None else min(self.end, size)
         if self.start >= size or end <= self.start:
-            raise RangeNotSatisfiable(f"the range starting at byte {self.start} is outside the file's {size} bytes", size)
+            raise RangeNotSatisfiable(
+                f"the range starting at byte {self.start} is outside the file's {size} bytes", size
+            )
         return self.start, end
 
     @property
@@ -188,7 +190,9 @@ class Connector(ABC):
         `options` is passed only with names in `read_options`, so kinds without any need not accept it.
         """
 
-    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+    async def open_read(
+        self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None
+    ) -> Opened:
         """Open the file at `path` (or its `span`) for reading: its entry and its bytes, together.
 
         `NotAFile` when `path` is a directory, `NotFound` when nothing is there, `RangeNotSatisfiable`
@@ -223,7 +227,9 @@ class Connector(ABC):
         """
         yield await self.list(path, marker, limit)
 
-    async def list_root(self, named: Sequence[str] | None, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+    async def list_root(
+        self, named: Sequence[str] | None, marker: str | None = None, limit: int = PAGE_SIZE
+    ) -> AsyncIterator[Listing]:
         """The root's listing in pieces, as `scan`. `named` is the root entries the path restrictions name
         (None when they reach entries they do not name); kinds whose root holds containers that cannot
         all be listed (the buckets of an S3 endpoint) may list just those."""

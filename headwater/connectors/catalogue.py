@@ -72,7 +72,9 @@ def _discover() -> dict[str, Kind]:
     if not builtins:
         log.error(
             "no built-in kind is registered: the installed metadata of %r lacks its %r entry points; "
-            "reinstall it (pip install -e .)", BUILTIN, GROUP
+            "reinstall it (pip install -e .)",
+            BUILTIN,
+            GROUP,
         )
     return taken
 

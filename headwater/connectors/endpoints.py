@@ -44,7 +44,9 @@ def check_ip(ip: IPAddress, *, allow_private: bool) -> None:
     """Raise `EndpointRefused` if the hub must not connect to `ip`."""
     ip = _unmapped(ip)
     if any(ip in net for net in ALWAYS_REFUSED) or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
-        raise EndpointRefused(f"address {ip} is unspecified, link-local or a metadata service: the hub never connects to it")
+        raise EndpointRefused(
+            f"address {ip} is unspecified, link-local or a metadata service: the hub never connects to it"
+        )
     if not allow_private and (ip.is_loopback or ip.is_private or ip.is_reserved or not ip.is_global):
         raise EndpointRefused(
             f"address {ip} is loopback or private, and this hub does not allow private endpoints: {HOW_TO_ALLOW}"

@@ -171,7 +171,8 @@ def _answer(sock: socket.socket, status: int, reason: str, extra: str = "") -> N
     try:
         sock.sendall(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: close\r\n{extra}\r\n".encode() + body
+            f"Connection: close\r\n{extra}\r\n".encode()
+            + body
         )
     except OSError:
         pass
@@ -503,14 +504,16 @@ class GuardedProxy:
                     return
                 policy = self._authenticate(head)
                 if policy is None:
-                    _answer(client, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n')
+                    _answer(
+                        client, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="headwater"\r\n'
+                    )
                     return
                 method, target, _ = parts
                 tunnel = method == "CONNECT"
                 if tunnel:
                     found, origin_form = _split_authority(target, 443), ""
                 elif target.lower().startswith("http://"):
-                    rest = target[len("http://"):]
+                    rest = target[len("http://") :]
                     cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
                     found, origin_form = _split_authority(rest[:cut], 80), rest[cut:]
                     origin_form = origin_form if origin_form.startswith("/") else "/" + origin_form
@@ -543,8 +546,14 @@ class GuardedProxy:
                 kept.close()
 
     def _once(
-        self, client: socket.socket, reader: _Reader, head: _Head, origin: tuple[str, int], origin_form: str,
-        policy: Policy, tunnel: bool,
+        self,
+        client: socket.socket,
+        reader: _Reader,
+        head: _Head,
+        origin: tuple[str, int],
+        origin_form: str,
+        policy: Policy,
+        tunnel: bool,
     ) -> None:
         """A tunnel, or a request with a body, on a connection of its own that ends with it."""
         opened = self._open(client, *origin, policy)
@@ -575,9 +584,15 @@ class GuardedProxy:
             upstream.close()
 
     def _exchange(
-        self, client: socket.socket, reader: _Reader, kept: _Upstream | None, head: _Head, origin: tuple[str, int],
-        origin_form: str, policy: Policy,
-    ) -> _Upstream | None | Literal[False]:
+        self,
+        client: socket.socket,
+        reader: _Reader,
+        kept: _Upstream | None,
+        head: _Head,
+        origin: tuple[str, int],
+        origin_form: str,
+        policy: Policy,
+    ) -> _Upstream | Literal[False] | None:
         """One GET or HEAD on a kept upstream connection (or a new one): the upstream connection to keep
         for the next request (None: none kept), or False when the client connection must end.
 
@@ -618,9 +633,15 @@ class GuardedProxy:
             raise
 
     def _answer_kept(
-        self, client: socket.socket, kept: _Upstream, upstream_reader: _Reader, raw: bytes | None, method: str,
-        origin: tuple[str, int], policy: Policy,
-    ) -> _Upstream | None | Literal[False]:
+        self,
+        client: socket.socket,
+        kept: _Upstream,
+        upstream_reader: _Reader,
+        raw: bytes | None,
+        method: str,
+        origin: tuple[str, int],
+        policy: Policy,
+    ) -> _Upstream | Literal[False] | None:
         """Relay a kept connection's response: its head checked (a refused redirect is refused), its body by its framing."""
         while True:
             response = _parse_head(raw) if raw is not None else None
@@ -659,7 +680,9 @@ class GuardedProxy:
             return None
         return kept
 
-    def _downstream(self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int] | None, policy: Policy) -> None:
+    def _downstream(
+        self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int] | None, policy: Policy
+    ) -> None:
         """Relay the answers: a tunnel as bytes, a plain-http response after checking and rewriting its head."""
         try:
             if origin is not None:
@@ -670,7 +693,9 @@ class GuardedProxy:
         finally:
             _end(client, upstream)
 
-    def _response_head(self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int], policy: Policy) -> None:
+    def _response_head(
+        self, upstream: socket.socket, client: socket.socket, origin: tuple[str, int], policy: Policy
+    ) -> None:
         """Forward a plain-http response head with `Connection: close` (its client opens a new connection next time)."""
         reader = _Reader(upstream)
         while True:

@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,10 +28,22 @@ import anyio
 from pydantic import Field, field_validator
 
 from headwater.addresses import join, normalise_segment
-from headwater.connectors.base import DEFAULT_CHUNK, PAGE_SIZE, Capabilities, Connector, Credentials, Entry, HostedFile, Listing, Opened, Params, Span
+from headwater.connectors.base import (
+    DEFAULT_CHUNK,
+    PAGE_SIZE,
+    Capabilities,
+    Connector,
+    Credentials,
+    Entry,
+    HostedFile,
+    Listing,
+    Opened,
+    Params,
+    Span,
+)
 from headwater.connectors.kind import BuildContext, Kind
-from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
 from headwater.connectors.storage import FolderStorage, Storage, Stored
+from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported
 from headwater.times import iso
 
 UPLOADS = "uploads"
@@ -49,7 +61,7 @@ _PART = re.compile(r"[0-9]{5}")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _data_dir(ctx: BuildContext) -> Path:
@@ -257,7 +269,9 @@ class BucketConnector(Connector):
     ) -> AsyncIterator[bytes]:
         return self.files.read(path, start, end)
 
-    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+    async def open_read(
+        self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None
+    ) -> Opened:
         return await self.files.open_read(path, span)
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
@@ -344,7 +358,9 @@ class UploadStore:
         return self.storage.connector(upload.key, chunk_size=self.chunk_size)
 
     def create(self, org_id: str, filename: str, **fields: Any) -> Upload:
-        upload = Upload(id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=iso(_now()), **fields)
+        upload = Upload(
+            id=uuid.uuid4().hex, org_id=org_id, filename=check_filename(filename), created_at=iso(_now()), **fields
+        )
         self.save(upload)
         return upload
 
@@ -448,7 +464,11 @@ def _purge_buckets(storage: Storage, now: datetime, live_sources: Collection[str
     removed = 0
     for (org_id, source_id), files in sorted(buckets.items()):
         root = f"{BUCKETS}/{org_id}/{source_id}"
-        orphan = live_sources is not None and source_id not in live_sources and all(f.modified + ORPHAN_GRACE <= now for f in files)
+        orphan = (
+            live_sources is not None
+            and source_id not in live_sources
+            and all(f.modified + ORPHAN_GRACE <= now for f in files)
+        )
         gone = [f.key for f in files if orphan or f.modified + ttl <= now]
         storage.delete(gone)
         removed += sum(1 for key in gone if not key.rsplit("/", 1)[-1].startswith(HIDDEN))

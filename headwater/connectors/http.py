@@ -14,12 +14,12 @@ credentials are sent only to the origin of the configured URL.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-import functools
 from functools import partial
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
@@ -69,7 +69,17 @@ CHECK_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
 #: Headers a source may not set: the hub's own, and anything that looks like a credential.
 RESERVED_HEADERS = frozenset(
-    {"host", "range", "content-length", "transfer-encoding", "connection", "te", "upgrade", "accept-encoding", "trailer"}
+    {
+        "host",
+        "range",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        "trailer",
+    }
 )
 CREDENTIAL_WORDS = ("auth", "cookie", "token", "secret", "password", "passwd", "key", "session", "signature")
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -109,14 +119,22 @@ def _origin(url: str) -> tuple[str, str, int]:
 class UrlParams(Params):
     """A file, or a folder of files (ending in '/'), served over HTTP or HTTPS."""
 
-    url: str = Field(description="http(s) URL of a file, or of a folder when it ends in '/'.", min_length=1, max_length=4096)
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers. Non-secret only: credentials belong in a secret.")
+    url: str = Field(
+        description="http(s) URL of a file, or of a folder when it ends in '/'.", min_length=1, max_length=4096
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers. Non-secret only: credentials belong in a secret."
+    )
     auth: Literal["basic", "bearer", "header"] | None = Field(
         default=None,
         description="How the secret is sent: basic (accessKey:secretKey), bearer (secretKey), or header (secretKey in authHeader). Default: basic with an accessKey, bearer without.",
     )
-    auth_header: str | None = Field(default=None, alias="authHeader", description="The header that carries the secretKey when auth is 'header'.")
-    timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait to connect and between received bytes.")
+    auth_header: str | None = Field(
+        default=None, alias="authHeader", description="The header that carries the secretKey when auth is 'header'."
+    )
+    timeout: float = Field(
+        default=30.0, gt=0, le=300, description="Seconds to wait to connect and between received bytes."
+    )
 
     @field_validator("url")
     @classmethod
@@ -146,7 +164,9 @@ class UrlParams(Params):
             if lowered in RESERVED_HEADERS:
                 raise ValueError(f"header {name!r} is set by the hub and cannot be configured")
             if any(word in lowered for word in CREDENTIAL_WORDS):
-                raise ValueError(f"header {name!r} looks like a credential: put it in a secret (auth 'header', authHeader)")
+                raise ValueError(
+                    f"header {name!r} looks like a credential: put it in a secret (auth 'header', authHeader)"
+                )
             if any(c in text for c in "\r\n\0"):
                 raise ValueError(f"header {name!r} has a line break in its value")
         return value
@@ -189,9 +209,16 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self._allow_private = allow_private
 
     async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await anyio.to_thread.run_sync(partial(endpoints.check_host, host, port, allow_private=self._allow_private))
+        addresses = await anyio.to_thread.run_sync(
+            partial(endpoints.check_host, host, port, allow_private=self._allow_private)
+        )
         last: Exception | None = None
         for ip in addresses:
             try:
@@ -201,7 +228,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         assert last is not None
         raise last
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
         raise EndpointRefused("unix sockets are not an endpoint")
 
     async def sleep(self, seconds: float) -> None:
@@ -283,7 +312,7 @@ def _modified(value: str | None) -> datetime | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _total_from_content_range(value: str | None) -> int | None:
@@ -353,7 +382,9 @@ class UrlConnector(Connector):
     async def _check_endpoint(self, url: str) -> None:
         await anyio.to_thread.run_sync(partial(endpoints.check_url, url, allow_private=self.allow_private))
 
-    async def send(self, method: str, path: str, headers: dict[str, str] | None = None, timeout: float | None = None) -> tuple[httpx.Response, str]:
+    async def send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, timeout: float | None = None
+    ) -> tuple[httpx.Response, str]:
         """Send a request, following redirects one checked hop at a time; return the open response and its URL.
 
         The caller must close the response.
@@ -461,7 +492,9 @@ class UrlConnector(Connector):
         finally:
             await response.aclose()
 
-    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+    async def open_read(
+        self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None
+    ) -> Opened:
         """One GET (ranged when asked): the size, ETag and modification time come from its answer."""
         if path == "" and self.is_folder:
             raise NotAFile("a folder URL is not a file: address a file under it")

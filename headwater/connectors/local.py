@@ -8,7 +8,7 @@ import shutil
 import stat as stat_mod
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -50,7 +50,7 @@ def _entry(name: str, st: os.stat_result, is_dir: bool) -> Entry:
         name=name,
         is_dir=is_dir,
         size=None if is_dir else st.st_size,
-        modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+        modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
         etag=None if is_dir else _etag(st),
     )
 
@@ -152,7 +152,9 @@ class LocalConnector(Connector):
         finally:
             handle.close()  # a file opened for reading: closing it does no I/O worth a thread
 
-    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+    async def open_read(
+        self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None
+    ) -> Opened:
         """Open the file once; its entry comes from the open handle, so it describes the bytes served."""
         target = self._path(path)
 
@@ -209,7 +211,7 @@ class LocalConnector(Connector):
             except (FileExistsError, NotADirectoryError):
                 raise Conflict(f"a parent of {path!r} is a file") from None
             temp = target.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
-            return temp, open(temp, "wb")  # noqa: SIM115 (closed by `commit` or below)
+            return temp, open(temp, "wb")
 
         try:
             temp, handle = await anyio.to_thread.run_sync(prepare)

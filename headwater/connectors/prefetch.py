@@ -58,7 +58,9 @@ async def first_chunk(chunks: AsyncIterator[bytes], release: Callable[[], Awaita
         raise
 
 
-async def resumed(first: bytes, rest: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+async def resumed(
+    first: bytes, rest: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]
+) -> AsyncIterator[bytes]:
     """`first`, then the rest of the stream; `release` runs however it ends (a client that left included)."""
     try:
         if first:

@@ -21,7 +21,16 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,14 +60,14 @@ from headwater.connectors.base import (
     encode_marker,
 )
 from headwater.connectors.http import classify_transport_error
-from headwater.connectors.prefetch import Ahead
 from headwater.connectors.kind import BuildContext, Kind
+from headwater.connectors.prefetch import Ahead
 from headwater.connectors.s3_profiles import PROFILES, Profile
+
 if TYPE_CHECKING:
     from obstore import GetOptions
     from obstore.store import S3Credential
 
-from headwater.settings import environment_values
 from headwater.errors import (
     Conflict,
     EndpointRefused,
@@ -75,6 +84,7 @@ from headwater.errors import (
     UpstreamTLSError,
     UpstreamUnavailable,
 )
+from headwater.settings import environment_values
 
 PROBE_PREFIX = ".headwater-check-"
 FOLDER_MARKER = ".headwater-folder"
@@ -85,7 +95,12 @@ LIST_CHUNK = 1000
 CONTINUATION_SECONDS = 5.0
 CONTINUATIONS_KEPT = 32
 #: Encryption settings obstore reads from the process environment and no explicit setting can remove.
-ENV_ENCRYPTION = ("AWS_SERVER_SIDE_ENCRYPTION", "AWS_SSE_KMS_KEY_ID", "AWS_SSE_CUSTOMER_KEY_BASE64", "AWS_SSE_BUCKET_KEY_ENABLED")
+ENV_ENCRYPTION = (
+    "AWS_SERVER_SIDE_ENCRYPTION",
+    "AWS_SSE_KMS_KEY_ID",
+    "AWS_SSE_CUSTOMER_KEY_BASE64",
+    "AWS_SSE_BUCKET_KEY_ENABLED",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,9 +116,13 @@ class S3PresetParams(Params):
         default=None,
         description="The bucket. Without one, the first path segment names it (s3+label://bucket/key).",
     )
-    prefix: str | None = Field(default=None, description="A key prefix inside the bucket that is this connection's root.")
+    prefix: str | None = Field(
+        default=None, description="A key prefix inside the bucket that is this connection's root."
+    )
     path_style: bool | None = Field(
-        default=None, alias="pathStyle", description="Path-style (endpoint/bucket/key) rather than virtual-host addressing."
+        default=None,
+        alias="pathStyle",
+        description="Path-style (endpoint/bucket/key) rather than virtual-host addressing.",
     )
 
     @field_validator("endpoint")
@@ -164,7 +183,14 @@ _PATH_FIELD = re.compile(r'path: "(?:[^"\\]|\\.)*"')
 _RETRY_SETTINGS = re.compile(r"\b(?:max_)?retr(?:y_timeout|ies): [^,\n]*")
 
 AUTH_CODES = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "InvalidSecurity"}
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+        "InvalidSecurity",
+    }
 )
 PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "InvalidObjectState"})
 REGION_CODES = frozenset({"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"})
@@ -207,7 +233,9 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
     if code == "NoSuchBucket":
         return NotFound(f"bucket {bucket!r} does not exist at {host}")
     if code in AUTH_CODES:
-        return UpstreamAuthFailed(f"{host} refused the credentials ({code}): check the secret's access key and secret key")
+        return UpstreamAuthFailed(
+            f"{host} refused the credentials ({code}): check the secret's access key and secret key"
+        )
     if code in PERMISSION_CODES:
         return UpstreamPermissionDenied(f"the credentials are not allowed to do this on {where} ({code})")
     if code in REGION_CODES:
@@ -215,7 +243,9 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
     if status == 407:
         # The guarded proxy could not tell whose request it was: a redirect the client followed to
         # another host over plain http, from inside an https tunnel the proxy cannot read.
-        return EndpointRefused(f"{host} redirected a request to another host over plain http, which the hub never follows")
+        return EndpointRefused(
+            f"{host} redirected a request to another host over plain http, which the hub never follows"
+        )
     if code == "InvalidRange":
         return InvalidInput(f"the requested range is outside {where}")
     if code in BUSY_CODES or (status is not None and status >= 500):
@@ -233,7 +263,10 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
         return UpstreamTLSError(f"TLS with {host} failed: is it an https endpoint with a valid certificate?")
     if any(s in transport for s in ("dns error", "failed to lookup")):
         return UpstreamUnavailable(f"host {host} could not be resolved")
-    if any(s in transport for s in ("connectionrefused", "connection refused", "connect", "connection reset", "sending request")):
+    if any(
+        s in transport
+        for s in ("connectionrefused", "connection refused", "connect", "connection reset", "sending request")
+    ):
         return UpstreamUnavailable(f"{host} could not be reached")
     return UpstreamError(f"{host} failed ({code or status or type(exc).__name__})")
 
@@ -557,7 +590,9 @@ class S3Connector(Connector):
             return Entry(name=name, is_dir=True)
         raise NotFound(f"{path!r} does not exist")
 
-    async def open_read(self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None) -> Opened:
+    async def open_read(
+        self, path: str, span: Span | None = None, *, options: Mapping[str, str] | None = None
+    ) -> Opened:
         """One GET: the object's size, ETag and modification time come with its bytes (a ranged GET's
         `Content-Range` gives the whole size). Only a missing key costs a listing, to tell a folder."""
         if self._lists_buckets(path):
@@ -596,7 +631,9 @@ class S3Connector(Connector):
         meta = await self._head(spot)
         if meta is None:
             return NotFound(f"{spot.key!r} does not exist in bucket {spot.bucket!r}")
-        return RangeNotSatisfiable(f"range {span.header!r} is outside the file's {meta['size']} bytes", int(meta["size"]))
+        return RangeNotSatisfiable(
+            f"range {span.header!r} is outside the file's {meta['size']} bytes", int(meta["size"])
+        )
 
     async def _body(self, result: Any, spot: _Spot) -> AsyncIterator[bytes]:
         """The object's bytes as views of obstore's buffers: the server writes them to the socket uncopied."""
@@ -759,7 +796,9 @@ class S3Connector(Connector):
             raise InvalidInput(f"{path!r} is a file, not a directory")
         raise NotFound(f"{path!r} does not exist")
 
-    async def list_root(self, named: Sequence[str] | None, marker: str | None = None, limit: int = PAGE_SIZE) -> AsyncIterator[Listing]:
+    async def list_root(
+        self, named: Sequence[str] | None, marker: str | None = None, limit: int = PAGE_SIZE
+    ) -> AsyncIterator[Listing]:
         """With a bucket, the bucket's root. Without one, the buckets: those the path restrictions name,
         or else those ListBuckets gives (filtered by the restrictions by the caller)."""
         if not self._lists_buckets(""):
@@ -771,14 +810,20 @@ class S3Connector(Connector):
         if after is not None:
             names = [n for n in names if n > after]
         page = names[:limit]
-        yield Listing([Entry(name=n, is_dir=True) for n in page], [], encode_marker(page[-1]) if len(names) > limit else None)
+        yield Listing(
+            [Entry(name=n, is_dir=True) for n in page], [], encode_marker(page[-1]) if len(names) > limit else None
+        )
 
     async def _bucket_names(self) -> builtins.list[str]:
         """ListBuckets at the endpoint, signed with the connection's secret, through its guarded route."""
         location = self.location
         try:
             return await s3_service.list_buckets(
-                location.endpoint, location.region, self.credentials, proxy=self._route.url, timeout=self.timeouts.check * 6
+                location.endpoint,
+                location.region,
+                self.credentials,
+                proxy=self._route.url,
+                timeout=self.timeouts.check * 6,
             )
         except s3_service.ServiceAnswer as exc:
             refused = self._route.failure()
@@ -797,7 +842,9 @@ class S3Connector(Connector):
                 raise refused from None
             raise classify_transport_error(exc, location.endpoint) from None
 
-    async def _children(self, spot: _Spot, after: str | None, wanted: Callable[[], bool] = lambda: True) -> AsyncGenerator[Found, None]:
+    async def _children(
+        self, spot: _Spot, after: str | None, wanted: Callable[[], bool] = lambda: True
+    ) -> AsyncGenerator[Found, None]:
         """The children of `spot` after the position `after`, in key order, a listing request at a time,
         each with the position to resume after it. The next request is sent ahead while `wanted()`.
 
@@ -818,7 +865,9 @@ class S3Connector(Connector):
             chunks = Ahead(obs.list(store, spot.key or None, offset=offset, chunk_size=LIST_CHUNK), wanted)
             try:
                 with self._translating(spot, ""):
-                    if ready:  # what the previous page looked ahead at, while the request for what follows is on its way
+                    if (
+                        ready
+                    ):  # what the previous page looked ahead at, while the request for what follows is on its way
                         yield ready
                         ready = None
                     async for chunk in chunks:
@@ -827,7 +876,7 @@ class S3Connector(Connector):
                             full: str = meta["path"]
                             if not full.startswith(lead):
                                 continue  # a folder marker of another tool, listed as the folder itself
-                            name, sep, _ = full[len(lead):].partition("/")
+                            name, sep, _ = full[len(lead) :].partition("/")
                             if not sep and name == FOLDER_MARKER:
                                 continue
                             if not sep:

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import xml.etree.ElementTree as ElementTree
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,7 +34,7 @@ def sign_get(
 ) -> dict[str, str]:
     """The headers of a SigV4-signed GET of `path` (no query, empty body) at `endpoint`; unsigned without credentials."""
     host = urlsplit(endpoint).netloc.lower()
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     stamp, day = moment.strftime("%Y%m%dT%H%M%SZ"), moment.strftime("%Y%m%d")
     headers = {"host": host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp}
     if credentials is None:
@@ -78,7 +78,9 @@ def bucket_names(body: bytes) -> list[str]:
     return sorted(name for name in names if name)
 
 
-async def list_buckets(endpoint: str, region: str, credentials: Credentials | None, *, proxy: str, timeout: float) -> list[str]:
+async def list_buckets(
+    endpoint: str, region: str, credentials: Credentials | None, *, proxy: str, timeout: float
+) -> list[str]:
     """The names of the buckets the credentials own at `endpoint`, asked through the guarded `proxy`.
 
     Raises `ServiceAnswer` for an S3 error answer, `httpx.HTTPError` for a transport failure and
@@ -90,11 +92,11 @@ async def list_buckets(endpoint: str, region: str, credentials: Credentials | No
         httpx.AsyncClient(proxy=proxy, trust_env=False, follow_redirects=False, timeout=timeout) as client,
         client.stream("GET", url, headers={**headers, "user-agent": "headwater"}) as response,
     ):
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER:
-                    raise UpstreamError("the endpoint's bucket list is larger than the hub reads")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_ANSWER:
+                raise UpstreamError("the endpoint's bucket list is larger than the hub reads")
     if response.status_code != 200:
         found = _CODE.search(bytes(body))
         raise ServiceAnswer(response.status_code, found.group(1).decode() if found else None)

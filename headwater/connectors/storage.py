@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +99,14 @@ class Storage(ABC):
             self.delete(keys[start : start + 1000])
         return len(keys)
 
-    def tidy(self, prefix: str, emptied: Collection[str]) -> None:
+    def tidy(self, prefix: str, emptied: Collection[str]) -> None:  # noqa: B027 - a hook: object stores have no folders to tidy
         """Remove the folders below `prefix` that deleting `emptied` left empty (where folders exist)."""
 
     async def check(self) -> None:
         """Prove the storage answers, cheaply (one small request, no write): for a readiness probe."""
         await anyio.to_thread.run_sync(lambda: next(iter(self.walk(CHECK_KEY)), None))
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a hook: a folder holds nothing open
         """Release what the storage holds open."""
 
 
@@ -159,7 +159,7 @@ class FolderStorage(Storage):
                 except FileNotFoundError:
                     continue
                 key = (here / name).relative_to(self.root).as_posix()
-                yield Stored(key, st.st_size, datetime.fromtimestamp(st.st_mtime, tz=timezone.utc))
+                yield Stored(key, st.st_size, datetime.fromtimestamp(st.st_mtime, tz=UTC))
 
     def delete(self, keys: Collection[str]) -> None:
         for key in keys:
@@ -182,7 +182,9 @@ class FolderStorage(Storage):
         try:
             await anyio.to_thread.run_sync(probe)
         except OSError as exc:
-            raise UpstreamUnavailable(f"the hub's storage folder {str(self.root)!r} cannot be used ({exc.strerror})") from None
+            raise UpstreamUnavailable(
+                f"the hub's storage folder {str(self.root)!r} cannot be used ({exc.strerror})"
+            ) from None
 
     def tidy(self, prefix: str, emptied: Collection[str]) -> None:
         top = self._path(prefix)
@@ -223,12 +225,16 @@ class BucketStorage(Storage):
         """Built on first use, so a hub starts (and reports itself not ready) while its store is unreachable."""
         if self._connector is None:
             # The operator's endpoint: trusted, so private addresses are allowed (the guard still refuses metadata ones).
-            self._connector = _StorageConnector(self.location, self._credentials, allow_private_endpoints=True, timeouts=self._timeouts)
+            self._connector = _StorageConnector(
+                self.location, self._credentials, allow_private_endpoints=True, timeouts=self._timeouts
+            )
         return self._connector
 
     def _store(self) -> Any:
         if self._objects is None:
-            store = make_store(self.location, self.bucket, self._credentials, self._timeouts, probe=False, route=self._root._route)
+            store = make_store(
+                self.location, self.bucket, self._credentials, self._timeouts, probe=False, route=self._root._route
+            )
             self._root._stores[(self.bucket, False)] = store  # every connector below shares its connection pool
             self._objects = store
         return self._objects

@@ -13,36 +13,110 @@ import json
 import random
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any, ClassVar, Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from headwater.connectors.base import PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params, decode_marker, encode_marker
-from headwater.connectors.kind import BuildContext, Kind
+from headwater.connectors.base import (
+    PAGE_SIZE,
+    Capabilities,
+    Connector,
+    Credentials,
+    Entry,
+    Listing,
+    Params,
+    decode_marker,
+    encode_marker,
+)
 from headwater.connectors.databases.base import read_options, split_name
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, CONTENT_TYPES, FORMATS, encode_all
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.errors import InvalidInput, NotFound, NotSupported
 
 ColumnType = Literal["int", "float", "category", "name", "email", "timestamp", "uuid", "bool"]
 KIND_OF: dict[str, str] = {
-    "int": "int64", "float": "float64", "category": "string", "name": "string", "email": "string",
-    "timestamp": "timestamptz", "uuid": "uuid", "bool": "bool",
+    "int": "int64",
+    "float": "float64",
+    "category": "string",
+    "name": "string",
+    "email": "string",
+    "timestamp": "timestamptz",
+    "uuid": "uuid",
+    "bool": "bool",
 }
-FIRST = (
-    "Ada Alan Amara Ana Bruno Chen Chloe Dara Diego Elena Emil Farah Grace Hana Ines Ivan Jonas Kai Lena Liam "
-    "Maya Mateo Nadia Noah Omar Priya Rosa Sami Sofia Tariq Uma Vera Wei Yara Yusuf Zoe"
-).split()
-LAST = (
-    "Abe Bauer Costa Dubois Eriksen Fischer Garcia Haddad Ito Jensen Kowalski Lopez Mensah Nakamura Okafor Patel "
-    "Quinn Rossi Silva Tanaka Umar Varga Weber Xu Yilmaz Zhang"
-).split()
+FIRST = [
+    "Ada",
+    "Alan",
+    "Amara",
+    "Ana",
+    "Bruno",
+    "Chen",
+    "Chloe",
+    "Dara",
+    "Diego",
+    "Elena",
+    "Emil",
+    "Farah",
+    "Grace",
+    "Hana",
+    "Ines",
+    "Ivan",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Liam",
+    "Maya",
+    "Mateo",
+    "Nadia",
+    "Noah",
+    "Omar",
+    "Priya",
+    "Rosa",
+    "Sami",
+    "Sofia",
+    "Tariq",
+    "Uma",
+    "Vera",
+    "Wei",
+    "Yara",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Abe",
+    "Bauer",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Mensah",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Umar",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+]
 DOMAINS = ("example.com", "example.org", "example.net")
-EPOCH_MIN = datetime(2020, 1, 1, tzinfo=timezone.utc)
-EPOCH_MAX = datetime(2025, 1, 1, tzinfo=timezone.utc)
+EPOCH_MIN = datetime(2020, 1, 1, tzinfo=UTC)
+EPOCH_MAX = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 class SyntheticColumn(BaseModel):
@@ -52,9 +126,15 @@ class SyntheticColumn(BaseModel):
 
     name: str = Field(min_length=1, max_length=128)
     type: ColumnType
-    min: float | datetime | None = Field(default=None, description="Lowest value (int, float; an ISO time for timestamp).")
-    max: float | datetime | None = Field(default=None, description="Highest value (int, float; an ISO time for timestamp).")
-    choices: list[str] | None = Field(default=None, description="The categories of a `category` column.", max_length=10_000)
+    min: float | datetime | None = Field(
+        default=None, description="Lowest value (int, float; an ISO time for timestamp)."
+    )
+    max: float | datetime | None = Field(
+        default=None, description="Highest value (int, float; an ISO time for timestamp)."
+    )
+    choices: list[str] | None = Field(
+        default=None, description="The categories of a `category` column.", max_length=10_000
+    )
     weights: list[float] | None = Field(default=None, description="Relative weights of `choices` (default: equal).")
     nullable: float = Field(default=0.0, ge=0.0, le=1.0, description="The share of values that are NULL.")
     decimals: int | None = Field(default=None, ge=0, le=12, description="Round `float` values to this many decimals.")
@@ -71,7 +151,9 @@ class SyntheticColumn(BaseModel):
         kinds = (int, float) if self.type in {"int", "float"} else (datetime,) if self.type == "timestamp" else ()
         for bound in (self.min, self.max):
             if bound is not None and not (kinds and isinstance(bound, kinds) and not isinstance(bound, bool)):
-                raise ValueError(f"column {self.name!r}: min/max apply to int, float (numbers) and timestamp (ISO times)")
+                raise ValueError(
+                    f"column {self.name!r}: min/max apply to int, float (numbers) and timestamp (ISO times)"
+                )
         if self.min is not None and self.max is not None and self.min > self.max:  # type: ignore[operator]
             raise ValueError(f"column {self.name!r}: min is above max")
         return self
@@ -172,17 +254,19 @@ def _maker(spec: SyntheticColumn, draw: Callable[[], float]) -> Callable[[], Any
         end = _utc(spec.max) if spec.max is not None else EPOCH_MAX  # type: ignore[arg-type]
         first = int(start.timestamp())
         seconds = int(end.timestamp()) - first + 1
-        return lambda: datetime.fromtimestamp(first + int(draw() * seconds), tz=timezone.utc)
+        return lambda: datetime.fromtimestamp(first + int(draw() * seconds), tz=UTC)
     if kind == "uuid":
+
         def make_uuid() -> str:
             h = f"{int(draw() * 2**53):014x}{int(draw() * 2**53):014x}{int(draw() * 2**22):06x}"
             return f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-{h[19:31]}"
+
         return make_uuid
     return lambda: draw() < 0.5
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def columns_of(dataset: SyntheticDataset, names: list[str] | None = None) -> list[SyntheticColumn]:
@@ -195,7 +279,9 @@ def columns_of(dataset: SyntheticDataset, names: list[str] | None = None) -> lis
     return [by_name[n] for n in names]
 
 
-def batches(dataset: SyntheticDataset, specs: list[SyntheticColumn], limit: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
+def batches(
+    dataset: SyntheticDataset, specs: list[SyntheticColumn], limit: int | None = None
+) -> Iterator[list[tuple[Any, ...]]]:
     """The dataset's rows, `BATCH_ROWS` at a time."""
     total = dataset.rows if limit is None else min(limit, dataset.rows)
     streams = [_Stream(spec, dataset.seed) for spec in specs]
@@ -212,7 +298,10 @@ def describe(name: str, dataset: SyntheticDataset) -> dict[str, Any]:
         "dataset": name,
         "rows": dataset.rows,
         "seed": dataset.seed,
-        "columns": [{"name": c.name, "type": c.type, "kind": KIND_OF[c.type], "nullable": c.nullable > 0} for c in dataset.columns],
+        "columns": [
+            {"name": c.name, "type": c.type, "kind": KIND_OF[c.type], "nullable": c.nullable > 0}
+            for c in dataset.columns
+        ],
         "files": [f"{name}.{fmt}" for fmt in FORMATS],
     }
 
@@ -258,7 +347,9 @@ class SyntheticConnector(Connector):
             self._find(path)
             raise InvalidInput(f"{path!r} is a dataset, not a directory")
         after = decode_marker(marker)
-        files = sorted((self._entry(n, d, fmt) for n, d in self.datasets.items() for fmt in FORMATS), key=lambda e: e.name)
+        files = sorted(
+            (self._entry(n, d, fmt) for n, d in self.datasets.items() for fmt in FORMATS), key=lambda e: e.name
+        )
         page = [e for e in files if after is None or e.name > after]
         rest = len(page) > limit
         page = page[:limit]

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from headwater.errors import AuditUnavailable, HeadwaterError, InvalidInput
+from headwater.errors import AuditUnavailable, InvalidInput
 from headwater.services import authorization
-from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, Begin, BatchFailed, Finish
+from headwater.services.audit_writer import LINGER_SECONDS, WAIT_SECONDS, AuditWriter, BatchFailed, Begin, Finish
 from headwater.services.context import Caller
 from headwater.store import stamps
 from headwater.store.database import Store, rows_changed
@@ -158,7 +158,9 @@ class AuditLog:
         except (BatchFailed, TimeoutError) as exc:
             raise AuditUnavailable("the audit trail cannot be written: the operation was refused") from exc
 
-    async def finish(self, pending: Pending, status: int, reason: str | None, bytes_in: int, bytes_out: int, duration_ms: float) -> None:
+    async def finish(
+        self, pending: Pending, status: int, reason: str | None, bytes_in: int, bytes_out: int, duration_ms: float
+    ) -> None:
         """Complete (or, for requests that never began one, append) the event, batched with others.
 
         The caller waits for the batch, so a response's last byte leaves after its event is complete;

@@ -91,7 +91,11 @@ class AuditWriter:
     """The one writer of the audit table for this process."""
 
     def __init__(
-        self, engine: Engine, table: Table, max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS,
+        self,
+        engine: Engine,
+        table: Table,
+        max_batch: int = MAX_BATCH,
+        linger: float = LINGER_SECONDS,
         read_stamps: Callable[[Connection, set[str]], dict[str, Any]] | None = None,
     ) -> None:
         self.engine = engine
@@ -187,6 +191,7 @@ class AuditWriter:
         finishes = [i for i in batch if isinstance(i, Finish) and i.future.set_running_or_notify_cancel()]
         self.stats.batches += 1
         self.stats.largest = max(self.stats.largest, len(begins) + len(finishes))
+
         def both(conn: Connection) -> None:
             self._begins(conn, begins)
             self._finishes(conn, finishes)

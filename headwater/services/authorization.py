@@ -123,7 +123,8 @@ def secret_visible(caller: Caller, secret_id: str, used_by: Iterable[Source]) ->
     if not data_narrowed(caller):
         return True
     return any(
-        source_visible(caller, s) and (s.secret_id == secret_id or secret_id in (s.env_secret_ids or [])) for s in used_by
+        source_visible(caller, s) and (s.secret_id == secret_id or secret_id in (s.env_secret_ids or []))
+        for s in used_by
     )
 
 
@@ -166,7 +167,9 @@ def child_narrowing(caller: Caller, *, admin: bool, other_user: bool, wanted: Na
         if expires_at is None:
             expires_at = caller.expires_at
         elif expires_at > caller.expires_at:
-            raise PermissionDenied("a token cannot outlive the token that issues it: give an expiry no later than its own")
+            raise PermissionDenied(
+                "a token cannot outlive the token that issues it: give an expiry no later than its own"
+            )
     return replace(wanted, expires_at=expires_at)
 
 
@@ -259,7 +262,7 @@ def _token_prefix(caller: Caller, connection: str, root: str) -> str | None:
     if root:
         if not (path + "/").startswith(root + "/"):
             raise PermissionDenied(f"this token is limited to {caller.path_prefix!r}")
-        path = path[len(root):].lstrip("/")
+        path = path[len(root) :].lstrip("/")
     return path + ("/" if prefix.is_dir and path else "")
 
 

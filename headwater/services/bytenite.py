@@ -19,7 +19,9 @@ SAME_TYPES = frozenset({"aws", "s3"})
 SECRET_KEY = "secretKey"
 
 
-def create_secret(hub: Hub, caller: Caller, secret_id: str, fields: secrets_service.SecretFields, secret_key: str) -> None:
+def create_secret(
+    hub: Hub, caller: Caller, secret_id: str, fields: secrets_service.SecretFields, secret_key: str
+) -> None:
     with hub.store.session() as session:
         secrets_service.create(session, hub.vault, caller, secret_id, fields, {SECRET_KEY: secret_key})
 

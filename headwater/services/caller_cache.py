@@ -17,7 +17,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-
 from headwater.errors import Unauthenticated
 from headwater.services import tokens
 from headwater.services.context import Caller

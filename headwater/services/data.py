@@ -8,11 +8,10 @@ path restrictions and the token's own narrowing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-
-import asyncio
 
 import anyio
 from sqlalchemy import select
@@ -22,16 +21,16 @@ from headwater import policy
 from headwater.addresses import HOSTED, Address, join, normalise_segment
 from headwater.connectors import catalogue
 from headwater.connectors.base import MAX_PAGE_SIZE, PAGE_SIZE, Connector, Entry, Listing, Opened, Span
+from headwater.connectors.storage import HOSTED_ROOT
 from headwater.errors import InvalidInput, NotAFile, NotFound, NotSupported, PermissionDenied
 from headwater.services import authorization
 from headwater.services import sources as sources_service
+from headwater.services.connector_cache import Key, Lease, SourceRow
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
-from headwater.services.connector_cache import Key, Lease, SourceRow
 from headwater.store import stamps
 from headwater.store.models import Collection, Secret, Source
 from headwater.store.stamps import Stamps
-from headwater.connectors.storage import HOSTED_ROOT
 
 log = logging.getLogger("headwater.data")
 
@@ -51,14 +50,14 @@ class Target:
     @property
     def path(self) -> str:
         """The path inside the connection (for hosted data, below the organization)."""
-        return self.address.path[len(self.root):].lstrip("/") if self.root else self.address.path
+        return self.address.path[len(self.root) :].lstrip("/") if self.root else self.address.path
 
     def uri(self, path: str | None = None) -> str:
         relative = self.path if path is None else path
         full = join(self.root, relative) if self.root else relative
         return str(Address(self.address.protocol, self.address.label, full))
 
-    def child(self, name: str) -> "Target":
+    def child(self, name: str) -> Target:
         return replace(self, address=self.address.child(name))
 
     @property
@@ -77,7 +76,9 @@ class Target:
             try:
                 authorization.authorize_data(op, real, self.rights)
             except PermissionDenied:
-                raise PermissionDenied(f"path {here!r} is a link that leads outside what {self.rights.describe} allows") from None
+                raise PermissionDenied(
+                    f"path {here!r} is a link that leads outside what {self.rights.describe} allows"
+                ) from None
 
     def shows(self, directory: str, entry: Entry) -> bool:
         """Whether a listing of `directory` may show `entry`: its name is usable and it leads nowhere refused."""
@@ -106,7 +107,9 @@ def _open_hosted(hub: Hub, caller: Caller, address: Address) -> Target:
     connector = hub.storage.connector(f"{HOSTED_ROOT}/{caller.org_id}", create=True, chunk_size=hub.settings.chunk_size)
     if org == "":
         # The hosted root: it shows the caller's own organization and nothing else.
-        return Target(address, connector, replace(rights, access=policy.Access.READ), root="", caller_org=caller.org_name)
+        return Target(
+            address, connector, replace(rights, access=policy.Access.READ), root="", caller_org=caller.org_name
+        )
     own = Address(HOSTED, None, join(caller.org_name, rest), address.is_dir)
     return Target(own, connector, rights, root=caller.org_name, caller_org=caller.org_name)
 
@@ -118,17 +121,27 @@ def _source_row(session: Session, hub: Hub, caller: Caller, address: Address, cu
     if cached is not None:
         return cached
     source = session.scalar(
-        select(Source).where(Source.org_id == caller.org_id, Source.protocol == address.protocol, Source.label == address.label)
+        select(Source).where(
+            Source.org_id == caller.org_id, Source.protocol == address.protocol, Source.label == address.label
+        )
     )
     if source is None:
         raise sources_service.missing_connection(session, caller, address.protocol, address.label)
     session.expunge(source)  # shared read-only by requests: a later rollback of this session must not expire it
     refs = ([source.secret_id] if source.secret_id else []) + list(source.env_secret_ids or [])
-    secrets = session.execute(
-        select(Secret.secret_id, Secret.version, Secret.expires_at).where(Secret.org_id == caller.org_id, Secret.secret_id.in_(refs))
-    ).all() if refs else []
+    secrets = (
+        session.execute(
+            select(Secret.secret_id, Secret.version, Secret.expires_at).where(
+                Secret.org_id == caller.org_id, Secret.secret_id.in_(refs)
+            )
+        ).all()
+        if refs
+        else []
+    )
     expiries = [e for _, _, e in secrets if e is not None]
-    row = SourceRow(source, tuple(sorted((i, v) for i, v, _ in secrets)), min(expiries) if expiries else None, current.data)
+    row = SourceRow(
+        source, tuple(sorted((i, v) for i, v, _ in secrets)), min(expiries) if expiries else None, current.data
+    )
     hub.connectors.remember(caller.org_id, address.protocol, address.label, row)
     return row
 
@@ -206,7 +219,9 @@ async def read(
     return target.connector.read(target.path, start, end)
 
 
-async def open_file(target: Target, span: Span | None = None, options: Mapping[str, str] | None = None) -> Opened | None:
+async def open_file(
+    target: Target, span: Span | None = None, options: Mapping[str, str] | None = None
+) -> Opened | None:
     """Open the file at the target for reading, with one backend request where the kind allows it;
     None when the target is a directory (the Data API lists it instead).
 

@@ -47,7 +47,13 @@ def endpoint_warnings(params: dict[str, Any], *, allow_private: bool) -> list[st
     host = params.get(HOST_PARAM)
     if isinstance(host, str) and host:
         raw_port = params.get(PORT_PARAM)
-        port = raw_port if isinstance(raw_port, int) else int(raw_port) if isinstance(raw_port, str) and raw_port.isdigit() else 0
+        port = (
+            raw_port
+            if isinstance(raw_port, int)
+            else int(raw_port)
+            if isinstance(raw_port, str) and raw_port.isdigit()
+            else 0
+        )
         reason = _refusal(host, port, allow_private)
         if reason:
             found.append(f"params.{HOST_PARAM}: {reason}; `sources test` will answer 308 until then")

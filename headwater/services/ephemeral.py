@@ -53,7 +53,7 @@ class Tree:
     """A directory with its files and sub-directories, as far as the entry budget reached."""
 
     path: str
-    folders: list["Tree"] = field(default_factory=list)
+    folders: list[Tree] = field(default_factory=list)
     files: list[tuple[str, Entry]] = field(default_factory=list)
     complete: bool = True
 
@@ -94,7 +94,9 @@ def _open(hub: Hub, caller: Caller, spec: TransientSpec, path: str) -> data.Targ
     with hub.store.session() as session:
         connector = sources_service.connector_for(session, hub, source)
     rights = authorization.adhoc_rights(caller, kind)
-    return data.Target(Address(kind.name, LABEL, normalised, is_dir), connector, rights, root="", caller_org=caller.org_name)
+    return data.Target(
+        Address(kind.name, LABEL, normalised, is_dir), connector, rights, root="", caller_org=caller.org_name
+    )
 
 
 async def open_transient(hub: Hub, caller: Caller, spec: TransientSpec, path: str = "") -> data.Target:
@@ -238,7 +240,9 @@ def _check_type(name: str, descriptor: Descriptor, params: dict[str, Any]) -> No
 def _refuse_inline(params: dict[str, Any]) -> None:
     for name in INLINE_CREDENTIALS:
         if params.get(name):
-            raise InvalidInput(f"params.{name}: credentials are not accepted inline: create a secret and give its secret_id")
+            raise InvalidInput(
+                f"params.{name}: credentials are not accepted inline: create a secret and give its secret_id"
+            )
         params.pop(name, None)
 
 
@@ -296,7 +300,16 @@ def translate_object(descriptor_name: str, raw_params: dict[str, Any] | None) ->
 
 
 #: The descriptor each kind is shown as (the inverse of DESCRIPTORS; `s3` is the generic endpoint kind).
-DESCRIPTOR_OF_KIND = {"aws": "aws", "s3": "s3", "gcp": "gcp", "storj": "storj", "url": "url", "file": "file", "bucket": "bucket", "bypass": "bypass"}
+DESCRIPTOR_OF_KIND = {
+    "aws": "aws",
+    "s3": "s3",
+    "gcp": "gcp",
+    "storj": "storj",
+    "url": "url",
+    "file": "file",
+    "bucket": "bucket",
+    "bypass": "bypass",
+}
 
 
 def describe_object(kind: str, params: dict[str, Any], secret_id: str | None, path: str) -> dict[str, Any] | None:

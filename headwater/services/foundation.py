@@ -30,10 +30,9 @@ from sqlalchemy.orm import Session
 
 from headwater.connectors import catalogue
 from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound
-from headwater.services import authorization
+from headwater.services import authorization, states
 from headwater.services import secrets as secrets_service
 from headwater.services import sources as sources_service
-from headwater.services import states
 from headwater.services import systems as systems_service
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
@@ -263,7 +262,9 @@ async def create_source(hub: Hub, caller: Caller, new: NewSource) -> SourceView:
     return await anyio.to_thread.run_sync(_show, hub, caller, source_id)
 
 
-def list_sources(hub: Hub, caller: Caller, has_child: bool | None = None, has_parent: bool | None = None) -> list[SourceView]:
+def list_sources(
+    hub: Hub, caller: Caller, has_child: bool | None = None, has_parent: bool | None = None
+) -> list[SourceView]:
     """The data sources the caller may see; with `has_parent`, only those linked (or not) under a system."""
     with hub.store.session() as session:
         found = sources_service.list_sources(session, caller)
@@ -288,7 +289,9 @@ def update_source(hub: Hub, caller: Caller, source_id: str, *, label: str, name:
             if native is None:
                 raise Conflict(f"label {label!r} is already used by another {source.protocol} data source")
             changes["label"] = native
-        return _brief(session, sources_service.update(session, caller, source.id, changes, data_dir=hub.settings.data_dir))
+        return _brief(
+            session, sources_service.update(session, caller, source.id, changes, data_dir=hub.settings.data_dir)
+        )
 
 
 def delete_source(hub: Hub, caller: Caller, source_id: str) -> None:
@@ -335,7 +338,9 @@ def create_system(hub: Hub, caller: Caller, fields: dict[str, Any]) -> System:
         return systems_service.create(session, caller, fields)
 
 
-def list_systems(hub: Hub, caller: Caller, has_child: bool | None = None, has_parent: bool | None = None) -> list[System]:
+def list_systems(
+    hub: Hub, caller: Caller, has_child: bool | None = None, has_parent: bool | None = None
+) -> list[System]:
     """The organization's data systems; with `has_child`, only those with (or without) sources the caller may see."""
     with hub.store.session() as session:
         found = systems_service.list_systems(session, caller)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from headwater import keys, links
-from headwater.connectors.kind import BuildContext
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
+from headwater.connectors.kind import BuildContext
+from headwater.connectors.storage import Storage, open_storage
 from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
 from headwater.settings import Settings, forget_environment
-from headwater.connectors.storage import Storage, open_storage
 from headwater.store import duties
 from headwater.store.database import Store
 from headwater.vault import Vault
@@ -29,7 +29,7 @@ class Hub:
     replica: str = field(default_factory=duties.holder_id)  # this hub among the replicas of one store
 
     @classmethod
-    def open(cls, settings: Settings, migrate: bool = True) -> "Hub":
+    def open(cls, settings: Settings, migrate: bool = True) -> Hub:
         """The hub over the configured store, and the only way to build one; `migrate=False` in the
         processes the hub starts (`serve --workers`, Dask workers), whose parent migrated the store
         (and created the keys) once before starting them.
@@ -50,7 +50,9 @@ class Hub:
         audit_key = keys.shared_key(store, vault, keys.AUDIT, settings.data_dir)
         audit = AuditLog(store, audit_key, settings.audit_retention_days, settings.audit_linger_ms / 1000)
         connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)
-        return cls(settings, store, vault, audit, open_storage(settings.storage, settings.data_dir), connectors=connectors)
+        return cls(
+            settings, store, vault, audit, open_storage(settings.storage, settings.data_dir), connectors=connectors
+        )
 
     @property
     def build_context(self) -> BuildContext:

@@ -32,7 +32,9 @@ class QueryResult:
     target: data.Target
 
 
-async def run(hub: Hub, caller: Caller, protocol: str, label: str, sql: str, fmt: str, limit: int | None = None) -> QueryResult:
+async def run(
+    hub: Hub, caller: Caller, protocol: str, label: str, sql: str, fmt: str, limit: int | None = None
+) -> QueryResult:
     """Authorize and start a query; the first chunk is pulled so that errors surface before streaming."""
     check_format(fmt)
     if not isinstance(sql, str) or not sql.strip():
@@ -46,7 +48,9 @@ async def run(hub: Hub, caller: Caller, protocol: str, label: str, sql: str, fmt
         try:
             target.authorize(policy.Operation.READ, "")
         except PermissionDenied as exc:
-            raise PermissionDenied(f"a query may read any table, so it needs read access to the whole connection: {exc.message}") from None
+            raise PermissionDenied(
+                f"a query may read any table, so it needs read access to the whole connection: {exc.message}"
+            ) from None
         if target.address.hosted or not catalogue.get(target.address.protocol).capabilities.queries:
             raise NotSupported(f"connection {protocol}+{label} is not a database: it cannot run queries")
         stream = target.connector.query(sql, fmt, limit)

@@ -68,7 +68,9 @@ def is_expired(secret: Secret) -> bool:
 
 def get(session: Session, caller: Caller, secret_id: str) -> Secret:
     secret = session.scalar(select(Secret).where(Secret.org_id == caller.org_id, Secret.secret_id == secret_id))
-    if secret is None or not authorization.secret_visible(caller, secret_id, users_of(session, caller.org_id, secret_id)):
+    if secret is None or not authorization.secret_visible(
+        caller, secret_id, users_of(session, caller.org_id, secret_id)
+    ):
         raise NotFound(f"secret {secret_id!r} does not exist")
     return secret
 
@@ -81,7 +83,11 @@ def list_secrets(session: Session, caller: Caller, secret_type: str | None = Non
     found = list(session.scalars(query.order_by(Secret.secret_id)))
     if not authorization.data_narrowed(caller):
         return found
-    return [s for s in found if authorization.secret_visible(caller, s.secret_id, users_of(session, caller.org_id, s.secret_id))]
+    return [
+        s
+        for s in found
+        if authorization.secret_visible(caller, s.secret_id, users_of(session, caller.org_id, s.secret_id))
+    ]
 
 
 def create(
@@ -148,7 +154,9 @@ def update(
 def users_of(session: Session, org_id: str, secret_id: str) -> list[Source]:
     """The sources that reference a secret, directly or as a bound key/value secret."""
     candidates = session.scalars(
-        select(Source).where(Source.org_id == org_id, or_(Source.secret_id == secret_id, Source.env_secret_ids.is_not(None)))
+        select(Source).where(
+            Source.org_id == org_id, or_(Source.secret_id == secret_id, Source.env_secret_ids.is_not(None))
+        )
     )
     return [s for s in candidates if s.secret_id == secret_id or secret_id in (s.env_secret_ids or [])]
 

@@ -21,9 +21,8 @@ from headwater.addresses import check_label, check_protocol
 from headwater.connectors import catalogue
 from headwater.connectors.base import Connector, Credentials
 from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound, UpstreamTimeout
-from headwater.services import authorization
+from headwater.services import authorization, states
 from headwater.services import secrets as secrets_service
-from headwater.services import states
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -115,7 +114,7 @@ def resolve(session: Session, source: Source, env_values: dict[str, str] | None 
             name = env_ref(value)
             if name is None:
                 raise InvalidInput(
-                    f"params.credentials.{slot} must be an {{\"envKey\": NAME}} reference: put secret values in a secret"
+                    f'params.credentials.{slot} must be an {{"envKey": NAME}} reference: put secret values in a secret'
                 )
             credential_refs[slot] = name
             if name not in available:
@@ -202,7 +201,6 @@ def _check_secret_refs(session: Session, caller: Caller, source: Source) -> None
         secrets_service.get(session, caller, secret_id)
 
 
-
 def create(session: Session, caller: Caller, spec: SourceSpec, *, data_dir: Path) -> Source:
     authorization.require(caller, Action.CONFIGURE, "data sources")
     kind = catalogue.get(check_protocol(spec.protocol))
@@ -211,7 +209,9 @@ def create(session: Session, caller: Caller, spec: SourceSpec, *, data_dir: Path
         raise InvalidInput("params must be an object")
     authorization.may_configure_source(caller, kind, spec.params, data_dir)
     taken = session.scalar(
-        select(Source.id).where(Source.org_id == caller.org_id, Source.protocol == kind.name, Source.label == spec.label)
+        select(Source.id).where(
+            Source.org_id == caller.org_id, Source.protocol == kind.name, Source.label == spec.label
+        )
     )
     if taken is not None:
         raise Conflict(f"label {spec.label!r} is already used by another {kind.name} data source")
@@ -292,7 +292,9 @@ def refresh_state(session: Session, org_id: str, secret_id: str) -> None:
             _set_state(source, configuration_state(session, source))
 
 
-def credentials_for(session: Session, hub: Hub, source: Source, resolution: Resolution) -> tuple[Credentials | None, dict[str, str]]:
+def credentials_for(
+    session: Session, hub: Hub, source: Source, resolution: Resolution
+) -> tuple[Credentials | None, dict[str, str]]:
     """Decrypt what a source's connector needs: its secret, and the values of its env references."""
     env_values: dict[str, str] = {}
     for secret_id in source.env_secret_ids or []:

@@ -40,7 +40,9 @@ STATE_TABLE: dict[str, str] = {
 
 
 def requires_configuration(missing: list[str]) -> State:
-    return State(REQUIRES_CONFIGURATION, "Requires configuration." + (f" Missing: {', '.join(missing)}." if missing else ""))
+    return State(
+        REQUIRES_CONFIGURATION, "Requires configuration." + (f" Missing: {', '.join(missing)}." if missing else "")
+    )
 
 
 def configured() -> State:

@@ -16,7 +16,6 @@ from headwater.services.context import Caller
 from headwater.store.models import Source, System, SystemLink
 
 
-
 def get(session: Session, caller: Caller, system_id: str) -> System:
     try:
         uuid.UUID(system_id)
@@ -77,7 +76,9 @@ def delete(session: Session, caller: Caller, system_id: str, force: bool = False
     system = get(session, caller, system_id)
     links = list(session.scalars(select(SystemLink).where(SystemLink.system_id == system.id)))
     if links and not force:
-        raise Conflict(f"data system {system.name!r} has {len(links)} linked data sources: unlink them or delete with force")
+        raise Conflict(
+            f"data system {system.name!r} has {len(links)} linked data sources: unlink them or delete with force"
+        )
     for link in links:
         session.delete(link)
     session.delete(system)

@@ -223,7 +223,9 @@ def revoke_token(hub: Hub, caller: Caller, token_id: str) -> None:
         while pending:
             current = pending.pop()
             current.revoked = True
-            pending.extend(session.scalars(select(Token).where(Token.parent_id == current.id, Token.revoked.is_(False))))
+            pending.extend(
+                session.scalars(select(Token).where(Token.parent_id == current.id, Token.revoked.is_(False)))
+            )
 
 
 def sign_in(hub: Hub, plaintext: str) -> Caller:
@@ -237,7 +239,9 @@ def create_local_token(
 ) -> tuple[Token, str]:
     """`create_token`, in a transaction of its own: `headwater token create`, on the hub's own store."""
     with hub.store.session() as session:
-        return create_token(session, org_name=org_name, user_name=user_name, admin=admin, name=name, narrowing=narrowing)
+        return create_token(
+            session, org_name=org_name, user_name=user_name, admin=admin, name=name, narrowing=narrowing
+        )
 
 
 def create_first_token(hub: Hub, *, org_name: str, user_name: str) -> str | None:

@@ -189,7 +189,9 @@ async def delete(hub: Hub, caller: Caller, upload_id: str) -> None:
     await anyio.to_thread.run_sync(store(hub).discard, upload)
 
 
-async def upload_whole(hub: Hub, caller: Caller, filename: str, chunks: AsyncIterable[bytes], details: Details) -> UploadView:
+async def upload_whole(
+    hub: Hub, caller: Caller, filename: str, chunks: AsyncIterable[bytes], details: Details
+) -> UploadView:
     """Store a file sent in one request and create its source; nothing is kept if that fails."""
     require_uploader(caller)
     check_filename(filename)
@@ -218,7 +220,9 @@ async def upload_whole(hub: Hub, caller: Caller, filename: str, chunks: AsyncIte
 def open_pending(hub: Hub, caller: Caller, filename: str, description: str) -> Upload:
     """An open upload whose bytes will come through a signed PUT link (a job's input file)."""
     require_uploader(caller)
-    return store(hub).create(caller.org_id, check_filename(filename), created_by=caller.user_id, description=description)
+    return store(hub).create(
+        caller.org_id, check_filename(filename), created_by=caller.user_id, description=description
+    )
 
 
 def find(hub: Hub, org_id: str, upload_id: str) -> Upload:
@@ -245,7 +249,9 @@ def discard(hub: Hub, upload: Upload) -> None:
 def put_link(hub: Hub, upload: Upload) -> str:
     """The hub-relative signed URL that takes the upload's bytes (`PUT`), valid as long as the upload is kept."""
     expires = upload.created + UPLOAD_TTL
-    token = links.signer(hub.settings.data_dir).sign(f"{links.AREAS[0]}/{upload.org_id}/{upload.id}/{PUT_LINK}", expires)
+    token = links.signer(hub.settings.data_dir).sign(
+        f"{links.AREAS[0]}/{upload.org_id}/{upload.id}/{PUT_LINK}", expires
+    )
     return PUT_ROUTE + token
 
 

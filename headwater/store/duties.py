@@ -39,12 +39,14 @@ def take(store: Store, name: str, holder: str, ttl: timedelta) -> bool:
         )
         if result.rowcount == 1:
             return True
-        return insert_once(session, DutyLease.__table__, {"name": name, "holder": holder, "expires_at": moment + ttl})  # type: ignore[arg-type]
+        return insert_once(session, DutyLease, {"name": name, "holder": holder, "expires_at": moment + ttl})
 
 
 def release(store: Store, name: str, holder: str) -> None:
     """Let the duty go at once, if this replica holds it (a clean stop)."""
     with store.session() as session:
         session.execute(
-            update(DutyLease).where(DutyLease.name == name, DutyLease.holder == holder).values(expires_at=now() - timedelta(seconds=1))
+            update(DutyLease)
+            .where(DutyLease.name == name, DutyLease.holder == holder)
+            .values(expires_at=now() - timedelta(seconds=1))
         )

@@ -6,7 +6,7 @@ Secret values live only in `Secret.ciphertext`, encrypted by `headwater.vault`.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -24,19 +24,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -209,8 +209,6 @@ class Collection(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
-
-
 class AuditEvent(Base):
     """One audited operation: who, on what, what happened. Never a secret or a token value."""
 
@@ -264,7 +262,9 @@ class Job(Base):
     assembler_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     outputs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # nothing runs, nothing partial stays
+    settled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True
+    )  # nothing runs, nothing partial stays
     generation: Mapped[int] = mapped_column(Integer, default=0)
     driver_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -42,7 +42,9 @@ def read(session: Session | Connection, org_id: str) -> Stamps:
     return Stamps(int(row[0]), int(row[1])) if row is not None else Stamps()
 
 
-_READ_MANY = select(OrgStamp.org_id, OrgStamp.auth, OrgStamp.data).where(OrgStamp.org_id.in_(bindparam("orgs", expanding=True)))
+_READ_MANY = select(OrgStamp.org_id, OrgStamp.auth, OrgStamp.data).where(
+    OrgStamp.org_id.in_(bindparam("orgs", expanding=True))
+)
 
 
 def read_many(connection: Connection, org_ids: set[str]) -> dict[str, Stamps]:

@@ -145,15 +145,32 @@ def s3_algo(sqlite_hub: RunningHub, seaweedfs: SeaweedFS) -> tuple[Algorithmia.c
     token = sqlite_hub.token()
     bucket = seaweedfs.create_bucket()
     with sqlite_hub.client(token) as api:
-        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                      "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
+        api.post(
+            "/v1/secrets",
+            json={
+                "id": "sw",
+                "secretType": "s3",
+                "accessKey": seaweedfs.rw.access_key,
+                "secretKey": seaweedfs.rw.secret_key,
+            },
+        ).raise_for_status()
         for label, access in (("lake", "read-write"), ("view", "read")):
-            api.post("/v1/sources", json={"protocol": "s3", "label": label, "secretId": "sw", "access": access,
-                                          "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}).raise_for_status()
+            api.post(
+                "/v1/sources",
+                json={
+                    "protocol": "s3",
+                    "label": label,
+                    "secretId": "sw",
+                    "access": access,
+                    "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region},
+                },
+            ).raise_for_status()
     return Algorithmia.client(token, api_address=sqlite_hub.url), bucket, seaweedfs
 
 
-def test_s3_connection_put_get_of_every_type(s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS], tmp_path: Path) -> None:
+def test_s3_connection_put_get_of_every_type(
+    s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS], tmp_path: Path
+) -> None:
     algo, bucket, _ = s3_algo
     base = f"s3+lake://{bucket}/dir"
     algo.file(f"{base}/t.txt").put("hello")
@@ -175,7 +192,9 @@ def test_s3_connection_put_get_of_every_type(s3_algo: tuple[Algorithmia.client.C
     assert not algo.file(f"{base}/t.txt").exists()
 
 
-def test_s3_connection_lists_across_pages_and_manages_directories(s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS]) -> None:
+def test_s3_connection_lists_across_pages_and_manages_directories(
+    s3_algo: tuple[Algorithmia.client.Client, str, SeaweedFS],
+) -> None:
     import obstore as obs
 
     algo, bucket, server = s3_algo

@@ -16,7 +16,6 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.services.hub import Hub
-
 from tests.fixtures.hub import RunningHub, start_hub
 from tests.fixtures.postgres import create_database, drop_database, url_of
 
@@ -26,7 +25,9 @@ SECRET_VALUE = "audit-canary-secret-4471"
 def scripted_session(api: httpx.Client, folder: Path) -> str:
     (folder / "in.txt").write_text("hello")
     api.post("/v1/secrets", json={"id": "k", "secretType": "generic", "secretKey": SECRET_VALUE}).raise_for_status()
-    source = api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}, "secretId": "k"}).json()
+    source = api.post(
+        "/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}, "secretId": "k"}
+    ).json()
     assert api.get("/v1/connector/local+lake/in.txt").content == b"hello"
     assert api.put("/v1/connector/local+lake/out.txt", content=b"nope").status_code == 403
     assert api.get("/v1/connector/local+lake/").status_code == 200
@@ -84,7 +85,9 @@ def test_filters_select_by_operation_outcome_source_path_and_user(hub_server: Ru
         assert rest[0]["id"] > first["next"]
 
 
-def test_newest_first_pages_backwards_through_the_trail_with_the_same_cursor(hub_server: RunningHub, tmp_path: Path) -> None:
+def test_newest_first_pages_backwards_through_the_trail_with_the_same_cursor(
+    hub_server: RunningHub, tmp_path: Path
+) -> None:
     token = hub_server.token()
     with hub_server.client(token) as api:
         scripted_session(api, tmp_path)
@@ -126,7 +129,9 @@ def test_failed_authentications_are_recorded_with_an_hmac_not_the_token(hub_serv
     with hub_server.client() as anonymous:
         anonymous.get("/v1/sources", headers={"Authorization": "Bearer hw_guessed-token-xyz"})
     with hub_server.hub.store.engine.connect() as conn:
-        rows = conn.execute(text("SELECT token_hmac, outcome, status FROM audit_events WHERE token_hmac IS NOT NULL")).fetchall()
+        rows = conn.execute(
+            text("SELECT token_hmac, outcome, status FROM audit_events WHERE token_hmac IS NOT NULL")
+        ).fetchall()
     assert rows and all(r[0].startswith("hmac-sha256:") and r[1] == "refused" and r[2] == 401 for r in rows)
     assert "guessed-token" not in repr(rows)
 
@@ -144,7 +149,10 @@ def test_when_the_audit_store_is_unavailable_the_operation_is_refused(tmp_path: 
         folder = tmp_path / "data"
         folder.mkdir()
         with running.client(running.token()) as api:
-            api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}, "access": "read-write"})
+            api.post(
+                "/v1/sources",
+                json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}, "access": "read-write"},
+            )
             with running.hub.store.engine.begin() as conn:
                 conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_away"))
             response = api.put("/v1/connector/local+lake/x.txt", content=b"unaudited")
@@ -203,7 +211,9 @@ def test_under_concurrent_load_every_request_has_exactly_one_completed_event(hub
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
-def test_when_the_audit_store_fails_under_load_every_request_is_refused_and_none_runs(tmp_path: Path, store: str) -> None:
+def test_when_the_audit_store_fails_under_load_every_request_is_refused_and_none_runs(
+    tmp_path: Path, store: str
+) -> None:
     database = create_database() if store == "postgres" else None
     running = start_hub(tmp_path / "hub", url_of(database) if database else None)
     try:
@@ -244,7 +254,9 @@ class CompletionProbe:
 
     def outcome(self, request_id: str) -> str | None:
         with self.hub.store.engine.connect() as conn:
-            row = conn.execute(text("SELECT outcome FROM audit_events WHERE request_id = :r"), {"r": request_id}).first()
+            row = conn.execute(
+                text("SELECT outcome FROM audit_events WHERE request_id = :r"), {"r": request_id}
+            ).first()
         return None if row is None else str(row[0])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -256,7 +268,10 @@ class CompletionProbe:
         async def probing_send(message: Message) -> None:
             completes = False
             if message["type"] == "http.response.start":
-                headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in message.get("headers", [])}
+                headers = {
+                    name.decode("latin-1").lower(): value.decode("latin-1")
+                    for name, value in message.get("headers", [])
+                }
                 seen["id"] = headers.get("x-request-id", "")
                 seen["length"] = int(headers.get("content-length", "-1"))
                 completes = scope["method"] == "HEAD" or message["status"] in (204, 304) or seen["length"] == 0
@@ -287,7 +302,9 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHu
 def every_kind_of_response(api: httpx.Client, folder: Path, org: str) -> dict[str, httpx.Response]:
     """One request of each kind of response the hub gives, by name."""
     (folder / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 17))  # several chunks, with a Content-Length
-    api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}}).raise_for_status()
+    api.post(
+        "/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(folder)}}
+    ).raise_for_status()
     api.post("/v1/templates", json={"id": "gone", "app": "copy"}).raise_for_status()
     return {
         "streamed file GET": api.get("/v1/connector/local+lake/big.bin"),
@@ -317,12 +334,16 @@ def test_every_kind_of_response_has_its_event_complete_before_the_client_holds_i
     assert {kind: outcome for kind, outcome in late.items() if outcome in (None, "pending")} == {}
 
 
-def test_right_after_each_response_ends_the_audit_shows_its_completed_event(hub_server: RunningHub, tmp_path: Path) -> None:
+def test_right_after_each_response_ends_the_audit_shows_its_completed_event(
+    hub_server: RunningHub, tmp_path: Path
+) -> None:
     with hub_server.client(hub_server.token()) as api:
         org = api.get("/v1/me").json()["organization"]
         shown: dict[str, tuple[int, str]] = {}
         (tmp_path / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
-        api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(tmp_path)}}).raise_for_status()
+        api.post(
+            "/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(tmp_path)}}
+        ).raise_for_status()
         for kind, send in {
             "streamed file GET": lambda: api.get("/v1/connector/local+lake/big.bin"),
             "HEAD": lambda: api.head("/v1/connector/local+lake/big.bin"),

@@ -22,7 +22,13 @@ CASES: list[tuple[str, str, object, int, str]] = [
     ("POST", "/v1/secrets", {"id": "a", "secretType": "s3"}, 400, "secretKey"),
     ("POST", "/v1/secrets", {"id": "has space", "secretType": "s3", "secretKey": "x"}, 400, "secret id"),
     ("POST", "/v1/secrets", {"id": "a", "secretType": "s3", "secretKey": 5}, 400, "secretKey"),
-    ("POST", "/v1/secrets", {"id": "a", "secretType": "s3", "secretKey": "x", "expiresAt": "next tuesday"}, 400, "expiresAt"),
+    (
+        "POST",
+        "/v1/secrets",
+        {"id": "a", "secretType": "s3", "secretKey": "x", "expiresAt": "next tuesday"},
+        400,
+        "expiresAt",
+    ),
     ("POST", "/v1/secrets", {"id": "a", "secretType": "generic", "values": {"bad key!": "x"}}, 400, "bad key!"),
     ("POST", "/v1/secrets", {"id": "a", "secretType": "generic", "values": {"K": 1}}, 400, "values.K"),
     ("POST", "/v1/secrets", {"id": "x" * 200, "secretType": "s3", "secretKey": "x"}, 400, "id"),
@@ -37,11 +43,23 @@ CASES: list[tuple[str, str, object, int, str]] = [
     ("POST", "/v1/sources", {"protocol": "local", "label": "a", "access": "write"}, 400, "access"),
     ("POST", "/v1/sources", {"protocol": "local", "label": "a", "params": []}, 400, "params"),
     ("POST", "/v1/sources", {"protocol": "local", "label": "a", "params": {"path": 5}}, 400, "params.path"),
-    ("POST", "/v1/sources", {"protocol": "local", "label": "a", "pathRestrictions": "bucket/*"}, 400, "pathRestrictions"),
+    (
+        "POST",
+        "/v1/sources",
+        {"protocol": "local", "label": "a", "pathRestrictions": "bucket/*"},
+        400,
+        "pathRestrictions",
+    ),
     ("POST", "/v1/sources", {"protocol": "local", "label": "a", "pathRestrictions": ["a/*/b"]}, 400, "'*'"),
     ("POST", "/v1/sources", {"protocol": "local", "label": "a", "pathRestrictions": ["../*"]}, 400, "'..'"),
     ("POST", "/v1/sources", {"protocol": "local", "label": "a", "secretId": "ghost"}, 404, "ghost"),
-    ("POST", "/v1/sources", {"protocol": "local", "label": "a", "params": {"credentials": {"secretKey": "plain"}}}, 400, "envKey"),
+    (
+        "POST",
+        "/v1/sources",
+        {"protocol": "local", "label": "a", "params": {"credentials": {"secretKey": "plain"}}},
+        400,
+        "envKey",
+    ),
     ("GET", f"/v1/sources/{NOT_A_UUID}", None, 404, NOT_A_UUID),
     ("GET", f"/v1/sources/{MISSING}", None, 404, MISSING),
     ("PATCH", f"/v1/sources/{MISSING}", {"nope": 1}, 400, "nope"),
@@ -72,7 +90,9 @@ CASES: list[tuple[str, str, object, int, str]] = [
 
 
 @pytest.mark.parametrize("method, path, body, status, word", CASES, ids=[f"{c[0]} {c[1][:40]} {c[4]}" for c in CASES])
-def test_malformed_request_gets_a_clear_4xx(api: httpx.Client, method: str, path: str, body: object, status: int, word: str) -> None:
+def test_malformed_request_gets_a_clear_4xx(
+    api: httpx.Client, method: str, path: str, body: object, status: int, word: str
+) -> None:
     if isinstance(body, bytes):
         response = api.request(method, path, content=body, headers={"Content-Type": "application/json"})
     elif body is None:

@@ -30,15 +30,30 @@ def org_client(sqlite_hub: RunningHub) -> Iterator[tuple[httpx.Client, str]]:
         client.close()
 
 
-def bucketless_source(client: httpx.Client, seaweedfs: SeaweedFS, endpoint: str, secret_key: str | None = None, **fields: object) -> str:
+def bucketless_source(
+    client: httpx.Client, seaweedfs: SeaweedFS, endpoint: str, secret_key: str | None = None, **fields: object
+) -> str:
     """A bucket-less s3 source on `endpoint` with the writer's keys (or a wrong secret key); its label."""
     secret_id = f"sw{uuid.uuid4().hex[:6]}"
-    created = client.post("/v1/secrets", json={"id": secret_id, "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                               "secretKey": secret_key or seaweedfs.rw.secret_key})
+    created = client.post(
+        "/v1/secrets",
+        json={
+            "id": secret_id,
+            "secretType": "s3",
+            "accessKey": seaweedfs.rw.access_key,
+            "secretKey": secret_key or seaweedfs.rw.secret_key,
+        },
+    )
     assert created.status_code == 201, created.text
     label = f"lake{uuid.uuid4().hex[:6]}"
-    body = {"protocol": "s3", "label": label, "access": "read", "secretId": secret_id,
-            "params": {"endpoint": endpoint, "region": seaweedfs.region}, **fields}
+    body = {
+        "protocol": "s3",
+        "label": label,
+        "access": "read",
+        "secretId": secret_id,
+        "params": {"endpoint": endpoint, "region": seaweedfs.region},
+        **fields,
+    }
     made = client.post("/v1/sources", json=body)
     assert made.status_code == 201, made.text
     return label
@@ -66,7 +81,9 @@ def test_restrictions_that_name_buckets_list_those_without_asking_the_backend(
 ) -> None:
     client, _ = org_client
     named = seaweedfs.create_bucket()
-    label = bucketless_source(client, seaweedfs, counted_seaweedfs.url, pathRestrictions=[f"{named}/*", "other-bucket/report.csv"])
+    label = bucketless_source(
+        client, seaweedfs, counted_seaweedfs.url, pathRestrictions=[f"{named}/*", "other-bucket/report.csv"]
+    )
     counted_seaweedfs.take()
     assert folder_names(client.get(f"/v1/connector/s3+{label}/")) == [named, "other-bucket"]
     assert counted_seaweedfs.take() == []
@@ -85,7 +102,9 @@ def test_a_prefix_restriction_filters_the_bucket_list(
     assert [(s.method, s.path) for s in counted_seaweedfs.take()] == [("GET", "/")]  # one signed ListBuckets
 
 
-def test_a_wrong_secret_is_named_as_bad_credentials_without_its_value(org_client: tuple[httpx.Client, str], seaweedfs: SeaweedFS) -> None:
+def test_a_wrong_secret_is_named_as_bad_credentials_without_its_value(
+    org_client: tuple[httpx.Client, str], seaweedfs: SeaweedFS
+) -> None:
     client, _ = org_client
     wrong = "wrong-" + uuid.uuid4().hex
     label = bucketless_source(client, seaweedfs, seaweedfs.endpoint, secret_key=wrong)
@@ -94,7 +113,9 @@ def test_a_wrong_secret_is_named_as_bad_credentials_without_its_value(org_client
     assert wrong not in response.text
 
 
-def test_headwater_ls_shows_the_buckets(sqlite_hub: RunningHub, org_client: tuple[httpx.Client, str], seaweedfs: SeaweedFS) -> None:
+def test_headwater_ls_shows_the_buckets(
+    sqlite_hub: RunningHub, org_client: tuple[httpx.Client, str], seaweedfs: SeaweedFS
+) -> None:
     client, token = org_client
     bucket = seaweedfs.create_bucket()
     label = bucketless_source(client, seaweedfs, seaweedfs.endpoint)

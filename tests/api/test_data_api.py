@@ -122,7 +122,10 @@ def test_read_access_refuses_put_mkdir_and_delete_with_403(api: httpx.Client, fo
         ("DELETE", "/v1/connector/local+lake/bucket/team.jpg", {}),
     ]:
         response = api.request(method, url, **kwargs)
-        assert response.status_code == 403 and "read-only" in response.json()["error"]["message"], (method, response.text)
+        assert response.status_code == 403 and "read-only" in response.json()["error"]["message"], (
+            method,
+            response.text,
+        )
     assert (folder / "bucket" / "team.jpg").exists() and not (folder / "bucket" / "new.txt").exists()
 
 
@@ -176,7 +179,9 @@ def test_a_token_narrowed_to_a_path_prefix_sees_only_that_prefix(hub_server: Run
     org = f"narrow-{id(folder) % 100000}"
     with hub_server.client(hub_server.token(org=org)) as admin:
         add_source(admin, folder, "lake")
-        narrowed = admin.post("/v1/tokens", json={"pathPrefix": "local+lake://bucket/team/", "readOnly": True}).json()["token"]
+        narrowed = admin.post("/v1/tokens", json={"pathPrefix": "local+lake://bucket/team/", "readOnly": True}).json()[
+            "token"
+        ]
     with hub_server.client(narrowed) as client:
         assert client.get("/v1/connector/local+lake/bucket/team/a.csv").status_code == 200
         assert client.get("/v1/connector/local+lake/bucket/payroll.csv").status_code == 403
@@ -212,14 +217,20 @@ def test_a_client_disconnect_mid_upload_leaves_no_file(hub_server: RunningHub, a
 
     deadline = time.time() + 10
     while time.time() < deadline:
-        leftovers = [p.name for p in (folder / "bucket").iterdir() if p.name.startswith(".headwater-partial-") or p.name == "cut.bin"]
+        leftovers = [
+            p.name
+            for p in (folder / "bucket").iterdir()
+            if p.name.startswith(".headwater-partial-") or p.name == "cut.bin"
+        ]
         if not leftovers:
             break
         time.sleep(0.1)
     assert leftovers == []
 
 
-def test_a_temporary_bucket_takes_writes_lists_signed_links_and_refuses_reads(api: httpx.Client, hub_server: RunningHub) -> None:
+def test_a_temporary_bucket_takes_writes_lists_signed_links_and_refuses_reads(
+    api: httpx.Client, hub_server: RunningHub
+) -> None:
     source = api.post("/v1/sources", json={"protocol": "bucket", "label": "results"}).json()
     assert source["access"] == "read-write" and source["capabilities"] == {"input": False, "output": True}
     assert api.put("/v1/connector/bucket+results/out/part-0.csv", content=b"a,b\n").status_code == 200

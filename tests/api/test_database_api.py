@@ -27,15 +27,21 @@ def orders(pg_db: ScratchDatabase) -> Iterator[str]:
     """A table `orders_*` and a table `secret_*` in the public schema; yields the suffix."""
     suffix = uuid.uuid4().hex[:8]
     with pg_connect(pg_db) as conn:
-        conn.execute(f"CREATE TABLE orders_{suffix} (id int PRIMARY KEY, item text, price numeric(8,2), at timestamptz)")
-        conn.execute(f"INSERT INTO orders_{suffix} SELECT g, 'item ' || g, g * 1.5, '2024-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 50) g")
+        conn.execute(
+            f"CREATE TABLE orders_{suffix} (id int PRIMARY KEY, item text, price numeric(8,2), at timestamptz)"
+        )
+        conn.execute(
+            f"INSERT INTO orders_{suffix} SELECT g, 'item ' || g, g * 1.5, '2024-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 50) g"
+        )
         conn.execute(f"CREATE TABLE secret_{suffix} (salary int)")
     yield suffix
     with pg_connect(pg_db) as conn:
         conn.execute(f"DROP TABLE IF EXISTS orders_{suffix}, secret_{suffix}")
 
 
-def add_database(api: httpx.Client, db: ScratchDatabase, label: str, password: str | None = None, **fields: object) -> dict[str, object]:
+def add_database(
+    api: httpx.Client, db: ScratchDatabase, label: str, password: str | None = None, **fields: object
+) -> dict[str, object]:
     secret = f"db-{label}"
     api.post(
         "/v1/secrets",
@@ -67,7 +73,11 @@ def test_a_postgres_source_is_healthy_and_browsable(api: httpx.Client, pg_db: Sc
     files = [f["filename"] for f in api.get("/v1/connector/postgres+pg/public/").json()["files"]]
     assert f"orders_{orders}.parquet" in files
     head = api.head(f"/v1/connector/postgres+pg/public/orders_{orders}.csv")
-    assert head.status_code == 200 and head.headers["content-type"].startswith("text/csv") and head.headers["x-data-type"] == "file"
+    assert (
+        head.status_code == 200
+        and head.headers["content-type"].startswith("text/csv")
+        and head.headers["x-data-type"] == "file"
+    )
     described = api.get(f"/v1/connector/postgres+pg/public/orders_{orders}").json()
     assert [c["name"] for c in described["columns"]] == ["id", "item", "price", "at"]
 
@@ -120,11 +130,17 @@ def test_path_restrictions_bound_tables_and_queries(api: httpx.Client, pg_db: Sc
     assert query.status_code == 403 and "whole connection" in query.json()["error"]["message"]
 
 
-def test_queries_stream_read_only(api: httpx.Client, sqlite_hub: RunningHub, pg_db: ScratchDatabase, orders: str) -> None:
+def test_queries_stream_read_only(
+    api: httpx.Client, sqlite_hub: RunningHub, pg_db: ScratchDatabase, orders: str
+) -> None:
     add_database(api, pg_db, "pg", access="read-write")
     url = "/v1/connector/postgres+pg/-/query"
     ok = api.post(url, json={"sql": f"SELECT id, price FROM orders_{orders} ORDER BY id", "format": "csv", "limit": 2})
-    assert ok.status_code == 200 and ok.text == '"id","price"\n1,1.50\n2,3.00\n' and ok.headers["content-type"].startswith("text/csv")
+    assert (
+        ok.status_code == 200
+        and ok.text == '"id","price"\n1,1.50\n2,3.00\n'
+        and ok.headers["content-type"].startswith("text/csv")
+    )
     parquet = api.post(url, json={"sql": f"SELECT count(*) AS n FROM orders_{orders}", "format": "parquet"})
     assert pq.read_table(io.BytesIO(parquet.content)).column("n").to_pylist() == [50]
     assert api.post(url, json={"sql": f"DELETE FROM orders_{orders}"}).status_code == 403
@@ -136,7 +152,9 @@ def test_queries_stream_read_only(api: httpx.Client, sqlite_hub: RunningHub, pg_
         assert stranger.post(url, json={"sql": "SELECT 1"}).status_code == 404
 
 
-def test_failed_checks_are_classified_without_leaking_the_password(sqlite_hub: RunningHub, pg_db: ScratchDatabase, mysql_db: ScratchDatabase) -> None:
+def test_failed_checks_are_classified_without_leaking_the_password(
+    sqlite_hub: RunningHub, pg_db: ScratchDatabase, mysql_db: ScratchDatabase
+) -> None:
     start_transcript, start_logs = len(sqlite_hub.transcript), len(sqlite_hub.logs.lines)
     wrong = f"wrong-{uuid.uuid4().hex}"
     with sqlite_hub.client(sqlite_hub.token()) as api:
@@ -170,7 +188,9 @@ def test_credentials_from_env_references(api: httpx.Client, pg_db: ScratchDataba
         "database": pg_db.name,
         "credentials": {"accessKey": {"envKey": "DB_USER"}, "secretKey": {"envKey": "DB_PASSWORD"}},
     }
-    source = api.post("/v1/sources", json={"protocol": "postgres", "label": "env", "params": params, "envSecretIds": ["env"]}).json()
+    source = api.post(
+        "/v1/sources", json={"protocol": "postgres", "label": "env", "params": params, "envSecretIds": ["env"]}
+    ).json()
     assert state_after_test(api, source)["code"] == "100"
 
 
@@ -184,12 +204,25 @@ def test_a_mysql_source_streams_and_loads(api: httpx.Client, mysql_db: ScratchDa
     assert api.get(url + ".jsonl").text == '{"id":1,"label":"a"}\n{"id":2,"label":null}\n'
     too_long = api.put(url + ".csv", content=b"id,label\n3,b\n4,this is far too long\n")
     assert too_long.status_code == 400 and "line 3" in too_long.json()["error"]["message"]
-    query = api.post("/v1/connector/mysql+my/-/query", json={"sql": f"SELECT COUNT(*) AS n FROM `{mysql_db.name}`.`{name}`"})
+    query = api.post(
+        "/v1/connector/mysql+my/-/query", json={"sql": f"SELECT COUNT(*) AS n FROM `{mysql_db.name}`.`{name}`"}
+    )
     assert query.json() == {"n": 2}
 
 
 def test_a_synthetic_source_is_deterministic_and_input_only(api: httpx.Client) -> None:
-    params = {"datasets": {"events": {"rows": 5000, "seed": 9, "columns": [{"name": "kind", "type": "category", "choices": ["a", "b"]}, {"name": "at", "type": "timestamp"}]}}}
+    params = {
+        "datasets": {
+            "events": {
+                "rows": 5000,
+                "seed": 9,
+                "columns": [
+                    {"name": "kind", "type": "category", "choices": ["a", "b"]},
+                    {"name": "at", "type": "timestamp"},
+                ],
+            }
+        }
+    }
     source = api.post("/v1/sources", json={"protocol": "synthetic", "label": "gen", "params": params}).json()
     assert state_after_test(api, source)["code"] == "100"
     files = [f["filename"] for f in api.get("/v1/connector/synthetic+gen/").json()["files"]]
@@ -200,17 +233,29 @@ def test_a_synthetic_source_is_deterministic_and_input_only(api: httpx.Client) -
     assert len(api.get("/v1/connector/synthetic+gen/events.csv", params={"limit": "3"}).text.splitlines()) == 4
     assert api.put("/v1/connector/synthetic+gen/events.csv", content=b"x").status_code == 405
     assert api.post("/v1/connector/synthetic+gen/-/query", json={"sql": "SELECT 1"}).status_code == 405
-    bad = api.post("/v1/sources", json={"protocol": "synthetic", "label": "bad", "params": {"datasets": {"d": {"rows": 1, "columns": [{"name": "c", "type": "category"}]}}}})
+    bad = api.post(
+        "/v1/sources",
+        json={
+            "protocol": "synthetic",
+            "label": "bad",
+            "params": {"datasets": {"d": {"rows": 1, "columns": [{"name": "c", "type": "category"}]}}},
+        },
+    )
     assert bad.status_code == 400
     kinds = {k["kind"]: k for k in api.get("/v1/connectors").json()["connectors"]}
     assert {"postgres", "mysql", "synthetic"} <= set(kinds) and not kinds["synthetic"]["output"]
-    assert "datasets" in kinds["synthetic"]["paramsSchema"]["properties"] and "sslmode" in kinds["postgres"]["paramsSchema"]["properties"]
+    assert (
+        "datasets" in kinds["synthetic"]["paramsSchema"]["properties"]
+        and "sslmode" in kinds["postgres"]["paramsSchema"]["properties"]
+    )
 
 
 def test_a_client_that_disconnects_stops_the_export(api: httpx.Client, pg_db: ScratchDatabase) -> None:
     name = f"big_{uuid.uuid4().hex[:6]}"
     with pg_connect(pg_db) as conn:
-        conn.execute(f"CREATE TABLE {name} AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 400000) g")
+        conn.execute(
+            f"CREATE TABLE {name} AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 400000) g"
+        )
     add_database(api, pg_db, "pg")
     try:
         with api.stream("GET", f"/v1/connector/postgres+pg/public/{name}.jsonl") as response:
@@ -220,7 +265,8 @@ def test_a_client_that_disconnects_stops_the_export(api: httpx.Client, pg_db: Sc
         while True:
             with pg_connect(pg_db) as conn:
                 active = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'headwater' AND datname = %s", (pg_db.name,)
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'headwater' AND datname = %s",
+                    (pg_db.name,),
                 ).fetchone()
             if active == (0,) or time.monotonic() > deadline:
                 break

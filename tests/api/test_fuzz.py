@@ -31,7 +31,10 @@ def fuzz_token(sqlite_hub: RunningHub, tmp_path_factory: pytest.TempPathFactory)
     (folder / "f.txt").write_text("x")
     with sqlite_hub.client(token) as api:
         api.post("/v1/secrets", json={"id": "fuzz", "secretType": "generic", "secretKey": "fuzz-value"})
-        api.post("/v1/sources", json={"protocol": "local", "label": "fuzz", "params": {"path": str(folder)}, "access": "read-write"})
+        api.post(
+            "/v1/sources",
+            json={"protocol": "local", "label": "fuzz", "params": {"path": str(folder)}, "access": "read-write"},
+        )
         api.post("/v1/systems", json={"name": "fuzz"})
     return token
 

@@ -31,7 +31,9 @@ def test_a_hub_whose_store_is_not_at_its_migrations_head_is_live_but_not_ready(t
     (head,) = head_revisions()
     try:
         with running.hub.store.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))  # as if this hub were newer than its store
+            conn.execute(
+                text("UPDATE alembic_version SET version_num = '0001'")
+            )  # as if this hub were newer than its store
         with running.client() as client:
             ready = client.get("/healthz/ready")
             assert ready.status_code == 503
@@ -96,9 +98,22 @@ def test_openapi_describes_every_route_with_its_models(hub_server: RunningHub) -
     with hub_server.client() as client:
         spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for route in ["/v1/secrets", "/v1/secrets/{secret_id}", "/v1/sources", "/v1/sources/{source_id}/test", "/v1/systems",
-                  "/v1/systems/{system_id}/sources/{source_id}", "/v1/connectors", "/v1/tokens", "/v1/me", "/healthz", "/healthz/live", "/healthz/ready",
-                  "/v1/connector/{connection}/{path}", "/v1/data/{path}"]:
+    for route in [
+        "/v1/secrets",
+        "/v1/secrets/{secret_id}",
+        "/v1/sources",
+        "/v1/sources/{source_id}/test",
+        "/v1/systems",
+        "/v1/systems/{system_id}/sources/{source_id}",
+        "/v1/connectors",
+        "/v1/tokens",
+        "/v1/me",
+        "/healthz",
+        "/healthz/live",
+        "/healthz/ready",
+        "/v1/connector/{connection}/{path}",
+        "/v1/data/{path}",
+    ]:
         assert route in paths, route
     schemas = spec["components"]["schemas"]
     for model in ["SecretIn", "SecretOut", "SourceIn", "SourceOut", "SystemOut", "KindOut"]:
@@ -121,7 +136,11 @@ def test_a_hub_whose_object_store_is_unreachable_is_live_but_not_ready_and_names
         with running.client() as client:
             ready = client.get("/healthz/ready")
             assert ready.status_code == 503
-            assert ready.json()["checks"] == {"store": "ok", "migrations": "ok", "storage": "the hub's storage cannot be reached"}
+            assert ready.json()["checks"] == {
+                "store": "ok",
+                "migrations": "ok",
+                "storage": "the hub's storage cannot be reached",
+            }
             for private in (endpoint, "hub-data", "operator-secret-value"):
                 assert private not in ready.text
             assert client.get("/healthz/live").status_code == 200

@@ -56,12 +56,16 @@ def test_each_schema_names_exactly_the_params_its_block_accepts(block: catalog.B
             check(block.name, missing)
 
 
-def test_the_catalog_route_serves_the_blocks_and_the_job_requests_schema(sqlite_hub: RunningHub, tmp_path: Path) -> None:
+def test_the_catalog_route_serves_the_blocks_and_the_job_requests_schema(
+    sqlite_hub: RunningHub, tmp_path: Path
+) -> None:
     token = sqlite_hub.token()
     with sqlite_hub.client(token) as api:
         body = api.get("/v1/jobs/catalog").json()
         assert [a["name"] for a in body["apps"]] == ["copy", "convert", "python"]
-        assert {"source", "destination", "app", "partitioner", "assembler", "params"} <= set(body["requestSchema"]["properties"])
+        assert {"source", "destination", "app", "partitioner", "assembler", "params"} <= set(
+            body["requestSchema"]["properties"]
+        )
         rows = next(p for p in body["partitioners"] if p["name"] == "rows")
         assert rows["paramsSchema"]["required"] == ["rows"] and rows["title"] and rows["description"]
 
@@ -69,11 +73,29 @@ def test_the_catalog_route_serves_the_blocks_and_the_job_requests_schema(sqlite_
         (tmp_path / "in").mkdir()
         (tmp_path / "in" / "a.csv").write_text("a\n1\n")
         for label in ("in", "out"):
-            made = api.post("/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(tmp_path / "in")}, "access": "read-write"})
+            made = api.post(
+                "/v1/sources",
+                json={
+                    "protocol": "local",
+                    "label": label,
+                    "params": {"path": str(tmp_path / "in")},
+                    "access": "read-write",
+                },
+            )
             assert made.status_code == 201, made.text
-        job = api.post("/v1/jobs", json={
-            "source": "local+in://*.csv", "destination": "local+out://converted/", "app": "convert", "partitioner": "rows",
-            "assembler": "concatenate", "params": {"app": SAMPLES["convert"], "partitioner": SAMPLES["rows"] | {"format": "csv"},
-                                                   "assembler": {"name": "all.parquet"}},
-        })
+        job = api.post(
+            "/v1/jobs",
+            json={
+                "source": "local+in://*.csv",
+                "destination": "local+out://converted/",
+                "app": "convert",
+                "partitioner": "rows",
+                "assembler": "concatenate",
+                "params": {
+                    "app": SAMPLES["convert"],
+                    "partitioner": SAMPLES["rows"] | {"format": "csv"},
+                    "assembler": {"name": "all.parquet"},
+                },
+            },
+        )
         assert job.status_code == 201, job.text

@@ -38,8 +38,14 @@ def test_lifecycle_states_progress_results_and_logs(jobs_api: httpx.Client, fold
     dst = local_source(jobs_api, folders / "out")
     created = create_job(jobs_api, f"{src}://*.csv", f"{dst}://copies/", name="nightly")
     assert created["state"] == "new" and list(created["stateTimestamps"]) == ["new"]
-    assert created["progress"] == {"partitionsDone": 0, "partitionsTotal": 0, "partitionsFailed": 0,
-                                   "partitionsRunning": 0, "bytesIn": 0, "bytesOut": 0}
+    assert created["progress"] == {
+        "partitionsDone": 0,
+        "partitionsTotal": 0,
+        "partitionsFailed": 0,
+        "partitionsRunning": 0,
+        "bytesIn": 0,
+        "bytesOut": 0,
+    }
     assert created["params"] == {"app": {"verify": "size"}, "partitioner": {}, "assembler": {}}
     job_id = created["id"]
     early = jobs_api.get(f"/v1/jobs/{job_id}/results")
@@ -51,7 +57,9 @@ def test_lifecycle_states_progress_results_and_logs(jobs_api: httpx.Client, fold
     assert done["state"] == "complete", done["errorMessage"]
     assert list(done["stateTimestamps"]) == ["new", "ready", "partitioning", "running", "assembling", "complete"]
     assert done["progress"]["partitionsDone"] == done["progress"]["partitionsTotal"] == 3
-    assert done["progress"]["bytesIn"] == done["progress"]["bytesOut"] == sum(len(f"a,b\n{i},{i * 2}\n") for i in range(3))
+    assert (
+        done["progress"]["bytesIn"] == done["progress"]["bytesOut"] == sum(len(f"a,b\n{i},{i * 2}\n") for i in range(3))
+    )
     assert files_under(folders / "out") == {f"copies/{i}.csv": f"a,b\n{i},{i * 2}\n".encode() for i in range(3)}
 
     results = jobs_api.get(f"/v1/jobs/{job_id}/results").json()["results"]
@@ -95,8 +103,16 @@ def test_destinations_the_job_could_not_write_are_refused_at_create(jobs_api: ht
 
     refusal(jobs_api, 403, "read-only", source=f"{src}://*.csv", destination=f"{readonly}://out/")
     refusal(jobs_api, 405, "input-only", source=f"{src}://*.csv", destination=f"synthetic+{synthetic}://out/")
-    refusal(jobs_api, 403, "outside the path restrictions", source=f"{src}://*.csv", destination=f"{fenced}://elsewhere/")
-    refusal(jobs_api, 403, "outside the path restrictions", source=f"{fenced}://elsewhere/*.csv", destination=f"{readonly}://x/")
+    refusal(
+        jobs_api, 403, "outside the path restrictions", source=f"{src}://*.csv", destination=f"{fenced}://elsewhere/"
+    )
+    refusal(
+        jobs_api,
+        403,
+        "outside the path restrictions",
+        source=f"{fenced}://elsewhere/*.csv",
+        destination=f"{readonly}://x/",
+    )
     refusal(jobs_api, 404, "no connection", source=f"{src}://*.csv", destination="local+nope://out/")
     ok = jobs_api.post("/v1/jobs", json={"source": f"{src}://*.csv", "destination": f"{fenced}://allowed/"})
     assert ok.status_code == 201, ok.text
@@ -105,12 +121,17 @@ def test_destinations_the_job_could_not_write_are_refused_at_create(jobs_api: ht
 def test_an_output_only_kind_is_refused_as_a_source(jobs_api: httpx.Client, folders: Path) -> None:
     pytest.importorskip("headwater.connectors.hosted_kinds")
     bucket = f"tmp{uuid.uuid4().hex[:6]}"
-    assert jobs_api.post("/v1/sources", json={"protocol": "bucket", "label": bucket, "access": "read-write"}).status_code == 201
+    assert (
+        jobs_api.post("/v1/sources", json={"protocol": "bucket", "label": bucket, "access": "read-write"}).status_code
+        == 201
+    )
     dst = local_source(jobs_api, folders / "out")
     refusal(jobs_api, 405, "output-only", source=f"bucket+{bucket}://x/*.csv", destination=f"{dst}://")
 
 
-def test_a_narrowed_token_cannot_give_a_job_more_than_it_has(hub_server: RunningHub, jobs_api: httpx.Client, folders: Path) -> None:
+def test_a_narrowed_token_cannot_give_a_job_more_than_it_has(
+    hub_server: RunningHub, jobs_api: httpx.Client, folders: Path
+) -> None:
     src = local_source(jobs_api, folders / "in", access="read")
     dst = local_source(jobs_api, folders / "out")
     org = jobs_api.get("/v1/me").json()["organization"]
@@ -150,7 +171,9 @@ def test_a_narrowed_token_cannot_give_a_job_more_than_it_has(hub_server: Running
         ({"assembler": "zip", "params": {"assembler": {"name": "a/b.zip"}}}, "file name"),
     ],
 )
-def test_malformed_jobs_are_refused_with_400(jobs_api: httpx.Client, folders: Path, change: dict[str, object], words: str) -> None:
+def test_malformed_jobs_are_refused_with_400(
+    jobs_api: httpx.Client, folders: Path, change: dict[str, object], words: str
+) -> None:
     src = local_source(jobs_api, folders / "in", access="read")
     dst = local_source(jobs_api, folders / "out")
     body: dict[str, object] = {"source": f"{src}://*.csv", "destination": f"{dst}://out/", **change}
@@ -162,7 +185,10 @@ def test_overlapping_source_and_destination_are_refused(jobs_api: httpx.Client, 
     refusal(jobs_api, 400, "overlaps", source=f"{both}://", destination=f"{both}://copies/")
     refusal(jobs_api, 400, "overlaps", source=f"{both}://*.csv", destination=f"{both}://")
     refusal(jobs_api, 400, "overlaps", source=f"{both}://keep/x.csv", destination=f"{both}://keep/")
-    assert jobs_api.post("/v1/jobs", json={"source": f"{both}://*.csv", "destination": f"{both}://copies/"}).status_code == 201
+    assert (
+        jobs_api.post("/v1/jobs", json={"source": f"{both}://*.csv", "destination": f"{both}://copies/"}).status_code
+        == 201
+    )
 
 
 def test_another_organization_sees_no_job(hub_server: RunningHub, jobs_api: httpx.Client, folders: Path) -> None:
@@ -170,7 +196,14 @@ def test_another_organization_sees_no_job(hub_server: RunningHub, jobs_api: http
     dst = local_source(jobs_api, folders / "out")
     job = create_job(jobs_api, f"{src}://*.csv", f"{dst}://out/")
     with hub_server.client(hub_server.token()) as stranger:
-        for method, path in [("GET", ""), ("POST", "/run"), ("POST", "/cancel"), ("GET", "/results"), ("GET", "/logs"), ("DELETE", "")]:
+        for method, path in [
+            ("GET", ""),
+            ("POST", "/run"),
+            ("POST", "/cancel"),
+            ("GET", "/results"),
+            ("GET", "/logs"),
+            ("DELETE", ""),
+        ]:
             response = stranger.request(method, f"/v1/jobs/{job['id']}{path}")
             assert response.status_code == 404, (method, path, response.text)
         assert stranger.get("/v1/jobs").json()["jobs"] == []

@@ -46,11 +46,29 @@ def filled_bucket(seaweedfs: SeaweedFS) -> str:
 
 def s3_source(client: httpx.Client, seaweedfs: SeaweedFS, bucket: str) -> str:
     secret = f"sw{uuid.uuid4().hex[:6]}"
-    assert client.post("/v1/secrets", json={"id": secret, "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                            "secretKey": seaweedfs.rw.secret_key}).status_code == 201
+    assert (
+        client.post(
+            "/v1/secrets",
+            json={
+                "id": secret,
+                "secretType": "s3",
+                "accessKey": seaweedfs.rw.access_key,
+                "secretKey": seaweedfs.rw.secret_key,
+            },
+        ).status_code
+        == 201
+    )
     label = f"lake{uuid.uuid4().hex[:6]}"
-    made = client.post("/v1/sources", json={"protocol": "s3", "label": label, "access": "read", "secretId": secret,
-                                            "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket}})
+    made = client.post(
+        "/v1/sources",
+        json={
+            "protocol": "s3",
+            "label": label,
+            "access": "read",
+            "secretId": secret,
+            "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket},
+        },
+    )
     assert made.status_code == 201, made.text
     return label
 
@@ -70,8 +88,10 @@ def pages(client: httpx.Client, url: str, limit: int | None) -> list[dict[str, o
             return found
 
 
-@pytest.mark.parametrize(("limit", "sizes"), [(None, [1000, 1000, 301]), (1000, [1000, 1000, 301]), (1100, [1100, 1100, 101]),
-                                              (2301, [2301]), (10000, [2301])])
+@pytest.mark.parametrize(
+    ("limit", "sizes"),
+    [(None, [1000, 1000, 301]), (1000, [1000, 1000, 301]), (1100, [1100, 1100, 101]), (2301, [2301]), (10000, [2301])],
+)
 def test_s3_pages_hold_the_asked_number_of_entries_and_resume_at_the_marker(
     client: httpx.Client, seaweedfs: SeaweedFS, filled_bucket: str, limit: int | None, sizes: list[int]
 ) -> None:
@@ -94,7 +114,9 @@ def test_local_pages_take_a_limit_and_refuse_one_out_of_bounds(client: httpx.Cli
         assert refused.status_code == 400 and "limit" in refused.json()["error"]["message"]
 
 
-def test_a_listing_streams_as_the_backend_yields_it(client: httpx.Client, seaweedfs: SeaweedFS, filled_bucket: str) -> None:
+def test_a_listing_streams_as_the_backend_yields_it(
+    client: httpx.Client, seaweedfs: SeaweedFS, filled_bucket: str
+) -> None:
     label = s3_source(client, seaweedfs, filled_bucket)
     with client.stream("GET", f"/v1/connector/s3+{label}/many", params={"limit": 10000}) as response:
         assert response.status_code == 200 and response.headers["x-data-type"] == "directory"
@@ -104,7 +126,9 @@ def test_a_listing_streams_as_the_backend_yields_it(client: httpx.Client, seawee
     assert len(httpx.Response(200, content=body).json()["files"]) == OBJECTS
 
 
-def test_the_sdk_and_fsspec_list_a_big_folder_in_one_request(sqlite_hub: RunningHub, seaweedfs: SeaweedFS, filled_bucket: str) -> None:
+def test_the_sdk_and_fsspec_list_a_big_folder_in_one_request(
+    sqlite_hub: RunningHub, seaweedfs: SeaweedFS, filled_bucket: str
+) -> None:
     token = sqlite_hub.token()
     with sqlite_hub.client(token) as api:
         label = s3_source(api, seaweedfs, filled_bucket)

@@ -18,13 +18,25 @@ def test_rotation_reencrypts_every_secret_and_they_stay_usable(tmp_path: Path) -
         token = running.token()
         with running.client(token) as api:
             for i in range(5):
-                api.post("/v1/secrets", json={"id": f"s{i}", "secretType": "generic", "values": {"DISK": str(tmp_path)}}).raise_for_status()
-            source = api.post("/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": {"envKey": "DISK"}}, "envSecretIds": ["s3"]}).json()
+                api.post(
+                    "/v1/secrets", json={"id": f"s{i}", "secretType": "generic", "values": {"DISK": str(tmp_path)}}
+                ).raise_for_status()
+            source = api.post(
+                "/v1/sources",
+                json={
+                    "protocol": "local",
+                    "label": "disk",
+                    "params": {"path": {"envKey": "DISK"}},
+                    "envSecretIds": ["s3"],
+                },
+            ).json()
             old_key = running.hub.vault.keyring.primary
             count = secrets_service.rotate_master_key(running.hub.store, running.hub.vault)
             assert count == 5
             assert running.hub.vault.keyring.primary != old_key
-            assert Keyring.parse(running.hub.settings.master_key_file.read_text()).keys == [running.hub.vault.keyring.primary]
+            assert Keyring.parse(running.hub.settings.master_key_file.read_text()).keys == [
+                running.hub.vault.keyring.primary
+            ]
             assert api.post(f"/v1/sources/{source['id']}/test").json()["state"]["code"] == "100"
             with running.hub.store.session() as session:
                 for secret in session.scalars(select(Secret)):
@@ -37,14 +49,32 @@ def test_rotation_reencrypts_every_secret_and_they_stay_usable(tmp_path: Path) -
 def test_a_ciphertext_copied_to_another_secrets_row_fails_to_decrypt(hub_server: RunningHub, tmp_path: Path) -> None:
     token = hub_server.token()
     with hub_server.client(token) as api:
-        api.post("/v1/secrets", json={"id": "victim", "secretType": "generic", "values": {"DISK": str(tmp_path)}}).raise_for_status()
-        api.post("/v1/secrets", json={"id": "thief", "secretType": "generic", "values": {"DISK": "/nowhere"}}).raise_for_status()
+        api.post(
+            "/v1/secrets", json={"id": "victim", "secretType": "generic", "values": {"DISK": str(tmp_path)}}
+        ).raise_for_status()
+        api.post(
+            "/v1/secrets", json={"id": "thief", "secretType": "generic", "values": {"DISK": "/nowhere"}}
+        ).raise_for_status()
         with hub_server.hub.store.session() as session:
-            victim = session.scalar(select(Secret).where(Secret.secret_id == "victim").order_by(Secret.created_at.desc()))
+            victim = session.scalar(
+                select(Secret).where(Secret.secret_id == "victim").order_by(Secret.created_at.desc())
+            )
             assert victim is not None
             org_id = victim.org_id
-            session.execute(update(Secret).where(Secret.org_id == org_id, Secret.secret_id == "thief").values(ciphertext=victim.ciphertext))
-        source = api.post("/v1/sources", json={"protocol": "local", "label": "moved", "params": {"path": {"envKey": "DISK"}}, "envSecretIds": ["thief"]}).json()
+            session.execute(
+                update(Secret)
+                .where(Secret.org_id == org_id, Secret.secret_id == "thief")
+                .values(ciphertext=victim.ciphertext)
+            )
+        source = api.post(
+            "/v1/sources",
+            json={
+                "protocol": "local",
+                "label": "moved",
+                "params": {"path": {"envKey": "DISK"}},
+                "envSecretIds": ["thief"],
+            },
+        ).json()
         tested = api.post(f"/v1/sources/{source['id']}/test")
         assert tested.status_code == 200
         state = tested.json()["state"]
@@ -72,17 +102,42 @@ def test_the_rotation_steps_for_replicas_keep_every_secret_readable_on_every_rep
     first = start("r1", old)
     token = first.token()
     with first.client(token) as api:
-        api.post("/v1/secrets", json={"id": "before", "secretType": "generic", "values": {"DISK": str(disk)}}).raise_for_status()
-        sources = [api.post("/v1/sources", json={"protocol": "local", "label": "before", "params": {"path": {"envKey": "DISK"}},
-                                                 "envSecretIds": ["before"]}).json()["id"]]
+        api.post(
+            "/v1/secrets", json={"id": "before", "secretType": "generic", "values": {"DISK": str(disk)}}
+        ).raise_for_status()
+        sources = [
+            api.post(
+                "/v1/sources",
+                json={
+                    "protocol": "local",
+                    "label": "before",
+                    "params": {"path": {"envKey": "DISK"}},
+                    "envSecretIds": ["before"],
+                },
+            ).json()["id"]
+        ]
     first.stop()
-    steps = [start("r1-step2", f"{old},{new}"), start("r2-step3", f"{new},{old}")]  # one replica restarted ahead of the other
+    steps = [
+        start("r1-step2", f"{old},{new}"),
+        start("r2-step3", f"{new},{old}"),
+    ]  # one replica restarted ahead of the other
     try:
         for i, replica in enumerate(steps):
             with replica.client(token) as api:
-                api.post("/v1/secrets", json={"id": f"s{i}", "secretType": "generic", "values": {"DISK": str(disk)}}).raise_for_status()
-                sources.append(api.post("/v1/sources", json={"protocol": "local", "label": f"l{i}", "params": {"path": {"envKey": "DISK"}},
-                                                             "envSecretIds": [f"s{i}"]}).json()["id"])
+                api.post(
+                    "/v1/secrets", json={"id": f"s{i}", "secretType": "generic", "values": {"DISK": str(disk)}}
+                ).raise_for_status()
+                sources.append(
+                    api.post(
+                        "/v1/sources",
+                        json={
+                            "protocol": "local",
+                            "label": f"l{i}",
+                            "params": {"path": {"envKey": "DISK"}},
+                            "envSecretIds": [f"s{i}"],
+                        },
+                    ).json()["id"]
+                )
         for replica in steps:
             usable(replica, token, sources)  # each reads what the other sealed
         rotating = Vault(Keyring.parse(f"{new},{old}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from headwater.connectors.hosted_kinds import ORPHAN_GRACE, UPLOAD_TTL
@@ -16,7 +16,9 @@ def _meta(data_dir: Path, upload: dict[str, object]) -> Path:
     return next(data_dir.glob(f"uploads/*/{upload['uploadId']}/meta.json"))
 
 
-def test_a_starting_hub_purges_abandoned_uploads_and_the_files_of_deleted_sources_but_keeps_live_ones(tmp_path: Path) -> None:
+def test_a_starting_hub_purges_abandoned_uploads_and_the_files_of_deleted_sources_but_keeps_live_ones(
+    tmp_path: Path,
+) -> None:
     first = start_hub(tmp_path)
     try:
         token = first.token()
@@ -29,7 +31,7 @@ def test_a_starting_hub_purges_abandoned_uploads_and_the_files_of_deleted_source
     finally:
         first.stop()
 
-    long_ago = datetime.now(timezone.utc) - UPLOAD_TTL - timedelta(hours=1)
+    long_ago = datetime.now(UTC) - UPLOAD_TTL - timedelta(hours=1)
     meta = _meta(tmp_path, abandoned)
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "created_at": long_ago.isoformat()}))
     past = time.time() - ORPHAN_GRACE.total_seconds() - 60

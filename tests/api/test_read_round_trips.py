@@ -22,18 +22,33 @@ PAYLOAD = os.urandom(256 * 1024 + 3)
 
 
 @pytest.fixture
-def lake(sqlite_hub: RunningHub, seaweedfs: SeaweedFS, counted_seaweedfs: CountingForwarder) -> Iterator[tuple[httpx.Client, str]]:
+def lake(
+    sqlite_hub: RunningHub, seaweedfs: SeaweedFS, counted_seaweedfs: CountingForwarder
+) -> Iterator[tuple[httpx.Client, str]]:
     """A client of an organization with an S3 source on the counted endpoint; the bucket holds `data/blob.bin`."""
     bucket = seaweedfs.create_bucket()
     obs.put(seaweedfs.store(bucket), "data/blob.bin", PAYLOAD)
     client = sqlite_hub.client(sqlite_hub.token())
-    secret = client.post("/v1/secrets", json={"id": f"sw{uuid.uuid4().hex[:6]}", "secretType": "s3",
-                                              "accessKey": seaweedfs.rw.access_key, "secretKey": seaweedfs.rw.secret_key})
+    secret = client.post(
+        "/v1/secrets",
+        json={
+            "id": f"sw{uuid.uuid4().hex[:6]}",
+            "secretType": "s3",
+            "accessKey": seaweedfs.rw.access_key,
+            "secretKey": seaweedfs.rw.secret_key,
+        },
+    )
     assert secret.status_code == 201, secret.text
-    created = client.post("/v1/sources", json={
-        "protocol": "s3", "label": "lake", "access": "read", "secretId": secret.json()["id"],
-        "params": {"endpoint": counted_seaweedfs.url, "region": seaweedfs.region, "bucket": bucket},
-    })
+    created = client.post(
+        "/v1/sources",
+        json={
+            "protocol": "s3",
+            "label": "lake",
+            "access": "read",
+            "secretId": secret.json()["id"],
+            "params": {"endpoint": counted_seaweedfs.url, "region": seaweedfs.region, "bucket": bucket},
+        },
+    )
     assert created.status_code == 201, created.text
     counted_seaweedfs.take()
     try:
@@ -42,13 +57,17 @@ def lake(sqlite_hub: RunningHub, seaweedfs: SeaweedFS, counted_seaweedfs: Counti
         client.close()
 
 
-def test_a_whole_read_is_one_get_with_size_etag_and_modification_time(lake: tuple[httpx.Client, str], counted_seaweedfs: CountingForwarder) -> None:
+def test_a_whole_read_is_one_get_with_size_etag_and_modification_time(
+    lake: tuple[httpx.Client, str], counted_seaweedfs: CountingForwarder
+) -> None:
     client, bucket = lake
     response = client.get("/v1/connector/s3+lake/data/blob.bin")
     assert response.status_code == 200 and response.content == PAYLOAD
     assert response.headers["content-length"] == str(len(PAYLOAD))
     assert response.headers["etag"] and response.headers["last-modified"] and response.headers["x-data-type"] == "file"
-    assert [(s.method, s.path, s.range) for s in counted_seaweedfs.take()] == [("GET", f"/{bucket}/data/blob.bin", None)]
+    assert [(s.method, s.path, s.range) for s in counted_seaweedfs.take()] == [
+        ("GET", f"/{bucket}/data/blob.bin", None)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -74,7 +93,9 @@ def test_a_range_outside_the_file_is_416_with_the_size(lake: tuple[httpx.Client,
     assert response.json()["error"]["code"] == "range_not_satisfiable"
 
 
-def test_a_missing_object_is_a_clean_404_and_a_folder_is_listed(lake: tuple[httpx.Client, str], counted_seaweedfs: CountingForwarder) -> None:
+def test_a_missing_object_is_a_clean_404_and_a_folder_is_listed(
+    lake: tuple[httpx.Client, str], counted_seaweedfs: CountingForwarder
+) -> None:
     client, _ = lake
     missing = client.get("/v1/connector/s3+lake/data/nope.bin")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

@@ -13,11 +13,22 @@ def test_no_response_or_log_contains_a_secret_value(hub_server: RunningHub, tmp_
     start_transcript, start_logs = len(hub_server.transcript), len(hub_server.logs.lines)
     token = hub_server.token()
     with hub_server.client(token) as api:
-        api.post("/v1/secrets", json={"id": "main", "secretType": "s3", "accessKey": "AKREADABLE", "secretKey": VALUES[0]})
-        api.post("/v1/secrets", json={"id": "env", "secretType": "generic", "values": {"DISK": str(tmp_path), "TOKEN": VALUES[1]}})
+        api.post(
+            "/v1/secrets", json={"id": "main", "secretType": "s3", "accessKey": "AKREADABLE", "secretKey": VALUES[0]}
+        )
+        api.post(
+            "/v1/secrets",
+            json={"id": "env", "secretType": "generic", "values": {"DISK": str(tmp_path), "TOKEN": VALUES[1]}},
+        )
         source = api.post(
             "/v1/sources",
-            json={"protocol": "local", "label": "disk", "params": {"path": {"envKey": "DISK"}}, "secretId": "main", "envSecretIds": ["env"]},
+            json={
+                "protocol": "local",
+                "label": "disk",
+                "params": {"path": {"envKey": "DISK"}},
+                "secretId": "main",
+                "envSecretIds": ["env"],
+            },
         ).json()
         sid = source["id"]
         api.post(f"/v1/sources/{sid}/test")
@@ -43,7 +54,9 @@ def test_no_response_or_log_contains_a_secret_value(hub_server: RunningHub, tmp_
 def test_values_are_not_stored_in_plaintext(hub_server: RunningHub) -> None:
     token = hub_server.token()
     with hub_server.client(token) as api:
-        api.post("/v1/secrets", json={"id": "plain", "secretType": "s3", "secretKey": "plaintext-canary-55"}).raise_for_status()
+        api.post(
+            "/v1/secrets", json={"id": "plain", "secretType": "s3", "secretKey": "plaintext-canary-55"}
+        ).raise_for_status()
     from sqlalchemy import text
 
     with hub_server.hub.store.engine.connect() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -38,7 +38,9 @@ def test_aws_and_s3_types_are_the_same_family_when_filtering(api: httpx.Client) 
 
 
 def test_foundation_style_value_map_stores_keys_only(api: httpx.Client) -> None:
-    secret = make_secret(api, "kv", secretType="generic", secretKey=None, values={"S3_ACCESS_KEY": "a1", "S3_SECRET_KEY": "b2"})
+    secret = make_secret(
+        api, "kv", secretType="generic", secretKey=None, values={"S3_ACCESS_KEY": "a1", "S3_SECRET_KEY": "b2"}
+    )
     assert secret["valueKeys"] == ["S3_ACCESS_KEY", "S3_SECRET_KEY"]
 
 
@@ -62,18 +64,20 @@ def test_delete_then_get_is_404(api: httpx.Client) -> None:
 
 
 def test_expired_secret_is_listed_marked_and_can_be_replaced(api: httpx.Client) -> None:
-    past = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     make_secret(api, expiresAt=past)
     listed = api.get("/v1/secrets").json()["secrets"][0]
     assert listed["expired"] is True
-    future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     replaced = api.put("/v1/secrets/s3-key", json={"expiresAt": future, "secretKey": "fresh"}).json()
     assert replaced["expired"] is False
 
 
 def test_deleting_a_secret_in_use_is_refused_naming_the_sources(api: httpx.Client, tmp_path: object) -> None:
     make_secret(api, "db", secretType="generic")
-    created = api.post("/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": str(tmp_path)}, "secretId": "db"})
+    created = api.post(
+        "/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": str(tmp_path)}, "secretId": "db"}
+    )
     assert created.status_code == 201, created.text
     response = api.delete("/v1/secrets/db")
     assert response.status_code == 409

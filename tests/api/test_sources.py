@@ -19,7 +19,13 @@ def local_source(api: httpx.Client, path: Path, label: str = "disk", **fields: o
 
 def test_a_complete_source_starts_configured_not_tested(api: httpx.Client, tmp_path: Path) -> None:
     source = local_source(api, tmp_path)
-    assert source["state"] == {"code": "002", "reason": "Configured, not tested.", "healthy": False, "checkedAt": None, "latencyMs": None}
+    assert source["state"] == {
+        "code": "002",
+        "reason": "Configured, not tested.",
+        "healthy": False,
+        "checkedAt": None,
+        "latencyMs": None,
+    }
     assert source["access"] == "read" and source["pathRestrictions"] == ["*"]
     assert source["address"] == "local+disk://"
     assert source["urn"].endswith(source["id"])
@@ -61,10 +67,17 @@ def test_a_failed_check_records_the_reason_and_changes_no_configuration(api: htt
 
 
 def test_a_source_with_an_expired_secret_fails_its_check_naming_the_secret(api: httpx.Client, tmp_path: Path) -> None:
-    api.post("/v1/secrets", json={"id": "old", "secretType": "generic", "secretKey": "v", "expiresAt": "2001-01-01T00:00:00Z"})
+    api.post(
+        "/v1/secrets",
+        json={"id": "old", "secretType": "generic", "secretKey": "v", "expiresAt": "2001-01-01T00:00:00Z"},
+    )
     source = local_source(api, tmp_path, secretId="old")
     tested = api.post(f"/v1/sources/{source['id']}/test").json()
-    assert tested["state"]["code"] == "307" and "'old'" in tested["state"]["reason"] and "2001-01-01" in tested["state"]["reason"]
+    assert (
+        tested["state"]["code"] == "307"
+        and "'old'" in tested["state"]["reason"]
+        and "2001-01-01" in tested["state"]["reason"]
+    )
 
 
 def test_labels_are_unique_per_organization_and_protocol(api: httpx.Client, tmp_path: Path) -> None:
@@ -74,21 +87,29 @@ def test_labels_are_unique_per_organization_and_protocol(api: httpx.Client, tmp_
 
 
 def test_unknown_params_are_refused_naming_the_field(api: httpx.Client, tmp_path: Path) -> None:
-    response = api.post("/v1/sources", json={"protocol": "local", "label": "x", "params": {"path": str(tmp_path), "colour": "red"}})
+    response = api.post(
+        "/v1/sources", json={"protocol": "local", "label": "x", "params": {"path": str(tmp_path), "colour": "red"}}
+    )
     assert response.status_code == 400 and "params.colour" in response.json()["error"]["message"]
 
 
 def test_only_admins_create_local_sources(hub_server: RunningHub, tmp_path: Path) -> None:
     token = hub_server.token(admin=False)
     with hub_server.client(token) as client:
-        response = client.post("/v1/sources", json={"protocol": "local", "label": "x", "params": {"path": str(tmp_path)}})
+        response = client.post(
+            "/v1/sources", json={"protocol": "local", "label": "x", "params": {"path": str(tmp_path)}}
+        )
     assert response.status_code == 403 and "administrator" in response.json()["error"]["message"]
 
 
 def test_update_delete_and_list(api: httpx.Client, tmp_path: Path) -> None:
     source = local_source(api, tmp_path)
-    changed = api.patch(f"/v1/sources/{source['id']}", json={"access": "read-write", "pathRestrictions": ["a/*"], "description": "d"}).json()
-    assert changed["access"] == "read-write" and changed["pathRestrictions"] == ["a/*"] and changed["description"] == "d"
+    changed = api.patch(
+        f"/v1/sources/{source['id']}", json={"access": "read-write", "pathRestrictions": ["a/*"], "description": "d"}
+    ).json()
+    assert (
+        changed["access"] == "read-write" and changed["pathRestrictions"] == ["a/*"] and changed["description"] == "d"
+    )
     assert [s["label"] for s in api.get("/v1/sources").json()["sources"]] == ["disk"]
     assert api.delete(f"/v1/sources/{source['id']}").status_code == 204
     assert api.get(f"/v1/sources/{source['id']}").status_code == 404

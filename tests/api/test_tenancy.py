@@ -16,8 +16,12 @@ def other_org(hub_server: RunningHub, tmp_path: Path) -> dict[str, str]:
     """Things owned by another organization: a secret, a source, a system and a hosted file."""
     token = hub_server.token(org="victim-" + uuid.uuid4().hex[:8])
     with hub_server.client(token) as client:
-        client.post("/v1/secrets", json={"id": "theirs", "secretType": "s3", "secretKey": "their-value"}).raise_for_status()
-        source = client.post("/v1/sources", json={"protocol": "local", "label": "theirs", "params": {"path": str(tmp_path)}})
+        client.post(
+            "/v1/secrets", json={"id": "theirs", "secretType": "s3", "secretKey": "their-value"}
+        ).raise_for_status()
+        source = client.post(
+            "/v1/sources", json={"protocol": "local", "label": "theirs", "params": {"path": str(tmp_path)}}
+        )
         system = client.post("/v1/systems", json={"name": "Theirs"})
         client.put("/v1/data/.my/coll/file.txt", content=b"private").raise_for_status()
         org = client.get("/v1/me").json()["organization"]
@@ -57,7 +61,9 @@ def test_another_organizations_ids_answer_404_on_every_route(hub_server: Running
         for method, path, body in routes(other_org):
             response = client.request(method, path, json=body) if body is not None else client.request(method, path)
             assert response.status_code == 404, (method, path, response.status_code, response.text)
-            missing = path.replace(other_org["source"], str(uuid.uuid4())).replace(other_org["system"], str(uuid.uuid4()))
+            missing = path.replace(other_org["source"], str(uuid.uuid4())).replace(
+                other_org["system"], str(uuid.uuid4())
+            )
             missing = missing.replace("theirs", "nothing-here").replace(other_org["org"], "no-such-org")
             again = client.request(method, missing, json=body) if body is not None else client.request(method, missing)
             assert again.status_code == 404, (method, missing, again.status_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -49,7 +49,7 @@ def test_a_single_request_upload_creates_a_healthy_file_source(api: httpx.Client
     assert refused.status_code == 405 and refused.json()["error"]["code"] == "not_supported"
 
     expires = datetime.fromisoformat(upload["expiresAt"].replace("Z", "+00:00"))
-    assert abs(expires - (datetime.now(timezone.utc) + timedelta(hours=1))) < timedelta(minutes=5)
+    assert abs(expires - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(minutes=5)
     assert upload["tempUrl"].startswith(hub_server.url + "/v1/links/")
     with httpx.Client() as anonymous:  # the link needs no token
         linked = anonymous.get(upload["tempUrl"])

@@ -15,8 +15,11 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 @pytest.mark.slow
 def test_fifty_clients_for_a_minute_get_no_errors_and_memory_stays_flat() -> None:
     completed = subprocess.run(
-        [sys.executable, str(BENCH), "--clients", "50", "--duration", "60", "--json"], check=False,
-        capture_output=True, text=True, timeout=240,
+        [sys.executable, str(BENCH), "--clients", "50", "--duration", "60", "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert completed.returncode == 0 and result["errors"] == 0, result

@@ -15,7 +15,9 @@ from tests.fixtures.hub import RunningHub
 def test_audit_tail_shows_the_latest_events_newest_first_and_filters(sqlite_hub: RunningHub, tmp_path: Path) -> None:
     token = sqlite_hub.token(org=f"audit-{uuid.uuid4().hex[:8]}")
     with sqlite_hub.client(token) as api:
-        api.post("/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(tmp_path)}}).raise_for_status()
+        api.post(
+            "/v1/sources", json={"protocol": "local", "label": "lake", "params": {"path": str(tmp_path)}}
+        ).raise_for_status()
         api.put("/v1/connector/local+lake/x.txt", content=b"x")
         api.get("/v1/sources")
     env = {"HEADWATER_URL": sqlite_hub.url, "HEADWATER_TOKEN": token}

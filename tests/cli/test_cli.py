@@ -38,9 +38,14 @@ def org(sqlite_hub: RunningHub) -> str:
 @pytest.fixture
 def run(sqlite_hub: RunningHub, org: str) -> Run:
     """Invoke the CLI as an admin of a fresh organization; `ok=True` asserts exit status 0."""
-    env = {"HEADWATER_URL": sqlite_hub.url, "HEADWATER_TOKEN": sqlite_hub.token(org=org),
-           "HEADWATER_DATA_DIR": str(sqlite_hub.hub.settings.data_dir), "HEADWATER_MASTER_KEY": "",
-           "HEADWATER_DATABASE_URL": "", "HEADWATER_BOOTSTRAP_TOKEN": ""}
+    env = {
+        "HEADWATER_URL": sqlite_hub.url,
+        "HEADWATER_TOKEN": sqlite_hub.token(org=org),
+        "HEADWATER_DATA_DIR": str(sqlite_hub.hub.settings.data_dir),
+        "HEADWATER_MASTER_KEY": "",
+        "HEADWATER_DATABASE_URL": "",
+        "HEADWATER_BOOTSTRAP_TOKEN": "",
+    }
 
     def invoke(*args: str, input: str | bytes | None = None, ok: bool = True, **extra_env: str) -> Result:
         result = CliRunner().invoke(app, list(args), input=input, env={**env, **extra_env}, catch_exceptions=False)
@@ -76,9 +81,30 @@ def test_token_create_on_the_store(run: Run, sqlite_hub: RunningHub) -> None:
 def test_secret_values_are_never_printed(run: Run, sqlite_hub: RunningHub) -> None:
     value = f"s3cr3t-{uuid.uuid4().hex}"
     outputs = [
-        run("secrets", "create", "--id", "aws-1", "--type", "aws", "--access-key", "AKIA1", "--secret-key-stdin", input=value + "\n"),
+        run(
+            "secrets",
+            "create",
+            "--id",
+            "aws-1",
+            "--type",
+            "aws",
+            "--access-key",
+            "AKIA1",
+            "--secret-key-stdin",
+            input=value + "\n",
+        ),
         run("secrets", "create", "--id", "aws-2", "--type", "aws", "--secret-key-stdin", "--json", input=value),
-        run("secrets", "create", "--id", "kv", "--value", "API_KEY", "--value", "OTHER", input=f"API_KEY={value}\nOTHER=x=y\n"),
+        run(
+            "secrets",
+            "create",
+            "--id",
+            "kv",
+            "--value",
+            "API_KEY",
+            "--value",
+            "OTHER",
+            input=f"API_KEY={value}\nOTHER=x=y\n",
+        ),
         run("secrets", "create", "--id", "prompted", input=value + "\n"),
         run("secrets", "update", "aws-1", "--name", "renamed", "--secret-key-stdin", input=value + "-2"),
         run("secrets", "list"),
@@ -95,16 +121,36 @@ def test_secret_values_are_never_printed(run: Run, sqlite_hub: RunningHub) -> No
     assert json.loads(outputs[1].stdout)["valueKeys"] == ["secretKey"]
     assert not any(value in line for line in sqlite_hub.logs.lines)
 
-    assert "which no --value names" in one_line_error(run("secrets", "create", "--id", "x", "--value", "A", input="B=1\n", ok=False))
-    assert "use one" in one_line_error(run("secrets", "create", "--id", "x", "--value", "A", "--secret-key-stdin", input="", ok=False))
-    assert "already exists" in one_line_error(run("secrets", "create", "--id", "kv", "--secret-key-stdin", input="v", ok=False))
+    assert "which no --value names" in one_line_error(
+        run("secrets", "create", "--id", "x", "--value", "A", input="B=1\n", ok=False)
+    )
+    assert "use one" in one_line_error(
+        run("secrets", "create", "--id", "x", "--value", "A", "--secret-key-stdin", input="", ok=False)
+    )
+    assert "already exists" in one_line_error(
+        run("secrets", "create", "--id", "kv", "--secret-key-stdin", input="v", ok=False)
+    )
     run("secrets", "delete", "prompted")
     assert "does not exist" in one_line_error(run("secrets", "show", "prompted", ok=False))
 
 
 def test_sources_and_systems(run: Run, tmp_path: Path) -> None:
-    created = json.loads(run("sources", "create", "--protocol", "local", "--label", "lab", "--param", f"path={tmp_path}",
-                             "--access", "read-write", "--test", "--json").stdout)
+    created = json.loads(
+        run(
+            "sources",
+            "create",
+            "--protocol",
+            "local",
+            "--label",
+            "lab",
+            "--param",
+            f"path={tmp_path}",
+            "--access",
+            "read-write",
+            "--test",
+            "--json",
+        ).stdout
+    )
     assert created["state"]["healthy"] is True and created["access"] == "read-write"
     listed = json.loads(run("sources", "list", "--json").stdout)
     assert [s["id"] for s in listed] == [created["id"]]
@@ -133,7 +179,9 @@ def test_sources_and_systems(run: Run, tmp_path: Path) -> None:
 def test_data_commands(run: Run, org: str, tmp_path: Path) -> None:
     lab = tmp_path / "lab"
     lab.mkdir()
-    run("sources", "create", "--protocol", "local", "--label", "lab", "--param", f"path={lab}", "--access", "read-write")
+    run(
+        "sources", "create", "--protocol", "local", "--label", "lab", "--param", f"path={lab}", "--access", "read-write"
+    )
     payload = os.urandom(3 * 1024 * 1024 + 7)
     local = tmp_path / "big.bin"
     local.write_bytes(payload)
@@ -144,7 +192,11 @@ def test_data_commands(run: Run, org: str, tmp_path: Path) -> None:
     run("cp", str(local), "local+lab://in/")
     assert (lab / "in" / "big.bin").read_bytes() == payload
     copied = json.loads(run("cp", "local+lab://in/big.bin", f"data://{org}/coll/copy.bin", "--json").stdout)
-    assert copied == {"source": "local+lab://in/big.bin", "destination": f"data://{org}/coll/copy.bin", "bytes": len(payload)}
+    assert copied == {
+        "source": "local+lab://in/big.bin",
+        "destination": f"data://{org}/coll/copy.bin",
+        "bytes": len(payload),
+    }
     out = tmp_path / "out"
     out.mkdir()
     run("cp", f"data://{org}/coll/copy.bin", str(out))
@@ -152,7 +204,10 @@ def test_data_commands(run: Run, org: str, tmp_path: Path) -> None:
     run("cp", "-", "local+lab://in/stdin+name %.txt", input=b"from stdin")
     assert (lab / "in" / "stdin+name %.txt").read_bytes() == b"from stdin"
     assert run("cp", "local+lab://in/stdin+name %.txt", "-").stdout_bytes == b"from stdin"
-    assert run("cat", "local+lab://in/stdin+name %.txt", "local+lab://in/stdin+name %.txt").stdout_bytes == b"from stdin" * 2
+    assert (
+        run("cat", "local+lab://in/stdin+name %.txt", "local+lab://in/stdin+name %.txt").stdout_bytes
+        == b"from stdin" * 2
+    )
 
     assert run("ls", "local+lab://").stdout.splitlines() == ["in/"]
     assert run("ls", "local+lab://in").stdout.splitlines() == ["big.bin", "stdin+name %.txt"]
@@ -174,7 +229,9 @@ def test_data_commands(run: Run, org: str, tmp_path: Path) -> None:
 def test_errors_are_one_line(run: Run, org: str) -> None:
     assert "does not exist" in one_line_error(run("cat", f"data://{org}/coll/nope", ok=False))
     assert "'..'" in one_line_error(run("ls", "local+lab://a/../b", ok=False))
-    assert "not valid" in one_line_error(run("ls", f"data://{org}", HEADWATER_TOKEN="hw_no-such-token-anywhere", ok=False))
+    assert "not valid" in one_line_error(
+        run("ls", f"data://{org}", HEADWATER_TOKEN="hw_no-such-token-anywhere", ok=False)
+    )
     assert "no token" in one_line_error(run("ls", f"data://{org}", HEADWATER_TOKEN="", ok=False))
     assert "Connection refused" in one_line_error(run("ls", f"data://{org}", "--url", "http://127.0.0.1:9", ok=False))
     assert "No such file" in one_line_error(run("cp", "/no/such/file", f"data://{org}/c/f", ok=False))
@@ -197,7 +254,9 @@ def test_rotate_master_key(tmp_path: Path) -> None:
     assert "Re-encrypted 1 secret " in result.stdout
     assert settings.master_key_file.read_text() != before
     assert stat.S_IMODE(settings.master_key_file.stat().st_mode) == 0o600
-    assert json.loads(CliRunner().invoke(app, ["secrets", "rotate-master-key", "--json"], env=env).stdout) == {"reencrypted": 1}
+    assert json.loads(CliRunner().invoke(app, ["secrets", "rotate-master-key", "--json"], env=env).stdout) == {
+        "reencrypted": 1
+    }
     reopened = Hub.open(settings)
     with reopened.store.session() as session:
         assert secrets_service.credentials(session, reopened.vault, caller.org_id, "s1").secret_key == "v1"
@@ -206,11 +265,17 @@ def test_rotate_master_key(tmp_path: Path) -> None:
     refused = CliRunner().invoke(app, ["secrets", "rotate-master-key"], env={**env, "HEADWATER_MASTER_KEY": current})
     assert refused.exit_code == 1 and "NEW,OLD" in refused.stderr
     new = generate_key()
-    rotated = CliRunner().invoke(app, ["secrets", "rotate-master-key"], env={**env, "HEADWATER_MASTER_KEY": f"{new},{current}"})
+    rotated = CliRunner().invoke(
+        app, ["secrets", "rotate-master-key"], env={**env, "HEADWATER_MASTER_KEY": f"{new},{current}"}
+    )
     assert rotated.exit_code == 0 and "set it to the new key alone" in rotated.stdout
     newer = generate_key()
-    piped = CliRunner().invoke(app, ["secrets", "rotate-master-key", "--new-key-stdin"], input=newer + "\n",
-                               env={**env, "HEADWATER_MASTER_KEY": new})
+    piped = CliRunner().invoke(
+        app,
+        ["secrets", "rotate-master-key", "--new-key-stdin"],
+        input=newer + "\n",
+        env={**env, "HEADWATER_MASTER_KEY": new},
+    )
     assert piped.exit_code == 0 and newer not in piped.stdout + piped.stderr
     only_newer = Hub.open(Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_MASTER_KEY": newer}))
     with only_newer.store.session() as session:
@@ -243,7 +308,10 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str],
             full_env.pop(name, None)
         process = subprocess.Popen(
             [sys.executable, "-m", "headwater.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         started.append(process)
         lines: list[str] = []
@@ -266,7 +334,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str],
             process.wait()
 
 
-def test_serve_with_bootstrap_token(serve: Callable[..., tuple[subprocess.Popen[str], str, list[str]]], tmp_path: Path) -> None:
+def test_serve_with_bootstrap_token(
+    serve: Callable[..., tuple[subprocess.Popen[str], str, list[str]]], tmp_path: Path
+) -> None:
     bootstrap = "hw_bootstrap-" + uuid.uuid4().hex
     process, url, lines = serve(HEADWATER_BOOTSTRAP_TOKEN=bootstrap)
     key_file = tmp_path / "data" / "master.key"
@@ -291,8 +361,16 @@ def test_serve_prints_a_first_admin_token(serve: Callable[..., tuple[subprocess.
 
 def test_exit_is_clean_when_obstore_is_loaded() -> None:
     code = "import obstore; from headwater.cli.main import app; app(%r)"
-    ok = subprocess.run([sys.executable, "-c", code % (["--version"],)], check=False, capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-c", code % (["--version"],)], check=False, capture_output=True, text=True, timeout=60
+    )
     assert (ok.returncode, ok.stdout.strip()) == (0, "headwater 0.1.0")
-    bad = subprocess.run([sys.executable, "-c", code % (["ls", "data://x"],)], check=False, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "HEADWATER_TOKEN": ""})
+    bad = subprocess.run(
+        [sys.executable, "-c", code % (["ls", "data://x"],)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HEADWATER_TOKEN": ""},
+    )
     assert bad.returncode == 1 and bad.stderr.startswith("error: no token")

@@ -29,39 +29,85 @@ def public_only_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 
 def _s3_secret(run: Run, seaweedfs: SeaweedFS, secret_id: str, secret_key: str) -> None:
-    run("secrets", "create", "--id", secret_id, "--type", "s3", "--access-key", seaweedfs.rw.access_key,
-        "--secret-key-stdin", input=secret_key)
+    run(
+        "secrets",
+        "create",
+        "--id",
+        secret_id,
+        "--type",
+        "s3",
+        "--access-key",
+        seaweedfs.rw.access_key,
+        "--secret-key-stdin",
+        input=secret_key,
+    )
 
 
 def test_sources_create_warns_at_once_when_the_hub_would_refuse_the_endpoint(public_only_hub: RunningHub) -> None:
     env = {"HEADWATER_URL": public_only_hub.url, "HEADWATER_TOKEN": public_only_hub.token()}
-    created = CliRunner().invoke(app, ["sources", "create", "--protocol", "s3", "--label", "local",
-                                       "--param", "endpoint=http://127.0.0.1:8333", "--param", "region=us-east-1"], env=env)
+    created = CliRunner().invoke(
+        app,
+        [
+            "sources",
+            "create",
+            "--protocol",
+            "s3",
+            "--label",
+            "local",
+            "--param",
+            "endpoint=http://127.0.0.1:8333",
+            "--param",
+            "region=us-east-1",
+        ],
+        env=env,
+    )
     assert created.exit_code == 0, created.stderr
     warning = next(line for line in created.stderr.splitlines() if line.startswith("warning: "))
-    assert "127.0.0.1" in warning and "--allow-private-endpoints" in warning and "HEADWATER_ALLOW_PRIVATE_ENDPOINTS" in warning
+    assert (
+        "127.0.0.1" in warning
+        and "--allow-private-endpoints" in warning
+        and "HEADWATER_ALLOW_PRIVATE_ENDPOINTS" in warning
+    )
     assert "restart" in warning
     with public_only_hub.client(env["HEADWATER_TOKEN"]) as api:
-        body = api.post("/v1/sources", json={"protocol": "url", "label": "intranet", "params": {"url": "http://10.1.2.3/x.csv"}}).json()
+        body = api.post(
+            "/v1/sources", json={"protocol": "url", "label": "intranet", "params": {"url": "http://10.1.2.3/x.csv"}}
+        ).json()
         assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("params.url: address 10.1.2.3")
         fine = api.post("/v1/sources", json={"protocol": "synthetic", "label": "gen"}).json()
         assert fine["warnings"] == []
         # The test answers 308 with a reason that names both ways to allow it.
         tested = api.post(f"/v1/sources/{body['id']}/test").json()["state"]
         assert tested["code"] == "308"
-        assert "--allow-private-endpoints" in tested["reason"] and "HEADWATER_ALLOW_PRIVATE_ENDPOINTS" in tested["reason"]
+        assert (
+            "--allow-private-endpoints" in tested["reason"] and "HEADWATER_ALLOW_PRIVATE_ENDPOINTS" in tested["reason"]
+        )
 
 
 def test_no_warning_when_private_endpoints_are_allowed(run: Run) -> None:
-    created = run("sources", "create", "--protocol", "url", "--label", "lan", "--param", "url=http://127.0.0.1:9/x", "--json")
+    created = run(
+        "sources", "create", "--protocol", "url", "--label", "lan", "--param", "url=http://127.0.0.1:9/x", "--json"
+    )
     assert json.loads(created.stdout)["warnings"] == [] and "warning" not in created.stderr
 
 
 def test_sources_create_with_test_exits_non_zero_when_the_test_fails(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    failed = run("sources", "create", "--protocol", "local", "--label", "gone", "--param", f"path={tmp_path / 'missing'}",
-                 "--test", ok=False)
+    failed = run(
+        "sources",
+        "create",
+        "--protocol",
+        "local",
+        "--label",
+        "gone",
+        "--param",
+        f"path={tmp_path / 'missing'}",
+        "--test",
+        ok=False,
+    )
     assert failed.exit_code == 1 and "Created local+gone://" in failed.stderr and "303" in failed.stderr
-    healthy = run("sources", "create", "--protocol", "local", "--label", "here", "--param", f"path={tmp_path}", "--test")
+    healthy = run(
+        "sources", "create", "--protocol", "local", "--label", "here", "--param", f"path={tmp_path}", "--test"
+    )
     assert "100" in healthy.stderr
 
 
@@ -85,11 +131,27 @@ def test_a_read_with_a_wrong_secret_says_bad_credentials(run: Run, seaweedfs: Se
     bucket = seaweedfs.create_bucket()
     seaweedfs.store(bucket).put("a.txt", b"hello")  # type: ignore[attr-defined]
     _s3_secret(run, seaweedfs, "wrong", "not-the-secret-" + uuid.uuid4().hex)
-    run("sources", "create", "--protocol", "s3", "--label", "lake", "--secret-id", "wrong",
-        "--param", f"endpoint={seaweedfs.endpoint}", "--param", f"region={seaweedfs.region}")
+    run(
+        "sources",
+        "create",
+        "--protocol",
+        "s3",
+        "--label",
+        "lake",
+        "--secret-id",
+        "wrong",
+        "--param",
+        f"endpoint={seaweedfs.endpoint}",
+        "--param",
+        f"region={seaweedfs.region}",
+    )
     tested = run("sources", "test", "s3+lake", ok=False)
     assert "301" in tested.stdout and "credentials" in tested.stdout
-    for command in (["cat", f"s3+lake://{bucket}/a.txt"], ["ls", f"s3+lake://{bucket}/"], ["cp", f"s3+lake://{bucket}/a.txt", "-"]):
+    for command in (
+        ["cat", f"s3+lake://{bucket}/a.txt"],
+        ["ls", f"s3+lake://{bucket}/"],
+        ["cp", f"s3+lake://{bucket}/a.txt", "-"],
+    ):
         line = one_line_error(run(*command, ok=False))
         assert "refused the credentials" in line and "not allowed" not in line, (command, line)
 
@@ -134,7 +196,9 @@ def test_token_create_refuses_to_create_a_store_and_names_the_one_it_looked_for(
     assert made.exit_code == 0, made.stderr
     assert f"Creating a new store in {elsewhere}" in made.stderr and made.stdout.startswith("hw_")
     again = CliRunner().invoke(app, ["token", "create", "--org", "o", "--user", "v"], env=env)
-    assert again.exit_code == 0 and f"Using the store in {elsewhere} (SQLite {elsewhere / 'headwater.db'})" in again.stderr
+    assert (
+        again.exit_code == 0 and f"Using the store in {elsewhere} (SQLite {elsewhere / 'headwater.db'})" in again.stderr
+    )
 
 
 def test_a_store_without_its_master_key_file_is_refused(tmp_path: Path) -> None:
@@ -161,7 +225,9 @@ def test_the_store_a_command_names_never_shows_a_database_password(tmp_path: Pat
         postgres.drop_database(name)
 
 
-def test_the_default_data_dir_is_the_users_not_the_current_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_default_data_dir_is_the_users_not_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
     assert Settings.from_env({}).data_dir == tmp_path / "xdg" / "headwater"
@@ -195,7 +261,12 @@ def test_cp_recursive_copies_folders_both_ways_and_sums_up(run: Run, org: str, t
     assert (tmp_path / "fresh" / "deeper" / "c x+%.csv").read_bytes() == files["sub/deeper/c x+%.csv"]
 
     between = json.loads(run("cp", "-r", f"data://{org}/coll/tree", f"data://{org}/copy", "--json").stdout)
-    assert between == {"source": f"data://{org}/coll/tree", "destination": f"data://{org}/copy/", "bytes": total, "files": 3}
+    assert between == {
+        "source": f"data://{org}/coll/tree",
+        "destination": f"data://{org}/copy/",
+        "bytes": total,
+        "files": 3,
+    }
     assert run("cat", f"data://{org}/copy/sub/deeper/c x+%.csv").stdout_bytes == files["sub/deeper/c x+%.csv"]
 
     assert "use cp -r" in one_line_error(run("cp", f"data://{org}/coll/tree", str(out), ok=False))
@@ -204,10 +275,12 @@ def test_cp_recursive_copies_folders_both_ways_and_sums_up(run: Run, org: str, t
 
 def test_cp_names_a_missing_local_folder_never_a_temporary_name(run: Run, org: str, tmp_path: Path) -> None:
     run("cp", "-", f"data://{org}/c/f.txt", input=b"data")
-    for command in (["cp", f"data://{org}/c/f.txt", str(tmp_path / "nope") + "/"],
-                    ["cp", f"data://{org}/c/f.txt", str(tmp_path / "nope" / "f.txt")],
-                    ["cp", "-r", f"data://{org}/c", str(tmp_path / "nope" / "deeper")],
-                    ["cp", "-r", str(tmp_path / "nope"), f"data://{org}/c/"]):
+    for command in (
+        ["cp", f"data://{org}/c/f.txt", str(tmp_path / "nope") + "/"],
+        ["cp", f"data://{org}/c/f.txt", str(tmp_path / "nope" / "f.txt")],
+        ["cp", "-r", f"data://{org}/c", str(tmp_path / "nope" / "deeper")],
+        ["cp", "-r", str(tmp_path / "nope"), f"data://{org}/c/"],
+    ):
         line = one_line_error(run(*command, ok=False))
         assert f"local folder {tmp_path / 'nope'} does not exist" in line and ".part" not in line, (command, line)
     assert not (tmp_path / "nope").exists()

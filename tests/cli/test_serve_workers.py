@@ -53,13 +53,18 @@ class Served:
         found = set()
         for child in psutil.Process(self.process.pid).children():
             try:
-                if any(c.laddr and c.laddr.port == self.port and c.status == psutil.CONN_LISTEN for c in child.net_connections("tcp")):
+                if any(
+                    c.laddr and c.laddr.port == self.port and c.status == psutil.CONN_LISTEN
+                    for c in child.net_connections("tcp")
+                ):
                     found.add(child.pid)
             except psutil.NoSuchProcess:
                 pass
         return found
 
-    def ask(self, method: str, path: str, token: str | None = None, body: bytes | dict[str, Any] | None = None) -> Answer:
+    def ask(
+        self, method: str, path: str, token: str | None = None, body: bytes | dict[str, Any] | None = None
+    ) -> Answer:
         """One request on a new connection, and the pid of the worker that accepted it (looked up
         as soon as the response's headers arrive)."""
         token = token or self.token
@@ -100,13 +105,31 @@ class Served:
 def start(data_dir: Path, *extra: str) -> Served:
     port = free_port()
     token = "hw_workers-" + uuid.uuid4().hex
-    env = {**os.environ, "HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_BOOTSTRAP_TOKEN": token,
-           "HEADWATER_DASK_PROCESSES": "0"}
+    env = {
+        **os.environ,
+        "HEADWATER_DATA_DIR": str(data_dir),
+        "HEADWATER_BOOTSTRAP_TOKEN": token,
+        "HEADWATER_DASK_PROCESSES": "0",
+    }
     for name in ("HEADWATER_MASTER_KEY", "HEADWATER_DATABASE_URL", "HEADWATER_WORKERS"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli", "serve", "--port", str(port), "--workers", "2", "--log-level", "warning", *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "headwater.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     served = Served(process, port, token)
     deadline = time.monotonic() + START
@@ -158,14 +181,18 @@ def test_a_changed_source_is_seen_at_once_by_every_worker(served: Served, tmp_pa
         (tmp_path / name).mkdir()
         (tmp_path / name / "x.txt").write_text(f"from {name}")
     label = "disk" + uuid.uuid4().hex[:6]
-    created = served.ask("POST", "/v1/sources", body={"protocol": "local", "label": label, "params": {"path": str(tmp_path / "a")}})
+    created = served.ask(
+        "POST", "/v1/sources", body={"protocol": "local", "label": label, "params": {"path": str(tmp_path / "a")}}
+    )
     assert created.status == 201, created.body
     read = lambda: served.ask("GET", f"/v1/connector/local+{label}/x.txt")  # noqa: E731
     assert {a.body for a in served.until_both(read)} == {b"from a"}  # both workers hold an opened connector
     changed = served.ask("PATCH", f"/v1/sources/{created.json()['id']}", body={"params": {"path": str(tmp_path / "b")}})
     assert changed.status == 200, changed.body
     assert {a.body for a in served.until_both(read, least=3)} == {b"from b"}
-    assert served.ask("PATCH", f"/v1/sources/{created.json()['id']}", body={"pathRestrictions": ["y.txt"]}).status == 200
+    assert (
+        served.ask("PATCH", f"/v1/sources/{created.json()['id']}", body={"pathRestrictions": ["y.txt"]}).status == 200
+    )
     assert {a.status for a in served.until_both(read, least=3)} == {403}
 
 
@@ -176,8 +203,11 @@ def test_concurrent_writes_over_both_workers_all_succeed(served: Served) -> None
         return served.ask("PUT", f"/v1/data/.my/{collection}/f{i:03}.bin", body=os.urandom(4096 + i))
 
     def secret(i: int) -> Answer:
-        return served.ask("POST", "/v1/secrets", body={"id": f"{collection}-{i}", "name": "s", "secretType": "generic",
-                                                       "values": {"K": "v"}})
+        return served.ask(
+            "POST",
+            "/v1/secrets",
+            body={"id": f"{collection}-{i}", "name": "s", "secretType": "generic", "values": {"K": "v"}},
+        )
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(put, range(60))) + list(pool.map(secret, range(30)))
@@ -192,12 +222,29 @@ def test_a_job_started_through_either_worker_completes(served: Served, tmp_path:
     for i in range(3):
         (tmp_path / "in" / f"{i}.csv").write_text(f"a,b\n{i},x\n")
     label = "jobs" + uuid.uuid4().hex[:6]
-    assert served.ask("POST", "/v1/sources", body={"protocol": "local", "label": label, "access": "read-write",
-                                                   "params": {"path": str(tmp_path)}}).status == 201
+    assert (
+        served.ask(
+            "POST",
+            "/v1/sources",
+            body={"protocol": "local", "label": label, "access": "read-write", "params": {"path": str(tmp_path)}},
+        ).status
+        == 201
+    )
     jobs = []
-    for answer in served.until_both(lambda: served.ask("POST", "/v1/jobs", body={
-        "source": f"local+{label}://in/*.csv", "destination": f"local+{label}://out{uuid.uuid4().hex[:6]}/",
-        "app": "copy", "run": True}), least=1, most=40):
+    for answer in served.until_both(
+        lambda: served.ask(
+            "POST",
+            "/v1/jobs",
+            body={
+                "source": f"local+{label}://in/*.csv",
+                "destination": f"local+{label}://out{uuid.uuid4().hex[:6]}/",
+                "app": "copy",
+                "run": True,
+            },
+        ),
+        least=1,
+        most=40,
+    ):
         assert answer.status == 201, answer.body
         jobs.append(answer.json()["id"])
     deadline = time.monotonic() + 120

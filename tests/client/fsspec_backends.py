@@ -51,11 +51,20 @@ def s3_source(
     every bucket, the first path segment naming it); returns its `s3+label`."""
     label = f"lake-{uuid.uuid4().hex[:6]}"
     with Client(hub.url, token) as client:
-        client.secrets.create(id=f"{label}-keys", secret_type="s3", access_key=seaweedfs.rw.access_key,
-                              secret_key=seaweedfs.rw.secret_key)
-        client.sources.create(protocol="s3", label=label, access=access, secret_id=f"{label}-keys",
-                              params={"endpoint": seaweedfs.endpoint, "region": seaweedfs.region,
-                                      **({"bucket": bucket} if bucket else {})})
+        client.secrets.create(
+            id=f"{label}-keys", secret_type="s3", access_key=seaweedfs.rw.access_key, secret_key=seaweedfs.rw.secret_key
+        )
+        client.sources.create(
+            protocol="s3",
+            label=label,
+            access=access,
+            secret_id=f"{label}-keys",
+            params={
+                "endpoint": seaweedfs.endpoint,
+                "region": seaweedfs.region,
+                **({"bucket": bucket} if bucket else {}),
+            },
+        )
     return f"s3+{label}"
 
 

@@ -114,8 +114,9 @@ def test_pyarrow_dataset_over_a_folder(root: Root) -> None:
     assert sorted(f.rsplit("/", 1)[1] for f in dataset.files) == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]
     assert dataset.to_table().sort_by("id").equals(table)
     # A Hive-partitioned dataset: pyarrow makes the directories and files through the hub.
-    ds.write_dataset(table, f"{folder}/hive", filesystem=root.fs, format="parquet",
-                     partitioning=["city"], partitioning_flavor="hive")
+    ds.write_dataset(
+        table, f"{folder}/hive", filesystem=root.fs, format="parquet", partitioning=["city"], partitioning_flavor="hive"
+    )
     assert {p.rsplit("/", 1)[1] for p in root.fs.ls(f"{folder}/hive", detail=False)} == {
         f"city={c}" for c in ("Oslo", "Lima", "Pune", "Kyiv")
     }
@@ -158,8 +159,10 @@ def test_a_parquet_column_read_transfers_a_fraction_of_the_file(root: Root) -> N
     )
     pd.testing.assert_series_equal(column["c3"], wide["c3"])
     transferred = sum(reads)
-    print(f"\n{root.base.split('/')[0]}: read 1 of {columns} columns: {transferred:,} of {size:,} bytes "
-          f"({transferred / size:.1%}) in {len(reads)} ranged GETs")
+    print(
+        f"\n{root.base.split('/')[0]}: read 1 of {columns} columns: {transferred:,} of {size:,} bytes "
+        f"({transferred / size:.1%}) in {len(reads)} ranged GETs"
+    )
     assert 0 < transferred < size / 4, (transferred, size)
     whole, full_reads = served(root, lambda: pd.read_parquet(root.uri(name), storage_options=root.options), name)
     pd.testing.assert_frame_equal(whole, wide)

@@ -19,7 +19,7 @@ from headwater.client import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
-from headwater.client.data import url_of, to_address
+from headwater.client.data import to_address, url_of
 from tests.fixtures.hub import RunningHub
 
 

@@ -49,7 +49,9 @@ def digest(chunks: Iterator[bytes]) -> str:
     return hashed.hexdigest()
 
 
-def test_large_transfers_are_identical_and_memory_stays_bounded(sqlite_hub: RunningHub, token: str, local: str, tmp_path: Path) -> None:
+def test_large_transfers_are_identical_and_memory_stays_bounded(
+    sqlite_hub: RunningHub, token: str, local: str, tmp_path: Path
+) -> None:
     """48 MiB up from an iterator and back down (iterated, to a file, as bytes): the same bytes, and the
     process (client and in-process hub together) never holds more than a few chunks of them."""
     expected = digest(pieces(SIZE // MiB))

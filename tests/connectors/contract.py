@@ -344,7 +344,9 @@ def _csv_rows(data: bytes) -> list[list[str]]:
 class DatabaseContract:
     """Schemas are folders and tables files in three formats; a table loads in one transaction."""
 
-    async def test_the_root_lists_the_schema_and_the_schema_its_table(self, connector: Connector, table: SampleTable) -> None:
+    async def test_the_root_lists_the_schema_and_the_schema_its_table(
+        self, connector: Connector, table: SampleTable
+    ) -> None:
         folders, _, _ = await list_all(connector, "", 1000)
         assert table.schema in folders
         _, files, _ = await list_all(connector, table.schema, 1000)

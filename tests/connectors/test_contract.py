@@ -32,10 +32,15 @@ pytestmark = pytest.mark.anyio
 ORG = "org-contract"
 
 
-
 def context(data_dir: Path, source_id: str = "source-1", storage: Storage | None = None) -> BuildContext:
     return BuildContext(
-        data_dir / "hosted", allow_private_endpoints=True, chunk_size=4096, data_dir=data_dir, org_id=ORG, source_id=source_id, storage=storage
+        data_dir / "hosted",
+        allow_private_endpoints=True,
+        chunk_size=4096,
+        data_dir=data_dir,
+        org_id=ORG,
+        source_id=source_id,
+        storage=storage,
     )
 
 
@@ -69,7 +74,9 @@ class OnObjectStore:
     def storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
         server: SeaweedFS = request.getfixturevalue("seaweedfs")
         bucket = request.getfixturevalue("storage_bucket")
-        location = Location(PROFILES["s3"], server.endpoint, server.region, bucket, f"hub-{uuid.uuid4().hex[:10]}", True)
+        location = Location(
+            PROFILES["s3"], server.endpoint, server.region, bucket, f"hub-{uuid.uuid4().hex[:10]}", True
+        )
         return BucketStorage(location, Credentials(server.rw.access_key, {"secretKey": server.rw.secret_key}))
 
 
@@ -119,10 +126,17 @@ class S3Family:
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
         server: SeaweedFS = request.getfixturevalue("seaweedfs")
-        params: dict[str, Any] = {"endpoint": server.endpoint, "bucket": request.getfixturevalue("bucket"), "prefix": f"t-{uuid.uuid4().hex[:10]}", "pathStyle": True}
+        params: dict[str, Any] = {
+            "endpoint": server.endpoint,
+            "bucket": request.getfixturevalue("bucket"),
+            "prefix": f"t-{uuid.uuid4().hex[:10]}",
+            "pathStyle": True,
+        }
         if self.region is not None:
             params["region"] = self.region
-        return build(self.kind, params, tmp_path, Credentials(server.rw.access_key, {"secretKey": server.rw.secret_key}))
+        return build(
+            self.kind, params, tmp_path, Credentials(server.rw.access_key, {"secretKey": server.rw.secret_key})
+        )
 
 
 class TestS3(S3Family, *contract(Traits())):  # type: ignore[misc]
@@ -249,7 +263,12 @@ class TestPostgres(*contract(TABLE_TRAITS)):  # type: ignore[misc]
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
         db: ScratchDatabase = request.getfixturevalue("pg_db")
-        return build("postgres", {"host": db.host, "port": db.port, "database": db.name}, tmp_path, Credentials(db.user, {"secretKey": db.password}))
+        return build(
+            "postgres",
+            {"host": db.host, "port": db.port, "database": db.name},
+            tmp_path,
+            Credentials(db.user, {"secretKey": db.password}),
+        )
 
 
 class TestMysql(*contract(TABLE_TRAITS)):  # type: ignore[misc]
@@ -259,7 +278,14 @@ class TestMysql(*contract(TABLE_TRAITS)):  # type: ignore[misc]
     @pytest.fixture(scope="class")
     def table(self, mysql_db: ScratchDatabase) -> SampleTable:
         name = f"contract_{uuid.uuid4().hex[:8]}"
-        conn = pymysql.connect(host=mysql_db.host, port=mysql_db.port, user=mysql_db.user, password=mysql_db.password, database=mysql_db.name, autocommit=True)
+        conn = pymysql.connect(
+            host=mysql_db.host,
+            port=mysql_db.port,
+            user=mysql_db.user,
+            password=mysql_db.password,
+            database=mysql_db.name,
+            autocommit=True,
+        )
         try:
             with conn.cursor() as cursor:
                 cursor.execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, label text)")
@@ -270,12 +296,31 @@ class TestMysql(*contract(TABLE_TRAITS)):  # type: ignore[misc]
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
         db: ScratchDatabase = request.getfixturevalue("mysql_db")
-        return build("mysql", {"host": db.host, "port": db.port, "database": db.name}, tmp_path, Credentials(db.user, {"secretKey": db.password}))
+        return build(
+            "mysql",
+            {"host": db.host, "port": db.port, "database": db.name},
+            tmp_path,
+            Credentials(db.user, {"secretKey": db.password}),
+        )
 
 
 CONTRACTS: dict[str, type] = {
     cls.kind: cls  # type: ignore[attr-defined]
-    for cls in (TestLocal, TestHostedStorage, TestS3, TestAws, TestGcp, TestStorj, TestUrl, TestFile, TestBucket, TestBypass, TestSynthetic, TestPostgres, TestMysql)
+    for cls in (
+        TestLocal,
+        TestHostedStorage,
+        TestS3,
+        TestAws,
+        TestGcp,
+        TestStorj,
+        TestUrl,
+        TestFile,
+        TestBucket,
+        TestBypass,
+        TestSynthetic,
+        TestPostgres,
+        TestMysql,
+    )
 }
 
 

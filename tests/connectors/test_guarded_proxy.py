@@ -76,7 +76,9 @@ def test_a_policy_can_only_be_named_by_the_process_that_holds_the_password(priva
         assert Policy.parse(user) is None
 
 
-def test_plain_http_is_forwarded_without_the_proxy_credentials(private: guarded_proxy.Route, http_server: HttpServer) -> None:
+def test_plain_http_is_forwarded_without_the_proxy_credentials(
+    private: guarded_proxy.Route, http_server: HttpServer
+) -> None:
     with httpx.Client(proxy=private.url) as client:
         response = client.get(f"{http_server.url}/files/data.bin", headers={"Range": "bytes=10-19"})
         assert response.status_code == 206 and response.content == http_server.files["data.bin"][10:20]
@@ -107,7 +109,10 @@ def test_refused_addresses_are_refused_at_connect_time_and_the_reason_kept(
     port = free_port()
     shown = address.strip("[]").rsplit(":", 1)[-1] if "ffff" in address else address.strip("[]")
     with caplog.at_level(logging.WARNING):
-        for start in (f"GET http://{address}:{port}/latest/meta-data/?X-Amz-Signature=s3cr3t", f"CONNECT {address}:{port}"):
+        for start in (
+            f"GET http://{address}:{port}/latest/meta-data/?X-Amz-Signature=s3cr3t",
+            f"CONNECT {address}:{port}",
+        ):
             answer = raw_exchange(private.proxy.port, authorised(private, start))
             assert answer.startswith(b"HTTP/1.1 403 "), answer
             refused = private.failure()
@@ -185,7 +190,14 @@ def test_a_request_the_guard_could_not_attribute_is_reported_as_a_refusal() -> N
     """An https endpoint redirecting to plain http elsewhere: the client drops its proxy credentials."""
     from headwater.connectors.s3 import translate
 
-    error = translate(Exception("Error performing GET in 2ms - Server returned non-2xx status code: 407 Proxy Authentication Required: "), "s3.example.com", "bucket", "key")
+    error = translate(
+        Exception(
+            "Error performing GET in 2ms - Server returned non-2xx status code: 407 Proxy Authentication Required: "
+        ),
+        "s3.example.com",
+        "bucket",
+        "key",
+    )
     assert isinstance(error, EndpointRefused) and "another host over plain http" in error.message
 
 
@@ -197,7 +209,9 @@ def test_small_reads_share_one_kept_backend_connection(private: guarded_proxy.Ro
     with httpx.Client(proxy=private.url) as client:
         for _ in range(4):
             assert client.get(f"{http_server.url}/files/hello.txt").content == http_server.files["hello.txt"]
-        assert client.head(f"{http_server.url}/files/data.bin").headers["content-length"] == str(len(http_server.files["data.bin"]))
+        assert client.head(f"{http_server.url}/files/data.bin").headers["content-length"] == str(
+            len(http_server.files["data.bin"])
+        )
         assert client.get(f"{http_server.url}/files/data.bin").content == http_server.files["data.bin"]
     peers = {r.peer for r in http_server.requests[before:]}
     assert len(http_server.requests) - before == 6 and len(peers) == 1
@@ -217,7 +231,14 @@ def raw_requests(route: guarded_proxy.Route, starts: list[tuple[guarded_proxy.Ro
                 if not line:
                     break
                 head += line
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             answers.append(head + stream.read(length))
     return answers
 
@@ -228,20 +249,26 @@ def test_a_kept_connection_serves_only_the_target_and_policy_it_was_checked_for(
     public = guarded_proxy.route(allow_private=False, connect_timeout=5)
     before = len(http_server.requests)
     target = f"127.0.0.1:{http_server.port}"
-    answers = raw_requests(private, [
-        (private, f"GET http://{target}/files/hello.txt"),
-        (public, f"GET http://{target}/files/hello.txt"),  # the same target under a policy that refuses it
-    ])
+    answers = raw_requests(
+        private,
+        [
+            (private, f"GET http://{target}/files/hello.txt"),
+            (public, f"GET http://{target}/files/hello.txt"),  # the same target under a policy that refuses it
+        ],
+    )
     assert answers[0].startswith(b"HTTP/1.1 200 ") and answers[0].endswith(http_server.files["hello.txt"])
     assert answers[1].startswith(b"HTTP/1.1 403 ")
     assert isinstance(public.failure(), EndpointRefused)
     assert len(http_server.requests) == before + 1
-    answers = raw_requests(private, [
-        (private, f"GET http://{target}/files/hello.txt"),
-        (private, f"GET http://localhost:{http_server.port}/files/hello.txt"),  # another name: checked anew
-    ])
+    answers = raw_requests(
+        private,
+        [
+            (private, f"GET http://{target}/files/hello.txt"),
+            (private, f"GET http://localhost:{http_server.port}/files/hello.txt"),  # another name: checked anew
+        ],
+    )
     assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers)
-    assert len({r.peer for r in http_server.requests[before + 1:]}) == 2
+    assert len({r.peer for r in http_server.requests[before + 1 :]}) == 2
 
 
 def test_a_kept_connection_is_checked_again_before_every_reuse(
@@ -301,10 +328,12 @@ class ScriptedBackend:
 
 
 def test_a_backend_that_closed_a_kept_connection_is_asked_again_on_a_new_one(private: guarded_proxy.Route) -> None:
-    backend = ScriptedBackend([
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", True),  # then it drops the connection, unannounced
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", False),
-    ])
+    backend = ScriptedBackend(
+        [
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", True),  # then it drops the connection, unannounced
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", False),
+        ]
+    )
     with httpx.Client(proxy=private.url) as client:
         assert client.get(f"http://127.0.0.1:{backend.port}/a").content == b"one"
         time.sleep(0.2)
@@ -313,11 +342,16 @@ def test_a_backend_that_closed_a_kept_connection_is_asked_again_on_a_new_one(pri
 
 
 def test_chunked_and_close_delimited_bodies_are_relayed_whole(private: guarded_proxy.Route) -> None:
-    backend = ScriptedBackend([
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n", False),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext", False),
-        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", True),
-    ])
+    backend = ScriptedBackend(
+        [
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+                False,
+            ),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext", False),
+            (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", True),
+        ]
+    )
     with httpx.Client(proxy=private.url) as client:
         assert client.get(f"http://127.0.0.1:{backend.port}/chunked").content == b"hello world"
         assert client.get(f"http://127.0.0.1:{backend.port}/length").content == b"next"

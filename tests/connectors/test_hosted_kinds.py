@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from headwater import keys, links
@@ -24,10 +22,9 @@ from headwater.connectors.hosted_kinds import (
     UploadStore,
     purge_expired,
 )
-from headwater.errors import NotFound
+from headwater.connectors.storage import FolderStorage
 from headwater.services import links as links_service
 from headwater.services import sources as sources_service
-from headwater.connectors.storage import FolderStorage
 from headwater.store.models import HubKey, Source
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.loops import run_coroutine
@@ -41,7 +38,8 @@ def api(sqlite_hub: RunningHub) -> Iterator[httpx.Client]:
 
 def create_source(api: httpx.Client, protocol: str, access: str = "read-write", **body: Any) -> dict[str, Any]:
     response = api.post(
-        "/v1/sources", json={"protocol": protocol, "label": protocol[:2] + uuid.uuid4().hex[:10], "access": access, **body}
+        "/v1/sources",
+        json={"protocol": protocol, "label": protocol[:2] + uuid.uuid4().hex[:10], "access": access, **body},
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -116,7 +114,7 @@ def test_bucket_files_are_downloadable_through_signed_links(api: httpx.Client, s
     link = links_service.link_to(sqlite_hub.hub, entry)  # the connector says where the file is kept; the hub signs
     assert link is not None
     expires = datetime.fromisoformat(link.expires.replace("Z", "+00:00"))
-    assert abs(expires - (datetime.now(timezone.utc) + BUCKET_TTL)) < timedelta(minutes=5)
+    assert abs(expires - (datetime.now(UTC) + BUCKET_TTL)) < timedelta(minutes=5)
     url = link.url
     assert url.startswith("/v1/links/")
 
@@ -137,7 +135,7 @@ def test_bucket_files_are_downloadable_through_signed_links(api: httpx.Client, s
 
 def test_an_expired_link_is_gone(sqlite_hub: RunningHub) -> None:
     signer = links.signer(sqlite_hub.hub.settings.data_dir)
-    url = signer.url("buckets/x/y/z.bin", datetime.now(timezone.utc) - timedelta(seconds=1))
+    url = signer.url("buckets/x/y/z.bin", datetime.now(UTC) - timedelta(seconds=1))
     with httpx.Client(base_url=sqlite_hub.url) as anonymous:
         response = anonymous.get(url)
     assert response.status_code == 410 and response.json()["error"]["code"] == "link_expired"
@@ -191,13 +189,14 @@ def test_purge_drops_abandoned_uploads_and_the_files_of_deleted_sources(tmp_path
     assert not bucket.exists()
     kept.state, kept.source_id = "complete", "source-1"
     store.save(kept)
-    later = datetime.now(timezone.utc) + UPLOAD_TTL + timedelta(minutes=1)
+    later = datetime.now(UTC) + UPLOAD_TTL + timedelta(minutes=1)
     assert purge_expired(storage, later, live_sources={"source-1"}) == 2  # its meta.json and one part
-    assert not (tmp_path / abandoned.key).exists() and (tmp_path / kept.key).exists()  # a completed upload lives as long as its source
+    assert (
+        not (tmp_path / abandoned.key).exists() and (tmp_path / kept.key).exists()
+    )  # a completed upload lives as long as its source
     age(tmp_path / kept.key / "meta.json", timedelta(hours=2))
     assert purge_expired(storage, live_sources=set()) == 1
     assert not (tmp_path / kept.key).exists()
 
 
 # -- connector level ----------------------------------------------------------------------
-

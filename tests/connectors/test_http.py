@@ -119,8 +119,12 @@ def test_a_server_that_ignores_ranges_still_yields_the_exact_range(api: httpx.Cl
     assert response.status_code == 206 and response.content == data[2_000_000:2_001_000]
 
 
-@pytest.mark.parametrize(("route", "status"), [("nohead", 405), ("getonly", 403)], ids=["head-not-allowed", "head-forbidden"])
-def test_where_head_is_refused_a_one_byte_get_answers(api: httpx.Client, http_server: HttpServer, route: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("route", "status"), [("nohead", 405), ("getonly", 403)], ids=["head-not-allowed", "head-forbidden"]
+)
+def test_where_head_is_refused_a_one_byte_get_answers(
+    api: httpx.Client, http_server: HttpServer, route: str, status: int
+) -> None:
     source = create_url_source(api, f"{http_server.url}/{route}/data.bin")
     assert run_test(api, source)["code"] == "100"
     head = api.head(data_url(source, "data.bin"))
@@ -165,7 +169,12 @@ def test_reads_stream_with_bounded_memory(api: httpx.Client, sqlite_hub: Running
     ids=["right", "wrong", "none"],
 )
 def test_basic_credentials_come_from_a_secret(
-    api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer, user: str | None, password: str | None, code: str
+    api: httpx.Client,
+    sqlite_hub: RunningHub,
+    http_server: HttpServer,
+    user: str | None,
+    password: str | None,
+    code: str,
 ) -> None:
     secret_id = create_secret(api, user, password) if password else None
     source = create_url_source(api, f"{http_server.url}/basic/hello.txt", secret_id=secret_id)
@@ -182,8 +191,12 @@ def test_basic_credentials_come_from_a_secret(
 def test_a_bearer_token_comes_from_a_secret(api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer) -> None:
     good = create_url_source(api, f"{http_server.url}/bearer/", secret_id=create_secret(api, None, BEARER_TOKEN))
     assert run_test(api, good)["code"] == "100"  # the folder URL itself is 401 without the token
-    assert api.get(data_url(good, "data.bin"), headers={"Range": "bytes=0-3"}).content == http_server.files["data.bin"][:4]
-    bad = create_url_source(api, f"{http_server.url}/bearer/hello.txt", secret_id=create_secret(api, None, "x" + BEARER_TOKEN))
+    assert (
+        api.get(data_url(good, "data.bin"), headers={"Range": "bytes=0-3"}).content == http_server.files["data.bin"][:4]
+    )
+    bad = create_url_source(
+        api, f"{http_server.url}/bearer/hello.txt", secret_id=create_secret(api, None, "x" + BEARER_TOKEN)
+    )
     state = run_test(api, bad)
     assert state["code"] == "301" and "refused the credentials" in state["reason"]
     # auth: "bearer" explicitly, with an access key present too.
@@ -194,12 +207,22 @@ def test_a_bearer_token_comes_from_a_secret(api: httpx.Client, sqlite_hub: Runni
     assert_no_secret_leaked(sqlite_hub)
 
 
-def test_a_key_in_a_named_header_comes_from_a_secret(api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer) -> None:
+def test_a_key_in_a_named_header_comes_from_a_secret(
+    api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer
+) -> None:
     secret_id = create_secret(api, None, BEARER_TOKEN)
-    source = create_url_source(api, f"{http_server.url}/apikey/hello.txt", secret_id=secret_id, auth="header", authHeader="X-Api-Key")
+    source = create_url_source(
+        api, f"{http_server.url}/apikey/hello.txt", secret_id=secret_id, auth="header", authHeader="X-Api-Key"
+    )
     assert run_test(api, source)["code"] == "100"
-    assert source["params"] == {"url": f"{http_server.url}/apikey/hello.txt", "auth": "header", "authHeader": "X-Api-Key"}
-    missing = api.post("/v1/sources", json={"protocol": "url", "label": label(), "params": {"url": http_server.url, "auth": "bearer"}})
+    assert source["params"] == {
+        "url": f"{http_server.url}/apikey/hello.txt",
+        "auth": "header",
+        "authHeader": "X-Api-Key",
+    }
+    missing = api.post(
+        "/v1/sources", json={"protocol": "url", "label": label(), "params": {"url": http_server.url, "auth": "bearer"}}
+    )
     assert run_test(api, missing.json())["code"] == "309"  # auth without a secret: named in the reason
     assert "no secret is bound" in api.get(f"/v1/sources/{missing.json()['id']}").json()["state"]["reason"]
     assert_no_secret_leaked(sqlite_hub)
@@ -267,7 +290,9 @@ def test_a_redirect_to_another_scheme_is_refused(api: httpx.Client, http_server:
     assert state["code"] == "308" and "non-HTTP(S)" in state["reason"]
 
 
-def test_redirects_keep_credentials_on_their_origin(api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer) -> None:
+def test_redirects_keep_credentials_on_their_origin(
+    api: httpx.Client, sqlite_hub: RunningHub, http_server: HttpServer
+) -> None:
     secret_id = create_secret(api, BASIC_USER, BASIC_PASSWORD)
     same = create_url_source(api, f"{http_server.url}/redirect?to=/basic/hello.txt", secret_id=secret_id)
     assert run_test(api, same)["code"] == "100"  # followed on the same origin, credentials and all
@@ -282,7 +307,9 @@ def test_redirects_keep_credentials_on_their_origin(api: httpx.Client, sqlite_hu
     assert_no_secret_leaked(sqlite_hub)
 
 
-def test_loopback_is_refused_unless_the_operator_allows_private_endpoints(strict_hub: RunningHub, http_server: HttpServer) -> None:
+def test_loopback_is_refused_unless_the_operator_allows_private_endpoints(
+    strict_hub: RunningHub, http_server: HttpServer
+) -> None:
     before = len(http_server.requests)
     with strict_hub.client(strict_hub.token()) as client:
         source = create_url_source(client, f"{http_server.url}/files/hello.txt")
@@ -344,4 +371,3 @@ def test_url_sources_are_input_only(api: httpx.Client, http_server: HttpServer) 
 
 
 # -- the connector contract of the `url` kind runs in test_contract.py
-

@@ -44,7 +44,6 @@ EVERY_TYPE = [
 ]
 
 
-
 def make(db: ScratchDatabase, user: str | None = None, password: str | None = None, **params: Any) -> MysqlConnector:
     settings = {"host": db.host, "port": db.port, "database": db.name, **params}
     credentials = Credentials(user or db.user, {"secretKey": db.password if password is None else password})
@@ -117,18 +116,26 @@ async def test_a_reader_passes_the_read_check_but_not_the_write_check(mysql_db: 
         await reader.check(write=True)
 
 
-async def test_databases_are_folders_and_tables_are_files(my: MysqlConnector, mysql_db: ScratchDatabase, table: str) -> None:
+async def test_databases_are_folders_and_tables_are_files(
+    my: MysqlConnector, mysql_db: ScratchDatabase, table: str
+) -> None:
     root = await my.list("")
     assert mysql_db.name in [f.name for f in root.folders] and "mysql" not in [f.name for f in root.folders]
     names = [f.name for f in (await my.list(mysql_db.name)).files]
     assert {f"{table}.csv", f"{table}.jsonl", f"{table}.parquet"} <= set(names)
     entry = await my.stat(f"{mysql_db.name}/{table}")
     columns = {c["name"]: c for c in entry.extra["columns"]}
-    assert columns["ub"]["kind"] == "uint64" and columns["tz"]["kind"] == "timestamptz" and columns["n"]["type"] == "decimal(12,3)"
+    assert (
+        columns["ub"]["kind"] == "uint64"
+        and columns["tz"]["kind"] == "timestamptz"
+        and columns["n"]["type"] == "decimal(12,3)"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-async def test_every_type_round_trips_through_each_format(my: MysqlConnector, mysql_db: ScratchDatabase, table: str, fmt: str) -> None:
+async def test_every_type_round_trips_through_each_format(
+    my: MysqlConnector, mysql_db: ScratchDatabase, table: str, fmt: str
+) -> None:
     data = await read_all(my, f"{mysql_db.name}/{table}.{fmt}")
     copy = f"{table}_{fmt}"
     run(f"CREATE TABLE `{mysql_db.name}`.`{copy}` LIKE `{mysql_db.name}`.`{table}`")
@@ -136,7 +143,9 @@ async def test_every_type_round_trips_through_each_format(my: MysqlConnector, my
     assert rows_of(mysql_db, copy) == rows_of(mysql_db, table)
 
 
-async def test_parquet_creates_a_new_table_with_the_same_values(my: MysqlConnector, mysql_db: ScratchDatabase, table: str) -> None:
+async def test_parquet_creates_a_new_table_with_the_same_values(
+    my: MysqlConnector, mysql_db: ScratchDatabase, table: str
+) -> None:
     data = await read_all(my, f"{mysql_db.name}/{table}.parquet")
     assert str(pq.read_schema(io.BytesIO(data)).field("ub").type) == "uint64"
     await my.write(f"{mysql_db.name}/{table}_new.parquet", upload(data, 4096))
@@ -153,7 +162,9 @@ async def test_parquet_creates_a_new_table_with_the_same_values(my: MysqlConnect
         ("jsonl", b'{"id": 10, "small": 1}\n{"id": 1, "small": 2}\n', "line 1 to line 2"),
     ],
 )
-async def test_a_bad_row_aborts_the_whole_load(my: MysqlConnector, mysql_db: ScratchDatabase, table: str, fmt: str, body: bytes, where: str) -> None:
+async def test_a_bad_row_aborts_the_whole_load(
+    my: MysqlConnector, mysql_db: ScratchDatabase, table: str, fmt: str, body: bytes, where: str
+) -> None:
     before = rows_of(mysql_db, table)
     with pytest.raises(InvalidInput) as caught:
         await my.write(f"{mysql_db.name}/{table}.{fmt}", upload(body))
@@ -197,7 +208,11 @@ async def test_queries_stream_read_only_and_bounded(mysql_db: ScratchDatabase, t
         {"id": 1, "n": 123.456, "tz": "2024-01-02T03:04:05.123456+00:00"},
         {"id": 2, "n": -0.001, "tz": None},
     ]
-    for statement in (f"DELETE FROM {table}", f"CREATE TABLE {table}_x (a int)", f"/*!50000 DROP TABLE {table} */ SELECT 1"):
+    for statement in (
+        f"DELETE FROM {table}",
+        f"CREATE TABLE {table}_x (a int)",
+        f"/*!50000 DROP TABLE {table} */ SELECT 1",
+    ):
         with pytest.raises(PermissionDenied):
             await query_all(my, statement)
     with pytest.raises(PermissionDenied, match="read-only"):  # refused by the server's read-only transaction

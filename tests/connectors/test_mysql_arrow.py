@@ -30,7 +30,9 @@ pytestmark = pytest.mark.anyio
 def wide(mysql_db: ScratchDatabase) -> Iterator[str]:
     """A table of 200,000 rows of incompressible text: about 14 MiB of Parquet."""
     name = f"wide_{uuid.uuid4().hex[:6]}"
-    run(f"CREATE TABLE `{mysql_db.name}`.`{name}` ENGINE=InnoDB AS SELECT seq AS id, CONCAT(MD5(seq), MD5(-seq)) AS pad FROM `{mysql_db.name}`.seq_1_to_200000")
+    run(
+        f"CREATE TABLE `{mysql_db.name}`.`{name}` ENGINE=InnoDB AS SELECT seq AS id, CONCAT(MD5(seq), MD5(-seq)) AS pad FROM `{mysql_db.name}`.seq_1_to_200000"
+    )
     yield name
     run(f"DROP TABLE IF EXISTS `{mysql_db.name}`.`{name}`")
 
@@ -87,9 +89,13 @@ async def test_a_parquet_export_larger_than_a_batch_streams_in_bounded_memory(
     assert pq.ParquetFile(io.BytesIO(b"".join(parts))).metadata.num_row_groups >= 10
 
 
-async def test_a_reader_that_stops_early_stops_the_drivers_statement(my: MysqlConnector, mysql_db: ScratchDatabase, wide: str) -> None:
+async def test_a_reader_that_stops_early_stops_the_drivers_statement(
+    my: MysqlConnector, mysql_db: ScratchDatabase, wide: str
+) -> None:
     marker = f"stop_{uuid.uuid4().hex[:8]}"
-    run(f"CREATE VIEW `{mysql_db.name}`.`{marker}` AS SELECT a.id, a.pad FROM `{mysql_db.name}`.`{wide}` a, `{mysql_db.name}`.seq_1_to_50 b")
+    run(
+        f"CREATE VIEW `{mysql_db.name}`.`{marker}` AS SELECT a.id, a.pad FROM `{mysql_db.name}`.`{wide}` a, `{mysql_db.name}`.seq_1_to_50 b"
+    )
     try:
         chunks = my.read(f"{mysql_db.name}/{marker}.parquet")
         await chunks.__anext__()  # a row group is out: the driver is mid-stream on 10 million rows
@@ -104,9 +110,13 @@ async def test_a_reader_that_stops_early_stops_the_drivers_statement(my: MysqlCo
         run(f"DROP VIEW IF EXISTS `{mysql_db.name}`.`{marker}`")
 
 
-async def test_server_errors_are_classified_without_the_password(my: MysqlConnector, mysql_db: ScratchDatabase, wide: str) -> None:
+async def test_server_errors_are_classified_without_the_password(
+    my: MysqlConnector, mysql_db: ScratchDatabase, wide: str
+) -> None:
     name = f"fails_{uuid.uuid4().hex[:6]}"
-    run(f"CREATE VIEW `{mysql_db.name}`.`{name}` AS SELECT id, IF(id = 150000, (SELECT 1 UNION SELECT 2), id) AS x FROM `{mysql_db.name}`.`{wide}`")
+    run(
+        f"CREATE VIEW `{mysql_db.name}`.`{name}` AS SELECT id, IF(id = 150000, (SELECT 1 UNION SELECT 2), id) AS x FROM `{mysql_db.name}`.`{wide}`"
+    )
     try:
         with pytest.raises(HeadwaterError, match=r"Subquery returns more than 1 row$") as failed:
             await read_all(my, f"{mysql_db.name}/{name}.parquet")
@@ -115,7 +125,12 @@ async def test_server_errors_are_classified_without_the_password(my: MysqlConnec
         run(f"DROP VIEW IF EXISTS `{mysql_db.name}`.`{name}`")
     session = my.export_connection("parquet")
     try:
-        missing = mysql_arrow.parquet(session, f"SELECT id FROM `{mysql_db.name}`.`nope`", [Column("id", "int64")], ParquetEncoder([Column("id", "int64")], "mysql"))
+        missing = mysql_arrow.parquet(
+            session,
+            f"SELECT id FROM `{mysql_db.name}`.`nope`",
+            [Column("id", "int64")],
+            ParquetEncoder([Column("id", "int64")], "mysql"),
+        )
         with pytest.raises(InvalidInput, match="doesn't exist") as failed:
             b"".join(my._guarded(missing, session))
         assert mysql_db.password not in str(failed.value)
@@ -125,7 +140,9 @@ async def test_server_errors_are_classified_without_the_password(my: MysqlConnec
     assert mysql_db.password not in leaked.text and leaked.code is None
 
 
-def test_the_driver_connects_to_the_checked_address_read_only_in_utc(mysql_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_driver_connects_to_the_checked_address_read_only_in_utc(
+    mysql_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checked: list[str] = []
 
     def resolve(host: str, port: int) -> list[Any]:
@@ -134,25 +151,34 @@ def test_the_driver_connects_to_the_checked_address_read_only_in_utc(mysql_db: S
 
     monkeypatch.setattr(endpoints, "resolve", resolve)
     connector = make(mysql_db, host="db.headwater-test.invalid", password=mysql_db.password + "@:/%?#")
-    with pytest.raises(pymysql.err.OperationalError) as refused:  # the password is checked (and refused) on the pinned address
+    with pytest.raises(
+        pymysql.err.OperationalError
+    ) as refused:  # the password is checked (and refused) on the pinned address
         connector.export_connection("parquet")
     assert type(connector.guard(refused.value)).__name__ == "UpstreamAuthFailed"
     assert "@:/%?#" not in str(connector.guard(refused.value))
-    connector = make(mysql_db, host="db.headwater-test.invalid")  # never resolvable: only the pinned address can reach it
+    connector = make(
+        mysql_db, host="db.headwater-test.invalid"
+    )  # never resolvable: only the pinned address can reach it
     session = connector.export_connection("parquet")
     try:
         assert isinstance(session, mysql_arrow.ArrowSession) and set(checked) == {"db.headwater-test.invalid"}
         assert "@127.0.0.1:3306/" in session.url and session.url.endswith("?ssl-mode=DISABLED")
         columns = [Column("ro", "int64"), Column("tz", "string"), Column("it", "int64"), Column("u", "string")]
         chunks = mysql_arrow.parquet(
-            session, "SELECT @@session.tx_read_only AS ro, @@time_zone AS tz, @@in_transaction AS it, CURRENT_USER() AS u",
-            columns, ParquetEncoder(columns, "mysql"),
+            session,
+            "SELECT @@session.tx_read_only AS ro, @@time_zone AS tz, @@in_transaction AS it, CURRENT_USER() AS u",
+            columns,
+            ParquetEncoder(columns, "mysql"),
         )
         row = pq.read_table(io.BytesIO(b"".join(chunks))).to_pylist()[0]
     finally:
         connector.close_connection(session)
     assert row == {"ro": 1, "tz": "+00:00", "it": 1, "u": f"{mysql_db.user}@%"}
-    assert mysql_arrow.url("::1", 3306, "a b", "p@ss:/", "d") == "mysql://a%20b:p%40ss%3A%2F@[::1]:3306/d?ssl-mode=DISABLED"
+    assert (
+        mysql_arrow.url("::1", 3306, "a b", "p@ss:/", "d")
+        == "mysql://a%20b:p%40ss%3A%2F@[::1]:3306/d?ssl-mode=DISABLED"
+    )
 
 
 def test_tls_connections_stay_on_the_pymysql_path(mysql_db: ScratchDatabase) -> None:

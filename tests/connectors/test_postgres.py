@@ -47,7 +47,6 @@ second line', 'v', 'abc', true, '\\x0001ff', '2024-01-02', '01:02:03.5', '2024-0
 """
 
 
-
 def make(db: ScratchDatabase, user: str | None = None, password: str | None = None, **params: Any) -> PostgresConnector:
     settings = {"host": db.host, "port": db.port, "database": db.name, **params}
     credentials = Credentials(user or db.user, {"secretKey": db.password if password is None else password})
@@ -100,6 +99,7 @@ def types_of(db: ScratchDatabase, name: str) -> list[str]:
 
 
 # ---- check() classifies what went wrong --------------------------------------------------------
+
 
 async def test_check_passes_for_the_owner_with_write(pg: PostgresConnector) -> None:
     await pg.check(write=True)
@@ -163,6 +163,7 @@ def test_a_socket_path_is_refused_as_host(pg_db: ScratchDatabase) -> None:
 
 # ---- browsing -------------------------------------------------------------------------------
 
+
 async def test_schemas_are_folders_and_tables_are_files(pg: PostgresConnector, table: str) -> None:
     root = await pg.list("")
     assert "public" in [f.name for f in root.folders] and root.files == []
@@ -188,8 +189,11 @@ async def test_stat_of_a_table_describes_its_columns(pg: PostgresConnector, tabl
 
 # ---- exports and loads round-trip ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-async def test_every_type_round_trips_through_each_format(pg: PostgresConnector, pg_db: ScratchDatabase, table: str, fmt: str) -> None:
+async def test_every_type_round_trips_through_each_format(
+    pg: PostgresConnector, pg_db: ScratchDatabase, table: str, fmt: str
+) -> None:
     data = await read_all(pg, f"public/{table}.{fmt}")
     copy = f"{table}_{fmt}"
     with pg_connect(pg_db) as conn:
@@ -202,10 +206,14 @@ async def test_every_type_round_trips_through_each_format(pg: PostgresConnector,
             conn.execute(f'DROP TABLE "{copy}"')
 
 
-async def test_parquet_creates_a_new_table_with_the_same_types(pg: PostgresConnector, pg_db: ScratchDatabase, table: str) -> None:
+async def test_parquet_creates_a_new_table_with_the_same_types(
+    pg: PostgresConnector, pg_db: ScratchDatabase, table: str
+) -> None:
     data = await read_all(pg, f"public/{table}.parquet")
     schema = pq.read_schema(io.BytesIO(data))
-    assert str(schema.field("tz").type) == "timestamp[us, tz=UTC]" and str(schema.field("n").type) == "decimal128(12, 3)"
+    assert (
+        str(schema.field("tz").type) == "timestamp[us, tz=UTC]" and str(schema.field("n").type) == "decimal128(12, 3)"
+    )
     entry = await pg.write(f"public/{table}_new.parquet", upload(data, 4096))
     assert entry.name == f"{table}_new.parquet"
     try:
@@ -218,7 +226,9 @@ async def test_parquet_creates_a_new_table_with_the_same_types(pg: PostgresConne
 
 async def test_csv_and_jsonl_create_tables_with_inferred_types(pg: PostgresConnector, pg_db: ScratchDatabase) -> None:
     name = f"inferred_{uuid.uuid4().hex[:6]}"
-    csv_data = b"id,price,when,ok,label\n1,2.5,2024-01-02T03:04:05+00:00,true,a\n2,,2024-02-03T00:00:00+00:00,false,\"\"\n"
+    csv_data = (
+        b'id,price,when,ok,label\n1,2.5,2024-01-02T03:04:05+00:00,true,a\n2,,2024-02-03T00:00:00+00:00,false,""\n'
+    )
     await pg.write(f"public/{name}.csv", upload(csv_data))
     jsonl = b'{"id": 1, "doc": {"k": [1, 2]}, "day": "2024-01-02"}\n\n{"id": 2, "doc": null, "day": null}\n'
     await pg.write(f"public/{name}_j.jsonl", upload(jsonl))
@@ -226,7 +236,10 @@ async def test_csv_and_jsonl_create_tables_with_inferred_types(pg: PostgresConne
         assert types_of(pg_db, name) == ["bigint", "double precision", "timestamp with time zone", "boolean", "text"]
         assert types_of(pg_db, f"{name}_j") == ["bigint", "jsonb", "date"]
         with pg_connect(pg_db) as conn:
-            assert conn.execute(f'SELECT label IS NULL, label = \'\' FROM "{name}" WHERE id = 2').fetchone() == (False, True)
+            assert conn.execute(f"SELECT label IS NULL, label = '' FROM \"{name}\" WHERE id = 2").fetchone() == (
+                False,
+                True,
+            )
             assert conn.execute(f'SELECT doc FROM "{name}_j" WHERE id = 1').fetchone() == ({"k": [1, 2]},)
     finally:
         with pg_connect(pg_db) as conn:
@@ -241,7 +254,9 @@ async def test_csv_and_jsonl_create_tables_with_inferred_types(pg: PostgresConne
         ("jsonl", b'{"id": 10, "small": 1}\n{"id": 11, "small": 99999}\n', "line 2, column small"),
     ],
 )
-async def test_a_bad_row_aborts_the_whole_load(pg: PostgresConnector, pg_db: ScratchDatabase, table: str, fmt: str, body: bytes, where: str) -> None:
+async def test_a_bad_row_aborts_the_whole_load(
+    pg: PostgresConnector, pg_db: ScratchDatabase, table: str, fmt: str, body: bytes, where: str
+) -> None:
     before = rows_as_text(pg_db, table)
     with pytest.raises(InvalidInput) as caught:
         await pg.write(f"public/{table}.{fmt}", upload(body))
@@ -276,6 +291,7 @@ async def test_views_cannot_be_loaded_into(pg: PostgresConnector, pg_db: Scratch
 
 # ---- options and identifiers ----------------------------------------------------------------
 
+
 async def test_columns_and_limit_options(pg: PostgresConnector, table: str) -> None:
     data = await read_all(pg, f"public/{table}.csv", columns="id,t", limit="1")
     assert data.decode().splitlines()[0] == "id,t" and data.count(b"\n") == 3  # header, and a value spanning two lines
@@ -303,6 +319,7 @@ async def test_odd_identifiers_are_quoted_not_interpreted(pg: PostgresConnector,
 
 # ---- queries --------------------------------------------------------------------------------
 
+
 async def query_all(connector: PostgresConnector, sql: str, fmt: str = "jsonl", limit: int | None = None) -> bytes:
     return b"".join([c async for c in connector.query(sql, fmt, limit)])
 
@@ -313,7 +330,9 @@ async def test_a_query_streams_its_result(pg: PostgresConnector, table: str) -> 
         {"id": 1, "jb": {"b": None}, "ia": [1, None, 3], "n": 123.456},
         {"id": 2, "jb": [], "ia": [], "n": -0.001},
     ]
-    parquet = pq.read_table(io.BytesIO(await query_all(pg, "SELECT g AS n, '100%' AS p FROM generate_series(1, 25000) g", "parquet")))
+    parquet = pq.read_table(
+        io.BytesIO(await query_all(pg, "SELECT g AS n, '100%' AS p FROM generate_series(1, 25000) g", "parquet"))
+    )
     assert parquet.num_rows == 25000 and parquet.column("p")[0].as_py() == "100%"
     assert (await query_all(pg, "SELECT 1 AS a UNION ALL SELECT 2", "csv", limit=1)) == b'"a"\n1\n'
 
@@ -336,10 +355,14 @@ async def test_queries_are_read_only_and_bounded(pg_db: ScratchDatabase, table: 
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-async def test_a_reader_that_goes_away_stops_the_export(pg: PostgresConnector, pg_db: ScratchDatabase, fmt: str) -> None:
+async def test_a_reader_that_goes_away_stops_the_export(
+    pg: PostgresConnector, pg_db: ScratchDatabase, fmt: str
+) -> None:
     name = f"big_{uuid.uuid4().hex[:6]}"
     with pg_connect(pg_db) as conn:
-        conn.execute(f"CREATE TABLE {name} AS SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 300000) g")
+        conn.execute(
+            f"CREATE TABLE {name} AS SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 300000) g"
+        )
     try:
         stream = pg.read(f"public/{name}.{fmt}")
         first = await stream.__anext__()
@@ -355,7 +378,9 @@ async def test_a_reader_that_goes_away_stops_the_export(pg: PostgresConnector, p
             conn.execute(f"DROP TABLE {name}")
 
 
-async def test_the_hubs_own_pgpassword_is_never_lent_to_a_source(pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_hubs_own_pgpassword_is_never_lent_to_a_source(
+    pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PGPASSWORD", pg_db.password)  # valid for the user: libpq would happily use it
     with pytest.raises(InvalidInput, match="never lends"):
         await make(pg_db, password="").check()

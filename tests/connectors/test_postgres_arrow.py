@@ -27,7 +27,9 @@ def wide(pg_db: ScratchDatabase) -> Iterator[str]:
     """A table of 200,000 rows of incompressible text: about 14 MiB of Parquet."""
     name = f"wide_{uuid.uuid4().hex[:6]}"
     with pg_connect(pg_db) as conn:
-        conn.execute(f"CREATE TABLE {name} AS SELECT g AS id, md5(g::text) || md5((-g)::text) AS pad FROM generate_series(1, 200000) g")
+        conn.execute(
+            f"CREATE TABLE {name} AS SELECT g AS id, md5(g::text) || md5((-g)::text) AS pad FROM generate_series(1, 200000) g"
+        )
     yield name
     with pg_connect(pg_db) as conn:
         conn.execute(f"DROP TABLE {name}")
@@ -83,11 +85,15 @@ async def test_columns_and_limit_reach_the_drivers_query(pg: PostgresConnector, 
     assert empty.num_rows == 0 and "tz" in empty.column_names
 
 
-async def test_values_the_file_cannot_hold_are_refused_not_mangled(pg: PostgresConnector, pg_db: ScratchDatabase) -> None:
+async def test_values_the_file_cannot_hold_are_refused_not_mangled(
+    pg: PostgresConnector, pg_db: ScratchDatabase
+) -> None:
     name = f"odd_{uuid.uuid4().hex[:6]}"
     with pg_connect(pg_db) as conn:
         conn.execute(f"CREATE TABLE {name} (ts timestamp, d date, m int[], n numeric(5,2), big oid, bc timestamptz)")
-        conn.execute(f"INSERT INTO {name} VALUES ('infinity', '-infinity', '{{{{1,2}},{{3,4}}}}', 'NaN', 4000000000, '0044-03-15 12:00+00 BC')")
+        conn.execute(
+            f"INSERT INTO {name} VALUES ('infinity', '-infinity', '{{{{1,2}},{{3,4}}}}', 'NaN', 4000000000, '0044-03-15 12:00+00 BC')"
+        )
     try:
         for column in ("ts", "d"):
             with pytest.raises(InvalidInput, match=f"'{column}'.*infinity"):
@@ -98,7 +104,13 @@ async def test_values_the_file_cannot_hold_are_refused_not_mangled(pg: PostgresC
             await read_all(pg, f"public/{name}.parquet", columns="n")
         row = pq.read_table(io.BytesIO(await read_all(pg, f"public/{name}.parquet", columns="big"))).to_pylist()[0]
         assert row["big"] == 4_000_000_000  # oid is unsigned: not wrapped to a negative int32
-        assert pq.read_table(io.BytesIO(await read_all(pg, f"public/{name}.parquet", columns="bc"))).column("bc").cast(pa.int64())[0].as_py() < 0  # BC: kept
+        assert (
+            pq.read_table(io.BytesIO(await read_all(pg, f"public/{name}.parquet", columns="bc")))
+            .column("bc")
+            .cast(pa.int64())[0]
+            .as_py()
+            < 0
+        )  # BC: kept
     finally:
         with pg_connect(pg_db) as conn:
             conn.execute(f"DROP TABLE {name}")
@@ -116,7 +128,9 @@ async def test_a_server_error_mid_stream_is_classified(pg: PostgresConnector, pg
             conn.execute(f"DROP VIEW {name}")
 
 
-def test_the_driver_connects_to_the_checked_address_as_the_source_read_only(pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_driver_connects_to_the_checked_address_as_the_source_read_only(
+    pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     checked: list[str] = []
 
     def resolve(host: str, port: int) -> list[Any]:
@@ -125,9 +139,18 @@ def test_the_driver_connects_to_the_checked_address_as_the_source_read_only(pg_d
 
     monkeypatch.setattr(endpoints, "resolve", resolve)
     # The hub's own libpq environment, every part of it wrong: none of it may reach the connection.
-    for name, value in {"PGHOST": "127.0.0.2", "PGHOSTADDR": "127.0.0.2", "PGPORT": "1", "PGDATABASE": "nope", "PGUSER": "nobody",
-                        "PGPASSWORD": "wrong", "PGOPTIONS": "-c default_transaction_read_only=off", "PGAPPNAME": "spy",
-                        "PGSSLMODE": "require", "PGTZ": "Asia/Tokyo"}.items():
+    for name, value in {
+        "PGHOST": "127.0.0.2",
+        "PGHOSTADDR": "127.0.0.2",
+        "PGPORT": "1",
+        "PGDATABASE": "nope",
+        "PGUSER": "nobody",
+        "PGPASSWORD": "wrong",
+        "PGOPTIONS": "-c default_transaction_read_only=off",
+        "PGAPPNAME": "spy",
+        "PGSSLMODE": "require",
+        "PGTZ": "Asia/Tokyo",
+    }.items():
         monkeypatch.setenv(name, value)
     connector = make(pg_db, host="db.headwater-test.invalid")  # never resolvable: only the pinned address can reach it
     session = connector.export_connection("parquet")
@@ -143,7 +166,9 @@ def test_the_driver_connects_to_the_checked_address_as_the_source_read_only(pg_d
     assert row == {"u": pg_db.user, "d": pg_db.name, "a": "127.0.0.1", "n": "headwater", "ro": "on", "tz": "UTC"}
 
 
-def test_the_driver_path_never_lends_the_hubs_pgpassword(pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_driver_path_never_lends_the_hubs_pgpassword(
+    pg_db: ScratchDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PGPASSWORD", pg_db.password)  # valid for the user: the driver's libpq would happily use it
     with pytest.raises(InvalidInput, match="never lends"):
         make(pg_db, password="").export_connection("parquet")

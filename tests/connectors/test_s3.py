@@ -22,7 +22,7 @@ from headwater.connectors import s3 as s3_module
 from headwater.connectors.base import Connector, Credentials, decode_marker
 from headwater.connectors.kind import BuildContext
 from headwater.connectors.s3 import FOLDER_MARKER, Location, Timeouts, location_of, make_store
-from headwater.connectors.s3_profiles import MiB, PROFILES
+from headwater.connectors.s3_profiles import PROFILES, MiB
 from headwater.errors import (
     Conflict,
     EndpointRefused,
@@ -32,12 +32,11 @@ from headwater.errors import (
     UpstreamError,
     UpstreamPermissionDenied,
 )
-from tests.connectors.contract import chunks_of, list_all, read_all
+from tests.connectors.contract import chunks_of, read_all
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.seaweedfs import Keys, SeaweedFS
 
 pytestmark = pytest.mark.anyio
-
 
 
 def build(
@@ -57,7 +56,9 @@ def build(
         values["bucket"] = bucket
     model = spec.params.model_validate(values)
     creds = Credentials(keys.access_key, {"secretKey": keys.secret_key}) if keys else None
-    return spec.build(model, creds, BuildContext(Path("/nonexistent"), allow_private_endpoints=allow_private, chunk_size=chunk_size))
+    return spec.build(
+        model, creds, BuildContext(Path("/nonexistent"), allow_private_endpoints=allow_private, chunk_size=chunk_size)
+    )
 
 
 @pytest.fixture
@@ -184,7 +185,9 @@ async def test_listing_pages_are_bounded_and_cover_everything(conn: Connector, m
             break
         assert "many" not in marker and decode_marker(marker)  # opaque, but ours
     assert pages >= 4
-    assert sorted(seen) == sorted([(f"file{i}.txt", False) for i in range(7)] + [(n, True) for n in ("a-dir", "big", "z-dir")])
+    assert sorted(seen) == sorted(
+        [(f"file{i}.txt", False) for i in range(7)] + [(n, True) for n in ("a-dir", "big", "z-dir")]
+    )
     with pytest.raises(InvalidInput):
         await conn.list("many", "%%% not a marker %%%", 3)
 
@@ -285,7 +288,9 @@ def test_presets_are_registered_with_optional_credentials() -> None:
 
 
 def test_presets_resolve_endpoints_regions_and_addressing() -> None:
-    aws = location_of(PROFILES["aws"], catalogue.get("aws").params.model_validate({"region": "eu-west-3", "bucket": "logs"}))
+    aws = location_of(
+        PROFILES["aws"], catalogue.get("aws").params.model_validate({"region": "eu-west-3", "bucket": "logs"})
+    )
     assert aws.endpoint == "https://s3.eu-west-3.amazonaws.com"
     assert aws.bucket_endpoint("logs") == ("https://logs.s3.eu-west-3.amazonaws.com", False)
     assert aws.bucket_endpoint("with.dots") == ("https://s3.eu-west-3.amazonaws.com", True)
@@ -393,7 +398,11 @@ async def test_only_the_sources_own_settings_reach_an_endpoint(
     monkeypatch.setenv("AWS_REQUEST_PAYER", "true")
     location = Location(PROFILES["s3"], url, "us-east-1", "bucket", "", None)
     store = make_store(
-        location, "bucket", Credentials("user-key", {"secretKey": "user-secret"}), Timeouts(), probe=False,
+        location,
+        "bucket",
+        Credentials("user-key", {"secretKey": "user-secret"}),
+        Timeouts(),
+        probe=False,
         route=guarded_proxy.route(allow_private=True, connect_timeout=5),
     )
     await obs.put_async(store, "k", b"data")
@@ -412,9 +421,13 @@ async def test_the_hubs_encryption_keys_are_refused_not_forwarded(
     location = Location(PROFILES["s3"], url, "us-east-1", "bucket", "", None)
     with pytest.raises(UpstreamError, match="AWS_SERVER_SIDE_ENCRYPTION"):
         make_store(
-        location, "bucket", Credentials("user-key", {"secretKey": "user-secret"}), Timeouts(), probe=False,
-        route=guarded_proxy.route(allow_private=True, connect_timeout=5),
-    )
+            location,
+            "bucket",
+            Credentials("user-key", {"secretKey": "user-secret"}),
+            Timeouts(),
+            probe=False,
+            route=guarded_proxy.route(allow_private=True, connect_timeout=5),
+        )
     assert seen == []
 
 
@@ -456,7 +469,12 @@ def test_through_the_hub(seaweedfs: SeaweedFS, sqlite_hub: RunningHub, monkeypat
         for secret_id, secret_key in (("s3-good", seaweedfs.rw.secret_key), ("s3-bad", wrong_secret)):
             response = api.post(
                 "/v1/secrets",
-                json={"id": secret_id, "secretType": "s3", "accessKey": seaweedfs.rw.access_key, "secretKey": secret_key},
+                json={
+                    "id": secret_id,
+                    "secretType": "s3",
+                    "accessKey": seaweedfs.rw.access_key,
+                    "secretKey": secret_key,
+                },
             )
             assert response.status_code == 201, response.text
 
@@ -479,7 +497,10 @@ def test_through_the_hub(seaweedfs: SeaweedFS, sqlite_hub: RunningHub, monkeypat
 
         # Algorithmia style: no bucket in the source, the first path segment names it.
         loose = _create_source(
-            api, label="buckets", params={"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}, secretId="s3-good"
+            api,
+            label="buckets",
+            params={"endpoint": seaweedfs.endpoint, "region": seaweedfs.region},
+            secretId="s3-good",
         )
         assert _test_source(api, loose["id"])["state"]["code"] == "100"
         assert api.put(f"/v1/connector/s3+buckets/{bucket}/b/key.txt", content=b"by bucket").status_code == 200
@@ -519,15 +540,28 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing_in_the_bucket(
     bucket = seaweedfs.create_bucket()
     token = sqlite_hub.token()
     with sqlite_hub.client(token) as api:
-        api.post("/v1/secrets", json={"id": "cut", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                      "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
-        _create_source(api, label="cut", secretId="cut",
-                       params={"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket})
+        api.post(
+            "/v1/secrets",
+            json={
+                "id": "cut",
+                "secretType": "s3",
+                "accessKey": seaweedfs.rw.access_key,
+                "secretKey": seaweedfs.rw.secret_key,
+            },
+        ).raise_for_status()
+        _create_source(
+            api,
+            label="cut",
+            secretId="cut",
+            params={"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket},
+        )
     host, port = sqlite_hub.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(
-            b"PUT /v1/connector/s3+cut/cut.bin HTTP/1.1\r\nHost: hub\r\nAuthorization: " + token.encode()
-            + b"\r\nContent-Length: 33554432\r\n\r\n" + os.urandom(12 * 1024 * 1024)
+            b"PUT /v1/connector/s3+cut/cut.bin HTTP/1.1\r\nHost: hub\r\nAuthorization: "
+            + token.encode()
+            + b"\r\nContent-Length: 33554432\r\n\r\n"
+            + os.urandom(12 * 1024 * 1024)
         )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (seaweedfs.keys_in(bucket) or seaweedfs.pending_uploads(bucket)):

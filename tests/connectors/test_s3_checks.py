@@ -35,7 +35,6 @@ pytestmark = pytest.mark.anyio
 FAST = Timeouts(connect=1.0, check=1.0)
 
 
-
 def connector(
     server: SeaweedFS,
     bucket: str | None,
@@ -192,4 +191,6 @@ def test_builder_refuses_an_incomplete_secret(seaweedfs: SeaweedFS, bucket: str)
     kind = catalogue.get("s3")
     params = kind.params.model_validate({"endpoint": seaweedfs.endpoint, "bucket": bucket})
     with pytest.raises(HeadwaterError, match="accessKey and a secretKey"):
-        kind.build(params, Credentials("only-an-access-key", {}), BuildContext(Path("/x"), allow_private_endpoints=True))
+        kind.build(
+            params, Credentials("only-an-access-key", {}), BuildContext(Path("/x"), allow_private_endpoints=True)
+        )

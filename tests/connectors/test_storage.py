@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -17,9 +17,9 @@ from headwater.connectors.base import Credentials
 from headwater.connectors.hosted_kinds import BUCKET_TTL, UploadStore, purge_expired
 from headwater.connectors.s3 import Location
 from headwater.connectors.s3_profiles import PROFILES
+from headwater.connectors.storage import BucketStorage, FolderStorage, Storage, open_storage
 from headwater.errors import Conflict, UpstreamUnavailable
 from headwater.settings import Settings, SettingsError
-from headwater.connectors.storage import BucketStorage, FolderStorage, Storage, open_storage
 from tests.fixtures.hub import RunningHub, start_hub
 from tests.fixtures.network import free_port
 from tests.fixtures.seaweedfs import SeaweedFS
@@ -37,8 +37,17 @@ def storage_bucket(seaweedfs: SeaweedFS) -> str:
     return seaweedfs.create_bucket()
 
 
-def bucket_storage(server: SeaweedFS, bucket: str, prefix: str | None = None, endpoint: str | None = None) -> BucketStorage:
-    location = Location(PROFILES["s3"], endpoint or server.endpoint, server.region, bucket, prefix or f"hub-{uuid.uuid4().hex[:10]}", True)
+def bucket_storage(
+    server: SeaweedFS, bucket: str, prefix: str | None = None, endpoint: str | None = None
+) -> BucketStorage:
+    location = Location(
+        PROFILES["s3"],
+        endpoint or server.endpoint,
+        server.region,
+        bucket,
+        prefix or f"hub-{uuid.uuid4().hex[:10]}",
+        True,
+    )
     return BucketStorage(location, Credentials(server.rw.access_key, {"secretKey": server.rw.secret_key}))
 
 
@@ -77,7 +86,9 @@ async def test_a_storage_folder_that_is_a_file_fails_its_check(tmp_path: Path) -
         await FolderStorage(tmp_path / "taken").check()
 
 
-async def test_an_unreachable_object_store_fails_its_check_as_unavailable(seaweedfs: SeaweedFS, storage_bucket: str) -> None:
+async def test_an_unreachable_object_store_fails_its_check_as_unavailable(
+    seaweedfs: SeaweedFS, storage_bucket: str
+) -> None:
     dead = bucket_storage(seaweedfs, storage_bucket, endpoint=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(UpstreamUnavailable) as caught:
         await dead.check()
@@ -96,7 +107,13 @@ async def test_small_objects_round_trip_and_a_lock_is_taken_once(storage: Storag
 
 
 def test_a_bad_storage_region_is_refused_naming_its_variable(tmp_path: Path) -> None:
-    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_STORAGE_URL": "s3://hub-data/x", "HEADWATER_STORAGE_REGION": "Mars!"})
+    settings = Settings.from_env(
+        {
+            "HEADWATER_DATA_DIR": str(tmp_path),
+            "HEADWATER_STORAGE_URL": "s3://hub-data/x",
+            "HEADWATER_STORAGE_REGION": "Mars!",
+        }
+    )
     with pytest.raises(SettingsError) as caught:
         open_storage(settings.storage, settings.data_dir)
     assert str(caught.value).startswith("HEADWATER_STORAGE_REGION must be")
@@ -133,7 +150,9 @@ async def test_a_failed_part_leaves_nothing_and_a_held_lock_refuses_a_second_com
         await store.write_part(upload, 1, failing(b"x" * 10_000))
     assert await anyio.to_thread.run_sync(store.parts, upload) == []
     await store.write_part(upload, 1, chunks(b"y"))
-    await anyio.to_thread.run_sync(storage.create_exclusive, f"{upload.key}/completing")  # another replica completing it
+    await anyio.to_thread.run_sync(
+        storage.create_exclusive, f"{upload.key}/completing"
+    )  # another replica completing it
     with pytest.raises(Conflict):
         await store.assemble(upload)
 
@@ -141,8 +160,11 @@ async def test_a_failed_part_leaves_nothing_and_a_held_lock_refuses_a_second_com
 async def test_purge_deletes_expired_bucket_files_on_either_storage(storage: Storage) -> None:
     bucket = storage.connector("buckets/org1/source-1", create=True)
     await bucket.write("out/old.bin", chunks(b"old"))
-    later = datetime.now(timezone.utc) + BUCKET_TTL + timedelta(minutes=1)
-    assert await anyio.to_thread.run_sync(lambda: purge_expired(storage, datetime.now(timezone.utc), live_sources={"source-1"})) == 0
+    later = datetime.now(UTC) + BUCKET_TTL + timedelta(minutes=1)
+    assert (
+        await anyio.to_thread.run_sync(lambda: purge_expired(storage, datetime.now(UTC), live_sources={"source-1"}))
+        == 0
+    )
     assert await anyio.to_thread.run_sync(lambda: purge_expired(storage, later, live_sources={"source-1"})) == 1
     assert await anyio.to_thread.run_sync(lambda: list(storage.walk("buckets"))) == []
 
@@ -165,7 +187,9 @@ def s3_hub(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS, stora
     running.stop()
 
 
-def test_a_hub_on_an_object_store_keeps_hosted_data_uploads_and_buckets_there(s3_hub: RunningHub, seaweedfs: SeaweedFS, storage_bucket: str) -> None:
+def test_a_hub_on_an_object_store_keeps_hosted_data_uploads_and_buckets_there(
+    s3_hub: RunningHub, seaweedfs: SeaweedFS, storage_bucket: str
+) -> None:
     data = os.urandom(1_500_000)
     with s3_hub.client(s3_hub.token()) as api, httpx.Client(base_url=s3_hub.url) as anonymous:
         assert api.post("/v1/data/.my", json={"name": "coll"}).status_code in (200, 201)

@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -40,7 +40,6 @@ SPEC: dict[str, Any] = {
 }
 
 
-
 def make(spec: dict[str, Any] = SPEC) -> SyntheticConnector:
     return SyntheticConnector(SyntheticParams.model_validate(spec))
 
@@ -52,7 +51,12 @@ async def read_all(connector: SyntheticConnector, path: str, **options: str) -> 
 async def test_listing_shows_each_dataset_in_each_format() -> None:
     page = await make().list("")
     assert [f.name for f in page.files] == [
-        "orders.csv", "orders.jsonl", "orders.parquet", "tiny.csv", "tiny.jsonl", "tiny.parquet",
+        "orders.csv",
+        "orders.jsonl",
+        "orders.parquet",
+        "tiny.csv",
+        "tiny.jsonl",
+        "tiny.parquet",
     ]
     paged = await make().list("", limit=4)
     assert len(paged.files) == 4 and paged.marker
@@ -80,7 +84,7 @@ async def test_values_follow_the_column_specs() -> None:
     statuses = [r["status"] for r in rows]
     assert "new" not in statuses and 0.70 < statuses.count("sent") / len(statuses) < 0.80
     assert all("@example." in r["mail"] and " " in r["who"] for r in rows)
-    low, high = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 31, 23, 59, 59, tzinfo=timezone.utc)
+    low, high = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 31, 23, 59, 59, tzinfo=UTC)
     assert all(low <= datetime.fromisoformat(r["at"]) <= high for r in rows)
     keys = [uuid.UUID(r["key"]) for r in rows]
     assert all(k.version == 4 for k in keys) and len(set(keys)) == len(keys)
@@ -89,7 +93,10 @@ async def test_values_follow_the_column_specs() -> None:
 
 async def test_columns_and_limit_keep_the_values_of_the_rows_that_remain() -> None:
     full = [json.loads(line) for line in (await read_all(make(), "orders.jsonl")).splitlines()]
-    part = [json.loads(line) for line in (await read_all(make(), "orders.jsonl", columns="key,amount", limit="20")).splitlines()]
+    part = [
+        json.loads(line)
+        for line in (await read_all(make(), "orders.jsonl", columns="key,amount", limit="20")).splitlines()
+    ]
     assert part == [{"key": r["key"], "amount": r["amount"]} for r in full[:20]]
     with pytest.raises(InvalidInput):
         await read_all(make(), "orders.csv", columns="nope")

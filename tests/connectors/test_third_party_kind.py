@@ -32,8 +32,13 @@ def test_the_catalogue_adds_the_kind_and_refuses_the_bad_entry_points_by_name(ca
     assert catalogue.get("s3") is s3.S3  # the impostor did not displace the built-in
     assert catalogue.get("greeting").title == "Greeting"
     lines = [r.getMessage() for r in caplog.records]
-    assert f"kind 's3' of package {DISTRIBUTION!r} is refused: it takes the name 's3' of the built-in kind 's3'" in lines
-    assert any(line.startswith(f"kind 'broken' of package {DISTRIBUTION!r} is refused: it failed to load (ModuleNotFoundError") for line in lines)
+    assert (
+        f"kind 's3' of package {DISTRIBUTION!r} is refused: it takes the name 's3' of the built-in kind 's3'" in lines
+    )
+    assert any(
+        line.startswith(f"kind 'broken' of package {DISTRIBUTION!r} is refused: it failed to load (ModuleNotFoundError")
+        for line in lines
+    )
     assert f"kind 'notakind' of package {DISTRIBUTION!r} is refused: it is object, not a headwater Kind" in lines
     assert f"kind 'greeting' registered by package {DISTRIBUTION!r}" in lines
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
@@ -44,7 +49,9 @@ def test_a_fresh_process_finds_the_kind_on_its_path_without_crashing(third_party
     """As a hub started with the package on PYTHONPATH sees it: no refresh, the bad entry points only logged."""
     script = "from headwater.connectors import catalogue; print(' '.join(k.name for k in catalogue.kinds())); print(catalogue.get('s3').title)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(third_party_kind), str(REPO)])}
-    done = subprocess.run([sys.executable, "-c", script], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     names, title = done.stdout.splitlines()
     assert set(names.split()) == BUILT_IN | {"greeting"} and title == "S3-compatible storage"
@@ -62,9 +69,14 @@ def test_the_hub_lists_the_kind_with_its_schema_and_serves_a_source_of_it(sqlite
         assert schema["properties"]["repeat"]["description"] == "How many lines of it the file holds."
         assert api.get("/v1/connectors/greeting").json() == greeting
 
-        refused = api.post("/v1/sources", json={"protocol": "greeting", "label": "hi", "params": {"greeting": "hi", "repeat": 0}})
+        refused = api.post(
+            "/v1/sources", json={"protocol": "greeting", "label": "hi", "params": {"greeting": "hi", "repeat": 0}}
+        )
         assert refused.status_code == 400 and "repeat" in refused.json()["error"]["message"]
-        created = api.post("/v1/sources", json={"protocol": "greeting", "label": "hi", "params": {"greeting": "hello there", "repeat": 2}})
+        created = api.post(
+            "/v1/sources",
+            json={"protocol": "greeting", "label": "hi", "params": {"greeting": "hello there", "repeat": 2}},
+        )
         assert created.status_code == 201, created.text
         assert api.get("/v1/connector/greeting+hi/hello.txt").content == b"hello there\nhello there\n"
         listing = api.get("/v1/connector/greeting+hi/").json()
@@ -74,7 +86,6 @@ def test_the_hub_lists_the_kind_with_its_schema_and_serves_a_source_of_it(sqlite
 
 
 GREETING_TRAITS = Traits(output=False, directories=False)
-
 
 
 @pytest.fixture

@@ -28,8 +28,13 @@ KUBERNETES = DEPLOY / "kubernetes"
 HUB_IMAGE = f"headwater:{__version__}"
 READY, LIVE = "/healthz/ready", "/healthz/live"
 #: The hub's own storage settings (the object-store work of the same issue defines them in settings.py).
-STORAGE = {"HEADWATER_STORAGE_URL", "HEADWATER_STORAGE_ENDPOINT", "HEADWATER_STORAGE_REGION",
-           "HEADWATER_STORAGE_ACCESS_KEY_ID", "HEADWATER_STORAGE_SECRET_ACCESS_KEY"}
+STORAGE = {
+    "HEADWATER_STORAGE_URL",
+    "HEADWATER_STORAGE_ENDPOINT",
+    "HEADWATER_STORAGE_REGION",
+    "HEADWATER_STORAGE_ACCESS_KEY_ID",
+    "HEADWATER_STORAGE_SECRET_ACCESS_KEY",
+}
 #: What every replica must be given alike.
 SHARED = {"HEADWATER_DATABASE_URL", "HEADWATER_MASTER_KEY", "HEADWATER_DASK_SCHEDULER", *STORAGE}
 
@@ -65,7 +70,9 @@ def pinned(image: str) -> bool:
 
 def kubernetes_documents() -> list[dict[str, Any]]:
     kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
-    return [doc for name in kustomization["resources"] for doc in yaml.safe_load_all((KUBERNETES / name).read_text()) if doc]
+    return [
+        doc for name in kustomization["resources"] for doc in yaml.safe_load_all((KUBERNETES / name).read_text()) if doc
+    ]
 
 
 def of_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -77,8 +84,20 @@ def of_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def test_the_compose_file_names_every_service_the_readme_lists_and_no_other() -> None:
     listed, services = readme_services(), set(compose()["services"])
-    assert {"load-balancer", "hub-1", "hub-2", "hub-3", "postgres", "seaweedfs", "dask-scheduler", "dask-worker-1", "dask-worker-2"} <= listed
-    assert listed == services, f"in the README only: {sorted(listed - services)}; in compose.yaml only: {sorted(services - listed)}"
+    assert {
+        "load-balancer",
+        "hub-1",
+        "hub-2",
+        "hub-3",
+        "postgres",
+        "seaweedfs",
+        "dask-scheduler",
+        "dask-worker-1",
+        "dask-worker-2",
+    } <= listed
+    assert listed == services, (
+        f"in the README only: {sorted(listed - services)}; in compose.yaml only: {sorted(services - listed)}"
+    )
 
 
 def test_three_hub_replicas_answer_the_load_balancer_and_their_health_checks_ask_ready() -> None:
@@ -114,7 +133,7 @@ def test_every_replica_and_worker_gets_the_same_shared_settings_and_only_setting
     first = next(iter(runs_hub_code.values()))["environment"]
     for name, service in runs_hub_code.items():
         environment = service["environment"]
-        assert SHARED <= set(environment), f"{name} lacks {sorted(SHARED - set(environment))}"
+        assert set(environment) >= SHARED, f"{name} lacks {sorted(SHARED - set(environment))}"
         assert all(environment[key] == first[key] for key in SHARED), name
         unknown = {key for key in environment if key.startswith("HEADWATER_")} - known
         assert not unknown, f"{name} sets variables the hub does not read: {sorted(unknown)}"
@@ -152,7 +171,11 @@ def test_the_dockerfile_builds_on_python_slim_with_bubblewrap_as_an_unprivileged
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, flags=re.MULTILINE)
     assert "bubblewrap" in dockerfile
     assert re.search(r"^USER headwater$", dockerfile, flags=re.MULTILINE)
-    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert not ignored & {"headwater", "pyproject.toml", "README.md"}  # what the image is built from
     assert {".git", "tests"} <= ignored
 
@@ -184,28 +207,63 @@ def test_the_kubernetes_settings_are_a_config_map_and_a_secret_holding_the_maste
     referenced = {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]}
     assert referenced == {config_map["metadata"]["name"], secret["metadata"]["name"]}
     given = set(config_map["data"]) | set(secret["stringData"])
-    assert SHARED <= given
-    assert {"HEADWATER_MASTER_KEY", "HEADWATER_DATABASE_URL", "HEADWATER_STORAGE_SECRET_ACCESS_KEY"} <= set(secret["stringData"])
+    assert given >= SHARED
+    assert {"HEADWATER_MASTER_KEY", "HEADWATER_DATABASE_URL", "HEADWATER_STORAGE_SECRET_ACCESS_KEY"} <= set(
+        secret["stringData"]
+    )
     assert not {key for key in given if key.startswith("HEADWATER_")} - settings_read() - STORAGE
 
 
 def test_kubectl_renders_the_kustomization() -> None:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed")
-    done = subprocess.run(["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     rendered = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-    assert {doc["kind"] for doc in rendered} == {"ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "PodDisruptionBudget"}
+    assert {doc["kind"] for doc in rendered} == {
+        "ConfigMap",
+        "Secret",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    }
     (deployment,) = of_kind(rendered, "Deployment")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == HUB_IMAGE
 
 
 def test_docker_compose_accepts_the_compose_files() -> None:
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30, check=False).returncode != 0:
+    if (
+        docker is None
+        or subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30, check=False).returncode != 0
+    ):
         pytest.skip("docker compose is not installed")
-    environment = {**os.environ, "HEADWATER_DB_PASSWORD": "p", "HEADWATER_MASTER_KEY": "k", "HEADWATER_BOOTSTRAP_TOKEN": "t",
-                   "HEADWATER_STORAGE_ACCESS_KEY_ID": "a", "HEADWATER_STORAGE_SECRET_ACCESS_KEY": "s"}
-    done = subprocess.run([docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "-f", str(DEPLOY / "compose.sandbox.yaml"), "config", "-q"],
-                          capture_output=True, text=True, timeout=120, check=False, env=environment)
+    environment = {
+        **os.environ,
+        "HEADWATER_DB_PASSWORD": "p",
+        "HEADWATER_MASTER_KEY": "k",
+        "HEADWATER_BOOTSTRAP_TOKEN": "t",
+        "HEADWATER_STORAGE_ACCESS_KEY_ID": "a",
+        "HEADWATER_STORAGE_SECRET_ACCESS_KEY": "s",
+    }
+    done = subprocess.run(
+        [
+            docker,
+            "compose",
+            "-f",
+            str(DEPLOY / "compose.yaml"),
+            "-f",
+            str(DEPLOY / "compose.sandbox.yaml"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
     assert done.returncode == 0, done.stderr

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from hubprocess import start_hub  # noqa: E402
+from hubprocess import start_hub
 
-from headwater.store.database import normalise_url  # noqa: E402
-from tests.fixtures.postgres import create_database, drop_database, url_of  # noqa: E402
+from headwater.store.database import normalise_url
+from tests.fixtures.postgres import create_database, drop_database, url_of
 
 WRITERS = 16
 KILL_AFTER = 150  # successful PUTs before the kill
@@ -83,9 +83,9 @@ def test_sigkill_under_load_leaves_no_operation_without_its_event(tmp_path: Path
         files = {p.name for p in (data_dir / "hosted").rglob("f-*.bin")}
         engine = create_engine(normalise_url(database_url))
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT request_id, token_id, path, status, outcome FROM audit_events WHERE token_id IS NOT NULL"
-            )).fetchall()
+            rows = conn.execute(
+                text("SELECT request_id, token_id, path, status, outcome FROM audit_events WHERE token_id IS NOT NULL")
+            ).fetchall()
         engine.dispose()
     finally:
         if hub.process.poll() is None:

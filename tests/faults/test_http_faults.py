@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from tests.fixtures.hub import RunningHub
 from tests.fixtures.http_server import HttpServer
+from tests.fixtures.hub import RunningHub
 
 
 def source(api: httpx.Client, label: str, url: str) -> str:
@@ -16,7 +16,9 @@ def source(api: httpx.Client, label: str, url: str) -> str:
     return str(response.json()["id"])
 
 
-def test_a_stalling_server_gives_a_timeout_within_bounds_and_an_unhealthy_state(sqlite_hub: RunningHub, http_server: HttpServer) -> None:
+def test_a_stalling_server_gives_a_timeout_within_bounds_and_an_unhealthy_state(
+    sqlite_hub: RunningHub, http_server: HttpServer
+) -> None:
     with sqlite_hub.client(sqlite_hub.token()) as api:
         source_id = source(api, "stalls", f"{http_server.url}/stall")
         started = time.monotonic()
@@ -35,10 +37,14 @@ def test_a_reset_mid_body_reaches_the_caller_as_an_error(sqlite_hub: RunningHub,
     started = time.monotonic()
     received = 0
     try:
-        with httpx.stream("GET", f"{sqlite_hub.url}/v1/connector/url+resets", headers={"Authorization": auth}, timeout=30) as response:
+        with httpx.stream(
+            "GET", f"{sqlite_hub.url}/v1/connector/url+resets", headers={"Authorization": auth}, timeout=30
+        ) as response:
             for chunk in response.iter_bytes():
                 received += len(chunk)
-        raise AssertionError(f"a reset body arrived as if complete: {response.status_code} {received} {response.headers}")
+        raise AssertionError(
+            f"a reset body arrived as if complete: {response.status_code} {received} {response.headers}"
+        )
     except httpx.HTTPError:
         pass
     assert time.monotonic() - started < 15 and received < 4 * 1024 * 1024

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from hubprocess import HubProcess, start_hub  # noqa: E402
+from hubprocess import HubProcess, start_hub
 
-from tests.fixtures.seaweedfs import SeaweedFS  # noqa: E402
+from tests.fixtures.seaweedfs import SeaweedFS
 
 MiB = 1024 * 1024
 
@@ -35,7 +35,9 @@ def put_until_killed(hub: HubProcess, url: str) -> None:
     killer = threading.Thread(target=lambda: (sent.wait(30), os.kill(hub.pid, signal.SIGKILL)))
     killer.start()
     try:
-        response = httpx.put(f"{hub.url}{url}", content=slow_body(64 * MiB, sent), headers={"Authorization": hub.token}, timeout=60)
+        response = httpx.put(
+            f"{hub.url}{url}", content=slow_body(64 * MiB, sent), headers={"Authorization": hub.token}, timeout=60
+        )
         raise AssertionError(f"the upload finished ({response.status_code}) before the hub was killed")
     except httpx.HTTPError:
         pass
@@ -49,10 +51,25 @@ def test_sigkill_during_uploads_keeps_committed_data_and_shows_no_partial(tmp_pa
     hub = start_hub(data_dir)
     auth = {"Authorization": hub.token}
     with httpx.Client(base_url=hub.url, headers=auth, timeout=60) as api:
-        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                      "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
-        api.post("/v1/sources", json={"protocol": "s3", "label": "lake", "secretId": "sw", "access": "read-write",
-                                      "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket}}).raise_for_status()
+        api.post(
+            "/v1/secrets",
+            json={
+                "id": "sw",
+                "secretType": "s3",
+                "accessKey": seaweedfs.rw.access_key,
+                "secretKey": seaweedfs.rw.secret_key,
+            },
+        ).raise_for_status()
+        api.post(
+            "/v1/sources",
+            json={
+                "protocol": "s3",
+                "label": "lake",
+                "secretId": "sw",
+                "access": "read-write",
+                "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket},
+            },
+        ).raise_for_status()
         api.put("/v1/data/.my/coll/kept.txt", content=b"committed before the crash").raise_for_status()
         api.put("/v1/connector/s3+lake/kept.txt", content=b"committed before the crash").raise_for_status()
     put_until_killed(hub, "/v1/data/.my/coll/partial.bin")

@@ -19,8 +19,13 @@ from tests.fixtures.postgres import ADMIN_URL
 
 def cluster(action: str) -> None:
     version = sorted(os.path.basename(p) for p in glob.glob("/etc/postgresql/*"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, "-m", "fast"] if action == "stop"
-                   else ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action], check=True, capture_output=True)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, "-m", "fast"]
+        if action == "stop"
+        else ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
+        check=True,
+        capture_output=True,
+    )
 
 
 def wait_until_up(timeout: float = 60) -> None:
@@ -40,12 +45,24 @@ def wait_until_up(timeout: float = 60) -> None:
 def test_postgres_stopped_mid_export_then_back(sqlite_hub: RunningHub, pg_db: ScratchDatabase) -> None:
     with pg_connect(pg_db) as conn:
         conn.execute("DROP TABLE IF EXISTS big_export")
-        conn.execute("CREATE TABLE big_export AS SELECT g AS id, md5(g::text) AS hash, now() AS at FROM generate_series(1, 1500000) g")
+        conn.execute(
+            "CREATE TABLE big_export AS SELECT g AS id, md5(g::text) AS hash, now() AS at FROM generate_series(1, 1500000) g"
+        )
     token = sqlite_hub.token()
     with sqlite_hub.client(token) as api:
-        api.post("/v1/secrets", json={"id": "db", "secretType": "database", "accessKey": pg_db.user, "secretKey": pg_db.password}).raise_for_status()
-        source = api.post("/v1/sources", json={"protocol": "postgres", "label": "pg", "secretId": "db",
-                                               "params": {"host": pg_db.host, "port": pg_db.port, "database": pg_db.name}}).json()
+        api.post(
+            "/v1/secrets",
+            json={"id": "db", "secretType": "database", "accessKey": pg_db.user, "secretKey": pg_db.password},
+        ).raise_for_status()
+        source = api.post(
+            "/v1/sources",
+            json={
+                "protocol": "postgres",
+                "label": "pg",
+                "secretId": "db",
+                "params": {"host": pg_db.host, "port": pg_db.port, "database": pg_db.name},
+            },
+        ).json()
         url = f"{sqlite_hub.url}/v1/connector/postgres+pg/public/big_export.csv"
         started = time.monotonic()
         received = 0

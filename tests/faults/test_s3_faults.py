@@ -56,12 +56,29 @@ def backend(tmp_path: Path) -> Iterator[Backend]:
 def api(sqlite_hub: RunningHub, backend: Backend) -> Iterator[tuple[httpx.Client, str]]:
     token = sqlite_hub.token()
     with sqlite_hub.client(token) as client:
-        client.post("/v1/secrets", json={"id": "weed", "secretType": "s3", "accessKey": backend.server.rw.access_key,
-                                         "secretKey": backend.server.rw.secret_key}).raise_for_status()
-        source = client.post("/v1/sources", json={
-            "protocol": "s3", "label": "flaky", "secretId": "weed", "access": "read-write",
-            "params": {"endpoint": backend.server.endpoint, "region": backend.server.region, "bucket": backend.bucket},
-        }).json()
+        client.post(
+            "/v1/secrets",
+            json={
+                "id": "weed",
+                "secretType": "s3",
+                "accessKey": backend.server.rw.access_key,
+                "secretKey": backend.server.rw.secret_key,
+            },
+        ).raise_for_status()
+        source = client.post(
+            "/v1/sources",
+            json={
+                "protocol": "s3",
+                "label": "flaky",
+                "secretId": "weed",
+                "access": "read-write",
+                "params": {
+                    "endpoint": backend.server.endpoint,
+                    "region": backend.server.region,
+                    "bucket": backend.bucket,
+                },
+            },
+        ).json()
         yield client, source["id"]
 
 
@@ -86,7 +103,9 @@ def test_backend_killed_mid_download(api: tuple[httpx.Client, str], backend: Bac
     started = time.monotonic()
     received = 0
     # A plain client: the fixture's recording client reads whole bodies, which would defeat streaming.
-    plain = httpx.Client(base_url=str(client.base_url), headers={"Authorization": client.headers["Authorization"]}, timeout=120)
+    plain = httpx.Client(
+        base_url=str(client.base_url), headers={"Authorization": client.headers["Authorization"]}, timeout=120
+    )
     try:
         with plain.stream("GET", "/v1/connector/s3+flaky/big.bin") as response:
             assert response.status_code == 200

@@ -21,7 +21,6 @@ from pathlib import Path
 import Algorithmia
 import duckdb
 import fsspec
-import httpx
 import pandas as pd
 import pytest
 
@@ -49,10 +48,23 @@ def served(tmp_path: Path) -> Iterator[Hub]:
     """`headwater serve --allow-private-endpoints` on a fresh data dir, as a user starts it."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli", "serve", "--port", str(port), "--log-level", "warning", "--allow-private-endpoints"],
+        [
+            sys.executable,
+            "-m",
+            "headwater.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--allow-private-endpoints",
+        ],
         # Dask workers as threads of the hub: the same jobs, without seconds of worker start-up (process
         # workers have their own tests).
-        env={**_clean_environment(tmp_path / "hub"), "HEADWATER_DASK_PROCESSES": "0"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**_clean_environment(tmp_path / "hub"), "HEADWATER_DASK_PROCESSES": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     out: list[str] = []
     err: list[str] = []
@@ -84,8 +96,16 @@ def test_a_new_users_first_hour(served: Hub, seaweedfs: SeaweedFS, tmp_path: Pat
     env = {**_clean_environment(tmp_path / "elsewhere"), "HEADWATER_URL": served.url, "HEADWATER_TOKEN": served.token}
 
     def headwater(*args: str, input: str | None = None, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "headwater.cli", *args], check=False, env=env, input=input,
-                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "headwater.cli", *args],
+            check=False,
+            env=env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
         assert done.returncode == code, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         return done
@@ -93,11 +113,38 @@ def test_a_new_users_first_hour(served: Hub, seaweedfs: SeaweedFS, tmp_path: Pat
     bucket = seaweedfs.create_bucket()
 
     # The README's quick start: a secret from stdin, a source on a local S3, its test.
-    secret = headwater("secrets", "create", "--id", "lake-key", "--type", "s3", "--access-key", seaweedfs.rw.access_key,
-                       "--secret-key-stdin", input=seaweedfs.rw.secret_key)
-    assert "Created secret 'lake-key' (s3)" in secret.stderr and seaweedfs.rw.secret_key not in secret.stderr + secret.stdout
-    created = headwater("sources", "create", "--protocol", "s3", "--label", "lake", "--secret-id", "lake-key", "--access", "read-write",
-                        "--param", f"endpoint={seaweedfs.endpoint}", "--param", f"region={seaweedfs.region}")
+    secret = headwater(
+        "secrets",
+        "create",
+        "--id",
+        "lake-key",
+        "--type",
+        "s3",
+        "--access-key",
+        seaweedfs.rw.access_key,
+        "--secret-key-stdin",
+        input=seaweedfs.rw.secret_key,
+    )
+    assert (
+        "Created secret 'lake-key' (s3)" in secret.stderr
+        and seaweedfs.rw.secret_key not in secret.stderr + secret.stdout
+    )
+    created = headwater(
+        "sources",
+        "create",
+        "--protocol",
+        "s3",
+        "--label",
+        "lake",
+        "--secret-id",
+        "lake-key",
+        "--access",
+        "read-write",
+        "--param",
+        f"endpoint={seaweedfs.endpoint}",
+        "--param",
+        f"region={seaweedfs.region}",
+    )
     assert "Created s3+lake://" in created.stderr and "warning" not in created.stderr
     tested = headwater("sources", "test", "s3+lake")
     assert "s3+lake://: 100" in tested.stdout
@@ -123,7 +170,9 @@ def test_a_new_users_first_hour(served: Hub, seaweedfs: SeaweedFS, tmp_path: Pat
     assert frame["n"].sum() == 15
     con = duckdb.connect()
     con.register_filesystem(fsspec.filesystem("headwater", **options))
-    assert con.execute(f"select sum(n) from read_csv('headwater://s3+lake/{bucket}/team/**/*.csv')").fetchall() == [(30,)]
+    assert con.execute(f"select sum(n) from read_csv('headwater://s3+lake/{bucket}/team/**/*.csv')").fetchall() == [
+        (30,)
+    ]
     con.close()
 
     # The Algorithmia client, with the protocol written as Algorithmia's own document writes it.
@@ -132,12 +181,25 @@ def test_a_new_users_first_hour(served: Hub, seaweedfs: SeaweedFS, tmp_path: Pat
     assert algo.file(f"S3+lake://{bucket}/team/a.csv").getString() == CSV
 
     # A job from the CLI: create, watch by its short id, results.
-    job = headwater("jobs", "create", "--source", f"s3+lake://{bucket}/team/*.csv", "--destination", f"s3+lake://{bucket}/out/",
-                    "--app", "convert", "--app-param", "to=jsonl", "--run")
+    job = headwater(
+        "jobs",
+        "create",
+        "--source",
+        f"s3+lake://{bucket}/team/*.csv",
+        "--destination",
+        f"s3+lake://{bucket}/out/",
+        "--app",
+        "convert",
+        "--app-param",
+        "to=jsonl",
+        "--run",
+    )
     short = job.stdout.strip()[:8]
     assert f"headwater jobs watch {short}" in job.stderr
     watched = headwater("jobs", "watch", short)
-    assert re.search(rf"{short}: complete \(1/1 partitions, \d+ bytes in, \d+ bytes out\)", watched.stderr), watched.stderr
+    assert re.search(rf"{short}: complete \(1/1 partitions, \d+ bytes in, \d+ bytes out\)", watched.stderr), (
+        watched.stderr
+    )
     results = headwater("jobs", "results", short)
     assert "a.jsonl" in results.stdout and f"s3+lake://{bucket}/out/a.jsonl" in results.stdout
     assert headwater("cat", f"s3+lake://{bucket}/out/a.jsonl").stdout.splitlines()[0] == '{"city": "Oslo", "n": 3}'

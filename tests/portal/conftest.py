@@ -60,7 +60,7 @@ class Portal:
         A line may end after a hyphen or a slash (read-/only, reports/2026/), never inside a run of letters.
         """
         broken: list[str] = self.page.evaluate(
-            """(root) => {
+            r"""(root) => {
                 const out = [];
                 const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
                 for (let node = walker.nextNode(); node; node = walker.nextNode()) {

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, expect
 
+from headwater.services.jobs import driver
 from tests.fixtures.browser import LAPTOP, PHONE
 from tests.fixtures.hub import RunningHub
 from tests.portal.conftest import Portal
 from tests.services.jobs.helpers import THREADS, local_source, wait_for
-from headwater.services.jobs import driver
 
 WRITES = 30
 
@@ -61,7 +61,9 @@ def test_the_audit_page_shows_the_newest_events_first_in_pages_of_fixed_size(por
     why.click()
     expect(reason).to_be_visible()
     expect(why).to_have_attribute("aria-expanded", "true")
-    expect(rows.nth(1).get_by_role("button", name=re.compile("^More"))).to_be_visible()  # an allowed event has no reason
+    expect(
+        rows.nth(1).get_by_role("button", name=re.compile("^More"))
+    ).to_be_visible()  # an allowed event has no reason
     words_whole_on_both_widths(portal, audit)
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height < 3000, f"one audit page is {height}px tall"
@@ -90,7 +92,9 @@ def running_jobs(portal: Portal) -> Iterator[Portal]:
     yield portal
 
 
-def test_a_job_is_created_from_the_portal_and_its_detail_shows_progress_results_and_errors(running_jobs: Portal, tmp_path: Path) -> None:
+def test_a_job_is_created_from_the_portal_and_its_detail_shows_progress_results_and_errors(
+    running_jobs: Portal, tmp_path: Path
+) -> None:
     portal = running_jobs
     page = portal.page
     token = portal.hub.token()
@@ -101,8 +105,17 @@ def test_a_job_is_created_from_the_portal_and_its_detail_shows_progress_results_
     with portal.hub.client(token) as api:
         source = local_source(api, tmp_path / "in", access="read", label="in")
         out = local_source(api, tmp_path / "out", label="out")
-        broken = api.post("/v1/jobs", json={"source": f"{source}://notes.bin", "destination": f"{out}://broken/", "app": "convert",
-                                             "params": {"app": {"to": "jsonl"}}, "name": "broken", "run": True})
+        broken = api.post(
+            "/v1/jobs",
+            json={
+                "source": f"{source}://notes.bin",
+                "destination": f"{out}://broken/",
+                "app": "convert",
+                "params": {"app": {"to": "jsonl"}},
+                "name": "broken",
+                "run": True,
+            },
+        )
         assert broken.status_code == 201, broken.text
         assert wait_for(api, broken.json()["id"])["state"] == "failed"
 

@@ -11,8 +11,18 @@ from tests.portal.conftest import Portal
 
 #: The "New data source" menu, top to bottom: storage first, kinds a job makes for itself last.
 MENU = [
-    "S3-compatible storage", "Amazon S3", "Google Cloud Storage", "Storj", "PostgreSQL", "MySQL / MariaDB",
-    "HTTP(S) URL", "Folder on the hub", "Synthetic data", "Temporary bucket", "Uploaded file", "No data",
+    "S3-compatible storage",
+    "Amazon S3",
+    "Google Cloud Storage",
+    "Storj",
+    "PostgreSQL",
+    "MySQL / MariaDB",
+    "HTTP(S) URL",
+    "Folder on the hub",
+    "Synthetic data",
+    "Temporary bucket",
+    "Uploaded file",
+    "No data",
 ]
 
 
@@ -46,7 +56,12 @@ def test_a_connection_root_shows_its_breadcrumb_and_no_stray_text(portal: Portal
     (tmp_path / "a.txt").write_text("a")
     token = portal.hub.token()
     with portal.hub.client(token) as api:
-        assert api.post("/v1/sources", json={"protocol": "local", "label": "root", "params": {"path": str(tmp_path)}}).status_code == 201
+        assert (
+            api.post(
+                "/v1/sources", json={"protocol": "local", "label": "root", "params": {"path": str(tmp_path)}}
+            ).status_code
+            == 201
+        )
     portal.sign_in(token)
     portal.goto("browse/local%2Broot/")
     portal.heading("local+root://")
@@ -81,7 +96,9 @@ def test_a_failed_states_reason_does_not_repeat_its_label(portal: Portal, tmp_pa
     page = portal.page
     token = portal.hub.token()
     with portal.hub.client(token) as api:
-        made = api.post("/v1/sources", json={"protocol": "local", "label": "gone", "params": {"path": str(tmp_path / "missing")}})
+        made = api.post(
+            "/v1/sources", json={"protocol": "local", "label": "gone", "params": {"path": str(tmp_path / "missing")}}
+        )
         assert made.status_code == 201, made.text
         tested = api.post(f"/v1/sources/{made.json()['id']}/test").json()["state"]
     assert not tested["healthy"] and ":" in tested["reason"]

@@ -147,7 +147,12 @@ def test_a_read_only_source_refuses_writes(portal: Portal, tmp_path: Path) -> No
     (tmp_path / "keep.txt").write_text("kept")
     token = portal.hub.token()
     with portal.hub.client(token) as api:
-        assert api.post("/v1/sources", json={"protocol": "local", "label": "ro", "params": {"path": str(tmp_path)}}).status_code == 201
+        assert (
+            api.post(
+                "/v1/sources", json={"protocol": "local", "label": "ro", "params": {"path": str(tmp_path)}}
+            ).status_code
+            == 201
+        )
     portal.sign_in(token)
     portal.goto("browse")
     portal.heading("Browse")  # the sources page, still shown a moment, links the same name to the source
@@ -172,7 +177,10 @@ def test_secrets_are_listed_created_and_replaced_but_never_shown(portal: Portal)
     first, second, old = (f"value-{uuid.uuid4().hex}" for _ in range(3))
     with portal.hub.client(token) as api:
         past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-        response = api.post("/v1/secrets", json={"id": "old-key", "secretType": "s3", "accessKey": "OLDAK", "secretKey": old, "expiresAt": past})
+        response = api.post(
+            "/v1/secrets",
+            json={"id": "old-key", "secretType": "s3", "accessKey": "OLDAK", "secretKey": old, "expiresAt": past},
+        )
         assert response.status_code == 201, response.text
     portal.sign_in(token)
     page.get_by_role("link", name="Secrets").click()
@@ -244,7 +252,10 @@ def test_keyboard_only_and_a_phone_screen(browser: Browser, sqlite_hub: RunningH
     (tmp_path / "a.txt").write_text("a")
     token = sqlite_hub.token()
     with sqlite_hub.client(token) as api:
-        api.post("/v1/sources", json={"protocol": "local", "label": "phone", "params": {"path": str(tmp_path)}, "access": "read-write"})
+        api.post(
+            "/v1/sources",
+            json={"protocol": "local", "label": "phone", "params": {"path": str(tmp_path)}, "access": "read-write"},
+        )
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
@@ -270,7 +281,9 @@ def test_keyboard_only_and_a_phone_screen(browser: Browser, sqlite_hub: RunningH
         page.goto(f"{sqlite_hub.url}/#/browse/local%2Bphone/")
         expect(page.get_by_role("link", name="a.txt", exact=True)).to_be_visible()
         screenshot(page, "phone-browse")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways on a phone"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+            "the page scrolls sideways on a phone"
+        )
     finally:
         context.close()
 
@@ -283,9 +296,19 @@ def test_jobs_are_listed_with_their_progress(portal: Portal, tmp_path: Path) -> 
     token = portal.hub.token()
     with portal.hub.client(token) as api:
         for label, folder, access in (("in", "in", "read"), ("out", "out", "read-write")):
-            made = api.post("/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(tmp_path / folder)}, "access": access})
+            made = api.post(
+                "/v1/sources",
+                json={
+                    "protocol": "local",
+                    "label": label,
+                    "params": {"path": str(tmp_path / folder)},
+                    "access": access,
+                },
+            )
             assert made.status_code == 201, made.text
-        job = api.post("/v1/jobs", json={"source": "local+in://*.csv", "destination": "local+out://", "name": "copy-in"})
+        job = api.post(
+            "/v1/jobs", json={"source": "local+in://*.csv", "destination": "local+out://", "name": "copy-in"}
+        )
         assert job.status_code == 201, job.text
     portal.sign_in(token)
     page.get_by_role("link", name="Jobs").click()

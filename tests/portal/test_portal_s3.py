@@ -15,7 +15,15 @@ from tests.portal.conftest import Portal
 S3_TITLE = "S3-compatible storage"
 
 
-def fill_s3_form(portal: Portal, label: str, server: SeaweedFS, bucket: str, keys: Keys | None, write: bool, secret: str | None = None) -> None:
+def fill_s3_form(
+    portal: Portal,
+    label: str,
+    server: SeaweedFS,
+    bucket: str,
+    keys: Keys | None,
+    write: bool,
+    secret: str | None = None,
+) -> None:
     """Fill the S3 form: its fields come from the kind's JSON schema."""
     page = portal.page
     portal.new_source(S3_TITLE)
@@ -36,7 +44,9 @@ def fill_s3_form(portal: Portal, label: str, server: SeaweedFS, bucket: str, key
         page.get_by_label("Write access").check()
 
 
-def test_add_an_s3_source_test_it_browse_download_and_upload(portal: Portal, seaweedfs: SeaweedFS, tmp_path: Path) -> None:
+def test_add_an_s3_source_test_it_browse_download_and_upload(
+    portal: Portal, seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
     page = portal.page
     bucket = seaweedfs.create_bucket()
     report = os.urandom(1_500_000) + b"\r\n\x00"
@@ -127,10 +137,20 @@ def test_a_bucketless_connection_root_lists_its_buckets_to_browse(portal: Portal
     obs.put(seaweedfs.store(bucket), "inside.txt", b"inside")
     token = portal.hub.token()
     with portal.hub.client(token) as api:
-        keys = {"id": "lakekeys", "secretType": "s3", "accessKey": seaweedfs.rw.access_key, "secretKey": seaweedfs.rw.secret_key}
+        keys = {
+            "id": "lakekeys",
+            "secretType": "s3",
+            "accessKey": seaweedfs.rw.access_key,
+            "secretKey": seaweedfs.rw.secret_key,
+        }
         assert api.post("/v1/secrets", json=keys).status_code == 201
-        body = {"protocol": "s3", "label": "lake", "access": "read", "secretId": "lakekeys",
-                "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}
+        body = {
+            "protocol": "s3",
+            "label": "lake",
+            "access": "read",
+            "secretId": "lakekeys",
+            "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region},
+        }
         assert api.post("/v1/sources", json=body).status_code == 201
     portal.sign_in(token)
     portal.goto("browse/s3%2Blake/")

@@ -49,7 +49,9 @@ def test_the_page_and_its_assets_are_served(sqlite_hub: RunningHub) -> None:
         assert "http://" not in text and "https://" not in text
 
 
-def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_clears_it(sqlite_hub: RunningHub, browser_like: httpx.Client) -> None:
+def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_clears_it(
+    sqlite_hub: RunningHub, browser_like: httpx.Client
+) -> None:
     token = sqlite_hub.token(user="carol")
     response = sign_in(browser_like, token)
     assert response.status_code == 200, response.text
@@ -78,10 +80,14 @@ def test_sign_in_needs_the_csrf_token(sqlite_hub: RunningHub, browser_like: http
     refused = browser_like.post("/v1/session", json={"token": token})
     assert refused.status_code == 403
     assert "CSRF" in refused.json()["error"]["message"]
-    assert browser_like.post("/v1/session", json={"token": token}, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert (
+        browser_like.post("/v1/session", json={"token": token}, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    )
 
 
-def test_cookie_authenticated_writes_need_the_matching_csrf_header(sqlite_hub: RunningHub, browser_like: httpx.Client) -> None:
+def test_cookie_authenticated_writes_need_the_matching_csrf_header(
+    sqlite_hub: RunningHub, browser_like: httpx.Client
+) -> None:
     token = sqlite_hub.token()
     assert sign_in(browser_like, token).status_code == 200
     good = browser_like.cookies[csrf.COOKIE]

@@ -74,7 +74,10 @@ def whoami(source: BinaryIO, sink: BinaryIO) -> None:
         status = dict(line.split(":\t", 1) for line in handle.read().splitlines() if ":\t" in line)
     report = {
         "input": len(source.read()),
-        "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
+        "uid": os.getuid(),
+        "euid": os.geteuid(),
+        "gid": os.getgid(),
+        "groups": os.getgroups(),
         "capabilities": {k: status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")},
         "no_new_privs": status.get("NoNewPrivs", "").strip(),
         "root": sorted(os.listdir("/")),

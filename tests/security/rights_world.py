@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,14 @@ class Src:
 
 def ok(response: httpx.Response, *codes: int) -> dict[str, Any]:
     """The JSON of a set-up response that must have succeeded."""
-    assert response.status_code in (codes or (200, 201, 204)), f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
-    return response.json() if response.content and response.headers.get("content-type", "").startswith("application/json") else {}
+    assert response.status_code in (codes or (200, 201, 204)), (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    )
+    return (
+        response.json()
+        if response.content and response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
 
 
 def unique(stem: str) -> str:
@@ -86,11 +92,15 @@ class World:
 
     def token(self, caller: str, focus: Src | None = None, prefix_path: str = "team/") -> str:
         """The caller's token; a `sources`/`prefix` caller focused on another source gets a token narrowed to it."""
-        if focus is None or focus == self.s1 and prefix_path == "team/" or caller not in ("sources", "prefix"):
+        if focus is None or (focus == self.s1 and prefix_path == "team/") or caller not in ("sources", "prefix"):
             return self.tokens[caller]
         key = (caller, focus.id, prefix_path)
         if key not in self._focused:
-            body = {"sourceIds": [focus.id]} if caller == "sources" else {"pathPrefix": f"{focus.connection}://{prefix_path}"}
+            body = (
+                {"sourceIds": [focus.id]}
+                if caller == "sources"
+                else {"pathPrefix": f"{focus.connection}://{prefix_path}"}
+            )
             with self.member() as member:
                 self._focused[key] = ok(member.post("/v1/tokens", json=body))["token"]
         return self._focused[key]
@@ -115,7 +125,12 @@ class World:
         (folder / "team" / "a.txt").write_bytes(b"a")
         label = unique("loc")
         with self.admin() as admin:
-            made = ok(admin.post("/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(folder)}, "access": access}))
+            made = ok(
+                admin.post(
+                    "/v1/sources",
+                    json={"protocol": "local", "label": label, "params": {"path": str(folder)}, "access": access},
+                )
+            )
         return Src(made["id"], "local", label)
 
     def fresh_synthetic(self) -> Src:
@@ -157,9 +172,15 @@ class World:
         if self.dry:
             return self._nothing()
         if inside:
-            body = {"source": f"{self.s1.connection}://team/in/*.csv", "destination": f"{self.s1.connection}://team/{unique('out')}/"}
+            body = {
+                "source": f"{self.s1.connection}://team/in/*.csv",
+                "destination": f"{self.s1.connection}://team/{unique('out')}/",
+            }
         else:
-            body = {"source": f"{self.s2.connection}://people.csv", "destination": f"data://{self.org}/{unique('jobs')}/"}
+            body = {
+                "source": f"{self.s2.connection}://people.csv",
+                "destination": f"data://{self.org}/{unique('jobs')}/",
+            }
         with self.admin() as admin:
             return str(ok(admin.post("/v1/jobs", json=body))["id"])
 
@@ -226,7 +247,7 @@ def build(hub: RunningHub, root: Path, pg: ScratchDatabase) -> World:
         "member": hub.token(org=org, user="mia", admin=False),
         "other_org": hub.token(org=other, user="bob", admin=True),
     }
-    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    past = datetime.now(UTC) - timedelta(minutes=5)
     tokens["expired"] = hub.token(org=org, user="mia", admin=False, expires_at=past)
     s1_dir = root / "s1"
     for name in ("team/in", "other"):
@@ -236,27 +257,69 @@ def build(hub: RunningHub, root: Path, pg: ScratchDatabase) -> World:
     (s1_dir / "other" / "x.csv").write_text("a\n1\n")
     with hub.client(tokens["admin"]) as admin:
         ok(admin.post("/v1/secrets", json={"id": "used", "secretType": "generic", "values": {"USED": "used-value"}}))
-        ok(admin.post("/v1/secrets", json={"id": "unused", "secretType": "generic", "values": {"UNUSED": "unused-value"}}))
-        ok(admin.post("/v1/secrets", json={"id": "db", "secretType": "database", "accessKey": pg.user, "secretKey": pg.password}))
-        s1 = ok(admin.post("/v1/sources", json={
-            "protocol": "local", "label": "pub", "params": {"path": str(s1_dir)}, "access": "read-write", "secretId": "used",
-        }))
+        ok(
+            admin.post(
+                "/v1/secrets", json={"id": "unused", "secretType": "generic", "values": {"UNUSED": "unused-value"}}
+            )
+        )
+        ok(
+            admin.post(
+                "/v1/secrets",
+                json={"id": "db", "secretType": "database", "accessKey": pg.user, "secretKey": pg.password},
+            )
+        )
+        s1 = ok(
+            admin.post(
+                "/v1/sources",
+                json={
+                    "protocol": "local",
+                    "label": "pub",
+                    "params": {"path": str(s1_dir)},
+                    "access": "read-write",
+                    "secretId": "used",
+                },
+            )
+        )
         s2 = ok(admin.post("/v1/sources", json={"protocol": "synthetic", "label": "syn"}))
-        p1 = ok(admin.post("/v1/sources", json={
-            "protocol": "postgres", "label": "pg", "params": {"host": pg.host, "port": pg.port, "database": pg.name}, "secretId": "db",
-        }))
+        p1 = ok(
+            admin.post(
+                "/v1/sources",
+                json={
+                    "protocol": "postgres",
+                    "label": "pg",
+                    "params": {"host": pg.host, "port": pg.port, "database": pg.name},
+                    "secretId": "db",
+                },
+            )
+        )
         system = ok(admin.post("/v1/systems", json={"name": "linked-system"}))["id"]
         for source in (s1, s2):
             ok(admin.put(f"/v1/systems/{system}/sources/{source['id']}"))
         ok(admin.put(f"/v1/data/{org}/shared/hello.txt", content=b"hello"))
         upload = ok(admin.put("/v1/uploads/report.csv", content=b"id\n1\n"))
-        job_in = ok(admin.post("/v1/jobs", json={"source": "local+pub://team/in/*.csv", "destination": "local+pub://team/out/", "run": True}))["id"]
-        job_out = ok(admin.post("/v1/jobs", json={"source": "synthetic+syn://people.csv", "destination": f"data://{org}/jobs/", "run": True}))["id"]
+        job_in = ok(
+            admin.post(
+                "/v1/jobs",
+                json={"source": "local+pub://team/in/*.csv", "destination": "local+pub://team/out/", "run": True},
+            )
+        )["id"]
+        job_out = ok(
+            admin.post(
+                "/v1/jobs",
+                json={"source": "synthetic+syn://people.csv", "destination": f"data://{org}/jobs/", "run": True},
+            )
+        )["id"]
         for job in (job_in, job_out):
             assert wait_for_job(admin, job)["state"] == "complete"
-        upload_job = ok(admin.post("/v1/customer/jobs", json={
-            "dataSource": {"dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE}}, "dataDestination": {"dataSourceDescriptor": "bucket"},
-        }))["job"]
+        upload_job = ok(
+            admin.post(
+                "/v1/customer/jobs",
+                json={
+                    "dataSource": {"dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE}},
+                    "dataDestination": {"dataSourceDescriptor": "bucket"},
+                },
+            )
+        )["job"]
         ok(httpx.put(upload_job["dataSource"]["params"]["tempUrl"], content=b"uploaded input"))
     with hub.client(tokens["member"]) as member:
         tokens["read_only"] = ok(member.post("/v1/tokens", json={"readOnly": True}))["token"]
@@ -274,8 +337,19 @@ def build(hub: RunningHub, root: Path, pg: ScratchDatabase) -> World:
             token_ids[caller] = ok(client.get("/v1/me"))["tokenId"]
     file_source = upload["source"]
     return World(
-        hub=hub, root=root, org=org, other_org_name=other, tokens=tokens, token_ids=token_ids,
-        s1=Src(s1["id"], "local", "pub"), s2=Src(s2["id"], "synthetic", "syn"), p1=Src(p1["id"], "postgres", "pg"),
-        f1=Src(file_source["id"], "file", file_source["label"]), system_id=system, upload_id=upload["uploadId"],
-        job_in=job_in, job_out=job_out, upload_job=upload_job["id"],
+        hub=hub,
+        root=root,
+        org=org,
+        other_org_name=other,
+        tokens=tokens,
+        token_ids=token_ids,
+        s1=Src(s1["id"], "local", "pub"),
+        s2=Src(s2["id"], "synthetic", "syn"),
+        p1=Src(p1["id"], "postgres", "pg"),
+        f1=Src(file_source["id"], "file", file_source["label"]),
+        system_id=system,
+        upload_id=upload["uploadId"],
+        job_in=job_in,
+        job_out=job_out,
+        upload_job=upload_job["id"],
     )

@@ -73,7 +73,9 @@ def test_a_ranged_read_of_a_page_is_sealed_too(api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("name", ["page.html", "image.svg", "picture.png"])
-def test_a_signed_link_serves_every_file_as_a_sealed_attachment(api: httpx.Client, sqlite_hub: RunningHub, name: str) -> None:
+def test_a_signed_link_serves_every_file_as_a_sealed_attachment(
+    api: httpx.Client, sqlite_hub: RunningHub, name: str
+) -> None:
     label = f"b{uuid.uuid4().hex[:8]}"
     assert api.post("/v1/sources", json={"protocol": "bucket", "label": label}).status_code == 201
     content = {**ACTIVE, **INERT}[name]

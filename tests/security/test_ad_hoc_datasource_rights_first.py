@@ -73,17 +73,29 @@ def org(sqlite_hub: RunningHub) -> dict[str, str]:
 
 
 def s3_object(port: int) -> dict[str, Any]:
-    return {"dataSourceDescriptor": "s3", "params": {
-        "@type": S3_TYPE, "name": "/loot.bin", "bucketName": "loot", "cloudRegion": "us-east-1",
-        "secret_id": "prod-s3", "endpoint": f"http://127.0.0.1:{port}",
-    }}
+    return {
+        "dataSourceDescriptor": "s3",
+        "params": {
+            "@type": S3_TYPE,
+            "name": "/loot.bin",
+            "bucketName": "loot",
+            "cloudRegion": "us-east-1",
+            "secret_id": "prod-s3",
+            "endpoint": f"http://127.0.0.1:{port}",
+        },
+    }
 
 
 def url_object(port: int) -> dict[str, Any]:
     return {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": f"http://127.0.0.1:{port}/loot.bin"}}
 
 
-ROUTES = ["/v1/customer/datasource/test", "/v1/customer/jobs/datasource/info", "/v1/computing/datasource/test", "/v1/computing/jobs/datasource/info"]
+ROUTES = [
+    "/v1/customer/datasource/test",
+    "/v1/customer/jobs/datasource/info",
+    "/v1/computing/datasource/test",
+    "/v1/computing/jobs/datasource/info",
+]
 
 
 @pytest.mark.parametrize("narrowing", ["read_only", "prefix"])
@@ -103,14 +115,21 @@ def test_a_narrowed_tokens_job_with_a_data_source_object_never_reaches_the_endpo
     sqlite_hub: RunningHub, org: dict[str, str], listener: Listener, narrowing: str
 ) -> None:
     with sqlite_hub.client(org[narrowing]) as client:
-        bytenite = client.post("/v1/customer/jobs", json={"dataSource": s3_object(listener.port), "dataDestination": {"dataSourceDescriptor": "bucket"}})
-        native = client.post("/v1/jobs", json={"source": s3_object(listener.port), "destination": "data://.my/reports/out/"})
+        bytenite = client.post(
+            "/v1/customer/jobs",
+            json={"dataSource": s3_object(listener.port), "dataDestination": {"dataSourceDescriptor": "bucket"}},
+        )
+        native = client.post(
+            "/v1/jobs", json={"source": s3_object(listener.port), "destination": "data://.my/reports/out/"}
+        )
     assert bytenite.status_code == 403, bytenite.text
     assert native.status_code == 403, native.text
     assert listener.accepted == 0
 
 
-def test_the_listener_does_see_an_allowed_callers_connection(sqlite_hub: RunningHub, org: dict[str, str], listener: Listener) -> None:
+def test_the_listener_does_see_an_allowed_callers_connection(
+    sqlite_hub: RunningHub, org: dict[str, str], listener: Listener
+) -> None:
     """The control: the same request by the member (who may) does reach the endpoint, so a zero above means something."""
     with sqlite_hub.client(org["member"]) as client:
         response = client.post("/v1/customer/datasource/test", json={"dataSource": url_object(listener.port)})

@@ -33,12 +33,20 @@ def jobs_api(sqlite_hub: RunningHub) -> Iterator[httpx.Client]:
 def url_source(api: httpx.Client, http_server: HttpServer, encoded_name: str) -> str:
     http_server.files[encoded_name] = b"a,b\n1,2\n"
     label = f"u{uuid.uuid4().hex[:8]}"
-    body = {"protocol": "url", "label": label, "params": {"url": f"{http_server.url}/files/{encoded_name}"}, "access": "read"}
+    body = {
+        "protocol": "url",
+        "label": label,
+        "params": {"url": f"{http_server.url}/files/{encoded_name}"},
+        "access": "read",
+    }
     assert api.post("/v1/sources", json=body).status_code == 201
     return f"url+{label}"
 
 
-@pytest.mark.parametrize("encoded", ["..%2F..%2Fescape-{id}.csv", "..%2fescape-{id}.csv", "sub%2Fescape-{id}.csv", "..%5C..%5Cescape-{id}.csv"])
+@pytest.mark.parametrize(
+    "encoded",
+    ["..%2F..%2Fescape-{id}.csv", "..%2fescape-{id}.csv", "sub%2Fescape-{id}.csv", "..%5C..%5Cescape-{id}.csv"],
+)
 def test_a_url_name_with_separators_cannot_place_a_job_output_outside_its_folder(
     jobs_api: httpx.Client, http_server: HttpServer, tmp_path: Path, encoded: str
 ) -> None:

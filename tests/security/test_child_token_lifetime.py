@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
 from tests.fixtures.hub import RunningHub
 
 
@@ -24,7 +25,7 @@ def issue(client: httpx.Client, **body: Any) -> httpx.Response:
 
 
 def test_a_child_cannot_ask_for_an_expiry_after_its_parents(sqlite_hub: RunningHub) -> None:
-    parent_expiry = datetime.now(timezone.utc) + timedelta(hours=1)
+    parent_expiry = datetime.now(UTC) + timedelta(hours=1)
     parent = sqlite_hub.token(user="mia", admin=False, expires_at=parent_expiry)
     with sqlite_hub.client(parent) as client:
         later = issue(client, expiresAt=(parent_expiry + timedelta(days=30)).isoformat())
@@ -57,7 +58,7 @@ def test_revoking_the_parent_kills_its_children_and_grandchildren(sqlite_hub: Ru
 
 
 def test_a_parents_expiry_kills_its_children(sqlite_hub: RunningHub) -> None:
-    parent = sqlite_hub.token(user="mia", admin=False, expires_at=datetime.now(timezone.utc) + timedelta(seconds=3))
+    parent = sqlite_hub.token(user="mia", admin=False, expires_at=datetime.now(UTC) + timedelta(seconds=3))
     with sqlite_hub.client(parent) as client:
         child = issue(client, name="child").json()["token"]
     with sqlite_hub.client(child) as client:

@@ -58,7 +58,9 @@ def test_a_tls_client_with_another_certificate_cannot_connect(cluster: DaskExecu
         pass
 
 
-def test_a_tls_client_that_trusts_the_cluster_but_holds_no_certificate_cannot_connect(cluster: DaskExecutor, tmp_path: Path) -> None:
+def test_a_tls_client_that_trusts_the_cluster_but_holds_no_certificate_cannot_connect(
+    cluster: DaskExecutor, tmp_path: Path
+) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text(cluster.cluster.security.tls_ca_file)  # the temporary CA's certificate (public)
     context = ssl.create_default_context(cafile=str(ca))

@@ -67,7 +67,8 @@ def test_sixteen_levels_of_globstar_settle_fast_and_the_hub_keeps_answering(
 def test_a_glob_with_too_many_globstars_is_refused_naming_the_limit(jobs_api: httpx.Client, tmp_path: Path) -> None:
     src = local_source(jobs_api, tmp_path / "in", access="read")
     dst = local_source(jobs_api, tmp_path / "out")
-    response = jobs_api.post("/v1/jobs", json={"source": f"{src}://{'**/' * (MAX_GLOBSTARS + 1)}x.csv",
-                                               "destination": f"{dst}://out/"})
+    response = jobs_api.post(
+        "/v1/jobs", json={"source": f"{src}://{'**/' * (MAX_GLOBSTARS + 1)}x.csv", "destination": f"{dst}://out/"}
+    )
     assert response.status_code == 400
     assert f"{MAX_GLOBSTARS} '**'" in response.json()["error"]["message"]

@@ -60,8 +60,16 @@ def arena(sqlite_hub: RunningHub, tmp_path_factory: pytest.TempPathFactory) -> I
     org = f"attacker-{uuid.uuid4().hex[:6]}"
     token = sqlite_hub.token(org=org)
     with sqlite_hub.client(token) as api:
-        api.post("/v1/sources", json={"protocol": "local", "label": "hostile", "params": {"path": str(root)},
-                                      "access": "read-write", "pathRestrictions": ["bucket/*"]}).raise_for_status()
+        api.post(
+            "/v1/sources",
+            json={
+                "protocol": "local",
+                "label": "hostile",
+                "params": {"path": str(root)},
+                "access": "read-write",
+                "pathRestrictions": ["bucket/*"],
+            },
+        ).raise_for_status()
         api.put("/v1/data/.my/coll/own.txt", content=b"own").raise_for_status()
     hosted = sqlite_hub.hub.settings.hosted_dir
     own_hosted = next(p.parent.parent for p in hosted.glob("*/coll/own.txt"))
@@ -88,6 +96,7 @@ def send(hostport: str, token: str, method: str, path: str, body: bytes | None =
 def confined(arena: Arena, before: dict[str, str]) -> None:
     """Nothing changed on disk except files inside the allowed folder of the root and own hosted data."""
     after = snapshot(arena.base) | snapshot(arena.hub.hub.settings.data_dir)
+
     def hub_state(path: str) -> bool:
         return Path(path).name.startswith("headwater.db")
 
@@ -97,7 +106,9 @@ def confined(arena: Arena, before: dict[str, str]) -> None:
             assert after.get(path) == digest, f"{path} was changed or removed"
     for path in set(after) - set(before):
         inside = path.startswith((str(arena.root / "bucket") + "/", str(arena.own_hosted) + "/"))
-        assert inside or hub_state(path) or path.endswith(".key"), f"{path} appeared outside the connection's root and restrictions"
+        assert inside or hub_state(path) or path.endswith(".key"), (
+            f"{path} appeared outside the connection's root and restrictions"
+        )
 
 
 def test_the_corpus_holds_over_a_thousand_paths(arena: Arena) -> None:
@@ -115,7 +126,9 @@ def test_hostile_paths_through_the_data_api(arena: Arena) -> None:
             status, content = send(hostport, arena.token, method, path, body)
             statuses[status] = statuses.get(status, 0) + 1
             assert status < 500, (method, path, status, content[:200])
-            assert b"outside the root" not in content and b"evil sibling" not in content and b"victim data" not in content, (method, path)
+            assert (
+                b"outside the root" not in content and b"evil sibling" not in content and b"victim data" not in content
+            ), (method, path)
     confined(arena, before)
     assert (arena.base / "outside" / "canary.txt").read_text() == "outside the root"
     assert (arena.other_hosted / "coll" / "f").read_bytes() == b"victim data"
@@ -127,8 +140,14 @@ def test_hostile_addresses_through_the_sdk(arena: Arena) -> None:
     client = Client(arena.hub.url, arena.token)
     tried = 0
     for path in hostile_paths("hostile", arena.other_org)[::8]:
-        address = path.replace("/v1/connector/local+hostile/", "local+hostile://").replace("/v1/data/local+hostile://", "local+hostile://")
-        address = address.replace("/v1/data/local+hostile:/", "local+hostile:/").replace("/v1/data/", "data://").replace("/v1/connector/data/", "data://")
+        address = path.replace("/v1/connector/local+hostile/", "local+hostile://").replace(
+            "/v1/data/local+hostile://", "local+hostile://"
+        )
+        address = (
+            address.replace("/v1/data/local+hostile:/", "local+hostile:/")
+            .replace("/v1/data/", "data://")
+            .replace("/v1/connector/data/", "data://")
+        )
         tried += 1
         for attempt in (lambda f: f.get_bytes(), lambda f: f.put(MARK), lambda f: f.delete()):
             try:
@@ -137,7 +156,9 @@ def test_hostile_addresses_through_the_sdk(arena: Arena) -> None:
                 assert "Traceback" not in str(exc)
                 continue
             if isinstance(result, bytes):
-                assert b"outside the root" not in result and b"evil sibling" not in result and b"victim data" not in result
+                assert (
+                    b"outside the root" not in result and b"evil sibling" not in result and b"victim data" not in result
+                )
     client.close()
     assert tried >= 400
     confined(arena, before)
@@ -150,8 +171,12 @@ def test_hostile_paths_through_the_fsspec_layer(arena: Arena) -> None:
     fs = HeadwaterFileSystem(url=arena.hub.url, token=arena.token, skip_instance_cache=True, use_listings_cache=False)
     tried = 0
     for path in hostile_paths("hostile", arena.other_org)[1::8]:
-        target = path.replace("/v1/connector/", "headwater://").replace("/v1/data/local+hostile://", "headwater://local+hostile/")
-        target = target.replace("/v1/data/local+hostile:/", "headwater://local+hostile/").replace("/v1/data/", "headwater://data/")
+        target = path.replace("/v1/connector/", "headwater://").replace(
+            "/v1/data/local+hostile://", "headwater://local+hostile/"
+        )
+        target = target.replace("/v1/data/local+hostile:/", "headwater://local+hostile/").replace(
+            "/v1/data/", "headwater://data/"
+        )
         tried += 1
         for attempt in (fs.cat_file, lambda p: fs.pipe_file(p, MARK), fs.rm, fs.ls):
             try:

@@ -41,7 +41,9 @@ def local_source(admin: httpx.Client, folder: Path) -> dict[str, object]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ok.txt").write_bytes(b"fine")
     label = f"l{uuid.uuid4().hex[:8]}"
-    response = admin.post("/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(folder)}, "access": "read"})
+    response = admin.post(
+        "/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(folder)}, "access": "read"}
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -64,7 +66,9 @@ def test_a_member_cannot_repoint_an_admins_local_source_at_the_data_dir(
     assert not master_key_reachable(admin, str(source["label"]))
 
 
-def test_a_member_cannot_delete_or_rename_an_admins_local_source(admin: httpx.Client, member: httpx.Client, tmp_path: Path) -> None:
+def test_a_member_cannot_delete_or_rename_an_admins_local_source(
+    admin: httpx.Client, member: httpx.Client, tmp_path: Path
+) -> None:
     source = local_source(admin, tmp_path / "kept")
     assert member.patch(f"/v1/sources/{source['id']}", json={"label": "renamed"}).status_code == 403
     assert member.delete(f"/v1/sources/{source['id']}").status_code == 403
@@ -72,9 +76,15 @@ def test_a_member_cannot_delete_or_rename_an_admins_local_source(admin: httpx.Cl
 
 
 @pytest.mark.parametrize("where", ["the data dir", "inside the data dir", "a folder containing the data dir"])
-def test_an_admin_cannot_create_a_local_source_over_the_data_dir(sqlite_hub: RunningHub, admin: httpx.Client, where: str) -> None:
+def test_an_admin_cannot_create_a_local_source_over_the_data_dir(
+    sqlite_hub: RunningHub, admin: httpx.Client, where: str
+) -> None:
     data_dir = sqlite_hub.hub.settings.data_dir
-    path = {"the data dir": data_dir, "inside the data dir": data_dir / "hosted", "a folder containing the data dir": data_dir.parent}[where]
+    path = {
+        "the data dir": data_dir,
+        "inside the data dir": data_dir / "hosted",
+        "a folder containing the data dir": data_dir.parent,
+    }[where]
     label = f"l{uuid.uuid4().hex[:8]}"
     response = admin.post("/v1/sources", json={"protocol": "local", "label": label, "params": {"path": str(path)}})
     assert response.status_code in (400, 422), response.text
@@ -88,7 +98,11 @@ def test_an_admin_cannot_repoint_a_local_source_at_the_data_dir(
     sqlite_hub: RunningHub, admin: httpx.Client, tmp_path: Path, where: str
 ) -> None:
     data_dir = sqlite_hub.hub.settings.data_dir
-    path = {"the data dir": data_dir, "inside the data dir": data_dir / "hosted", "a folder containing the data dir": data_dir.parent}[where]
+    path = {
+        "the data dir": data_dir,
+        "inside the data dir": data_dir / "hosted",
+        "a folder containing the data dir": data_dir.parent,
+    }[where]
     source = local_source(admin, tmp_path / "mine")
     response = admin.patch(f"/v1/sources/{source['id']}", json={"params": {"path": str(path)}})
     assert response.status_code in (400, 422), response.text

@@ -45,7 +45,13 @@ def linked(sqlite_hub: RunningHub, tmp_path: Path) -> Iterator[Linked]:
         driver.configure(sqlite_hub.hub, THREADS)
     with sqlite_hub.client(sqlite_hub.token()) as api:
         label = f"l{uuid.uuid4().hex[:8]}"
-        body = {"protocol": "local", "label": label, "params": {"path": str(root)}, "pathRestrictions": ["pub/*"], "access": "read-write"}
+        body = {
+            "protocol": "local",
+            "label": label,
+            "params": {"path": str(root)},
+            "pathRestrictions": ["pub/*"],
+            "access": "read-write",
+        }
         assert api.post("/v1/sources", json=body).status_code == 201
         yield Linked(api, root, f"/v1/connector/local+{label}")
 

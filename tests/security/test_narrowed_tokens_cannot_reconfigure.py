@@ -34,7 +34,9 @@ def org(sqlite_hub: RunningHub) -> dict[str, Any]:
         theirs = created(member.put("/v1/uploads/theirs.csv", content=b"a\n2\n"))
         tokens = {
             "read_only": created(member.post("/v1/tokens", json={"readOnly": True}))["token"],
-            "sources": created(member.post("/v1/tokens", json={"sourceIds": [first["id"], mine["source"]["id"]]}))["token"],
+            "sources": created(member.post("/v1/tokens", json={"sourceIds": [first["id"], mine["source"]["id"]]}))[
+                "token"
+            ],
             "prefix": created(member.post("/v1/tokens", json={"pathPrefix": "synthetic+first://"}))["token"],
         }
     return {"member": member_token, "first": first, "second": second, "mine": mine, "theirs": theirs, "tokens": tokens}
@@ -59,20 +61,30 @@ def changes(org: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("narrowing", NARROWINGS)
-def test_a_narrowed_token_cannot_patch_any_field_of_any_source(sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str) -> None:
+def test_a_narrowed_token_cannot_patch_any_field_of_any_source(
+    sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str
+) -> None:
     before = snapshot(sqlite_hub, org)
     with sqlite_hub.client(org["tokens"][narrowing]) as client:
         for what, source_id, body in changes(org):
             response = client.patch(f"/v1/sources/{source_id}", json=body)
-            assert response.status_code in (403, 404), f"{narrowing} changed {what}: {response.status_code} {response.text}"
+            assert response.status_code in (403, 404), (
+                f"{narrowing} changed {what}: {response.status_code} {response.text}"
+            )
             if response.status_code == 404:  # only a source outside the token's narrowing may look missing
-                inside = {"read_only": None, "sources": {org["first"]["id"], org["mine"]["source"]["id"]}, "prefix": {org["first"]["id"]}}[narrowing]
+                inside = {
+                    "read_only": None,
+                    "sources": {org["first"]["id"], org["mine"]["source"]["id"]},
+                    "prefix": {org["first"]["id"]},
+                }[narrowing]
                 assert inside is not None and source_id not in inside, f"{narrowing}: {what} answered 404"
     assert snapshot(sqlite_hub, org) == before
 
 
 @pytest.mark.parametrize("narrowing", NARROWINGS)
-def test_a_narrowed_token_cannot_reconfigure_through_foundation(sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str) -> None:
+def test_a_narrowed_token_cannot_reconfigure_through_foundation(
+    sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str
+) -> None:
     before = snapshot(sqlite_hub, org)
     with sqlite_hub.client(org["tokens"][narrowing]) as client:
         me = client.get("/v1/me").json()
@@ -81,20 +93,32 @@ def test_a_narrowed_token_cannot_reconfigure_through_foundation(sqlite_hub: Runn
         entity = {"entity": {"name": "Swapped", "entity_type": "origin", "label": "SW", "description": "x"}}
         attempts = [
             client.put(f"/api/data/data_source?identifier={first}", json=entity, headers=headers),
-            client.put(f"/api/data/data_source/connection?identifier={first}", json={"connection": {"connection_type": "synthetic"}}, headers=headers),
+            client.put(
+                f"/api/data/data_source/connection?identifier={first}",
+                json={"connection": {"connection_type": "synthetic"}},
+                headers=headers,
+            ),
             client.post(f"/api/data/data_source/secret?identifier={first}", json={"K": "v"}, headers=headers),
-            client.put(f"/api/data/data_source/info?identifier={first}", json={"owner": "x", "contact_ids": [], "links": []}, headers=headers),
+            client.put(
+                f"/api/data/data_source/info?identifier={first}",
+                json={"owner": "x", "contact_ids": [], "links": []},
+                headers=headers,
+            ),
         ]
     assert [a.status_code for a in attempts] == [403] * len(attempts), [a.text for a in attempts]
     assert snapshot(sqlite_hub, org) == before
 
 
 @pytest.mark.parametrize("narrowing", NARROWINGS)
-def test_a_narrowed_token_cannot_delete_or_create_a_source(sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str) -> None:
+def test_a_narrowed_token_cannot_delete_or_create_a_source(
+    sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str
+) -> None:
     before = snapshot(sqlite_hub, org)
     with sqlite_hub.client(org["tokens"][narrowing]) as client:
         assert client.delete(f"/v1/sources/{org['first']['id']}").status_code == 403
-        assert client.delete(f"/v1/sources/{org['second']['id']}").status_code == (403 if narrowing == "read_only" else 404)
+        assert client.delete(f"/v1/sources/{org['second']['id']}").status_code == (
+            403 if narrowing == "read_only" else 404
+        )
         made = client.post("/v1/sources", json={"protocol": "synthetic", "label": f"new-{narrowing.replace('_', '-')}"})
         assert made.status_code == 403, made.text
         uploaded = client.put("/v1/uploads/new.csv", content=b"a\n3\n")

@@ -47,7 +47,9 @@ def hidden(org: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("narrowing", ["sources", "prefix"])
-def test_source_lists_show_only_the_narrowed_source(sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str) -> None:
+def test_source_lists_show_only_the_narrowed_source(
+    sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str
+) -> None:
     with sqlite_hub.client(org["tokens"][narrowing], **{"x-org": org["name"]}) as client:
         native = client.get("/v1/sources")
         foundation = client.get("/api/data/data_source/list")
@@ -61,7 +63,9 @@ def test_source_lists_show_only_the_narrowed_source(sqlite_hub: RunningHub, org:
 
 
 @pytest.mark.parametrize("narrowing", ["sources", "prefix"])
-def test_other_sources_and_uploads_are_404_and_their_links_unobtainable(sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str) -> None:
+def test_other_sources_and_uploads_are_404_and_their_links_unobtainable(
+    sqlite_hub: RunningHub, org: dict[str, Any], narrowing: str
+) -> None:
     secret = org["secret"]
     with sqlite_hub.client(org["tokens"][narrowing], **{"x-org": org["name"]}) as client:
         assert client.get(f"/v1/sources/{secret['source']['id']}").status_code == 404
@@ -70,8 +74,15 @@ def test_other_sources_and_uploads_are_404_and_their_links_unobtainable(sqlite_h
         upload = client.get(f"/v1/uploads/{secret['uploadId']}")
         assert upload.status_code == 404, upload.text
         assert "/v1/links/" not in upload.text
-        ad_hoc = client.post("/v1/customer/jobs/datasource/info", json={"dataSource": {
-            "dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE, "uploadId": secret["uploadId"], "filename": "salaries.csv"}}})
+        ad_hoc = client.post(
+            "/v1/customer/jobs/datasource/info",
+            json={
+                "dataSource": {
+                    "dataSourceDescriptor": "file",
+                    "params": {"@type": FILE_TYPE, "uploadId": secret["uploadId"], "filename": "salaries.csv"},
+                }
+            },
+        )
         assert ad_hoc.status_code == 403, ad_hoc.text
         assert "/v1/links/" not in ad_hoc.text
         assert client.get(f"/v1/connector/file+{secret['source']['label']}/salaries.csv").status_code in (403, 404)

@@ -87,10 +87,14 @@ KINDS = {
 }
 
 
-def read_through_hub(hub: RunningHub, kind: str, port: int, arm: Callable[[], list[str]]) -> tuple[int, dict, bytes, list[str]]:  # type: ignore[type-arg]
+def read_through_hub(
+    hub: RunningHub, kind: str, port: int, arm: Callable[[], list[str]]
+) -> tuple[int, dict, bytes, list[str]]:  # type: ignore[type-arg]
     with hub.client(hub.token()) as client:
         label = f"rebind{uuid.uuid4().hex[:6]}"
-        created = client.post("/v1/sources", json={"protocol": kind, "label": label, "access": "read", "params": KINDS[kind](port)})
+        created = client.post(
+            "/v1/sources", json={"protocol": kind, "label": label, "access": "read", "params": KINDS[kind](port)}
+        )
         assert created.status_code == 201, created.text
         given = arm()
         response = client.get(f"/v1/connector/{kind}+{label}/object.bin")
@@ -103,7 +107,9 @@ def test_the_connection_goes_to_the_address_that_was_checked(
     sqlite_hub: RunningHub, twins: Twins, rebinding: Callable[[int, Answer], list[str]], kind: str
 ) -> None:
     """The hub's check sees 127.0.0.2; any resolver of its own (the system's says 127.0.0.1) is not asked."""
-    status, _, content, given = read_through_hub(sqlite_hub, kind, twins.port, lambda: rebinding(twins.port, lambda n: GOOD_ADDRESS))
+    status, _, content, given = read_through_hub(
+        sqlite_hub, kind, twins.port, lambda: rebinding(twins.port, lambda n: GOOD_ADDRESS)
+    )
     assert status == 200 and content == GOOD
     assert given and set(given) == {GOOD_ADDRESS}
     assert twins.good.seen and twins.secret.seen == []
@@ -126,8 +132,12 @@ def test_a_name_that_resolves_to_a_refused_address_after_the_check_is_refused(
 
 @pytest.mark.parametrize(
     ("protocol", "tls"),
-    [("postgres", {"sslmode": "disable"}), ("postgres", {"sslmode": "verify-full"}),
-     ("mysql", {"ssl": "disable"}), ("mysql", {"ssl": "verify-full"})],
+    [
+        ("postgres", {"sslmode": "disable"}),
+        ("postgres", {"sslmode": "verify-full"}),
+        ("mysql", {"ssl": "disable"}),
+        ("mysql", {"ssl": "verify-full"}),
+    ],
 )
 def test_a_database_connection_goes_to_the_address_that_was_checked(
     sqlite_hub: RunningHub, rebinding: Callable[[int, Answer], list[str]], protocol: str, tls: dict[str, str]
@@ -157,18 +167,34 @@ def test_a_database_connection_goes_to_the_address_that_was_checked(
             accepted[name] = accepted.get(name, 0) + 1
             conn.close()  # not a database: the connection fails, and only where it went matters
 
-    threads = [threading.Thread(target=accept, args=(s, n), daemon=True) for s, n in zip(listeners, ("checked", "other"), strict=True)]
+    threads = [
+        threading.Thread(target=accept, args=(s, n), daemon=True)
+        for s, n in zip(listeners, ("checked", "other"), strict=True)
+    ]
     for thread in threads:
         thread.start()
     try:
         with sqlite_hub.client(sqlite_hub.token()) as client:
             secret_id = f"db{uuid.uuid4().hex[:6]}"
-            client.post("/v1/secrets", json={"id": secret_id, "secretType": "database", "accessKey": "reader",
-                                             "secretKey": "pw-" + uuid.uuid4().hex}).raise_for_status()
-            created = client.post("/v1/sources", json={
-                "protocol": protocol, "label": f"db{uuid.uuid4().hex[:6]}", "secretId": secret_id, "access": "read",
-                "params": {"host": NAME, "port": port, "database": "d", "connect_timeout": 2, **tls},
-            })
+            client.post(
+                "/v1/secrets",
+                json={
+                    "id": secret_id,
+                    "secretType": "database",
+                    "accessKey": "reader",
+                    "secretKey": "pw-" + uuid.uuid4().hex,
+                },
+            ).raise_for_status()
+            created = client.post(
+                "/v1/sources",
+                json={
+                    "protocol": protocol,
+                    "label": f"db{uuid.uuid4().hex[:6]}",
+                    "secretId": secret_id,
+                    "access": "read",
+                    "params": {"host": NAME, "port": port, "database": "d", "connect_timeout": 2, **tls},
+                },
+            )
             assert created.status_code == 201, created.text
             rebinding(port, lambda n: GOOD_ADDRESS if n == 0 else "0.0.0.0")
             state = client.post(f"/v1/sources/{created.json()['id']}/test").json()["state"]

@@ -33,7 +33,9 @@ class Served:
     seen: list[str] = field(default_factory=list)
 
 
-def serve(answer: Callable[[BaseHTTPRequestHandler], None], host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, Served]:
+def serve(
+    answer: Callable[[BaseHTTPRequestHandler], None], host: str = "127.0.0.1", port: int = 0
+) -> tuple[ThreadingHTTPServer, Served]:
     served = Served(0)
 
     class Handler(BaseHTTPRequestHandler):
@@ -91,10 +93,15 @@ def secret_server() -> Iterator[Served]:
 def s3_source(client: httpx.Client, endpoint: str) -> tuple[str, str]:
     """An anonymous s3 source on `endpoint`: its label and id."""
     label = f"redir{uuid.uuid4().hex[:6]}"
-    created = client.post("/v1/sources", json={
-        "protocol": "s3", "label": label, "access": "read",
-        "params": {"endpoint": endpoint, "region": "us-east-1", "bucket": "bucket"},
-    })
+    created = client.post(
+        "/v1/sources",
+        json={
+            "protocol": "s3",
+            "label": label,
+            "access": "read",
+            "params": {"endpoint": endpoint, "region": "us-east-1", "bucket": "bucket"},
+        },
+    )
     assert created.status_code == 201, created.text
     return label, created.json()["id"]
 

@@ -50,8 +50,17 @@ def api(sqlite_hub: RunningHub) -> Iterator[httpx.Client]:
 
 def add_database(api: httpx.Client, db: ScratchDatabase) -> str:
     label = f"d{uuid.uuid4().hex[:8]}"
-    api.post("/v1/secrets", json={"id": f"s-{label}", "secretType": "database", "accessKey": db.user, "secretKey": db.password}).raise_for_status()
-    body = {"protocol": db.kind, "label": label, "params": {"host": db.host, "port": db.port, "database": db.name}, "secretId": f"s-{label}", "access": "read"}
+    api.post(
+        "/v1/secrets",
+        json={"id": f"s-{label}", "secretType": "database", "accessKey": db.user, "secretKey": db.password},
+    ).raise_for_status()
+    body = {
+        "protocol": db.kind,
+        "label": label,
+        "params": {"host": db.host, "port": db.port, "database": db.name},
+        "secretId": f"s-{label}",
+        "access": "read",
+    }
     response = api.post("/v1/sources", json=body)
     assert response.status_code == 201, response.text
     return f"/v1/connector/{db.kind}+{label}/-/query"
@@ -70,7 +79,9 @@ def mysql_query(api: httpx.Client, mysql_db: ScratchDatabase) -> Iterator[tuple[
 
 
 @pytest.mark.parametrize("name", sorted(BYPASSES))
-def test_every_way_of_spelling_into_or_a_second_statement_is_refused(api: httpx.Client, mysql_query: tuple[str, str], name: str) -> None:
+def test_every_way_of_spelling_into_or_a_second_statement_is_refused(
+    api: httpx.Client, mysql_query: tuple[str, str], name: str
+) -> None:
     url, _ = mysql_query
     response = api.post(url, json={"sql": BYPASSES[name]})
     assert response.status_code == 403, response.text
@@ -80,16 +91,24 @@ def test_every_way_of_spelling_into_or_a_second_statement_is_refused(api: httpx.
 
 def test_a_plain_select_and_strings_containing_into_still_run(api: httpx.Client, mysql_query: tuple[str, str]) -> None:
     url, table = mysql_query
-    rows = api.post(url, json={"sql": f"SELECT id, note FROM {table} WHERE note LIKE '%INTO OUTFILE%' -- into outfile\n"})
+    rows = api.post(
+        url, json={"sql": f"SELECT id, note FROM {table} WHERE note LIKE '%INTO OUTFILE%' -- into outfile\n"}
+    )
     assert rows.status_code == 200, rows.text
-    assert [json.loads(line) for line in rows.text.splitlines()] == [{"id": 1, "note": "INTO OUTFILE is just text here"}]
+    assert [json.loads(line) for line in rows.text.splitlines()] == [
+        {"id": 1, "note": "INTO OUTFILE is just text here"}
+    ]
     assert rows.headers["x-content-type-options"] == "nosniff" and rows.headers["content-security-policy"] == "sandbox"
-    quoted = api.post(url, json={"sql": "SELECT 'a /*! b */ INTO OUTFILE' AS `into`, \"x\\\" INTO\" AS y /* INTO */ # INTO\n;"})
+    quoted = api.post(
+        url, json={"sql": 'SELECT \'a /*! b */ INTO OUTFILE\' AS `into`, "x\\" INTO" AS y /* INTO */ # INTO\n;'}
+    )
     assert quoted.status_code == 200, quoted.text
     assert json.loads(quoted.text) == {"into": "a /*! b */ INTO OUTFILE", "y": 'x" INTO'}
 
 
-def test_a_write_that_reads_like_a_select_is_refused_by_mariadb_itself(api: httpx.Client, mysql_query: tuple[str, str], mysql_db: ScratchDatabase) -> None:
+def test_a_write_that_reads_like_a_select_is_refused_by_mariadb_itself(
+    api: httpx.Client, mysql_query: tuple[str, str], mysql_db: ScratchDatabase
+) -> None:
     url, table = mysql_query
     sequence = f"`{mysql_db.name}`.`s_{uuid.uuid4().hex[:8]}`"
     with mysql_admin() as conn, conn.cursor() as cur:
@@ -98,8 +117,14 @@ def test_a_write_that_reads_like_a_select_is_refused_by_mariadb_itself(api: http
         for sql in (f"SELECT NEXTVAL({sequence})", f"SELECT * FROM {table} FOR UPDATE"):
             response = api.post(url, json={"sql": sql})
             assert response.status_code == 403, response.text
-            assert "read-only" in response.json()["error"]["message"] or "READ ONLY" in response.json()["error"]["message"]
-        for sql in (f"INSERT INTO {table} VALUES (2, 'x')", f"UPDATE {table} SET id = 3", f"CREATE TABLE {table}_x (a int)"):
+            assert (
+                "read-only" in response.json()["error"]["message"] or "READ ONLY" in response.json()["error"]["message"]
+            )
+        for sql in (
+            f"INSERT INTO {table} VALUES (2, 'x')",
+            f"UPDATE {table} SET id = 3",
+            f"CREATE TABLE {table}_x (a int)",
+        ):
             assert api.post(url, json={"sql": sql}).status_code == 403
         with mysql_admin() as conn, conn.cursor() as cur:
             cur.execute(f"SELECT NEXTVAL({sequence})")
@@ -124,7 +149,9 @@ def pg_query(api: httpx.Client, pg_db: ScratchDatabase) -> Iterator[tuple[str, s
         conn.execute(f"DROP SEQUENCE IF EXISTS {table}_seq")
 
 
-def test_postgres_runs_one_statement_in_a_read_only_transaction(api: httpx.Client, pg_query: tuple[str, str], pg_db: ScratchDatabase) -> None:
+def test_postgres_runs_one_statement_in_a_read_only_transaction(
+    api: httpx.Client, pg_query: tuple[str, str], pg_db: ScratchDatabase
+) -> None:
     url, table = pg_query
     assert api.post(url, json={"sql": f"SELECT id FROM {table}"}).text == '{"id":1}\n'
     refused = {
@@ -152,5 +179,8 @@ def test_the_tokenizer_follows_the_servers_comment_rules() -> None:
 
 
 def test_the_session_sql_mode_drops_the_flags_that_change_lexing() -> None:
-    assert reading_sql_mode("STRICT_TRANS_TABLES,ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,ANSI") == "STRICT_TRANS_TABLES,PIPES_AS_CONCAT"
+    assert (
+        reading_sql_mode("STRICT_TRANS_TABLES,ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,ANSI")
+        == "STRICT_TRANS_TABLES,PIPES_AS_CONCAT"
+    )
     assert reading_sql_mode("") == ""

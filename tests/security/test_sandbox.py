@@ -47,14 +47,22 @@ def api(hub: RunningHub) -> Iterator[httpx.Client]:
         yield client
 
 
-def run_function(api: httpx.Client, folder: Path, function: str, body: bytes = b"input", **params: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+def run_function(
+    api: httpx.Client, folder: Path, function: str, body: bytes = b"input", **params: Any
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Run `function` on one input file through the API; the settled job and every file it wrote."""
     (folder / "in").mkdir(parents=True)
     (folder / "in" / "part").write_bytes(body)
     src = local_source(api, folder / "in", access="read")
     dst = local_source(api, folder / "out")
-    job = create_job(api, f"{src}://part", f"{dst}://", app="python",
-                     params={"app": {"function": function, "params": params}}, run=True)
+    job = create_job(
+        api,
+        f"{src}://part",
+        f"{dst}://",
+        app="python",
+        params={"app": {"function": function, "params": params}},
+        run=True,
+    )
     return wait_for(api, job["id"], timeout=90), files_under(folder / "out")
 
 
@@ -86,15 +94,24 @@ def test_a_normal_function_runs_under_its_own_unprivileged_uid_without_network_p
     assert seen["input"] == 1000
     assert (seen["uid"], seen["euid"], seen["gid"], seen["groups"]) == (65534, 65534, 65534, [])
     assert set(seen["capabilities"].values()) == {"0000000000000000"} and seen["no_new_privs"] == "1"
-    bound = [*sandbox.view(hub.hub.settings).visible, *sandbox.TOP_LIBRARIES, sandbox.CHILD_INSIDE, shutil.which("setpriv") or ""]
+    bound = [
+        *sandbox.view(hub.hub.settings).visible,
+        *sandbox.TOP_LIBRARIES,
+        sandbox.CHILD_INSIDE,
+        shutil.which("setpriv") or "",
+    ]
     shown = {os.path.realpath(path).split("/")[1] for path in bound} | {path.split("/")[1] for path in bound}
-    assert set(seen["root"]) <= {"dev", "proc", "tmp"} | shown  # the system libraries and Python installation, nothing else
+    assert (
+        set(seen["root"]) <= {"dev", "proc", "tmp"} | shown
+    )  # the system libraries and Python installation, nothing else
     assert seen["processes"] == [1, 2]  # bubblewrap's init and the function: nothing of the hub's
     assert seen["interfaces"] == ["lo"]
     assert not [name for name in seen["environment"] if name.startswith(("HEADWATER", "AWS", "PG", "DATABASE"))]
 
 
-def test_reading_the_master_key_fails_the_job_and_yields_no_key_bytes(hub: RunningHub, api: httpx.Client, tmp_path: Path) -> None:
+def test_reading_the_master_key_fails_the_job_and_yields_no_key_bytes(
+    hub: RunningHub, api: httpx.Client, tmp_path: Path
+) -> None:
     key_file = hub.hub.settings.master_key_file
     assert key_file.read_bytes()  # the hub has one: the function reads a real path
     job, outputs = run_function(api, tmp_path, "hostile:read", path=str(key_file))
@@ -123,12 +140,16 @@ def test_the_data_dir_is_masked_even_inside_a_folder_the_sandbox_shows(tmp_path:
 
 
 def test_a_storage_folder_outside_the_data_dir_is_hidden_like_the_data_dir(tmp_path: Path) -> None:
-    settings = Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path / "data"), "HEADWATER_STORAGE_URL": str(tmp_path / "shared")})
+    settings = Settings.from_env(
+        {"HEADWATER_DATA_DIR": str(tmp_path / "data"), "HEADWATER_STORAGE_URL": str(tmp_path / "shared")}
+    )
     hidden = sandbox.secret_paths(settings)
     assert str(tmp_path / "data") in hidden and str(tmp_path / "shared") in hidden
 
 
-def test_the_environment_of_the_sandbox_init_and_of_the_parent_are_out_of_reach(hub: RunningHub, api: httpx.Client, tmp_path: Path) -> None:
+def test_the_environment_of_the_sandbox_init_and_of_the_parent_are_out_of_reach(
+    hub: RunningHub, api: httpx.Client, tmp_path: Path
+) -> None:
     job, outputs = run_function(api, tmp_path / "one", "hostile:read", path="/proc/1/environ")
     assert job["state"] == "failed" and "PermissionError" in job["errorMessage"], job["errorMessage"]
     assert_nothing_leaked(hub, job, outputs, api)
@@ -140,7 +161,9 @@ def test_the_environment_of_the_sandbox_init_and_of_the_parent_are_out_of_reach(
     assert_nothing_leaked(hub, job, outputs, api)
 
 
-def test_a_socket_reaches_nothing_not_even_the_hub_on_loopback(hub: RunningHub, api: httpx.Client, tmp_path: Path) -> None:
+def test_a_socket_reaches_nothing_not_even_the_hub_on_loopback(
+    hub: RunningHub, api: httpx.Client, tmp_path: Path
+) -> None:
     port = int(hub.url.rsplit(":", 1)[1])
     job, outputs = run_function(api, tmp_path, "hostile:connect", host="127.0.0.1", port=port)
     assert job["state"] == "failed"
@@ -151,7 +174,9 @@ def test_a_socket_reaches_nothing_not_even_the_hub_on_loopback(hub: RunningHub, 
 def test_a_fork_bomb_is_stopped_by_the_process_limit_and_leaves_no_process(api: httpx.Client, tmp_path: Path) -> None:
     job, _outputs = run_function(api, tmp_path, "hostile:fork_bomb")
     assert job["state"] == "failed"
-    assert "BlockingIOError" in job["errorMessage"] and "Resource temporarily unavailable" in job["errorMessage"], job["errorMessage"]
+    assert "BlockingIOError" in job["errorMessage"] and "Resource temporarily unavailable" in job["errorMessage"], job[
+        "errorMessage"
+    ]
     deadline = time.monotonic() + 10
     while sandbox_processes() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -176,7 +201,9 @@ def test_the_wall_clock_limit_kills_the_whole_sandbox(api: httpx.Client, tmp_pat
     assert sandbox_processes() == []
 
 
-def test_finding_1_a_pickle_fed_to_numpy_read_array_cannot_read_the_master_key(hub: RunningHub, api: httpx.Client, tmp_path: Path) -> None:
+def test_finding_1_a_pickle_fed_to_numpy_read_array_cannot_read_the_master_key(
+    hub: RunningHub, api: httpx.Client, tmp_path: Path
+) -> None:
     key_file = hub.hub.settings.master_key_file
 
     class Payload:
@@ -198,8 +225,12 @@ def test_without_a_working_bubblewrap_python_jobs_are_refused_at_creation(tmp_pa
         with running.client(running.token()) as api:
             src = local_source(api, tmp_path / "in", access="read")
             dst = local_source(api, tmp_path / "out")
-            body = {"source": f"{src}://", "destination": f"{dst}://", "app": "python",
-                    "params": {"app": {"function": "jobs_app.upper:run"}}}
+            body = {
+                "source": f"{src}://",
+                "destination": f"{dst}://",
+                "app": "python",
+                "params": {"app": {"function": "jobs_app.upper:run"}},
+            }
             response = api.post("/v1/jobs", json=body)
             assert response.status_code == 409, response.text
             assert "bubblewrap" in response.json()["error"]["message"]
@@ -214,11 +245,25 @@ def test_the_hub_never_imports_the_module_a_user_names(api: httpx.Client, tmp_pa
 
     src = local_source(api, tmp_path / "in", access="read")
     dst = local_source(api, tmp_path / "out")
-    response = api.post("/v1/jobs", json={"source": f"{src}://", "destination": f"{dst}://", "app": "python",
-                                          "params": {"app": {"function": "hostile:whoami"}}})
+    response = api.post(
+        "/v1/jobs",
+        json={
+            "source": f"{src}://",
+            "destination": f"{dst}://",
+            "app": "python",
+            "params": {"app": {"function": "hostile:whoami"}},
+        },
+    )
     assert response.status_code == 201, response.text
     assert "hostile" not in sys.modules
-    refused = api.post("/v1/jobs", json={"source": f"{src}://", "destination": f"{dst}://", "app": "python",
-                                         "params": {"app": {"function": "headwater.settings:Settings"}}})
+    refused = api.post(
+        "/v1/jobs",
+        json={
+            "source": f"{src}://",
+            "destination": f"{dst}://",
+            "app": "python",
+            "params": {"app": {"function": "headwater.settings:Settings"}},
+        },
+    )
     assert refused.status_code == 400 and "not installed" in refused.json()["error"]["message"]
     assert Settings  # the hub's own code is not in the sandbox's view

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, text
 
 from headwater.services.audit import AuditLog, AuditUnavailable, Pending
 from headwater.store.database import Store
-from tests.fixtures.postgres import create_database, drop_database, url_of
 from tests.fixtures.loops import run_coroutine
+from tests.fixtures.postgres import create_database, drop_database, url_of
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -42,7 +42,13 @@ def audit_log(store: Store, tmp_path: Path, linger: float = 0.002) -> AuditLog:
 
 
 def pending(n: int = 0) -> Pending:
-    return Pending(request_id=str(uuid.uuid4()), method="GET", route=f"/v1/thing/{n}", client="127.0.0.1", started=time.perf_counter())
+    return Pending(
+        request_id=str(uuid.uuid4()),
+        method="GET",
+        route=f"/v1/thing/{n}",
+        client="127.0.0.1",
+        started=time.perf_counter(),
+    )
 
 
 def count(store: Store, where: str = "1=1") -> int:
@@ -175,7 +181,9 @@ def test_closing_drains_every_queued_event(store: Store, tmp_path: Path) -> None
         log.begin_blocking(pending())  # a closed writer refuses, it does not lose
 
 
-def test_completions_update_their_event_or_append_one_for_requests_that_never_began(store: Store, tmp_path: Path) -> None:
+def test_completions_update_their_event_or_append_one_for_requests_that_never_began(
+    store: Store, tmp_path: Path
+) -> None:
     log = audit_log(store, tmp_path)
     begun, never = pending(1), pending(2)
     log.begin_blocking(begun)
@@ -185,7 +193,9 @@ def test_completions_update_their_event_or_append_one_for_requests_that_never_be
 
     run_coroutine(finish_both())
     with store.engine.connect() as conn:
-        rows = conn.execute(text("SELECT request_id, status, outcome, bytes_out FROM audit_events ORDER BY id")).fetchall()
+        rows = conn.execute(
+            text("SELECT request_id, status, outcome, bytes_out FROM audit_events ORDER BY id")
+        ).fetchall()
     assert [tuple(r) for r in rows] == [(begun.request_id, 200, "allowed", 5), (never.request_id, 401, "refused", 10)]
     log.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,11 +22,19 @@ ORG = "org-1"
 
 
 def caller(**kw: object) -> Caller:
-    base: dict[str, object] = {"org_id": ORG, "org_name": "acme", "user_id": "u1", "user_name": "alice", "token_id": "t1"}
+    base: dict[str, object] = {
+        "org_id": ORG,
+        "org_name": "acme",
+        "user_id": "u1",
+        "user_name": "alice",
+        "token_id": "t1",
+    }
     return Caller(**{**base, **kw})  # type: ignore[arg-type]
 
 
-def source(id: str = "s1", protocol: str = "s3", label: str = "lake", org_id: str = ORG, **kw: object) -> SimpleNamespace:
+def source(
+    id: str = "s1", protocol: str = "s3", label: str = "lake", org_id: str = ORG, **kw: object
+) -> SimpleNamespace:
     fields: dict[str, object] = {"secret_id": None, "env_secret_ids": [], "access": "read", "path_restrictions": ["*"]}
     return SimpleNamespace(id=id, protocol=protocol, label=label, org_id=org_id, **{**fields, **kw})
 
@@ -70,7 +78,9 @@ def test_admin_only_kinds_are_refused_to_members_on_create_and_update(tmp_path: 
 @pytest.mark.parametrize("root", ["hub", "hub/hosted", "hub/hosted/../..", "."])
 def test_a_local_root_may_not_be_inside_or_contain_the_data_dir(tmp_path: Path, root: str) -> None:
     with pytest.raises(InvalidInput, match="data dir"):
-        authorization.may_configure_source(ADMIN, catalogue.get("local"), {"path": str(tmp_path / root)}, tmp_path / "hub")
+        authorization.may_configure_source(
+            ADMIN, catalogue.get("local"), {"path": str(tmp_path / root)}, tmp_path / "hub"
+        )
 
 
 def test_a_source_narrowed_token_sees_only_its_sources() -> None:
@@ -108,14 +118,16 @@ def test_a_source_narrowed_token_cannot_send_a_job_to_hosted_data() -> None:
         authorization.job_prefix("data://acme/out/", SOURCES)
 
 
-LATER = datetime.now(timezone.utc) + timedelta(hours=1)
+LATER = datetime.now(UTC) + timedelta(hours=1)
 
 
 def test_a_child_inherits_its_parents_expiry_and_may_not_outlive_it() -> None:
     parent = caller(expires_at=LATER)
     assert authorization.child_narrowing(parent, admin=False, other_user=False, wanted=Narrowing()).expires_at == LATER
     with pytest.raises(PermissionDenied, match="outlive"):
-        authorization.child_narrowing(parent, admin=False, other_user=False, wanted=Narrowing(expires_at=LATER + timedelta(seconds=1)))
+        authorization.child_narrowing(
+            parent, admin=False, other_user=False, wanted=Narrowing(expires_at=LATER + timedelta(seconds=1))
+        )
 
 
 def test_a_child_is_never_broader_than_its_parent() -> None:
@@ -124,12 +136,18 @@ def test_a_child_is_never_broader_than_its_parent() -> None:
     with pytest.raises(PermissionDenied):
         authorization.child_narrowing(SOURCES, admin=False, other_user=False, wanted=Narrowing(source_ids=("s1", "s2")))
     with pytest.raises(PermissionDenied):
-        authorization.child_narrowing(PREFIX, admin=False, other_user=False, wanted=Narrowing(path_prefix="s3+lake://bucket/"))
+        authorization.child_narrowing(
+            PREFIX, admin=False, other_user=False, wanted=Narrowing(path_prefix="s3+lake://bucket/")
+        )
     with pytest.raises(PermissionDenied):
         authorization.child_narrowing(MEMBER, admin=True, other_user=False, wanted=Narrowing())
     with pytest.raises(PermissionDenied):
-        authorization.child_narrowing(caller(admin=True, read_only=True), admin=True, other_user=False, wanted=Narrowing(read_only=True))
-    ok = authorization.child_narrowing(PREFIX, admin=False, other_user=False, wanted=Narrowing(path_prefix="s3+lake://bucket/team/a/"))
+        authorization.child_narrowing(
+            caller(admin=True, read_only=True), admin=True, other_user=False, wanted=Narrowing(read_only=True)
+        )
+    ok = authorization.child_narrowing(
+        PREFIX, admin=False, other_user=False, wanted=Narrowing(path_prefix="s3+lake://bucket/team/a/")
+    )
     assert ok.path_prefix == "s3+lake://bucket/team/a/"
 
 
@@ -137,7 +155,9 @@ segment = st.text(alphabet="abc", min_size=1, max_size=3)
 
 
 @given(st.lists(segment, min_size=1, max_size=4), st.lists(segment, min_size=1, max_size=4))
-def test_a_prefix_child_is_granted_exactly_when_it_lies_under_the_parents_prefix(parent: list[str], child: list[str]) -> None:
+def test_a_prefix_child_is_granted_exactly_when_it_lies_under_the_parents_prefix(
+    parent: list[str], child: list[str]
+) -> None:
     parent_prefix, child_prefix = "s3+lake://" + "/".join(parent) + "/", "s3+lake://" + "/".join(child) + "/"
     who = caller(path_prefix=parent_prefix)
     wanted = Narrowing(path_prefix=child_prefix)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,8 +15,30 @@ from tests.fixtures.hub import RunningHub
 
 ALLOWED = {b"inside-a", b"inside-b"}
 FORBIDDEN = {b"evil-sibling", b"outside-root"}
-SEGMENTS = ["bucket", "bucket-evil", "sub", "a.txt", "b.txt", "c.txt", "..", ".", "", "%2e%2e", "%2E%2E", "%2F", "%5C",
-            "outside", "secret.txt", "share", "\\", "..%2F", "%00", "%C0%AE%C0%AE", "\uff0e\uff0e", "%EF%BC%8E%EF%BC%8E"]
+SEGMENTS = [
+    "bucket",
+    "bucket-evil",
+    "sub",
+    "a.txt",
+    "b.txt",
+    "c.txt",
+    "..",
+    ".",
+    "",
+    "%2e%2e",
+    "%2E%2E",
+    "%2F",
+    "%5C",
+    "outside",
+    "secret.txt",
+    "share",
+    "\\",
+    "..%2F",
+    "%00",
+    "%C0%AE%C0%AE",
+    "\uff0e\uff0e",
+    "%EF%BC%8E%EF%BC%8E",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +57,12 @@ def confined(sqlite_hub: RunningHub, tmp_path_factory: pytest.TempPathFactory) -
     with sqlite_hub.client(token) as api:
         api.post(
             "/v1/sources",
-            json={"protocol": "local", "label": "share", "params": {"path": str(root)}, "pathRestrictions": ["bucket/*"]},
+            json={
+                "protocol": "local",
+                "label": "share",
+                "params": {"path": str(root)},
+                "pathRestrictions": ["bucket/*"],
+            },
         ).raise_for_status()
     yield sqlite_hub.url.removeprefix("http://"), token
 
@@ -58,7 +84,9 @@ def raw_get(hostport: str, token: str, path: str) -> tuple[int, bytes]:
     segments=st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=6),
     form=st.sampled_from(["/v1/connector/local+share/", "/v1/data/local+share://", "/v1/data/local+share:/"]),
 )
-def test_no_path_reaches_outside_the_root_or_restrictions(confined: tuple[str, str], segments: list[str], form: str) -> None:
+def test_no_path_reaches_outside_the_root_or_restrictions(
+    confined: tuple[str, str], segments: list[str], form: str
+) -> None:
     hostport, token = confined
     path = form + "/".join(s.encode("utf-8").decode("latin-1") if not s.isascii() else s for s in segments)
     try:

@@ -26,7 +26,9 @@ def disks(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def read(replica: RunningHub, token: str, label: str = "disk") -> httpx.Response:
-    return httpx.get(f"{replica.url}/v1/connector/local+{label}/file.txt", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return httpx.get(
+        f"{replica.url}/v1/connector/local+{label}/file.txt", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
 
 
 def warm(replica: RunningHub, token: str, body: bytes, label: str = "disk") -> None:
@@ -43,7 +45,9 @@ def test_a_token_revoked_through_one_replica_is_refused_by_the_other_on_its_next
     a, _ = disks(tmp_path)
     admin = first.token()
     with first.client(admin) as api:
-        api.post("/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": str(a)}}).raise_for_status()
+        api.post(
+            "/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": str(a)}}
+        ).raise_for_status()
         child = api.post("/v1/tokens", json={}).json()
     warm(second, child["token"], b"a\n")
     with first.client(admin) as api:
@@ -51,7 +55,9 @@ def test_a_token_revoked_through_one_replica_is_refused_by_the_other_on_its_next
     assert read(second, child["token"]).status_code == 401
 
 
-def test_a_source_changed_through_one_replica_is_used_changed_by_the_other(replicas: tuple[RunningHub, RunningHub], tmp_path: Path) -> None:
+def test_a_source_changed_through_one_replica_is_used_changed_by_the_other(
+    replicas: tuple[RunningHub, RunningHub], tmp_path: Path
+) -> None:
     first, second = replicas
     a, b = disks(tmp_path)
     admin = first.token()
@@ -63,14 +69,25 @@ def test_a_source_changed_through_one_replica_is_used_changed_by_the_other(repli
     assert changed.status_code == 200 and changed.content == b"b\n"
 
 
-def test_a_secret_changed_through_one_replica_is_used_changed_by_the_other(replicas: tuple[RunningHub, RunningHub], tmp_path: Path) -> None:
+def test_a_secret_changed_through_one_replica_is_used_changed_by_the_other(
+    replicas: tuple[RunningHub, RunningHub], tmp_path: Path
+) -> None:
     first, second = replicas
     a, b = disks(tmp_path)
     admin = first.token()
     with first.client(admin) as api:
-        api.post("/v1/secrets", json={"id": "paths", "secretType": "generic", "values": {"DISK": str(a)}}).raise_for_status()
-        api.post("/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": {"envKey": "DISK"}},
-                                      "envSecretIds": ["paths"]}).raise_for_status()
+        api.post(
+            "/v1/secrets", json={"id": "paths", "secretType": "generic", "values": {"DISK": str(a)}}
+        ).raise_for_status()
+        api.post(
+            "/v1/sources",
+            json={
+                "protocol": "local",
+                "label": "disk",
+                "params": {"path": {"envKey": "DISK"}},
+                "envSecretIds": ["paths"],
+            },
+        ).raise_for_status()
         warm(second, admin, b"a\n")
         assert api.patch("/v1/secrets/paths", json={"values": {"DISK": str(b)}}).status_code == 200
     changed = read(second, admin)
@@ -86,7 +103,9 @@ def test_a_member_deleted_from_the_organization_is_refused_by_every_replica_on_i
     admin = first.token(org=org, user="admin")
     member = first.token(org=org, user="bob", admin=False)
     with first.client(admin) as api:
-        api.post("/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": str(a)}}).raise_for_status()
+        api.post(
+            "/v1/sources", json={"protocol": "local", "label": "disk", "params": {"path": str(a)}}
+        ).raise_for_status()
     warm(first, member, b"a\n")
     warm(second, member, b"a\n")
     with first.hub.store.session() as session:  # no API removes a member yet: the store change any replica would make

@@ -34,7 +34,9 @@ class Org:
     bucket: str
     source_id: str
 
-    def read(self, token: str | None = None, url: str | None = None, path: str = "data/a.txt", label: str = "lake") -> httpx.Response:
+    def read(
+        self, token: str | None = None, url: str | None = None, path: str = "data/a.txt", label: str = "lake"
+    ) -> httpx.Response:
         return httpx.get(
             f"{url or self.hub.url}/v1/connector/s3+{label}/{self.bucket}/{path}",
             headers={"Authorization": f"Bearer {token or self.token}"},
@@ -44,7 +46,10 @@ class Org:
     def child(self, token: str | None = None, **body: object) -> tuple[str, str]:
         """Issue a token through the API as the holder of `token`: (its id, its value)."""
         response = httpx.post(
-            f"{self.hub.url}/v1/tokens", json=body, headers={"Authorization": f"Bearer {token or self.token}"}, timeout=30
+            f"{self.hub.url}/v1/tokens",
+            json=body,
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            timeout=30,
         )
         assert response.status_code == 201, response.text
         return response.json()["id"], response.json()["token"]
@@ -60,10 +65,25 @@ def org(hub_server: RunningHub, seaweedfs: SeaweedFS) -> Iterator[Org]:
     obs.put(seaweedfs.store(bucket), "data/a.txt", BODY)
     obs.put(seaweedfs.store(bucket), "other/b.txt", BODY)
     with hub_server.client(token) as api:
-        api.post("/v1/secrets", json={"id": "sw", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                      "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
-        created = api.post("/v1/sources", json={"protocol": "s3", "label": "lake", "secretId": "sw", "access": "read-write",
-                                                "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}})
+        api.post(
+            "/v1/secrets",
+            json={
+                "id": "sw",
+                "secretType": "s3",
+                "accessKey": seaweedfs.rw.access_key,
+                "secretKey": seaweedfs.rw.secret_key,
+            },
+        ).raise_for_status()
+        created = api.post(
+            "/v1/sources",
+            json={
+                "protocol": "s3",
+                "label": "lake",
+                "secretId": "sw",
+                "access": "read-write",
+                "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region},
+            },
+        )
         created.raise_for_status()
         yield Org(hub_server, api, token, bucket, created.json()["id"])
 
@@ -73,11 +93,27 @@ def second_hub(hub_server: RunningHub) -> Iterator[str]:
     """Another hub process on the same store and data dir (as a second replica would be)."""
     port = free_port()
     settings = hub_server.hub.settings
-    env = {**os.environ, "HEADWATER_DATA_DIR": str(settings.data_dir), "HEADWATER_DATABASE_URL": settings.database_url,
-           "HEADWATER_ALLOW_PRIVATE_ENDPOINTS": "1"}
+    env = {
+        **os.environ,
+        "HEADWATER_DATA_DIR": str(settings.data_dir),
+        "HEADWATER_DATABASE_URL": settings.database_url,
+        "HEADWATER_ALLOW_PRIVATE_ENDPOINTS": "1",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "headwater.api.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "headwater.api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
@@ -139,22 +175,37 @@ def test_a_revocation_and_a_source_change_through_one_hub_are_honoured_by_anothe
     for _ in range(2):
         assert org.read(child, url=second_hub).status_code == 200
         assert org.read(url=second_hub).status_code == 200
-    assert org.api.patch(f"/v1/sources/{org.source_id}", json={"pathRestrictions": [f"{org.bucket}/other/*"]}).status_code == 200
+    assert (
+        org.api.patch(f"/v1/sources/{org.source_id}", json={"pathRestrictions": [f"{org.bucket}/other/*"]}).status_code
+        == 200
+    )
     assert org.read(url=second_hub).status_code in (403, 404)
     assert org.read(url=second_hub, path="other/b.txt").status_code == 200
     assert org.api.delete(f"/v1/tokens/{token_id}").status_code == 204
     assert org.read(child, url=second_hub).status_code == 401
 
 
-def test_a_changed_path_restriction_access_or_params_is_honoured_on_the_next_request(org: Org, seaweedfs: SeaweedFS) -> None:
+def test_a_changed_path_restriction_access_or_params_is_honoured_on_the_next_request(
+    org: Org, seaweedfs: SeaweedFS
+) -> None:
     assert org.read().status_code == 200
-    assert org.api.patch(f"/v1/sources/{org.source_id}", json={"pathRestrictions": [f"{org.bucket}/other/*"]}).status_code == 200
+    assert (
+        org.api.patch(f"/v1/sources/{org.source_id}", json={"pathRestrictions": [f"{org.bucket}/other/*"]}).status_code
+        == 200
+    )
     assert org.read().status_code in (403, 404)
     assert org.read(path="other/b.txt").status_code == 200
-    assert org.api.patch(f"/v1/sources/{org.source_id}", json={"pathRestrictions": ["*"], "access": "read"}).status_code == 200
+    assert (
+        org.api.patch(f"/v1/sources/{org.source_id}", json={"pathRestrictions": ["*"], "access": "read"}).status_code
+        == 200
+    )
     assert org.read().status_code == 200
-    put = httpx.put(f"{org.hub.url}/v1/connector/s3+lake/{org.bucket}/data/new.txt", content=b"x",
-                    headers={"Authorization": f"Bearer {org.token}"}, timeout=30)
+    put = httpx.put(
+        f"{org.hub.url}/v1/connector/s3+lake/{org.bucket}/data/new.txt",
+        content=b"x",
+        headers={"Authorization": f"Bearer {org.token}"},
+        timeout=30,
+    )
     assert put.status_code == 403, put.text
     # A connection change: the source now points at a bucket without the object; its old connector is closed.
     cache = org.hub.hub.connectors
@@ -162,7 +213,9 @@ def test_a_changed_path_restriction_access_or_params_is_honoured_on_the_next_req
     empty = seaweedfs.create_bucket()
     params = {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": empty}
     assert org.api.patch(f"/v1/sources/{org.source_id}", json={"params": params}).status_code == 200
-    missing = httpx.get(f"{org.hub.url}/v1/connector/s3+lake/data/a.txt", headers={"Authorization": f"Bearer {org.token}"}, timeout=30)
+    missing = httpx.get(
+        f"{org.hub.url}/v1/connector/s3+lake/data/a.txt", headers={"Authorization": f"Bearer {org.token}"}, timeout=30
+    )
     assert missing.status_code == 404, missing.text
     assert cache.builds == builds + 1
     assert cache.closes >= closes + 1
@@ -186,8 +239,15 @@ def test_a_deleted_source_is_gone_on_the_next_request(org: Org) -> None:
 
 def test_a_cached_connector_is_closed_when_evicted_and_when_idle(org: Org, seaweedfs: SeaweedFS) -> None:
     cache = org.hub.hub.connectors
-    org.api.post("/v1/sources", json={"protocol": "s3", "label": "pond", "secretId": "sw",
-                                      "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}).raise_for_status()
+    org.api.post(
+        "/v1/sources",
+        json={
+            "protocol": "s3",
+            "label": "pond",
+            "secretId": "sw",
+            "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region},
+        },
+    ).raise_for_status()
     size, idle = cache.size, cache.idle
     try:
         assert org.read().status_code == 200

@@ -23,10 +23,14 @@ MASTER_KEY = "zVyMpepGNcZGCO7UeBbuh9EfGfBIN401MQ-pvBKLdd4="  # URL-safe base64 o
 def start_replica(database_url: str, data_dir: Path, barrier: threading.Barrier) -> str:
     """One replica's start as `serve` does it: wait for the others, open the hub (migrations), prepare it
     (the bootstrap token every replica is given, the audit purge); what it found."""
-    settings = Settings.from_env({
-        "HEADWATER_DATABASE_URL": database_url, "HEADWATER_DATA_DIR": str(data_dir),
-        "HEADWATER_MASTER_KEY": MASTER_KEY, "HEADWATER_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
-    })
+    settings = Settings.from_env(
+        {
+            "HEADWATER_DATABASE_URL": database_url,
+            "HEADWATER_DATA_DIR": str(data_dir),
+            "HEADWATER_MASTER_KEY": MASTER_KEY,
+            "HEADWATER_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
+        }
+    )
     barrier.wait(timeout=60)
     try:
         hub = Hub.open(settings)
@@ -58,7 +62,9 @@ def empty_postgres() -> Iterator[str]:
         postgres.drop_database(name)
 
 
-def test_three_replicas_started_at_once_on_an_empty_postgresql_database_all_come_up(empty_postgres: str, tmp_path: Path) -> None:
+def test_three_replicas_started_at_once_on_an_empty_postgresql_database_all_come_up(
+    empty_postgres: str, tmp_path: Path
+) -> None:
     outcomes = start_at_once(empty_postgres, [tmp_path / f"replica-{i}" for i in range(REPLICAS)])
     assert outcomes == ["ready"] * REPLICAS
     store = Store(empty_postgres)
@@ -69,7 +75,9 @@ def test_three_replicas_started_at_once_on_an_empty_postgresql_database_all_come
 
 
 def test_three_hubs_started_at_once_on_one_new_sqlite_store_all_come_up(tmp_path: Path) -> None:
-    outcomes = start_at_once(f"sqlite:///{tmp_path / 'shared' / 'headwater.db'}", [tmp_path / f"replica-{i}" for i in range(REPLICAS)])
+    outcomes = start_at_once(
+        f"sqlite:///{tmp_path / 'shared' / 'headwater.db'}", [tmp_path / f"replica-{i}" for i in range(REPLICAS)]
+    )
     assert outcomes == ["ready"] * REPLICAS
 
 

@@ -70,8 +70,13 @@ def test_on_sqlite_one_of_several_processes_holds_the_duty(tmp_path: Path) -> No
     Store(url).migrate()
     env_path = str(Path(__file__).resolve().parents[2])
     processes = [
-        subprocess.Popen([sys.executable, "-c", TAKE, url, f"process-{i}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
+        subprocess.Popen(
+            [sys.executable, "-c", TAKE, url, f"process-{i}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+        )
         for i in range(4)
     ]
     outputs = []

@@ -47,12 +47,11 @@ from headwater.api.compat.bytenite_models import (
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.errors import header_text, register_renderer
 from headwater.connectors.base import Entry
-from headwater.times import iso
 from headwater.services import bytenite as service
-from headwater.services import ephemeral
-from headwater.services import native
+from headwater.services import ephemeral, native
 from headwater.services import secrets as secrets_service
 from headwater.store.models import Secret
+from headwater.times import iso
 
 PREFIXES = ("/v1/auth/", "/v1/customer/", "/v1/computing/", "/v1/dev/")
 #: ByteNite documents 400, 401, 403, 404, 500 and 503: the store's refusals are 403, its failures 503.
@@ -109,7 +108,9 @@ def present_secret(secret: Secret) -> dict[str, Any]:
 
 
 @router.post("/v1/auth/secrets", summary="ByteNite: create a secret")
-def bytenite_create_secret(body: CreateSecretRequest, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+def bytenite_create_secret(
+    body: CreateSecretRequest, request: Request, caller: CallerDep, hub: HubDep
+) -> dict[str, Any]:
     fields = secrets_service.SecretFields(
         name=body.secret.name,
         secret_type=body.secret.secret_type,
@@ -129,7 +130,9 @@ def bytenite_list_secrets(
 
 
 @router.delete("/v1/auth/secrets/{secret_type}/{secret_id}", summary="ByteNite: delete a secret")
-def bytenite_delete_secret(secret_type: str, secret_id: str, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+def bytenite_delete_secret(
+    secret_type: str, secret_id: str, request: Request, caller: CallerDep, hub: HubDep
+) -> dict[str, Any]:
     service.delete_secret(hub, caller, secret_type, secret_id)
     return generic(request_id(request), f"secret {secret_id!r} deleted")
 

@@ -67,20 +67,25 @@ from headwater.errors import InvalidInput
 from headwater.services import bytenite as bytenite_service
 from headwater.services import ephemeral
 from headwater.services import uploads as uploads_service
-from headwater.times import iso
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.services.jobs import objects, service, templates
 from headwater.services.jobs.objects import DataSourceObject
 from headwater.services.jobs.service import JobRequest, JobView, Result
 from headwater.services.jobs.spec import TERMINAL, JobState
+from headwater.times import iso
 
 router = APIRouter(tags=["bytenite"], responses=ERROR_RESPONSES)
 
 STATES = {state.value: f"JOB_STATE_{state.name}" for state in JobState}
 DEFAULT_LIMIT = 100
 JobId = Annotated[str, Path(alias="jobId", description="The id of the job")]
-RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def job_request_of(hub: Hub, caller: Caller, body: CreateJobRequest) -> JobRequest:
@@ -114,7 +119,9 @@ def endpoint(shape: DataSourceShape | None) -> DataSourceObject:
 # -- presenting ----------------------------------------------------------------------------
 
 
-def template_info(hub: Hub, caller: Caller, view: JobView, known: dict[str, templates.Template | None] | None = None) -> dict[str, Any]:
+def template_info(
+    hub: Hub, caller: Caller, view: JobView, known: dict[str, templates.Template | None] | None = None
+) -> dict[str, Any]:
     """`templateInfo`: the job's template (as it is now, or as the job recorded it if it was deleted)."""
     job = view.job
     template_id = job.template_id or job.app
@@ -161,7 +168,9 @@ def _side(hub: Hub, view: JobView, side: str, address: str) -> dict[str, Any]:
     source = objects.side_source(hub, view.job, side)
     shown = None
     if source is not None:
-        shown = ephemeral.describe_object(source.protocol, dict(source.params or {}), source.secret_id, objects.address_path(address))
+        shown = ephemeral.describe_object(
+            source.protocol, dict(source.params or {}), source.secret_id, objects.address_path(address)
+        )
     return shown or {"dataSourceDescriptor": "headwater", "params": {"address": address}}
 
 
@@ -183,8 +192,11 @@ def present_job(
         "description": job.description,
         "state": STATES.get(job.state, job.state),
         "dataSource": _side(hub, view, objects.IN, job.source),
-        "params": {"app": dict(job.app_params or {}), "partitioner": dict(job.partitioner_params or {}),
-                   "assembler": dict(job.assembler_params or {})},
+        "params": {
+            "app": dict(job.app_params or {}),
+            "partitioner": dict(job.partitioner_params or {}),
+            "assembler": dict(job.assembler_params or {}),
+        },
         "dataDestination": _side(hub, view, objects.OUT, job.destination),
         "createdAt": iso(job.created_at),
     }
@@ -229,7 +241,9 @@ def result_link(base_url: str, result: Result) -> str:
 # -- routes --------------------------------------------------------------------------------
 
 
-async def bytenite_create_job(body: CreateJobRequest, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+async def bytenite_create_job(
+    body: CreateJobRequest, request: Request, caller: CallerDep, hub: HubDep
+) -> dict[str, Any]:
     """Create a job in state JOB_STATE_NEW from ByteNite's fields."""
     if body.job_id:
         raise InvalidInput("jobId: this hub assigns job ids; change a job with PATCH /jobs/{jobId}/datasource")
@@ -242,9 +256,13 @@ def bytenite_list_jobs(
     request: Request,
     caller: CallerDep,
     hub: HubDep,
-    limit: Annotated[int, Query(alias="pagination.limit", ge=0, le=service.MAX_LIST, description="Rows per page (0: 100)")] = 0,
+    limit: Annotated[
+        int, Query(alias="pagination.limit", ge=0, le=service.MAX_LIST, description="Rows per page (0: 100)")
+    ] = 0,
     offset: Annotated[int, Query(alias="pagination.offset", ge=0, le=2**31)] = 0,
-    order_by: Annotated[str | None, Query(alias="orderBy", max_length=64, description="Accepted; jobs come newest first")] = None,
+    order_by: Annotated[
+        str | None, Query(alias="orderBy", max_length=64, description="Accepted; jobs come newest first")
+    ] = None,
 ) -> dict[str, Any]:
     """`{"pagination": {...}, "data": [Job]}`."""
     views = service.list_jobs(hub, caller, None, limit or DEFAULT_LIMIT, offset)
@@ -252,8 +270,12 @@ def bytenite_list_jobs(
     base = str(request.base_url)
     known: dict[str, templates.Template | None] = {}
     return {
-        "pagination": {"total": str(total), "offset": str(offset), "hasPrevious": offset > 0,
-                       "hasNext": offset + len(views) < total},
+        "pagination": {
+            "total": str(total),
+            "offset": str(offset),
+            "hasPrevious": offset > 0,
+            "hasNext": offset + len(views) < total,
+        },
         "data": [present_job(hub, caller, view, base, known) for view in views],
     }
 
@@ -270,7 +292,9 @@ async def bytenite_set_datasource(
     if body.data_source is None and body.data_destination is None:
         raise InvalidInput("give dataSource, dataDestination or both")
     view = await service.set_endpoints(
-        hub, caller, job_id,
+        hub,
+        caller,
+        job_id,
         endpoint(body.data_source) if body.data_source is not None else None,
         endpoint(body.data_destination) if body.data_destination is not None else None,
         allow_upload=True,
@@ -278,7 +302,9 @@ async def bytenite_set_datasource(
     return await anyio.to_thread.run_sync(job_response, hub, caller, view, str(request.base_url))
 
 
-def bytenite_run_job(job_id: JobId, request: Request, caller: CallerDep, hub: HubDep, body: RunRequest | None = None) -> dict[str, Any]:
+def bytenite_run_job(
+    job_id: JobId, request: Request, caller: CallerDep, hub: HubDep, body: RunRequest | None = None
+) -> dict[str, Any]:
     """Submit a new job to the executor."""
     service.start(hub, caller, job_id)
     return generic(request_id(request), f"job {job_id} submitted")
@@ -324,14 +350,32 @@ async def bytenite_upload_bytes(token: str, request: Request, hub: HubDep) -> di
 ROUTES: list[tuple[str, Any, str, str, str]] = [
     ("/jobs", bytenite_create_job, "POST", "create_job", "create a job"),
     ("/jobs", bytenite_list_jobs, "GET", "list_jobs", "list jobs, newest first"),
-    ("/jobs/uploadcompleted/{jobId}", bytenite_upload_completed, "POST", "upload_completed", "the job's input file is uploaded"),
+    (
+        "/jobs/uploadcompleted/{jobId}",
+        bytenite_upload_completed,
+        "POST",
+        "upload_completed",
+        "the job's input file is uploaded",
+    ),
     ("/jobs/{jobId}", bytenite_get_job, "GET", "get_job", "get a job"),
     ("/jobs/{jobId}", bytenite_delete_job, "DELETE", "delete_job", "delete a job and the data sources it made"),
-    ("/jobs/{jobId}/datasource", bytenite_set_datasource, "PATCH", "set_datasource", "set a job's data source and destination"),
+    (
+        "/jobs/{jobId}/datasource",
+        bytenite_set_datasource,
+        "PATCH",
+        "set_datasource",
+        "set a job's data source and destination",
+    ),
     ("/jobs/{jobId}/run", bytenite_run_job, "POST", "run_job", "run a job"),
     ("/jobs/{jobId}/abort", bytenite_abort_job, "POST", "abort_job", "abort a job"),
     ("/jobs/{jobId}/results", bytenite_job_results, "GET", "job_results", "the results of a complete job"),
-    ("/jobs/{jobId}/uploadcompleted", bytenite_upload_completed, "PATCH", "upload_completed_patch", "the job's input file is uploaded"),
+    (
+        "/jobs/{jobId}/uploadcompleted",
+        bytenite_upload_completed,
+        "PATCH",
+        "upload_completed_patch",
+        "the job's input file is uploaded",
+    ),
 ]
 
 for _base in CUSTOMER_BASES:
@@ -346,7 +390,9 @@ for _base in CUSTOMER_BASES:
         )
 
 #: The tempUrl is not a ByteNite route: it answers in the hub's own error shape, like the rest of /v1/uploads.
-signed_uploads = APIRouter(tags=["uploads"], responses={**NATIVE_ERRORS, 410: {"model": ErrorOut, "description": "The link has expired"}})
+signed_uploads = APIRouter(
+    tags=["uploads"], responses={**NATIVE_ERRORS, 410: {"model": ErrorOut, "description": "The link has expired"}}
+)
 signed_uploads.add_api_route(
     "/v1/uploads/signed/{token}",
     bytenite_upload_bytes,

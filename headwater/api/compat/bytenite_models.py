@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.services.ephemeral import Translated, translate_object
 
-
 CUSTOMER_BASES = ("/v1/customer", "/v1/computing")
 
 
@@ -154,17 +153,19 @@ class ErrorResponse(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
-    for status, text in list[tuple[int | str, str]]([
-        (400, "The user sent a malformed request"),
-        (401, "The user is not authenticated"),
-        (403, "The user lacks permission for the resource, or the store refused the credentials"),
-        (404, "The resource does not exist"),
-        (405, "The kind cannot do this"),
-        (409, "Conflict with the current state"),
-        (413, "Request body too large"),
-        (503, "The resource is temporarily unavailable"),
-        ("default", "An unexpected error response"),
-    ])
+    for status, text in list[tuple[int | str, str]](
+        [
+            (400, "The user sent a malformed request"),
+            (401, "The user is not authenticated"),
+            (403, "The user lacks permission for the resource, or the store refused the credentials"),
+            (404, "The resource does not exist"),
+            (405, "The kind cannot do this"),
+            (409, "Conflict with the current state"),
+            (413, "Request body too large"),
+            (503, "The resource is temporarily unavailable"),
+            ("default", "An unexpected error response"),
+        ]
+    )
 }
 
 

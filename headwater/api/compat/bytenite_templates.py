@@ -43,8 +43,14 @@ def spec_of(body: TemplateRequest) -> templates.TemplateSpec:
         if value is not None:
             raise InvalidInput(f"{name}: a template carries no data here: give it when creating the job")
     return templates.TemplateSpec(
-        id=body.id, app=body.app, partitioner=body.partitioner, assembler=body.assembler, description=body.description,
-        app_params=body.params.app, partitioner_params=body.params.partitioner, assembler_params=body.params.assembler,
+        id=body.id,
+        app=body.app,
+        partitioner=body.partitioner,
+        assembler=body.assembler,
+        description=body.description,
+        app_params=body.params.app,
+        partitioner_params=body.params.partitioner,
+        assembler_params=body.params.assembler,
     )
 
 
@@ -69,7 +75,9 @@ def bytenite_get_template(template_id: TemplateId, caller: CallerDep, hub: HubDe
     return present_template(templates.get(hub, caller, template_id))
 
 
-def bytenite_delete_template(template_id: TemplateId, request: Request, caller: CallerDep, hub: HubDep) -> dict[str, Any]:
+def bytenite_delete_template(
+    template_id: TemplateId, request: Request, caller: CallerDep, hub: HubDep
+) -> dict[str, Any]:
     templates.delete(hub, caller, template_id)
     return generic(request_id(request), f"template {template_id!r} deleted")
 
@@ -84,7 +92,21 @@ for _base in CUSTOMER_BASES:
         summary="ByteNite: the job templates (built-in and the organization's)",
     )
 
-router.add_api_route(f"{DEV_BASE}/templates", bytenite_create_template, methods=["POST"], summary="ByteNite: register a job template")
-router.add_api_route(f"{DEV_BASE}/templates", bytenite_list_own_templates, methods=["GET"], summary="ByteNite: the organization's job templates")
-router.add_api_route(f"{DEV_BASE}/templates/{{template_id}}", bytenite_get_template, methods=["GET"], summary="ByteNite: a job template")
-router.add_api_route(f"{DEV_BASE}/templates/{{template_id}}", bytenite_delete_template, methods=["DELETE"], summary="ByteNite: delete a job template")
+router.add_api_route(
+    f"{DEV_BASE}/templates", bytenite_create_template, methods=["POST"], summary="ByteNite: register a job template"
+)
+router.add_api_route(
+    f"{DEV_BASE}/templates",
+    bytenite_list_own_templates,
+    methods=["GET"],
+    summary="ByteNite: the organization's job templates",
+)
+router.add_api_route(
+    f"{DEV_BASE}/templates/{{template_id}}", bytenite_get_template, methods=["GET"], summary="ByteNite: a job template"
+)
+router.add_api_route(
+    f"{DEV_BASE}/templates/{{template_id}}",
+    bytenite_delete_template,
+    methods=["DELETE"],
+    summary="ByteNite: delete a job template",
+)

@@ -88,7 +88,9 @@ def _check_source_type(entity_type: str) -> None:
 
 
 @router.post("/data_source", summary="Foundation: create a data source")
-async def foundation_create_data_source(body: CreateDataSourceRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+async def foundation_create_data_source(
+    body: CreateDataSourceRequest, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     _check_source_type(body.entity.entity_type)
     kind, params = mapping.to_native(body.connection) if body.connection else (service.PLACEHOLDER_KIND, {})
     new = service.NewSource(
@@ -117,15 +119,21 @@ def foundation_get_data_source(identifier: UUID, caller: FoundationCaller, hub: 
 
 
 @router.put("/data_source", summary="Foundation: update a data source's entity")
-def foundation_update_data_source(identifier: UUID, body: UpdateEntityRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+def foundation_update_data_source(
+    identifier: UUID, body: UpdateEntityRequest, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     _check_source_type(body.entity.entity_type)
     entity = body.entity
-    view = service.update_source(hub, caller, str(identifier), label=entity.label, name=entity.name, description=entity.description)
+    view = service.update_source(
+        hub, caller, str(identifier), label=entity.label, name=entity.name, description=entity.description
+    )
     return present.source_entity(view)
 
 
 @router.delete("/data_source", summary="Foundation: delete a data source and its secrets")
-def foundation_delete_data_source(identifier: UUID, caller: FoundationCaller, hub: HubDep, force: bool = False) -> dict[str, Any]:
+def foundation_delete_data_source(
+    identifier: UUID, caller: FoundationCaller, hub: HubDep, force: bool = False
+) -> dict[str, Any]:
     service.delete_source(hub, caller, str(identifier))
     return {}
 
@@ -136,7 +144,9 @@ def foundation_get_data_source_info(identifier: UUID, caller: FoundationCaller, 
 
 
 @router.put("/data_source/info", summary="Foundation: replace a data source's entity info")
-def foundation_put_data_source_info(identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+def foundation_put_data_source_info(
+    identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     return present.entity_info(service.set_source_info(hub, caller, str(identifier), body.model_dump()).entity_info)
 
 
@@ -146,7 +156,9 @@ def foundation_data_source_links(identifier: UUID, caller: FoundationCaller, hub
 
 
 @router.put("/data_source/connection", summary="Foundation: configure a data source's connection")
-async def foundation_put_connection(identifier: UUID, body: ConnectionRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+async def foundation_put_connection(
+    identifier: UUID, body: ConnectionRequest, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     kind, params = mapping.to_native(body.connection)
     return present.connection_response(await service.set_connection(hub, caller, str(identifier), kind, params))
 
@@ -179,7 +191,9 @@ def _check_system_type(entity_type: str) -> None:
 
 
 @router.post("/data_system", summary="Foundation: create a data system")
-def foundation_create_data_system(body: CreateDataSystemRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+def foundation_create_data_system(
+    body: CreateDataSystemRequest, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     _check_system_type(body.entity.entity_type)
     fields = {
         "name": body.entity.name,
@@ -195,7 +209,9 @@ def foundation_create_data_system(body: CreateDataSystemRequest, caller: Foundat
 def foundation_list_data_systems(
     caller: FoundationCaller, hub: HubDep, has_child: bool | None = None, has_parent: bool | None = None
 ) -> dict[str, Any]:
-    return {"entities": [present.system_with_owner(s) for s in service.list_systems(hub, caller, has_child, has_parent)]}
+    return {
+        "entities": [present.system_with_owner(s) for s in service.list_systems(hub, caller, has_child, has_parent)]
+    }
 
 
 @router.get("/data_system", summary="Foundation: show a data system")
@@ -204,7 +220,9 @@ def foundation_get_data_system(identifier: UUID, caller: FoundationCaller, hub: 
 
 
 @router.put("/data_system", summary="Foundation: update a data system")
-def foundation_update_data_system(identifier: UUID, body: UpdateDataSystemRequest, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+def foundation_update_data_system(
+    identifier: UUID, body: UpdateDataSystemRequest, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     _check_system_type(body.entity.entity_type)
     changes = {
         "name": body.entity.name,
@@ -216,7 +234,9 @@ def foundation_update_data_system(identifier: UUID, body: UpdateDataSystemReques
 
 
 @router.delete("/data_system", summary="Foundation: delete a data system (force unlinks its data sources)")
-def foundation_delete_data_system(identifier: UUID, caller: FoundationCaller, hub: HubDep, force: bool = False) -> dict[str, Any]:
+def foundation_delete_data_system(
+    identifier: UUID, caller: FoundationCaller, hub: HubDep, force: bool = False
+) -> dict[str, Any]:
     service.delete_system(hub, caller, str(identifier), force)
     return {}
 
@@ -227,8 +247,12 @@ def foundation_get_data_system_info(identifier: UUID, caller: FoundationCaller, 
 
 
 @router.put("/data_system/info", summary="Foundation: replace a data system's entity info")
-def foundation_put_data_system_info(identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
-    return present.entity_info(service.update_system(hub, caller, str(identifier), {"entity_info": body.model_dump()}).entity_info)
+def foundation_put_data_system_info(
+    identifier: UUID, body: EntityInfo, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
+    return present.entity_info(
+        service.update_system(hub, caller, str(identifier), {"entity_info": body.model_dump()}).entity_info
+    )
 
 
 @router.get("/data_system/link", summary="Foundation: a data system's links")
@@ -246,6 +270,8 @@ def foundation_link(identifier: UUID, child_identifier: UUID, caller: Foundation
 
 
 @router.delete("/link/data_system/data_source", summary="Foundation: unlink a data source from a data system")
-def foundation_unlink(identifier: UUID, child_identifier: UUID, caller: FoundationCaller, hub: HubDep) -> dict[str, Any]:
+def foundation_unlink(
+    identifier: UUID, child_identifier: UUID, caller: FoundationCaller, hub: HubDep
+) -> dict[str, Any]:
     service.unlink(hub, caller, str(identifier), str(child_identifier))
     return {}

@@ -68,7 +68,10 @@ def database_kind(connection: DatabaseConnection) -> str:
 def to_native(connection: S3Connection | DatabaseConnection | SyntheticConnection) -> tuple[str, dict[str, Any]]:
     """The native kind and params of a Foundation connection."""
     if isinstance(connection, S3Connection):
-        credentials = {"accessKey": _ref(connection.access_key.env_key), "secretKey": _ref(connection.access_secret.env_key)}
+        credentials = {
+            "accessKey": _ref(connection.access_key.env_key),
+            "secretKey": _ref(connection.access_secret.env_key),
+        }
         return "s3", {"endpoint": _value(connection.url), "credentials": credentials}
     if isinstance(connection, DatabaseConnection):
         host = connection.host
@@ -78,7 +81,10 @@ def to_native(connection: S3Connection | DatabaseConnection | SyntheticConnectio
         params: dict[str, Any] = {"host": _value(host), "port": connection.port, "database": connection.database}
         if connection.db_schema and kind == "postgres":  # a MySQL schema is its database
             params["schema"] = connection.db_schema
-        params["credentials"] = {"accessKey": _ref(connection.user.env_key), "secretKey": _ref(connection.password.env_key)}
+        params["credentials"] = {
+            "accessKey": _ref(connection.user.env_key),
+            "secretKey": _ref(connection.password.env_key),
+        }
         return kind, params
     return "synthetic", {}
 
@@ -96,7 +102,12 @@ def from_native(source: Source) -> dict[str, Any] | None:
     credentials = params.pop("credentials", None) or {}
     user, secret = _shown(credentials.get("accessKey")), _shown(credentials.get("secretKey"))
     if source.protocol in S3_FAMILY:
-        return {"connection_type": "s3", "url": _shown(params.get("endpoint")), "access_key": user, "access_secret": secret}
+        return {
+            "connection_type": "s3",
+            "url": _shown(params.get("endpoint")),
+            "access_key": user,
+            "access_secret": secret,
+        }
     if source.protocol in ENGINE_NAMES:
         shown = {"connection_type": "database", "engine": ENGINE_NAMES[source.protocol]}
         shown.update({k: _shown(params.get(k)) for k in ("host", "port", "schema", "database")})

@@ -20,7 +20,11 @@ def urn(entity_type: str, identifier: str) -> str:
 
 def entity_info(stored: dict[str, Any] | None) -> dict[str, Any]:
     info = stored or {}
-    return {"owner": info.get("owner"), "contact_ids": list(info.get("contact_ids") or []), "links": list(info.get("links") or [])}
+    return {
+        "owner": info.get("owner"),
+        "contact_ids": list(info.get("contact_ids") or []),
+        "links": list(info.get("links") or []),
+    }
 
 
 def source_entity(view: SourceView) -> dict[str, Any]:
@@ -104,4 +108,8 @@ def connection_response(view: SourceView) -> dict[str, Any]:
 
 def system_response(view: SystemView) -> dict[str, Any]:
     """`DataSystemResponse`."""
-    return {"entity": system_with_owner(view.system), "entity_info": entity_info(view.system.entity_info), "links": system_links(view)}
+    return {
+        "entity": system_with_owner(view.system),
+        "entity_info": entity_info(view.system.entity_info),
+        "links": system_links(view),
+    }

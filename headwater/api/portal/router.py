@@ -88,7 +88,9 @@ def sign_out(request: Request) -> Response:
     """Sign the browser out: clear the session cookie."""
     csrf.verify(request, request.cookies.get(SESSION_COOKIE))
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
     set_cookie(request, response, csrf.COOKIE, csrf.new_token(), http_only=False)
     return response
 

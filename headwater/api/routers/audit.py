@@ -81,10 +81,14 @@ def list_events(
     hub: HubDep,
     after: Annotated[
         int | None,
-        Query(ge=0, le=2**62, description="The `next` of the previous page: newer events, or with order=desc older ones"),
+        Query(
+            ge=0, le=2**62, description="The `next` of the previous page: newer events, or with order=desc older ones"
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first (the default); desc: newest first")] = "asc",
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="asc: oldest first (the default); desc: newest first")
+    ] = "asc",
     source: Annotated[str | None, Query(description="A source id or connection such as s3+lake")] = None,
     user: str | None = None,
     path_prefix: Annotated[str | None, Query(alias="pathPrefix")] = None,

@@ -18,12 +18,20 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from headwater.addresses import HOSTED, Address, decode_path, normalise_path, normalise_segment, parse_connection, split_scheme
+from headwater.addresses import (
+    HOSTED,
+    Address,
+    decode_path,
+    normalise_path,
+    normalise_segment,
+    parse_connection,
+    split_scheme,
+)
 from headwater.api import ranges
 from headwater.api.content_safety import file_headers
-from headwater.api.schemas import ERROR_RESPONSES
 from headwater.api.deps import CallerDep, HubDep
 from headwater.api.limits import json_object
+from headwater.api.schemas import ERROR_RESPONSES
 from headwater.connectors.base import Entry, Listing, Opened
 from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import InvalidInput, NotFound, RangeNotSatisfiable
@@ -43,13 +51,13 @@ def address_of(request: Request) -> Address:
     raw = raw_bytes.decode("latin-1").split("?", 1)[0]
     raw = "/" + raw.lstrip("/")
     if raw.startswith("/v1/connector/"):
-        rest = raw[len("/v1/connector/"):]
+        rest = raw[len("/v1/connector/") :]
         connection, separator, path = rest.partition("/")
         protocol, label = parse_connection(decode_path(connection))
         # `/v1/connector/x+y/` is the root directory; `/v1/connector/x+y` is whatever the root is.
         root_dir = bool(separator)
     elif raw.startswith("/v1/data"):
-        rest = raw[len("/v1/data"):].lstrip("/")
+        rest = raw[len("/v1/data") :].lstrip("/")
         split = split_scheme(rest)
         if split is None:
             protocol, label, path = HOSTED, None, rest
@@ -145,7 +153,9 @@ async def streamed_listing(hub: Hub, target: service.Target, pieces: AsyncIterat
                 folders += piece.folders
                 marker = piece.marker
                 if piece.files:
-                    text = json.dumps([file_json(f, links_service.link_to(hub, f)) for f in piece.files], ensure_ascii=False)[1:-1]
+                    text = json.dumps(
+                        [file_json(f, links_service.link_to(hub, f)) for f in piece.files], ensure_ascii=False
+                    )[1:-1]
                     yield ((b"," if started else b'{"files":[') + text.encode())
                     started = True
                 try:
@@ -168,7 +178,11 @@ async def streamed_listing(hub: Hub, target: service.Target, pieces: AsyncIterat
 #: Entry details a listing may show beside the Algorithmia fields (the signed links of temporary buckets).
 def file_json(entry: Entry, link: SignedLink | None) -> dict[str, Any]:
     """A file of a listing as Algorithmia's clients read it, with its signed link if the hub keeps it."""
-    shown: dict[str, Any] = {"filename": entry.name, "size": entry.size or 0, "last_modified": listing_time(entry.modified)}
+    shown: dict[str, Any] = {
+        "filename": entry.name,
+        "size": entry.size or 0,
+        "last_modified": listing_time(entry.modified),
+    }
     if link is not None:
         shown.update(tempUrl=link.url, expiresAt=link.expires)
     return shown
@@ -189,7 +203,14 @@ def audit(request: Request, target: service.Target | None, operation: str, addre
         pending.path = address.path
 
 
-OPERATIONS = {"HEAD": "data.stat", "GET": "data.read", "PUT": "data.write", "POST": "data.mkdir", "DELETE": "data.delete", "PATCH": "data.acl"}
+OPERATIONS = {
+    "HEAD": "data.stat",
+    "GET": "data.read",
+    "PUT": "data.write",
+    "POST": "data.mkdir",
+    "DELETE": "data.delete",
+    "PATCH": "data.acl",
+}
 
 
 async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
@@ -258,7 +279,12 @@ async def handle(request: Request, caller: CallerDep, hub: HubDep) -> Response:
             await target.close()
 
 
-for prefix in ("/v1/connector/{connection}", "/v1/connector/{connection}/{path:path}", "/v1/data", "/v1/data/{path:path}"):
+for prefix in (
+    "/v1/connector/{connection}",
+    "/v1/connector/{connection}/{path:path}",
+    "/v1/data",
+    "/v1/data/{path:path}",
+):
     for method in METHODS:
         router.add_api_route(
             prefix,

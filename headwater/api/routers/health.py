@@ -17,7 +17,13 @@ router = APIRouter(tags=["health"])
 def healthz(hub: HubDep) -> JSONResponse:
     if hub.store.ping():
         return JSONResponse({"status": "ok"})
-    return JSONResponse({"status": "unavailable", "error": {"code": "store_unavailable", "message": "the metadata store cannot be reached"}}, status_code=503)
+    return JSONResponse(
+        {
+            "status": "unavailable",
+            "error": {"code": "store_unavailable", "message": "the metadata store cannot be reached"},
+        },
+        status_code=503,
+    )
 
 
 @router.get("/healthz/live", summary="Whether the hub process answers (a liveness probe: it touches nothing else)")
@@ -25,11 +31,15 @@ async def live() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/healthz/ready", summary="Whether the hub can serve: store reachable, migrations at head, storage writable")
+@router.get(
+    "/healthz/ready", summary="Whether the hub can serve: store reachable, migrations at head, storage writable"
+)
 async def ready(hub: HubDep) -> JSONResponse:
     state = await readiness.check(hub)
     checks = {"store": state.store, "migrations": state.migrations, "storage": state.storage}
     if state.ready:
         return JSONResponse({"status": "ok", "checks": checks})
     message = "not ready: " + "; ".join(state.problems)
-    return JSONResponse({"status": "unavailable", "checks": checks, "error": {"code": "not_ready", "message": message}}, status_code=503)
+    return JSONResponse(
+        {"status": "unavailable", "checks": checks, "error": {"code": "not_ready", "message": message}}, status_code=503
+    )

@@ -29,8 +29,13 @@ class JobParams(ApiModel):
 class DataSourceIn(ApiModel):
     """A ByteNite-style `dataSource` object: the job makes (and, deleted, deletes) a data source from it."""
 
-    data_source_descriptor: str = Field(min_length=1, max_length=32, description="aws, s3, gcp, storj, url, file, bucket or bypass")
-    params: dict[str, Any] | None = Field(default=None, description="The descriptor's params (bucketName, cloudRegion, name, secret_id, endpoint, url, uploadId).")
+    data_source_descriptor: str = Field(
+        min_length=1, max_length=32, description="aws, s3, gcp, storj, url, file, bucket or bypass"
+    )
+    params: dict[str, Any] | None = Field(
+        default=None,
+        description="The descriptor's params (bucketName, cloudRegion, name, secret_id, endpoint, url, uploadId).",
+    )
 
     def endpoint(self) -> DataSourceObject:
         return DataSourceObject(self.data_source_descriptor, dict(self.params or {}))
@@ -51,7 +56,8 @@ class JobIn(ApiModel):
         description="A destination folder (s3+out://bucket/out/ or bucket+tmp://), or a dataSource object"
     )
     template: str | None = Field(
-        default=None, max_length=128,
+        default=None,
+        max_length=128,
         description="A job template (GET /v1/templates): its app, partitioner, assembler and fixed params; app, partitioner and assembler given beside it must agree",
     )
     app: str = Field(default="copy", description="copy, convert or python", max_length=64)
@@ -88,7 +94,9 @@ class JobOut(ApiModel):
     progress: ProgressOut
     outputs: int | None
     error_message: str | None
-    settled_at: datetime | None = Field(description="When nothing of the job ran or stayed partial any more (terminal states).")
+    settled_at: datetime | None = Field(
+        description="When nothing of the job ran or stayed partial any more (terminal states)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -144,25 +152,49 @@ def present_block(given: catalog.Block) -> BlockOut:
 def present(view: JobView) -> JobOut:
     job, progress = view.job, view.progress
     return JobOut(
-        id=job.id, name=job.name, description=job.description, state=job.state,
-        state_timestamps=dict(job.state_timestamps or {}), source=job.source, destination=job.destination,
-        template=job.template_id, app=job.app, partitioner=job.partitioner, assembler=job.assembler,
-        params=JobParams(app=job.app_params or {}, partitioner=job.partitioner_params or {}, assembler=job.assembler_params or {}),
+        id=job.id,
+        name=job.name,
+        description=job.description,
+        state=job.state,
+        state_timestamps=dict(job.state_timestamps or {}),
+        source=job.source,
+        destination=job.destination,
+        template=job.template_id,
+        app=job.app,
+        partitioner=job.partitioner,
+        assembler=job.assembler,
+        params=JobParams(
+            app=job.app_params or {}, partitioner=job.partitioner_params or {}, assembler=job.assembler_params or {}
+        ),
         progress=ProgressOut(
-            partitions_done=progress.done, partitions_total=progress.total, partitions_failed=progress.failed,
-            partitions_running=progress.running, bytes_in=progress.bytes_in, bytes_out=progress.bytes_out,
+            partitions_done=progress.done,
+            partitions_total=progress.total,
+            partitions_failed=progress.failed,
+            partitions_running=progress.running,
+            bytes_in=progress.bytes_in,
+            bytes_out=progress.bytes_out,
         ),
         outputs=len(job.outputs) if job.outputs is not None else None,
-        error_message=job.error_message, settled_at=job.settled_at, created_at=job.created_at, updated_at=job.updated_at,
+        error_message=job.error_message,
+        settled_at=job.settled_at,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
     )
 
 
 @router.post("", status_code=201, response_model=JobOut, summary="Create a job (and run it with run: true)")
 async def create_job(body: JobIn, caller: CallerDep, hub: HubDep) -> JobOut:
     request = JobRequest(
-        source=endpoint(body.source), destination=endpoint(body.destination), app=body.app, partitioner=body.partitioner,
-        assembler=body.assembler, app_params=body.params.app, partitioner_params=body.params.partitioner,
-        assembler_params=body.params.assembler, name=body.name, description=body.description,
+        source=endpoint(body.source),
+        destination=endpoint(body.destination),
+        app=body.app,
+        partitioner=body.partitioner,
+        assembler=body.assembler,
+        app_params=body.params.app,
+        partitioner_params=body.params.partitioner,
+        assembler_params=body.params.assembler,
+        name=body.name,
+        description=body.description,
     )
     if body.template is not None:
         named = {block for block in templates.BLOCKS if block in body.model_fields_set}
@@ -172,13 +204,20 @@ async def create_job(body: JobIn, caller: CallerDep, hub: HubDep) -> JobOut:
 
 @router.get("", response_model=JobList, summary="List jobs, newest first")
 def list_jobs(
-    caller: CallerDep, hub: HubDep, state: str | None = None,
-    limit: int = Query(default=100, ge=1, le=service.MAX_LIST), offset: int = Query(default=0, ge=0),
+    caller: CallerDep,
+    hub: HubDep,
+    state: str | None = None,
+    limit: int = Query(default=100, ge=1, le=service.MAX_LIST),
+    offset: int = Query(default=0, ge=0),
 ) -> JobList:
     return JobList(jobs=[present(v) for v in service.list_jobs(hub, caller, state, limit, offset)])
 
 
-@router.get("/catalog", response_model=JobCatalog, summary="The apps, partitioners and assemblers a job may use, with their params' schemas")
+@router.get(
+    "/catalog",
+    response_model=JobCatalog,
+    summary="The apps, partitioners and assemblers a job may use, with their params' schemas",
+)
 def job_catalog(caller: CallerDep) -> JobCatalog:
     return JobCatalog(
         request_schema=JobIn.model_json_schema(by_alias=True),
@@ -213,18 +252,28 @@ def delete_job(job_id: str, caller: CallerDep, hub: HubDep) -> Response:
 async def job_results(job_id: str, caller: CallerDep, hub: HubDep, request: Request) -> ResultList:
     base = str(request.base_url).rstrip("/")
     found = await service.results(hub, caller, job_id)
-    return ResultList(results=[
-        ResultOut(
-            name=r.name, size=r.size, address=r.address, link=(base + r.link) if r.link and r.link.startswith("/") else r.link,
-            expires_at=r.expires_at, sha256=r.sha256,
-        )
-        for r in found
-    ])
+    return ResultList(
+        results=[
+            ResultOut(
+                name=r.name,
+                size=r.size,
+                address=r.address,
+                link=(base + r.link) if r.link and r.link.startswith("/") else r.link,
+                expires_at=r.expires_at,
+                sha256=r.sha256,
+            )
+            for r in found
+        ]
+    )
 
 
 @router.get("/{job_id}/logs", response_model=LogList, summary="A job's log, oldest first")
 async def job_logs(
-    job_id: str, caller: CallerDep, hub: HubDep, after: int = Query(default=0, ge=0), limit: int = Query(default=1000, ge=1, le=10000),
+    job_id: str,
+    caller: CallerDep,
+    hub: HubDep,
+    after: int = Query(default=0, ge=0),
+    limit: int = Query(default=1000, ge=1, le=10000),
 ) -> LogList:
     rows = await anyio.to_thread.run_sync(lambda: service.logs(hub, caller, job_id, after, limit))
     return LogList(

@@ -18,8 +18,11 @@ from headwater.services import query as service
 
 router = APIRouter(tags=["query"], responses=ERROR_RESPONSES)
 
+
 class QueryIn(ApiModel):
-    sql: str = Field(description="One read-only statement (SELECT, WITH, ...).", min_length=1, max_length=service.MAX_SQL)
+    sql: str = Field(
+        description="One read-only statement (SELECT, WITH, ...).", min_length=1, max_length=service.MAX_SQL
+    )
     format: Literal["csv", "jsonl", "parquet"] = "jsonl"
     limit: int | None = Field(default=None, ge=0, description="At most this many rows.")
 
@@ -27,7 +30,9 @@ class QueryIn(ApiModel):
 @router.post(
     "/v1/connector/{connection}/-/query",
     summary="Run a read-only query on a database connection",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": QueryIn.model_json_schema()}}}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": QueryIn.model_json_schema()}}}
+    },
     response_class=StreamingResponse,
 )
 async def run_query(connection: str, request: Request, caller: CallerDep, hub: HubDep) -> StreamingResponse:

@@ -46,7 +46,9 @@ class SecretOut(ApiModel):
     params: dict[str, Any]
     expires_at: datetime | None
     expired: bool
-    value_keys: list[str] = Field(description="The names of the stored values; the values themselves are never returned.")
+    value_keys: list[str] = Field(
+        description="The names of the stored values; the values themselves are never returned."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -105,10 +107,16 @@ def get_secret(secret_id: str, caller: CallerDep, hub: HubDep) -> SecretOut:
 
 
 @router.patch("/{secret_id}", response_model=SecretOut, summary="Update a secret; given values replace the stored ones")
-@router.put("/{secret_id}", response_model=SecretOut, summary="Replace a secret's fields and values", include_in_schema=True)
+@router.put(
+    "/{secret_id}", response_model=SecretOut, summary="Replace a secret's fields and values", include_in_schema=True
+)
 def update_secret(secret_id: str, body: SecretUpdate, caller: CallerDep, hub: HubDep) -> SecretOut:
     given = body.model_fields_set
-    changes: dict[str, Any] = {name: getattr(body, name) for name in ("name", "secret_type", "access_key", "params", "expires_at") if name in given}
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("name", "secret_type", "access_key", "params", "expires_at")
+        if name in given
+    }
     secret = native.update_secret(hub, caller, secret_id, changes, values_of(body.secret_key, body.values))
     return present(secret)
 

@@ -32,10 +32,17 @@ class SourceIn(ApiModel):
     name: str | None = Field(default=None, max_length=255)
     description: str = Field(default="", max_length=4000)
     entity_info: EntityInfo = Field(default_factory=EntityInfo)
-    params: dict[str, Any] = Field(default_factory=dict, description="Validated by the kind's schema; {\"envKey\": NAME} values are resolved from bound secrets.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Validated by the kind\'s schema; {"envKey": NAME} values are resolved from bound secrets.',
+    )
     secret_id: str | None = Field(default=None, max_length=128)
-    env_secret_ids: list[str] = Field(default_factory=list, description="Key/value secrets that {envKey} references resolve against.")
-    path_restrictions: list[str] | None = Field(default=None, description="Patterns: 'bucket/file', 'bucket/*', 'bucket*'. Default: everything.")
+    env_secret_ids: list[str] = Field(
+        default_factory=list, description="Key/value secrets that {envKey} references resolve against."
+    )
+    path_restrictions: list[str] | None = Field(
+        default=None, description="Patterns: 'bucket/file', 'bucket/*', 'bucket*'. Default: everything."
+    )
     access: Literal["read", "read-write"] | None = Field(
         default=None, description="Default: read, or read-write for output-only kinds such as bucket."
     )
@@ -175,7 +182,9 @@ def get_source(source_id: str, caller: CallerDep, hub: HubDep) -> SourceOut:
     return present(caller, native.get_source(hub, caller, source_id))
 
 
-@router.patch("/{source_id}", response_model=SourceOut, summary="Change a data source; a connection change resets its state")
+@router.patch(
+    "/{source_id}", response_model=SourceOut, summary="Change a data source; a connection change resets its state"
+)
 def update_source(source_id: str, body: SourceUpdate, caller: CallerDep, hub: HubDep) -> SourceOut:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if "entity_info" in changes and changes["entity_info"] is not None:
@@ -189,6 +198,8 @@ def delete_source(source_id: str, caller: CallerDep, hub: HubDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{source_id}/test", response_model=SourceOut, summary="Check the connection for real and record its state")
+@router.post(
+    "/{source_id}/test", response_model=SourceOut, summary="Check the connection for real and record its state"
+)
 async def test_source(source_id: str, caller: CallerDep, hub: HubDep) -> SourceOut:
     return present(caller, await native.test_source(hub, caller, source_id))

@@ -109,6 +109,8 @@ def link_source(system_id: str, source_id: str, caller: CallerDep, hub: HubDep) 
     return present(caller, native.link(hub, caller, system_id, source_id))
 
 
-@router.delete("/{system_id}/sources/{source_id}", response_model=SystemOut, summary="Unlink a data source from the system")
+@router.delete(
+    "/{system_id}/sources/{source_id}", response_model=SystemOut, summary="Unlink a data source from the system"
+)
 def unlink_source(system_id: str, source_id: str, caller: CallerDep, hub: HubDep) -> SystemOut:
     return present(caller, native.unlink(hub, caller, system_id, source_id))

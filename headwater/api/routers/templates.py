@@ -29,7 +29,9 @@ class TemplateParams(ApiModel):
 
 
 class TemplateIn(ApiModel):
-    id: str = Field(min_length=1, max_length=128, description="Letters, digits, '.', '_', '@', '-'; not a built-in template's name")
+    id: str = Field(
+        min_length=1, max_length=128, description="Letters, digits, '.', '_', '@', '-'; not a built-in template's name"
+    )
     description: str = Field(default="", max_length=4000)
     app: str = Field(max_length=64, description="copy, convert or python")
     partitioner: str = Field(default="object", max_length=32, description="object, size or rows")
@@ -56,17 +58,30 @@ class TemplateList(ApiModel):
 
 def present(template: templates.Template) -> TemplateOut:
     return TemplateOut(
-        id=template.id, description=template.description, app=template.app, partitioner=template.partitioner,
-        assembler=template.assembler, params=TemplateParams(**template.params), built_in=template.built_in,
-        created_by=template.created_by, created_at=template.created_at, updated_at=template.updated_at,
+        id=template.id,
+        description=template.description,
+        app=template.app,
+        partitioner=template.partitioner,
+        assembler=template.assembler,
+        params=TemplateParams(**template.params),
+        built_in=template.built_in,
+        created_by=template.created_by,
+        created_at=template.created_at,
+        updated_at=template.updated_at,
     )
 
 
 @router.post("", status_code=201, response_model=TemplateOut, summary="Register a job template of the organization")
 def create_template(body: TemplateIn, caller: CallerDep, hub: HubDep) -> TemplateOut:
     spec = templates.TemplateSpec(
-        id=body.id, app=body.app, partitioner=body.partitioner, assembler=body.assembler, description=body.description,
-        app_params=body.params.app, partitioner_params=body.params.partitioner, assembler_params=body.params.assembler,
+        id=body.id,
+        app=body.app,
+        partitioner=body.partitioner,
+        assembler=body.assembler,
+        description=body.description,
+        app_params=body.params.app,
+        partitioner_params=body.params.partitioner,
+        assembler_params=body.params.assembler,
     )
     return present(templates.create(hub, caller, spec))
 

@@ -27,12 +27,16 @@ class MeOut(ApiModel):
 
 
 class TokenIn(ApiModel):
-    user: str | None = Field(default=None, max_length=255, description="Another user of the organization (admins only).")
+    user: str | None = Field(
+        default=None, max_length=255, description="Another user of the organization (admins only)."
+    )
     name: str | None = Field(default=None, max_length=255)
     admin: bool = False
     read_only: bool = False
     source_ids: list[str] | None = None
-    path_prefix: str | None = Field(default=None, max_length=1100, description="An address prefix such as s3+prod://bucket/dir/")
+    path_prefix: str | None = Field(
+        default=None, max_length=1100, description="An address prefix such as s3+prod://bucket/dir/"
+    )
     expires_at: datetime | None = None
 
 
@@ -81,7 +85,9 @@ def me(caller: CallerDep) -> MeOut:
     )
 
 
-@router.post("/v1/tokens", status_code=201, response_model=TokenCreated, summary="Issue a token, never broader than the caller's")
+@router.post(
+    "/v1/tokens", status_code=201, response_model=TokenCreated, summary="Issue a token, never broader than the caller's"
+)
 def create_token(body: TokenIn, caller: CallerDep, hub: HubDep) -> TokenCreated:
     prefix = str(parse_address(body.path_prefix)) if body.path_prefix else None
     if prefix is not None and body.path_prefix and body.path_prefix.endswith("/") and not prefix.endswith("/"):
@@ -92,7 +98,9 @@ def create_token(body: TokenIn, caller: CallerDep, hub: HubDep) -> TokenCreated:
         path_prefix=prefix,
         expires_at=body.expires_at,
     )
-    token, value = service.issue_token(hub, caller, user_name=body.user, admin=body.admin, name=body.name, narrowing=narrowing)
+    token, value = service.issue_token(
+        hub, caller, user_name=body.user, admin=body.admin, name=body.name, narrowing=narrowing
+    )
     return TokenCreated(**present(token).model_dump(), token=value)
 
 

@@ -37,23 +37,39 @@ from headwater.services.context import Caller
 from headwater.services.uploads import Details, UploadView
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses=ERROR_RESPONSES)
-RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a JSON body this router reads itself (capped, since /v1/uploads bodies are not capped at the edge)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+        }
+    }
 
 
 class UploadIn(ApiModel):
-    filename: str = Field(min_length=1, max_length=255, description="The file's name: the path of the new source's one file.")
-    label: str | None = Field(default=None, max_length=63, description="The new source's label (default upload-<id prefix>).")
+    filename: str = Field(
+        min_length=1, max_length=255, description="The file's name: the path of the new source's one file."
+    )
+    label: str | None = Field(
+        default=None, max_length=63, description="The new source's label (default upload-<id prefix>)."
+    )
     name: str | None = Field(default=None, max_length=255)
     description: str = Field(default="", max_length=4000)
 
 
 class CompleteIn(ApiModel):
-    parts: list[int] | None = Field(default=None, description="The part numbers the client sent, to be checked against the hub's.")
+    parts: list[int] | None = Field(
+        default=None, description="The part numbers the client sent, to be checked against the hub's."
+    )
     label: str | None = Field(default=None, max_length=63)
     name: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=4000)
@@ -94,7 +110,9 @@ def _present(caller: Caller, view: UploadView, request: Request) -> UploadOut:
     )
 
 
-@router.post("", status_code=201, response_model=UploadOut, summary="Start a resumable upload", openapi_extra=json_body(UploadIn))
+@router.post(
+    "", status_code=201, response_model=UploadOut, summary="Start a resumable upload", openapi_extra=json_body(UploadIn)
+)
 async def start_upload(request: Request, caller: CallerDep, hub: HubDep) -> UploadOut:
     service.require_uploader(caller)  # refused before the body is read
     body = await json_model(request, UploadIn, hub.settings.max_json_body)
@@ -102,7 +120,12 @@ async def start_upload(request: Request, caller: CallerDep, hub: HubDep) -> Uplo
     return _present(caller, await service.start(hub, caller, body.filename, details), request)
 
 
-@router.put("/{upload_id}/parts/{number}", response_model=PartOut, summary="Send one part of a resumable upload (again, to replace it)", openapi_extra=RAW_BODY)
+@router.put(
+    "/{upload_id}/parts/{number}",
+    response_model=PartOut,
+    summary="Send one part of a resumable upload (again, to replace it)",
+    openapi_extra=RAW_BODY,
+)
 async def put_part(upload_id: str, number: int, request: Request, caller: CallerDep, hub: HubDep) -> PartOut:
     part = await service.put_part(hub, caller, upload_id, number, request.stream())
     return PartOut(part=part.number, size=part.size, sha256=part.sha256)
@@ -113,7 +136,13 @@ async def get_upload(upload_id: str, request: Request, caller: CallerDep, hub: H
     return _present(caller, await service.get(hub, caller, upload_id), request)
 
 
-@router.post("/{upload_id}/complete", status_code=201, response_model=UploadOut, summary="Join the parts and create the file source", openapi_extra=json_body(CompleteIn))
+@router.post(
+    "/{upload_id}/complete",
+    status_code=201,
+    response_model=UploadOut,
+    summary="Join the parts and create the file source",
+    openapi_extra=json_body(CompleteIn),
+)
 async def complete_upload(upload_id: str, request: Request, caller: CallerDep, hub: HubDep) -> UploadOut:
     service.require_uploader(caller)  # refused before the body is read
     body = await json_model(request, CompleteIn, hub.settings.max_json_body)
@@ -127,9 +156,21 @@ async def delete_upload(upload_id: str, caller: CallerDep, hub: HubDep) -> Respo
     return Response(status_code=204)
 
 
-@router.put("/{filename}", status_code=201, response_model=UploadOut, summary="Upload a file in one request and create its source", openapi_extra=RAW_BODY)
+@router.put(
+    "/{filename}",
+    status_code=201,
+    response_model=UploadOut,
+    summary="Upload a file in one request and create its source",
+    openapi_extra=RAW_BODY,
+)
 async def upload_whole(
-    filename: str, request: Request, caller: CallerDep, hub: HubDep, label: str | None = None, name: str | None = None, description: str = ""
+    filename: str,
+    request: Request,
+    caller: CallerDep,
+    hub: HubDep,
+    label: str | None = None,
+    name: str | None = None,
+    description: str = "",
 ) -> UploadOut:
     details = Details(label=label, name=name, description=description)
     return _present(caller, await service.upload_whole(hub, caller, filename, request.stream(), details), request)

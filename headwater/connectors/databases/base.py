@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import aclosing
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -31,7 +31,17 @@ import anyio
 import anyio.lowlevel
 from pydantic import Field, field_validator
 
-from headwater.connectors.base import PAGE_SIZE, Capabilities, Connector, Credentials, Entry, Listing, Params, decode_marker, encode_marker
+from headwater.connectors.base import (
+    PAGE_SIZE,
+    Capabilities,
+    Connector,
+    Credentials,
+    Entry,
+    Listing,
+    Params,
+    decode_marker,
+    encode_marker,
+)
 from headwater.connectors.blocking import bridge
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import CONTENT_TYPES, FORMATS, Decoder, check_format
@@ -43,7 +53,16 @@ MAX_LIMIT = 10**12
 HOST_PATTERN = r"^[A-Za-z0-9._:\[\]%-]{1,253}$"
 
 #: Credentials that database drivers would otherwise pick up from the hub's own environment.
-AMBIENT_CREDENTIALS = ("PGPASSWORD", "PGPASSFILE", "PGUSER", "PGSERVICE", "PGSERVICEFILE", "PGSSLKEY", "PGSSLCERT", "MYSQL_PWD")
+AMBIENT_CREDENTIALS = (
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGUSER",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSSLKEY",
+    "PGSSLCERT",
+    "MYSQL_PWD",
+)
 
 
 class DatabaseParams(Params):
@@ -51,8 +70,12 @@ class DatabaseParams(Params):
 
     host: str = Field(description="Host name or IP address of the server (TCP only).", pattern=HOST_PATTERN)
     database: str = Field(description="The database to connect to.", min_length=1, max_length=128)
-    user: str | None = Field(default=None, description="The user, if the secret does not give it as its accessKey.", max_length=128)
-    connect_timeout: int = Field(default=5, ge=1, le=60, description="Seconds to wait for the server to answer a connection.")
+    user: str | None = Field(
+        default=None, description="The user, if the secret does not give it as its accessKey.", max_length=128
+    )
+    connect_timeout: int = Field(
+        default=5, ge=1, le=60, description="Seconds to wait for the server to answer a connection."
+    )
     query_timeout: int = Field(default=60, ge=1, le=3600, description="Seconds a query (POST .../-/query) may run.")
 
     @field_validator("host")
@@ -201,7 +224,14 @@ class DatabaseConnector(Connector):
     reusable: ClassVar[bool] = False
     dialect: ClassVar[str]
 
-    def __init__(self, params: Any, credentials: Credentials | None, *, allow_private: bool = False, spool_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        params: Any,
+        credentials: Credentials | None,
+        *,
+        allow_private: bool = False,
+        spool_dir: Path | None = None,
+    ) -> None:
         self.params = params
         self.user = (credentials.access_key if credentials else None) or params.user
         self.password = (credentials.secret_key if credentials else None) or None
@@ -375,7 +405,11 @@ class DatabaseConnector(Connector):
             if place.schema is None:
                 names = sorted(s for s in self.schemas(conn) if "/" not in s)
                 shown = [n for n in names if after is None or n > after]
-                return Listing([Entry(name=n, is_dir=True) for n in shown[:limit]], [], encode_marker(shown[limit - 1]) if len(shown) > limit else None)
+                return Listing(
+                    [Entry(name=n, is_dir=True) for n in shown[:limit]],
+                    [],
+                    encode_marker(shown[limit - 1]) if len(shown) > limit else None,
+                )
             if place.schema not in self.schemas(conn):
                 raise NotFound(f"schema {place.schema!r} does not exist")
             files = sorted(

@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,8 +26,24 @@ import pyarrow as pa
 
 KINDS = frozenset(
     {
-        "bool", "int8", "int16", "int32", "int64", "uint64", "float32", "float64", "decimal",
-        "string", "uuid", "binary", "date", "time", "timestamp", "timestamptz", "json", "list",
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint64",
+        "float32",
+        "float64",
+        "decimal",
+        "string",
+        "uuid",
+        "binary",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "json",
+        "list",
     }
 )
 INTEGERS = frozenset({"int8", "int16", "int32", "int64", "uint64"})
@@ -51,7 +67,12 @@ class Column:
     scale: int | None = None
 
     def describe(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"name": self.name, "type": self.sqltype or self.kind, "kind": self.kind, "nullable": self.nullable}
+        shown: dict[str, Any] = {
+            "name": self.name,
+            "type": self.sqltype or self.kind,
+            "kind": self.kind,
+            "nullable": self.nullable,
+        }
         if self.item is not None:
             shown["items"] = self.item.kind
         return shown
@@ -85,7 +106,12 @@ _ARROW: dict[str, pa.DataType] = {
 
 def exact_decimal(column: Column) -> bool:
     """Whether a decimal column fits Arrow's decimal128 exactly (else it travels as text)."""
-    return column.precision is not None and 0 < column.precision <= 38 and column.scale is not None and 0 <= column.scale <= column.precision
+    return (
+        column.precision is not None
+        and 0 < column.precision <= 38
+        and column.scale is not None
+        and 0 <= column.scale <= column.precision
+    )
 
 
 def arrow_type(column: Column) -> pa.DataType:
@@ -133,21 +159,32 @@ def column_of_field(field: pa.Field) -> tuple[Column, str | None]:
     base = kind_of_arrow(field.type)
     meta = field.metadata or {}
     kind = meta.get(META_KIND, b"").decode() or base.kind
-    if kind not in KINDS or (kind != base.kind and not (base.kind == "string" and kind in {"json", "uuid", "decimal", "string"})):
+    if kind not in KINDS or (
+        kind != base.kind and not (base.kind == "string" and kind in {"json", "uuid", "decimal", "string"})
+    ):
         kind = base.kind
     sqltype = meta.get(META_SQLTYPE, b"").decode()
     dialect = meta.get(META_DIALECT, b"").decode()
-    column = Column(field.name, kind, nullable=field.nullable, item=base.item, precision=base.precision, scale=base.scale)
+    column = Column(
+        field.name, kind, nullable=field.nullable, item=base.item, precision=base.precision, scale=base.scale
+    )
     return column, (f"{dialect}:{sqltype}" if sqltype and dialect else None)
 
 
 # ---- values into text (CSV, JSON) --------------------------------------------------------
 
+
 def hex_bytes(value: bytes) -> str:
     return "\\x" + value.hex()
 
 
-_SPECIAL = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"', "infinity": '"Infinity"', "-infinity": '"-Infinity"'}
+_SPECIAL = {
+    "nan": '"NaN"',
+    "inf": '"Infinity"',
+    "-inf": '"-Infinity"',
+    "infinity": '"Infinity"',
+    "-infinity": '"-Infinity"',
+}
 SPECIAL_NUMBERS = frozenset({"NaN", "Infinity", "-Infinity"})
 
 
@@ -168,7 +205,9 @@ def json_text(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value) if value.is_finite() else _SPECIAL.get(str(value).lower(), '"NaN"')
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{json_text(v)}" for k, v in value.items()) + "}"
+        return (
+            "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{json_text(v)}" for k, v in value.items()) + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(json_text(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)
@@ -262,7 +301,9 @@ def _to_binary(text_binary: str) -> Coerce:
             if text_binary == "base64":
                 return base64.b64decode(v, validate=True)
         except (ValueError, binascii.Error):
-            raise CoercionError(f"{_show(v)} is not {'base64' if text_binary == 'base64' else 'hex'} binary data") from None
+            raise CoercionError(
+                f"{_show(v)} is not {'base64' if text_binary == 'base64' else 'hex'} binary data"
+            ) from None
         return v.encode()
 
     return convert
@@ -282,8 +323,8 @@ def _to_datetime(aware: bool) -> Coerce:
         else:
             raise CoercionError(f"{_show(v)} is not a timestamp")
         if aware:
-            return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-        return moment if moment.tzinfo is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
     return convert
 
@@ -384,11 +425,18 @@ def coercer(column: Column, source: str) -> Coerce:
 
 
 def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else json_text(value) if isinstance(value, (dict, list, int, float, Decimal)) else repr(value)
+    text = (
+        value
+        if isinstance(value, str)
+        else json_text(value)
+        if isinstance(value, (dict, list, int, float, Decimal))
+        else repr(value)
+    )
     return repr(text[:60] + ("…" if len(text) > 60 else "")) if isinstance(text, str) else text
 
 
 # ---- inference for new tables ------------------------------------------------------------
+
 
 def _fits(test: Callable[[str], object], values: list[str]) -> bool:
     try:
@@ -429,8 +477,11 @@ def infer_text_kind(values: list[str], *, numbers: bool = True) -> str:
     tests: list[tuple[str, Callable[[str], object]]] = []
     if numbers:
         tests += [("bool", _is_bool), ("int64", _is_int), ("float64", float)]
-    tests += [("date", lambda v: date.fromisoformat(v.strip()) if len(v.strip()) == 10 else int("x")),
-              ("timestamp", _is_timestamp(False)), ("timestamptz", _is_timestamp(True))]
+    tests += [
+        ("date", lambda v: date.fromisoformat(v.strip()) if len(v.strip()) == 10 else int("x")),
+        ("timestamp", _is_timestamp(False)),
+        ("timestamptz", _is_timestamp(True)),
+    ]
     for kind, test in tests:
         if _fits(test, sample):
             return kind
@@ -446,7 +497,10 @@ def infer_json_kind(values: list[Any]) -> Column:
         return Column("", "bool")
     if all(isinstance(v, int) and not isinstance(v, bool) for v in sample):
         return Column("", "int64" if all(-(2**63) <= v < 2**63 for v in sample) else "decimal")
-    if all((isinstance(v, (int, Decimal)) and not isinstance(v, bool)) or (isinstance(v, str) and v in SPECIAL_NUMBERS) for v in sample):
+    if all(
+        (isinstance(v, (int, Decimal)) and not isinstance(v, bool)) or (isinstance(v, str) and v in SPECIAL_NUMBERS)
+        for v in sample
+    ):
         return Column("", "float64")
     if all(isinstance(v, str) for v in sample):
         return Column("", infer_text_kind(sample, numbers=False))

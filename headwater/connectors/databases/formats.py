@@ -25,11 +25,11 @@ import pyarrow.parquet as pq
 
 from headwater.connectors.blocking import ChunkReader
 from headwater.connectors.databases.columns import (
-    Column,
     CoercionError,
+    Column,
     arrow_field,
-    column_of_field,
     coercer,
+    column_of_field,
     csv_value,
     exact_decimal,
     infer_json_kind,
@@ -60,6 +60,7 @@ def check_format(fmt: str) -> str:
 
 # ---- encoding ----------------------------------------------------------------------------
 
+
 class _Sink:
     """A write-only file that hands back what was written since the last drain."""
 
@@ -89,7 +90,9 @@ class _Sink:
         return data
 
 
-def to_batch(columns: list[Column], rows: Rows, schema: pa.Schema, converters: list[Callable[[Any], Any] | None]) -> pa.RecordBatch:
+def to_batch(
+    columns: list[Column], rows: Rows, schema: pa.Schema, converters: list[Callable[[Any], Any] | None]
+) -> pa.RecordBatch:
     """A record batch of canonical rows, each column converted as the target format needs."""
     width = len(columns)
     values = list(zip(*rows, strict=True)) if rows else [()] * width
@@ -136,7 +139,9 @@ class JsonLinesEncoder(Encoder):
 
     def encode(self, rows: Rows) -> bytes:
         parts = self.parts
-        lines = ["{" + ",".join(key + frag(v) for (key, frag), v in zip(parts, row, strict=True)) + "}\n" for row in rows]
+        lines = [
+            "{" + ",".join(key + frag(v) for (key, frag), v in zip(parts, row, strict=True)) + "}\n" for row in rows
+        ]
         return "".join(lines).encode()
 
 
@@ -148,7 +153,10 @@ class CsvEncoder(Encoder):
         self.converters = [csv_value(c) for c in columns]
         fields = [arrow_field(c, dialect) for c in columns]
         self.schema = pa.schema(
-            [pa.field(f.name, pa.string()) if conv is not None else f for f, conv in zip(fields, self.converters, strict=True)]
+            [
+                pa.field(f.name, pa.string()) if conv is not None else f
+                for f, conv in zip(fields, self.converters, strict=True)
+            ]
         )
         self.sink = _Sink()
         self.writer = pa_csv.CSVWriter(self.sink, self.schema)
@@ -224,6 +232,7 @@ def encode_all(fmt: str, columns: list[Column], dialect: str, batches: Iterable[
 
 
 # ---- decoding ----------------------------------------------------------------------------
+
 
 def _located(where: str, column: str, exc: CoercionError) -> InvalidInput:
     return InvalidInput(f"{where}, column {column!r}: {exc}")
@@ -404,7 +413,9 @@ class JsonLinesDecoder(Decoder):
         for number, record in self._records():
             if len(record) > len(known) or not known.issuperset(record):
                 extra = next(k for k in record if k not in known)
-                raise InvalidInput(f"line {number}, column {extra!r}: not among the columns of the first lines ({', '.join(self.names)})")
+                raise InvalidInput(
+                    f"line {number}, column {extra!r}: not among the columns of the first lines ({', '.join(self.names)})"
+                )
             row = []
             for name, fn in convert:
                 try:

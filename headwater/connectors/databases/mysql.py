@@ -12,23 +12,23 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import pymysql
 import pymysql.cursors
-from pymysql.constants import FIELD_TYPE
 from pydantic import Field
+from pymysql.constants import FIELD_TYPE
 
 from headwater.connectors import endpoints
 from headwater.connectors.base import Connector, Credentials
-from headwater.connectors.kind import BuildContext, Kind
+from headwater.connectors.databases import mysql_arrow
 from headwater.connectors.databases.base import DatabaseConnector, DatabaseParams, Table, check_read_only
 from headwater.connectors.databases.columns import Column
-from headwater.connectors.databases import mysql_arrow
 from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, ParquetEncoder, encode_all
 from headwater.connectors.databases.mysql_statements import check_statement, reading_sql_mode
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.errors import (
     Conflict,
     HeadwaterError,
@@ -56,21 +56,45 @@ READ_ONLY_VERBS = frozenset({"select", "with", "values", "table", "show", "descr
 _AT_ROW = re.compile(r"at row (\d+)")
 
 _KINDS = {
-    "tinyint": ("int8", "int16"), "smallint": ("int16", "int32"), "mediumint": ("int32", "int32"),
-    "int": ("int32", "int64"), "integer": ("int32", "int64"), "bigint": ("int64", "uint64"), "year": ("int16", "int16"),
-    "float": ("float32", "float32"), "double": ("float64", "float64"), "real": ("float64", "float64"),
-    "decimal": ("decimal", "decimal"), "numeric": ("decimal", "decimal"),
-    "date": ("date", "date"), "datetime": ("timestamp", "timestamp"), "timestamp": ("timestamptz", "timestamptz"),
-    "json": ("json", "json"), "uuid": ("uuid", "uuid"),
-    **{t: ("binary", "binary") for t in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit")},
-    **{t: ("string", "string") for t in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")},
+    "tinyint": ("int8", "int16"),
+    "smallint": ("int16", "int32"),
+    "mediumint": ("int32", "int32"),
+    "int": ("int32", "int64"),
+    "integer": ("int32", "int64"),
+    "bigint": ("int64", "uint64"),
+    "year": ("int16", "int16"),
+    "float": ("float32", "float32"),
+    "double": ("float64", "float64"),
+    "real": ("float64", "float64"),
+    "decimal": ("decimal", "decimal"),
+    "numeric": ("decimal", "decimal"),
+    "date": ("date", "date"),
+    "datetime": ("timestamp", "timestamp"),
+    "timestamp": ("timestamptz", "timestamptz"),
+    "json": ("json", "json"),
+    "uuid": ("uuid", "uuid"),
+    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"), ("binary", "binary")),
+    **dict.fromkeys(
+        ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), ("string", "string")
+    ),
 }
 _FIELD_KINDS = {
-    FIELD_TYPE.TINY: "int8", FIELD_TYPE.SHORT: "int16", FIELD_TYPE.INT24: "int32", FIELD_TYPE.LONG: "int32",
-    FIELD_TYPE.LONGLONG: "int64", FIELD_TYPE.FLOAT: "float32", FIELD_TYPE.DOUBLE: "float64", FIELD_TYPE.YEAR: "int16",
-    FIELD_TYPE.DATE: "date", FIELD_TYPE.NEWDATE: "date", FIELD_TYPE.DATETIME: "timestamp",
-    FIELD_TYPE.TIMESTAMP: "timestamptz", FIELD_TYPE.JSON: "json", FIELD_TYPE.BIT: "binary",
-    FIELD_TYPE.DECIMAL: "decimal", FIELD_TYPE.NEWDECIMAL: "decimal",
+    FIELD_TYPE.TINY: "int8",
+    FIELD_TYPE.SHORT: "int16",
+    FIELD_TYPE.INT24: "int32",
+    FIELD_TYPE.LONG: "int32",
+    FIELD_TYPE.LONGLONG: "int64",
+    FIELD_TYPE.FLOAT: "float32",
+    FIELD_TYPE.DOUBLE: "float64",
+    FIELD_TYPE.YEAR: "int16",
+    FIELD_TYPE.DATE: "date",
+    FIELD_TYPE.NEWDATE: "date",
+    FIELD_TYPE.DATETIME: "timestamp",
+    FIELD_TYPE.TIMESTAMP: "timestamptz",
+    FIELD_TYPE.JSON: "json",
+    FIELD_TYPE.BIT: "binary",
+    FIELD_TYPE.DECIMAL: "decimal",
+    FIELD_TYPE.NEWDECIMAL: "decimal",
 }
 _WIDER = {"int8": "int16", "int16": "int32", "int32": "int64", "int64": "uint64"}
 
@@ -91,7 +115,9 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def column_of(name: str, data_type: str, column_type: str, nullable: bool, precision: int | None, scale: int | None) -> Column:
+def column_of(
+    name: str, data_type: str, column_type: str, nullable: bool, precision: int | None, scale: int | None
+) -> Column:
     signed, unsigned = _KINDS.get(data_type.lower(), ("string", "string"))
     kind = unsigned if "unsigned" in column_type.lower() else signed
     if kind == "decimal":
@@ -119,7 +145,12 @@ class _NamedContext(ssl.SSLContext):
         session: ssl.SSLSession | None = None,
     ) -> ssl.SSLSocket:
         return super().wrap_socket(
-            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, self.server_name or server_hostname, session
+            sock,
+            server_side,
+            do_handshake_on_connect,
+            suppress_ragged_eofs,
+            self.server_name or server_hostname,
+            session,
         )
 
 
@@ -180,7 +211,9 @@ class MysqlConnector(DatabaseConnector):
         if fmt != "parquet" or isinstance(conn._sock, ssl.SSLSocket):
             return conn
         p = self.params
-        return mysql_arrow.ArrowSession(conn, mysql_arrow.url(conn.host, p.port, self.user or "", self.password or "", p.database))
+        return mysql_arrow.ArrowSession(
+            conn, mysql_arrow.url(conn.host, p.port, self.user or "", self.password or "", p.database)
+        )
 
     def abort(self, conn: Any) -> None:
         if isinstance(conn, mysql_arrow.ArrowSession):
@@ -212,7 +245,7 @@ class MysqlConnector(DatabaseConnector):
             return UpstreamPermissionDenied(f"{where}: {text}")
         if code == 2026 or "ssl" in lowered or "certificate" in lowered:
             return UpstreamTLSError(f"{where}: TLS failed: {text}")
-        if code in {2003, 2013, 2006, 2005, 2055} or isinstance(exc, pymysql.err.OperationalError) and code >= 2000:
+        if code in {2003, 2013, 2006, 2005, 2055} or (isinstance(exc, pymysql.err.OperationalError) and code >= 2000):
             if "timed out" in lowered or "timeout" in lowered:
                 return UpstreamTimeout(f"{where} did not answer in time: {text}")
             return UpstreamUnavailable(f"{where} is unreachable: {text}")
@@ -224,7 +257,17 @@ class MysqlConnector(DatabaseConnector):
             return Conflict(f"{where}: {text}")
         if isinstance(exc, (pymysql.err.ProgrammingError, pymysql.err.DataError, pymysql.err.IntegrityError)):
             return InvalidInput(text)
-        if isinstance(exc, pymysql.err.OperationalError) and code in {1054, 1146, 1064, 1366, 1264, 1265, 1292, 1406, 1048}:
+        if isinstance(exc, pymysql.err.OperationalError) and code in {
+            1054,
+            1146,
+            1064,
+            1366,
+            1264,
+            1265,
+            1292,
+            1406,
+            1048,
+        }:
             return InvalidInput(text)
         return UpstreamError(f"{where}: {text}")
 
@@ -261,7 +304,14 @@ class MysqlConnector(DatabaseConnector):
     def _table_of(schema: str, row: tuple[Any, ...], columns: list[Column]) -> Table:
         name, table_type, rows, _engine = row
         is_table = table_type == "BASE TABLE"
-        return Table(schema, name, "table" if is_table else "view", int(rows) if rows is not None and is_table else None, columns, is_table)
+        return Table(
+            schema,
+            name,
+            "table" if is_table else "view",
+            int(rows) if rows is not None and is_table else None,
+            columns,
+            is_table,
+        )
 
     def tables(self, conn: Any, schema: str) -> list[Table]:
         with conn.cursor() as cur:
@@ -273,7 +323,10 @@ class MysqlConnector(DatabaseConnector):
 
     def _engine(self, conn: Any, schema: str, name: str) -> str | None:
         with conn.cursor() as cur:
-            cur.execute("SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (schema, name))
+            cur.execute(
+                "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (schema, name),
+            )
             row = cur.fetchone()
         return row[0] if row else None
 
@@ -299,13 +352,17 @@ class MysqlConnector(DatabaseConnector):
 
     @staticmethod
     def _expr(column: Column) -> str:
-        if column.kind == "string" and not column.sqltype.lower().startswith(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")):
+        if column.kind == "string" and not column.sqltype.lower().startswith(
+            ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")
+        ):
             return f"CAST({quote(column.name)} AS CHAR)"
         return quote(column.name)
 
     def export(self, conn: Any, table: Table, columns: list[Column], limit: int | None, fmt: str) -> Iterator[bytes]:
         arrow = isinstance(conn, mysql_arrow.ArrowSession)
-        exprs = ", ".join(mysql_arrow.select_expr(c, quote(c.name), self._expr(c)) if arrow else self._expr(c) for c in columns)
+        exprs = ", ".join(
+            mysql_arrow.select_expr(c, quote(c.name), self._expr(c)) if arrow else self._expr(c) for c in columns
+        )
         query = f"SELECT {exprs} FROM {quote(table.schema)}.{quote(table.name)}"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
@@ -340,10 +397,15 @@ class MysqlConnector(DatabaseConnector):
 
     def _create(self, conn: Any, schema: str, name: str, decoder: Decoder) -> None:
         if len(name) > MAX_IDENTIFIER or any(len(n) > MAX_IDENTIFIER for n in decoder.names):
-            raise InvalidInput(f"MySQL names are at most {MAX_IDENTIFIER} characters: shorten the table or column names")
+            raise InvalidInput(
+                f"MySQL names are at most {MAX_IDENTIFIER} characters: shorten the table or column names"
+            )
         columns = decoder.infer()
         origins: dict[str, str | None] = getattr(decoder, "origins", dict)()
-        defs = ", ".join(f"{quote(c.name)} {safe_recorded_type(DIALECT, origins.get(c.name)) or type_for(DIALECT, c)}" for c in columns)
+        defs = ", ".join(
+            f"{quote(c.name)} {safe_recorded_type(DIALECT, origins.get(c.name)) or type_for(DIALECT, c)}"
+            for c in columns
+        )
         with conn.cursor() as cur:
             cur.execute(f"CREATE TABLE {quote(schema)}.{quote(name)} ({defs}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
 
@@ -360,11 +422,15 @@ class MysqlConnector(DatabaseConnector):
             else:
                 engine = self._engine(conn, schema, name) or ""
                 if engine.lower() not in TRANSACTIONAL:
-                    raise NotSupported(f"{schema}/{name} uses the {engine or 'unknown'} engine, which cannot undo a failed load")
+                    raise NotSupported(
+                        f"{schema}/{name} uses the {engine or 'unknown'} engine, which cannot undo a failed load"
+                    )
             by_name = {c.name: c for c in table.columns}
             missing = [n for n in decoder.names if n not in by_name]
             if missing:
-                raise InvalidInput(f"the file's column(s) {', '.join(repr(m) for m in missing)} are not in {schema}/{name}")
+                raise InvalidInput(
+                    f"the file's column(s) {', '.join(repr(m) for m in missing)} are not in {schema}/{name}"
+                )
             columns = [by_name[n] for n in decoder.names]
             conn.begin()
             self._insert(conn, schema, name, columns, decoder)
@@ -432,7 +498,7 @@ def _naive_utc(row: tuple[Any, ...], indexes: list[int]) -> tuple[Any, ...]:
     for i in indexes:
         v = values[i]
         if isinstance(v, datetime) and v.tzinfo is not None:
-            values[i] = v.astimezone(timezone.utc).replace(tzinfo=None)
+            values[i] = v.astimezone(UTC).replace(tzinfo=None)
     return tuple(values)
 
 
@@ -442,7 +508,12 @@ def _result_column(description: tuple[Any, ...], field: Any) -> Column:
     flags = getattr(field, "flags", 0) or 0
     if kind is None:
         binary = getattr(field, "charsetnr", 0) == 63 and type_code in {
-            FIELD_TYPE.BLOB, FIELD_TYPE.TINY_BLOB, FIELD_TYPE.MEDIUM_BLOB, FIELD_TYPE.LONG_BLOB, FIELD_TYPE.STRING, FIELD_TYPE.VAR_STRING
+            FIELD_TYPE.BLOB,
+            FIELD_TYPE.TINY_BLOB,
+            FIELD_TYPE.MEDIUM_BLOB,
+            FIELD_TYPE.LONG_BLOB,
+            FIELD_TYPE.STRING,
+            FIELD_TYPE.VAR_STRING,
         }
         kind = "binary" if binary else "string"
     if kind in _WIDER and flags & 32:  # UNSIGNED
@@ -472,7 +543,7 @@ def _canonical(row: tuple[Any, ...], zoned: list[int], loose: list[int]) -> tupl
     values = list(row)
     for i in zoned:
         if isinstance(values[i], datetime):
-            values[i] = values[i].replace(tzinfo=timezone.utc)
+            values[i] = values[i].replace(tzinfo=UTC)
     for i in loose:
         v = values[i]
         if v is not None and not isinstance(v, str):

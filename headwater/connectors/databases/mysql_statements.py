@@ -21,7 +21,18 @@ from headwater.errors import InvalidInput, PermissionDenied
 
 #: sql_mode flags (and the combinations that imply them) under which the server lexes differently.
 LEXICAL_MODES = frozenset(
-    {"ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", "ANSI", "ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB", "MYSQL323", "MYSQL40"}
+    {
+        "ANSI_QUOTES",
+        "NO_BACKSLASH_ESCAPES",
+        "ANSI",
+        "ORACLE",
+        "MSSQL",
+        "DB2",
+        "POSTGRESQL",
+        "MAXDB",
+        "MYSQL323",
+        "MYSQL40",
+    }
 )
 
 # The server ends a `--` comment's opening only at ASCII space or control characters; Python's

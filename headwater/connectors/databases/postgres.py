@@ -20,13 +20,19 @@ from pydantic import Field
 
 from headwater.connectors import endpoints
 from headwater.connectors.base import Connector, Credentials
-from headwater.connectors.kind import BuildContext, Kind
-from headwater.connectors.databases.base import AMBIENT_CREDENTIALS, DatabaseConnector, DatabaseParams, Table, check_read_only, gather
-from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases import postgres_arrow
+from headwater.connectors.databases.base import (
+    AMBIENT_CREDENTIALS,
+    DatabaseConnector,
+    DatabaseParams,
+    Table,
+    check_read_only,
+    gather,
+)
+from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, Decoder, ParquetEncoder, encode_all
 from headwater.connectors.databases.sqltypes import safe_recorded_type, type_for
-from headwater.settings import environment_values
+from headwater.connectors.kind import BuildContext, Kind
 from headwater.errors import (
     Conflict,
     HeadwaterError,
@@ -40,14 +46,28 @@ from headwater.errors import (
     UpstreamTLSError,
     UpstreamUnavailable,
 )
+from headwater.settings import environment_values
 
 DIALECT = "postgres"
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "char", "citext"})
 KIND_OF = {
-    "bool": "bool", "int2": "int16", "int4": "int32", "int8": "int64", "oid": "int64", "float4": "float32",
-    "float8": "float64", "numeric": "decimal", "bytea": "binary", "date": "date", "time": "time",
-    "timestamp": "timestamp", "timestamptz": "timestamptz", "json": "json", "jsonb": "json", "uuid": "uuid",
-    **{t: "string" for t in TEXT_TYPES},
+    "bool": "bool",
+    "int2": "int16",
+    "int4": "int32",
+    "int8": "int64",
+    "oid": "int64",
+    "float4": "float32",
+    "float8": "float64",
+    "numeric": "decimal",
+    "bytea": "binary",
+    "date": "date",
+    "time": "time",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamptz",
+    "json": "json",
+    "jsonb": "json",
+    "uuid": "uuid",
+    **dict.fromkeys(TEXT_TYPES, "string"),
 }
 #: Types read as their text form (faithful, and what the formats write anyway).
 TEXT_LOADED = ("json", "jsonb", "uuid", "interval", "inet", "cidr", "timetz", "money", "macaddr")
@@ -65,7 +85,13 @@ class PostgresParams(DatabaseParams):
     """A PostgreSQL database. User and password come from a `database` secret (accessKey = user)."""
 
     port: int = Field(default=5432, ge=1, le=65535)
-    schema_: str = Field(default="public", alias="schema", description="The schema the check verifies access to.", min_length=1, max_length=63)
+    schema_: str = Field(
+        default="public",
+        alias="schema",
+        description="The schema the check verifies access to.",
+        min_length=1,
+        max_length=63,
+    )
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
         default="prefer", description="libpq's sslmode: 'require' refuses a server without TLS."
     )
@@ -89,7 +115,12 @@ def select_expr(column: Column, typname: str | None = None) -> sql.Composable:
     ident = sql.Identifier(column.name)
     if column.kind == "string" and not column.sqltype.startswith(("text", "character", "name", "citext", '"char"')):
         return sql.SQL("{}::text").format(ident)
-    if column.kind == "list" and column.item is not None and column.item.kind == "string" and column.item.sqltype not in TEXT_TYPES:
+    if (
+        column.kind == "list"
+        and column.item is not None
+        and column.item.kind == "string"
+        and column.item.sqltype not in TEXT_TYPES
+    ):
         return sql.SQL("{}::text[]").format(ident)
     return ident
 
@@ -165,7 +196,9 @@ class PostgresConnector(DatabaseConnector):
         if isinstance(exc, psycopg.errors.ConnectionTimeout):
             return UpstreamTimeout(f"{where} did not answer within {self.params.connect_timeout} s")
         if isinstance(exc, postgres_arrow.ArrowStreamError):
-            return self._classified(where, "" if exc.connecting else exc.sqlstate or _stream_state(exc.text), exc.text, None)
+            return self._classified(
+                where, "" if exc.connecting else exc.sqlstate or _stream_state(exc.text), exc.text, None
+            )
         if not isinstance(exc, psycopg.Error):
             return None
         return self._classified(where, exc.sqlstate or "", _server_text(exc), exc.diag.context if exc.diag else None)
@@ -173,7 +206,7 @@ class PostgresConnector(DatabaseConnector):
     def _classified(self, where: str, state: str, text: str, context: str | None) -> HeadwaterError:
         lowered = text.lower()
         if not state:  # failed while connecting: only the message tells why
-            if "password authentication failed" in lowered or "role" in lowered and "does not exist" in lowered:
+            if "password authentication failed" in lowered or ("role" in lowered and "does not exist" in lowered):
                 return UpstreamAuthFailed(f"{where} refused the credentials: {text}")
             if "no pg_hba.conf entry" in lowered and "no encryption" in lowered:
                 return UpstreamTLSError(f"{where} requires TLS: {text}")
@@ -278,7 +311,9 @@ class PostgresConnector(DatabaseConnector):
     def _select(self, table: Table, columns: list[Column], limit: int | None, cast: bool) -> sql.Composed:
         exprs = [select_expr(c) if cast else sql.Identifier(c.name) for c in columns]
         query = sql.SQL("SELECT {} FROM {}.{}").format(
-            sql.SQL(", ").join(exprs) if exprs else sql.SQL(""), sql.Identifier(table.schema), sql.Identifier(table.name)
+            sql.SQL(", ").join(exprs) if exprs else sql.SQL(""),
+            sql.Identifier(table.schema),
+            sql.Identifier(table.name),
         )
         if limit is not None:
             query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(limit))
@@ -292,7 +327,9 @@ class PostgresConnector(DatabaseConnector):
         conn.read_only = True
         if fmt == "csv":
             return self._copy_out(conn, self._select(table, columns, limit, cast=False))
-        return encode_all(fmt, columns, DIALECT, self._fetch(conn, self._select(table, columns, limit, cast=True), None))
+        return encode_all(
+            fmt, columns, DIALECT, self._fetch(conn, self._select(table, columns, limit, cast=True), None)
+        )
 
     def _copy_out(self, conn: Any, query: sql.Composed) -> Iterator[bytes]:
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
@@ -304,7 +341,9 @@ class PostgresConnector(DatabaseConnector):
         return gather(chunks())
 
     @staticmethod
-    def _fetch(conn: Any, query: sql.Composable | str, limit: int | None, cursor_name: str = "headwater_export") -> Iterator[list[tuple[Any, ...]]]:
+    def _fetch(
+        conn: Any, query: sql.Composable | str, limit: int | None, cursor_name: str = "headwater_export"
+    ) -> Iterator[list[tuple[Any, ...]]]:
         with conn.cursor(name=cursor_name) as cur:
             cur.execute(query)
             sent = 0
@@ -365,14 +404,23 @@ class PostgresConnector(DatabaseConnector):
 
     def _new_table(self, conn: Any, schema: str, name: str, decoder: Decoder) -> list[Column]:
         if len(name.encode()) > MAX_IDENTIFIER or any(len(n.encode()) > MAX_IDENTIFIER for n in decoder.names):
-            raise InvalidInput(f"PostgreSQL names are at most {MAX_IDENTIFIER} bytes: shorten the table or column names")
+            raise InvalidInput(
+                f"PostgreSQL names are at most {MAX_IDENTIFIER} bytes: shorten the table or column names"
+            )
         columns = decoder.infer()
         origins: dict[str, str | None] = getattr(decoder, "origins", dict)()
         defs = [
-            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(safe_recorded_type(DIALECT, origins.get(c.name)) or type_for(DIALECT, c)))
+            sql.SQL("{} {}").format(
+                sql.Identifier(c.name),
+                sql.SQL(safe_recorded_type(DIALECT, origins.get(c.name)) or type_for(DIALECT, c)),
+            )
             for c in columns
         ]
-        conn.execute(sql.SQL("CREATE TABLE {}.{} ({})").format(sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(defs)))
+        conn.execute(
+            sql.SQL("CREATE TABLE {}.{} ({})").format(
+                sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(defs)
+            )
+        )
         created = self.table(conn, schema, name)
         assert created is not None
         return created.columns
@@ -383,10 +431,14 @@ class PostgresConnector(DatabaseConnector):
             by_name = {c.name: c for c in known}
             missing = [n for n in decoder.names if n not in by_name]
             if missing:
-                raise InvalidInput(f"the file's column(s) {', '.join(repr(m) for m in missing)} are not in {schema}/{name}")
+                raise InvalidInput(
+                    f"the file's column(s) {', '.join(repr(m) for m in missing)} are not in {schema}/{name}"
+                )
             columns = [by_name[n] for n in decoder.names]
             target = sql.SQL("{}.{} ({})").format(
-                sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+                sql.Identifier(schema),
+                sql.Identifier(name),
+                sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
             )
             with conn.cursor() as cur:
                 if fmt == "csv":

@@ -143,7 +143,12 @@ def select_expr(column: Column) -> sql.Composable:
         return sql.SQL("{}::bigint").format(ident)
     if kind == "list":
         item = column.item or Column("item", "string")
-        if item.kind in {"string", "uuid", "decimal", "json"} and item.sqltype not in {"text", "varchar", "bpchar", "name"}:
+        if item.kind in {"string", "uuid", "decimal", "json"} and item.sqltype not in {
+            "text",
+            "varchar",
+            "bpchar",
+            "name",
+        }:
             return sql.SQL("{}::text[]").format(ident)
     return ident
 
@@ -153,7 +158,9 @@ def query(schema: str, table: str, columns: list[Column], limit: int | None) -> 
     exprs = [select_expr(c) for c in columns]
     lists = [i for i, c in enumerate(columns) if c.kind == "list"]
     exprs += [sql.SQL("array_ndims({})").format(sql.Identifier(columns[i].name)) for i in lists]
-    text = sql.SQL("SELECT {} FROM {}.{}").format(sql.SQL(", ").join(exprs), sql.Identifier(schema), sql.Identifier(table))
+    text = sql.SQL("SELECT {} FROM {}.{}").format(
+        sql.SQL(", ").join(exprs), sql.Identifier(schema), sql.Identifier(table)
+    )
     if limit is not None:
         text = sql.SQL("{} LIMIT {}").format(text, sql.Literal(limit))
     return text.as_string(None), lists
@@ -182,7 +189,9 @@ def _check_dimensions(batch: pa.RecordBatch, width: int, lists: list[int], colum
             )
 
 
-def parquet(session: ArrowSession, statement: str, lists: list[int], columns: list[Column], encoder: ParquetEncoder) -> Iterator[bytes]:
+def parquet(
+    session: ArrowSession, statement: str, lists: list[int], columns: list[Column], encoder: ParquetEncoder
+) -> Iterator[bytes]:
     """Run `statement` and stream its rows as one Parquet file, a batch at a time."""
     import adbc_driver_manager
     import adbc_driver_postgresql
@@ -192,7 +201,9 @@ def parquet(session: ArrowSession, statement: str, lists: list[int], columns: li
     finite = [i for i, c in enumerate(columns) if _dated(c)]
     try:
         session.cursor = session.conn.cursor()
-        session.cursor.adbc_statement.set_options(**{adbc_driver_postgresql.StatementOptions.BATCH_SIZE_HINT_BYTES.value: str(BATCH_BYTES)})
+        session.cursor.adbc_statement.set_options(
+            **{adbc_driver_postgresql.StatementOptions.BATCH_SIZE_HINT_BYTES.value: str(BATCH_BYTES)}
+        )
         session.cursor.execute(statement)
         session.reader = _reader(session.cursor.fetch_arrow())
     except (adbc_driver_manager.Error, OSError) as exc:
@@ -215,7 +226,6 @@ def parquet(session: ArrowSession, statement: str, lists: list[int], columns: li
     tail = encoder.finish()
     if tail:
         yield tail
-
 
 
 def _dated(column: Column) -> bool:

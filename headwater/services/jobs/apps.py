@@ -66,7 +66,9 @@ class App(ABC):
 def _unknown(params: dict[str, Any], known: set[str], app: str) -> None:
     extra = set(params) - known
     if extra:
-        raise InvalidInput(f"app {app!r}: unknown params {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})")
+        raise InvalidInput(
+            f"app {app!r}: unknown params {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})"
+        )
 
 
 class Copy(App):
@@ -151,7 +153,9 @@ class Convert(App):
             raise InvalidInput(f"{ctx.input.name!r} is not CSV, JSONL or Parquet: say which with the app param 'from'")
         ctx.input.format = source
         random = await ctx.input.random() if source == "parquet" and ctx.input.random is not None else None
-        reader = ChunkReader(bridge(ctx.input.chunks(), anyio.lowlevel.current_token())) if source != "parquet" else None
+        reader = (
+            ChunkReader(bridge(ctx.input.chunks(), anyio.lowlevel.current_token())) if source != "parquet" else None
+        )
 
         def work(out: ChunkWriter) -> None:
             import pyarrow as pa
@@ -203,12 +207,16 @@ class Python(App):
     def check_runnable(self, settings: Settings, params: dict[str, Any]) -> None:
         why = sandbox.unavailable(settings)
         if why is not None:
-            raise Conflict(f"app 'python' is unavailable on this hub: user code runs only in a bubblewrap sandbox, and {why}")
+            raise Conflict(
+                f"app 'python' is unavailable on this hub: user code runs only in a bubblewrap sandbox, and {why}"
+            )
         module = params["function"].split(":", 1)[0]
         seen = sandbox.view(settings)
         path = functions.module_path(list(seen.visible), list(seen.module_path))
         if not functions.exists(module, path):
-            raise InvalidInput(f"app 'python': module {module!r} is not installed on the hub (nor in HEADWATER_SANDBOX_PATH)")
+            raise InvalidInput(
+                f"app 'python': module {module!r} is not installed on the hub (nor in HEADWATER_SANDBOX_PATH)"
+            )
 
     def output_name(self, name: str, params: dict[str, Any]) -> str:
         suffix = params.get("suffix")
@@ -217,7 +225,9 @@ class Python(App):
     async def run(self, ctx: AppContext) -> Entry:
         if ctx.settings is None:
             raise AppFailed("app 'python' needs the hub's settings to build its sandbox")
-        return await sandbox.run(ctx.settings, ctx.params["function"], ctx.params.get("params", {}), ctx.input.chunks(), ctx.write)
+        return await sandbox.run(
+            ctx.settings, ctx.params["function"], ctx.params.get("params", {}), ctx.input.chunks(), ctx.write
+        )
 
 
 APPS: dict[str, App] = {app.name: app for app in (Copy(), Convert(), Python())}

@@ -26,24 +26,32 @@ class NoParams(BlockParams):
 
 class CopyParams(BlockParams):
     verify: Literal["size", "checksum"] = Field(
-        default="size", description="size: compare sizes (always done); checksum: also read the copy back and compare SHA-256."
+        default="size",
+        description="size: compare sizes (always done); checksum: also read the copy back and compare SHA-256.",
     )
 
 
 class ConvertParams(BlockParams):
     to: Format = Field(description="The format to write.")
     from_: Format | None = Field(
-        default=None, alias="from", description="The input's format, when its name does not say (.csv, .jsonl, .parquet)."
+        default=None,
+        alias="from",
+        description="The input's format, when its name does not say (.csv, .jsonl, .parquet).",
     )
 
 
 class PythonParams(BlockParams):
     function: str = Field(
-        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", max_length=255,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        max_length=255,
         description="module:function of a package installed on the hub (or in HEADWATER_SANDBOX_PATH), run in a sandbox.",
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="An object passed to the function (at most 64 KiB of JSON).")
-    suffix: str | None = Field(default=None, pattern=r"^\.[A-Za-z0-9]{1,16}$", description="A new extension for each output, such as .txt.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="An object passed to the function (at most 64 KiB of JSON)."
+    )
+    suffix: str | None = Field(
+        default=None, pattern=r"^\.[A-Za-z0-9]{1,16}$", description="A new extension for each output, such as .txt."
+    )
 
 
 class SizeParams(BlockParams):
@@ -56,12 +64,18 @@ class RowsParams(BlockParams):
 
 
 class ConcatenateParams(BlockParams):
-    name: str | None = Field(default=None, max_length=255, description="The one output file's name (default: output, with the parts' extension).")
+    name: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The one output file's name (default: output, with the parts' extension).",
+    )
 
 
 class ZipParams(BlockParams):
     name: str | None = Field(default=None, max_length=255, description="The archive's file name (default: output.zip).")
-    compression: Literal["deflate", "store"] = Field(default="deflate", description="deflate compresses; store only packs.")
+    compression: Literal["deflate", "store"] = Field(
+        default="deflate", description="deflate compresses; store only packs."
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,9 @@ PARTITIONERS: tuple[Block, ...] = (
 )
 
 ASSEMBLERS: tuple[Block, ...] = (
-    Block("passthrough", "Keep each output", "Each partition's output is written to the destination as it is.", NoParams),
+    Block(
+        "passthrough", "Keep each output", "Each partition's output is written to the destination as it is.", NoParams
+    ),
     Block("concatenate", "Concatenate", "The outputs are joined, in order, into one file.", ConcatenateParams),
     Block("zip", "Zip archive", "The outputs are packed into one zip archive.", ZipParams),
 )

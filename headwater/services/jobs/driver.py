@@ -99,7 +99,9 @@ class Engine:
         except Stopped:
             pass
         except Exception as exc:
-            log.warning("the jobs executor did not start at hub start (a job will try again): %s", runner.safe_message(exc))
+            log.warning(
+                "the jobs executor did not start at hub start (a job will try again): %s", runner.safe_message(exc)
+            )
 
     @property
     def executor(self) -> Executor:
@@ -162,7 +164,9 @@ class Engine:
             generation = self._claim(job_id)
             if generation is None:
                 return False
-            thread = threading.Thread(target=self._drive, args=(job_id, generation), name=f"headwater-job-{job_id[:8]}", daemon=True)
+            thread = threading.Thread(
+                target=self._drive, args=(job_id, generation), name=f"headwater-job-{job_id[:8]}", daemon=True
+            )
             self._drivers[job_id] = thread
             thread.start()
             return True
@@ -171,7 +175,9 @@ class Engine:
         """Clean up after a job canceled while no driver holds it (its hub died)."""
         with self.hub.store.session() as session:
             job = session.get(Job, job_id)
-            orphaned = job is not None and (job.driver_id is None or (job.lease_until is not None and job.lease_until < now()))
+            orphaned = job is not None and (
+                job.driver_id is None or (job.lease_until is not None and job.lease_until < now())
+            )
         if orphaned and not self.driving(job_id):
             threading.Thread(target=self._clean, args=(job_id, 0, "canceled"), daemon=True).start()
 
@@ -226,7 +232,9 @@ class Engine:
         finally:
             with store.session() as session:
                 session.execute(
-                    update(Job).where(Job.id == job_id, Job.driver_id == self.id).values(driver_id=None, lease_until=None)
+                    update(Job)
+                    .where(Job.id == job_id, Job.driver_id == self.id)
+                    .values(driver_id=None, lease_until=None)
                 )
             with self._lock:
                 if self._drivers.get(job_id) is threading.current_thread():
@@ -257,7 +265,13 @@ class Engine:
         if state == JobState.ASSEMBLING:
             outputs = self._assemble(job_id, generation)
             if records.transition(
-                store, job_id, [JobState.ASSEMBLING], JobState.COMPLETE, outputs=outputs, error_message=None, settled_at=now()
+                store,
+                job_id,
+                [JobState.ASSEMBLING],
+                JobState.COMPLETE,
+                outputs=outputs,
+                error_message=None,
+                settled_at=now(),
             ):
                 total = sum(int(o.get("size") or 0) for o in outputs)
                 records.log(store, job_id, f"complete: {len(outputs)} outputs, {total} bytes")
@@ -289,8 +303,16 @@ class Engine:
         if not planned:
             raise JobFailed("the source matched no objects")
         rows = [
-            {"job_id": job_id, "index": i, "spec": p.spec.to_json(), "output": p.output, "state": PartState.PENDING.value,
-             "attempts": 0, "bytes_in": 0, "bytes_out": 0}
+            {
+                "job_id": job_id,
+                "index": i,
+                "spec": p.spec.to_json(),
+                "output": p.output,
+                "state": PartState.PENDING.value,
+                "attempts": 0,
+                "bytes_in": 0,
+                "bytes_out": 0,
+            }
             for i, p in enumerate(planned)
         ]
         with store.session() as session:
@@ -310,15 +332,27 @@ class Engine:
                 base = planning.at(base, base.address.path, True)
                 files = await planning.list_files(base, "**", True, lambda _: True)
             return await planning.plan(
-                base, files, job.partitioner, dict(job.partitioner_params or {}), apps.get(job.app),
-                dict(job.app_params or {}), check,
+                base,
+                files,
+                job.partitioner,
+                dict(job.partitioner_params or {}),
+                apps.get(job.app),
+                dict(job.app_params or {}),
+                check,
             )
         finally:
             await base.close()
 
     # -- running -----------------------------------------------------------------------
 
-    def _wait(self, job_id: str, generation: int, batch: Batch, wanted: JobState, each: Callable[[Handle, Any, BaseException | None], None]) -> None:
+    def _wait(
+        self,
+        job_id: str,
+        generation: int,
+        batch: Batch,
+        wanted: JobState,
+        each: Callable[[Handle, Any, BaseException | None], None],
+    ) -> None:
         """Collect a batch's outcomes, stopping it all at once when the job leaves `wanted` or the engine stops."""
         try:
             while batch.outstanding:
@@ -345,8 +379,15 @@ class Engine:
             shared = apps.get(self._app(job_id)).shares_tasks
             for group in groups(pending, self.executor.slots()) if shared else [[p] for p in pending]:
                 indexes = [p.index for p in group]
-                batch.submit(runner.run_partitions, self.key, job_id, indexes, generation,
-                             key=f"headwater-{job_id}-{generation}-{round_}-{indexes[0]}", tag=indexes)
+                batch.submit(
+                    runner.run_partitions,
+                    self.key,
+                    job_id,
+                    indexes,
+                    generation,
+                    key=f"headwater-{job_id}-{generation}-{round_}-{indexes[0]}",
+                    tag=indexes,
+                )
 
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:
                 if error is not None:
@@ -394,7 +435,9 @@ class Engine:
                 return []
             raise
         if found.get("swept"):
-            records.log(self.hub.store, job_id, f"removed {found['swept']} temporary files left by interrupted attempts")
+            records.log(
+                self.hub.store, job_id, f"removed {found['swept']} temporary files left by interrupted attempts"
+            )
         return list(found.get("outputs", []))
 
     # -- canceled or failed: nothing partial stays ------------------------------------
@@ -423,7 +466,9 @@ class Engine:
             job = session.get(Job, job_id)
             assert job is not None
         identity = JobIdentity.from_json(job.caller)
-        target = await data.open_target(self.hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name))
+        target = await data.open_target(
+            self.hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name)
+        )
         try:
             if assemblers.staged(job.assembler):
                 names = [assemblers.final_name(job.assembler, dict(job.assembler_params or {}), _parts(self.hub, job))]

@@ -35,24 +35,36 @@ class ExecutorConfig(DaskSettings):
     """The hub's Dask settings (`Settings.dask`), or a test's own choice, with what the executor makes of them."""
 
     @classmethod
-    def of(cls, settings: DaskSettings) -> "ExecutorConfig":
-        return settings if isinstance(settings, cls) else cls(**{f.name: getattr(settings, f.name) for f in fields(settings)})
+    def of(cls, settings: DaskSettings) -> ExecutorConfig:
+        return (
+            settings
+            if isinstance(settings, cls)
+            else cls(**{f.name: getattr(settings, f.name) for f in fields(settings)})
+        )
 
     def external_security(self) -> Any:
         """The hub's TLS identity towards an existing cluster; a `ValueError` naming what is missing."""
         from distributed.security import Security
 
         if not (self.scheduler or "").startswith("tls://"):
-            raise ValueError("HEADWATER_DASK_SCHEDULER must be a tls:// address: the hub only uses a cluster that authenticates its peers")
-        missing = [name for name, value in (
-            ("HEADWATER_DASK_TLS_CA_FILE", self.tls_ca_file),
-            ("HEADWATER_DASK_TLS_CERT_FILE", self.tls_cert_file),
-            ("HEADWATER_DASK_TLS_KEY_FILE", self.tls_key_file),
-        ) if not value]
+            raise ValueError(
+                "HEADWATER_DASK_SCHEDULER must be a tls:// address: the hub only uses a cluster that authenticates its peers"
+            )
+        missing = [
+            name
+            for name, value in (
+                ("HEADWATER_DASK_TLS_CA_FILE", self.tls_ca_file),
+                ("HEADWATER_DASK_TLS_CERT_FILE", self.tls_cert_file),
+                ("HEADWATER_DASK_TLS_KEY_FILE", self.tls_key_file),
+            )
+            if not value
+        ]
         if missing:
             raise ValueError(f"an external Dask cluster needs {', '.join(missing)}")
         return Security(
-            tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert_file, tls_client_key=self.tls_key_file,
+            tls_ca_file=self.tls_ca_file,
+            tls_client_cert=self.tls_cert_file,
+            tls_client_key=self.tls_key_file,
             require_encryption=True,
         )
 
@@ -117,14 +129,16 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
         from distributed.security import Security
 
-        dask.config.set({
-            "distributed.scheduler.allowed-failures": 5,
-            "distributed.admin.tick.limit": "30s",
-            # the statistical profiler samples every thread's stack every 10 ms (holding the GIL) and the
-            # GIL monitor polls every 1 ms: both cost partitions time, neither serves the hub
-            "distributed.worker.profile.enabled": False,
-            "distributed.admin.system-monitor.gil.enabled": False,
-        })
+        dask.config.set(
+            {
+                "distributed.scheduler.allowed-failures": 5,
+                "distributed.admin.tick.limit": "30s",
+                # the statistical profiler samples every thread's stack every 10 ms (holding the GIL) and the
+                # GIL monitor polls every 1 ms: both cost partitions time, neither serves the hub
+                "distributed.worker.profile.enabled": False,
+                "distributed.admin.system-monitor.gil.enabled": False,
+            }
+        )
         self.cluster: Any = None
         if config.scheduler:
             self.client = Client(config.scheduler, security=config.external_security(), set_as_default=False)
@@ -170,7 +184,6 @@ class DaskExecutor(Executor):
         finally:
             if self.cluster is not None:
                 self.cluster.close(timeout=10)
-
 
 
 class DaskBatch(Batch):

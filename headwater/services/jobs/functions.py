@@ -15,9 +15,14 @@ from importlib.machinery import PathFinder
 def module_path(installation: list[str], extra: list[str]) -> list[str]:
     """The child's `sys.path`: the extra folders first, then the hub's entries that lie in the installation."""
     inside = [
-        entry for entry in sys.path
-        if entry and os.path.isabs(entry)
-        and any(os.path.realpath(entry) == d or os.path.realpath(entry).startswith(d.rstrip("/") + "/") for d in installation)
+        entry
+        for entry in sys.path
+        if entry
+        and os.path.isabs(entry)
+        and any(
+            os.path.realpath(entry) == d or os.path.realpath(entry).startswith(d.rstrip("/") + "/")
+            for d in installation
+        )
     ]
     return [*extra, *inside]
 

@@ -13,7 +13,14 @@ import anyio.lowlevel
 
 from headwater.errors import InvalidInput
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 
 #: Opens the bytes [start, end) of one object (as `services.data.read` does).
@@ -87,12 +94,20 @@ class PartitionInput:
         import pyarrow.parquet as pq
 
         if self.format == "csv":
-            yield from pa_csv.open_csv(io.BufferedReader(reader(), 1 << 20), read_options=pa_csv.ReadOptions(block_size=1 << 20, use_threads=False))
+            yield from pa_csv.open_csv(
+                io.BufferedReader(reader(), 1 << 20),
+                read_options=pa_csv.ReadOptions(block_size=1 << 20, use_threads=False),
+            )
         elif self.format == "jsonl":
-            yield from pa_json.open_json(io.BufferedReader(reader(), 1 << 20), read_options=pa_json.ReadOptions(block_size=1 << 20, use_threads=False))
+            yield from pa_json.open_json(
+                io.BufferedReader(reader(), 1 << 20),
+                read_options=pa_json.ReadOptions(block_size=1 << 20, use_threads=False),
+            )
         elif self.format == "parquet":
             if random is None:
-                raise InvalidInput("a Parquet input needs a whole object or row groups: use the object or rows partitioner")
+                raise InvalidInput(
+                    "a Parquet input needs a whole object or row groups: use the object or rows partitioner"
+                )
             parquet = pq.ParquetFile(io.BufferedReader(random, 1 << 20), pre_buffer=False)
             groups = list(self.row_groups) if self.row_groups is not None else None
             yield from parquet.iter_batches(batch_size=64 * 1024, row_groups=groups, use_threads=False)

@@ -39,9 +39,8 @@ from headwater.connectors import catalogue
 from headwater.connectors.base import Connector
 from headwater.connectors.hosted_kinds import Upload, check_filename
 from headwater.errors import Conflict, HeadwaterError, InvalidInput, NotFound
-from headwater.services import authorization, ephemeral
+from headwater.services import authorization, ephemeral, states
 from headwater.services import sources as sources_service
-from headwater.services import states
 from headwater.services import uploads as uploads_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -68,7 +67,9 @@ class DataSourceObject:
         return {"dataSourceDescriptor": self.descriptor, **({"params": self.params} if self.params else {})}
 
 
-def sent_objects(previous: dict[str, Any] | None, source: Endpoint | None, destination: Endpoint | None) -> dict[str, Any] | None:
+def sent_objects(
+    previous: dict[str, Any] | None, source: Endpoint | None, destination: Endpoint | None
+) -> dict[str, Any] | None:
     """A job's objects as sent, after setting `source` and/or `destination` (None: unchanged; an address: none shown)."""
     shown = dict(previous or {})
     for side, given in ((IN, source), (OUT, destination)):
@@ -118,7 +119,9 @@ def _url_path(url: str) -> str:
     return "" if path.endswith("/") or not path else unquote(path.rsplit("/", 1)[-1])
 
 
-def _file(hub: Hub, caller: Caller, params: dict[str, Any], allow_upload: bool, made: Made, side: str) -> tuple[dict[str, Any], str, Upload | None]:
+def _file(
+    hub: Hub, caller: Caller, params: dict[str, Any], allow_upload: bool, made: Made, side: str
+) -> tuple[dict[str, Any], str, Upload | None]:
     """Params and path of a `file` source: an existing upload, or a new one the job waits for."""
     upload_id = params.pop("uploadId", None)
     given, path_name = params.pop("filename", None), params.pop("name", None)
@@ -154,7 +157,9 @@ def _create_labelled(hub: Hub, caller: Caller, spec: sources_service.SourceSpec)
     raise Conflict(f"no free label for the data source of job {base}")
 
 
-def _make(hub: Hub, caller: Caller, job_id: str, obj: DataSourceObject, side: str, allow_upload: bool, made: Made) -> tuple[str, Source | None]:
+def _make(
+    hub: Hub, caller: Caller, job_id: str, obj: DataSourceObject, side: str, allow_upload: bool, made: Made
+) -> tuple[str, Source | None]:
     """Create the data source an object describes; return the address the job uses, and the source to probe."""
     what = FIELDS[side]
     try:
@@ -165,9 +170,13 @@ def _make(hub: Hub, caller: Caller, job_id: str, obj: DataSourceObject, side: st
     authorization.may_connect(caller, catalogue.get(kind))
     capabilities = catalogue.get(kind).capabilities
     if side == IN and not capabilities.input:
-        raise InvalidInput(f"{what}: dataSourceDescriptor {obj.descriptor!r} is output-only: it cannot be a data source")
+        raise InvalidInput(
+            f"{what}: dataSourceDescriptor {obj.descriptor!r} is output-only: it cannot be a data source"
+        )
     if side == OUT and not capabilities.output:
-        raise InvalidInput(f"{what}: dataSourceDescriptor {obj.descriptor!r} is input-only: it cannot be a data destination")
+        raise InvalidInput(
+            f"{what}: dataSourceDescriptor {obj.descriptor!r} is input-only: it cannot be a data destination"
+        )
     params, path, upload = dict(translated.spec.params), translated.path, None
     if kind == "file":
         params, path, upload = _file(hub, caller, params, allow_upload, made, side)
@@ -226,7 +235,9 @@ async def resolve(
     try:
         for side, given in ((IN, source), (OUT, destination)):
             if isinstance(given, DataSourceObject):
-                address, made_source = await anyio.to_thread.run_sync(_make, hub, caller, job_id, given, side, allow_upload, made)
+                address, made_source = await anyio.to_thread.run_sync(
+                    _make, hub, caller, job_id, given, side, allow_upload, made
+                )
                 if made_source is not None:
                     await _probe(hub, made_source, side)
             else:
@@ -258,7 +269,9 @@ async def discard(hub: Hub, caller: Caller, made: Made) -> None:
     await anyio.to_thread.run_sync(_discard, hub, caller, made)
 
 
-def release(hub: Hub, caller: Caller, job_id: str, source_ids: list[str | None], keep: tuple[str | None, ...] = ()) -> None:
+def release(
+    hub: Hub, caller: Caller, job_id: str, source_ids: list[str | None], keep: tuple[str | None, ...] = ()
+) -> None:
     """Delete the data sources among `source_ids` the job made (and their pending uploads), except `keep`."""
     for source_id in dict.fromkeys(source_ids):
         if not source_id or source_id in keep:

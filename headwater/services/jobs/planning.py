@@ -77,7 +77,9 @@ def at(target: data.Target, path: str, is_dir: bool = False) -> data.Target:
     return replace(target, address=Address(address.protocol, address.label, path, is_dir))
 
 
-async def list_files(base: data.Target, pattern: str | None, recursive: bool, matches: Callable[[str], bool]) -> list[tuple[str, Entry]]:
+async def list_files(
+    base: data.Target, pattern: str | None, recursive: bool, matches: Callable[[str], bool]
+) -> list[tuple[str, Entry]]:
     """Every file below `base` whose relative path matches, sorted; bounded by MAX_PARTITIONS."""
     if pattern is None:
         return [("", await data.stat(base))]
@@ -157,7 +159,9 @@ class BoundaryScanner:
         return header, list(pairwise(edges))
 
 
-async def _scan(target: data.Target, rows: int, csv: bool, check: Check) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+async def _scan(
+    target: data.Target, rows: int, csv: bool, check: Check
+) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
     scanner = BoundaryScanner(rows, csv)
     async for chunk in await data.read(target):
         await check()
@@ -188,7 +192,9 @@ async def _row_groups(target: data.Target, size: int, rows: int) -> list[tuple[i
     return await anyio.to_thread.run_sync(groups)
 
 
-async def _rows(target: data.Target, relative: str, name: str, entry: Entry, params: dict[str, Any], check: Check) -> list[PartitionSpec]:
+async def _rows(
+    target: data.Target, relative: str, name: str, entry: Entry, params: dict[str, Any], check: Check
+) -> list[PartitionSpec]:
     rows = int(params["rows"])
     connector = target.connector
     if isinstance(connector, RowRangeSource):

@@ -42,7 +42,9 @@ def transition(store: Store, job_id: str, allowed: Iterable[JobState], to: JobSt
 def settle(store: Store, job_id: str) -> None:
     """Record that nothing of the job runs any more and nothing partial of it remains."""
     with store.session() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(settled_at=now()).execution_options(synchronize_session=False))
+        session.execute(
+            update(Job).where(Job.id == job_id).values(settled_at=now()).execution_options(synchronize_session=False)
+        )
 
 
 def log(store: Store, job_id: str, message: str, level: str = "info", partition: int | None = None) -> None:
@@ -57,11 +59,17 @@ def job_state(store: Store, job_id: str) -> tuple[str | None, int]:
         return (row[0], row[1]) if row is not None else (None, 0)
 
 
-def set_partition(store: Store, job_id: str, index: int, allowed: Iterable[PartState], to: PartState, **fields: Any) -> bool:
+def set_partition(
+    store: Store, job_id: str, index: int, allowed: Iterable[PartState], to: PartState, **fields: Any
+) -> bool:
     with store.session() as session:
         result = session.execute(
             update(JobPartition)
-            .where(JobPartition.job_id == job_id, JobPartition.index == index, JobPartition.state.in_([s.value for s in allowed]))
+            .where(
+                JobPartition.job_id == job_id,
+                JobPartition.index == index,
+                JobPartition.state.in_([s.value for s in allowed]),
+            )
             .values(state=to.value, **fields)
             .execution_options(synchronize_session=False)
         )
@@ -91,7 +99,9 @@ def _update(allowed: tuple[PartState, ...], to: PartState, names: tuple[str, ...
         assert isinstance(table, Table)  # a declarative model's table (typed as any FROM clause)
         statement = _UPDATES[shape] = (
             update(table)
-            .where(table.c.job_id == bindparam("w_job"), table.c.index == bindparam("w_index"), table.c.state.in_(shape[0]))
+            .where(
+                table.c.job_id == bindparam("w_job"), table.c.index == bindparam("w_index"), table.c.state.in_(shape[0])
+            )
             .values(state=to.value, **{name: bindparam(f"v_{name}") for name in names})
         )
     return statement
@@ -113,7 +123,9 @@ def apply(store: Store, job_id: str, changes: Iterable[Change]) -> set[int]:
                 moved.add(change.index)
                 if change.log is not None:
                     level, message = change.log
-                    lines.append({"job_id": job_id, "level": level, "partition": change.index, "message": message[:MAX_LOG]})
+                    lines.append(
+                        {"job_id": job_id, "level": level, "partition": change.index, "message": message[:MAX_LOG]}
+                    )
         if lines:
             session.execute(insert(JobLog), lines)
     return moved
@@ -172,7 +184,9 @@ def progress(session: Session, job_ids: list[str]) -> dict[str, Progress]:
     ).all()
     found: dict[str, dict[str, int]] = {}
     for job_id, state, count, bytes_in, bytes_out in rows:
-        acc = found.setdefault(job_id, {"total": 0, "done": 0, "failed": 0, "running": 0, "bytes_in": 0, "bytes_out": 0})
+        acc = found.setdefault(
+            job_id, {"total": 0, "done": 0, "failed": 0, "running": 0, "bytes_in": 0, "bytes_out": 0}
+        )
         acc["total"] += count
         acc["bytes_in"] += int(bytes_in)
         acc["bytes_out"] += int(bytes_out)

@@ -26,7 +26,6 @@ from typing import Any
 
 import anyio
 from anyio.from_thread import BlockingPortal
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from headwater import policy
@@ -101,7 +100,9 @@ def worker_hub(key: str) -> Hub:
             return found
         settings = Settings.inherited()
         if hub_key(settings) != key:
-            raise RuntimeError("this Dask worker is configured for another hub: give it the hub's HEADWATER_* environment")
+            raise RuntimeError(
+                "this Dask worker is configured for another hub: give it the hub's HEADWATER_* environment"
+            )
         hub = _hubs[key] = Hub.open(settings, migrate=False)  # the hub that started this worker migrated the store
         return hub
 
@@ -208,12 +209,23 @@ async def _open_context(hub: Hub, key: str, job_id: str, generation: int) -> Job
     identity = JobIdentity.from_json(job.caller)
     selection = parse_source(job.source, identity.org_name)
     source = await data.open_target(hub, side_caller(identity, "source"), selection.base)
-    destination = await data.open_target(hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name))
+    destination = await data.open_target(
+        hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name)
+    )
     stamp = (job.state_timestamps or {}).get(JobState.RUNNING.value)
     since = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else job.created_at
     return JobContext(
-        hub, key, job_id, generation, apps.get(job.app), dict(job.app_params or {}), job.assembler,
-        dict(job.assembler_params or {}), source, destination, since,
+        hub,
+        key,
+        job_id,
+        generation,
+        apps.get(job.app),
+        dict(job.app_params or {}),
+        job.assembler,
+        dict(job.assembler_params or {}),
+        source,
+        destination,
+        since,
     )
 
 
@@ -321,9 +333,13 @@ async def _partitions(hub: Hub, key: str, job_id: str, indexes: list[int], gener
     started = now()
     claims = [
         records.Change(
-            p.index, (PartState.PENDING, PartState.RUNNING), PartState.RUNNING,
+            p.index,
+            (PartState.PENDING, PartState.RUNNING),
+            PartState.RUNNING,
             {"attempts": p.attempts + 1, "started_at": started, "error": None},
-            ("warning", f"partition {p.index}: attempt {p.attempts + 1} (an earlier attempt did not finish)") if p.attempts else None,
+            ("warning", f"partition {p.index}: attempt {p.attempts + 1} (an earlier attempt did not finish)")
+            if p.attempts
+            else None,
         )
         for p in todo
     ]
@@ -367,13 +383,18 @@ async def _one(context: JobContext, part: JobPartition) -> tuple[records.Change,
     except Exception as exc:
         message = safe_message(exc)
         change = records.Change(
-            index, (PartState.RUNNING,), PartState.FAILED, {"error": message, "finished_at": now()},
+            index,
+            (PartState.RUNNING,),
+            PartState.FAILED,
+            {"error": message, "finished_at": now()},
             ("error", f"partition {index} failed: {message}"),
         )
         return change, {"status": "failed", "error": message}
     size = entry.size if entry.size is not None else meter_out.bytes
     change = records.Change(
-        index, (PartState.RUNNING, PartState.PENDING), PartState.DONE,
+        index,
+        (PartState.RUNNING, PartState.PENDING),
+        PartState.DONE,
         {"bytes_in": meter_in.bytes, "bytes_out": size, "sha256": meter_out.sha256, "finished_at": now()},
     )
     return change, {"status": "done", "bytesIn": meter_in.bytes, "bytesOut": size}
@@ -397,9 +418,13 @@ async def _assembly(hub: Hub, key: str, job_id: str, generation: int) -> dict[st
                 checked = meter.wrap(chunks, lambda: context.check(JobState.ASSEMBLING))
                 return await data.write(target, checked)
 
-            entry = await assemblers.assemble(context.assembler, context.assembler_params, parts, write, hub.settings.chunk_size)
+            entry = await assemblers.assemble(
+                context.assembler, context.assembler_params, parts, write, hub.settings.chunk_size
+            )
             name = assemblers.final_name(context.assembler, context.assembler_params, parts)
-            outputs: list[dict[str, Any]] = [{"name": name, "size": entry.size if entry.size is not None else meter.bytes, "sha256": meter.sha256}]
+            outputs: list[dict[str, Any]] = [
+                {"name": name, "size": entry.size if entry.size is not None else meter.bytes, "sha256": meter.sha256}
+            ]
             await anyio.to_thread.run_sync(cleanup.remove_staging, hub.settings.data_dir, job_id)
         else:
             outputs = [{"name": p.output, "size": p.bytes_out, "sha256": p.sha256} for p in done]
@@ -424,7 +449,7 @@ def run_partition(key: str, job_id: str, index: int, generation: int) -> dict[st
 
 def warm(key: str) -> int:
     """Open the hub and import what partitions use, so a serving hub's first job pays neither."""
-    import pyarrow.csv  # noqa: F401
+    import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
 
     worker_hub(key)
@@ -436,5 +461,3 @@ def run_assembly(key: str, job_id: str, generation: int) -> dict[str, Any]:
     """Dask task: assemble a job's outputs and remove what killed attempts left."""
     hub = worker_hub(key)
     return portal().call(_assembly, hub, key, job_id, generation)
-
-

@@ -145,8 +145,15 @@ def command(limits: SandboxSettings, seen: View, child_args: list[str]) -> list[
         raise SandboxUnavailable("setpriv (Debian package 'util-linux') is not installed on the hub")
     setpriv = os.path.realpath(setpriv)
     args = [
-        bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-        "--die-with-parent", "--new-session", "--clearenv",
+        bwrap,
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
     ]
     for name, value in CHILD_ENV.items():
         args += ["--setenv", name, value]
@@ -156,8 +163,16 @@ def command(limits: SandboxSettings, seen: View, child_args: list[str]) -> list[
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
     args += [  # first, so that folders the sandbox shows below /tmp are bound on top of the private /tmp
-        "--proc", "/proc", "--dev", "/dev",
-        "--perms", "01777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "01777",
+        "--size",
+        str(limits.tmp_mb * 1024 * 1024),
+        "--tmpfs",
+        "/tmp",
     ]
     for parent in _parents((*seen.visible, setpriv)):
         if not any(_inside(parent, v) for v in seen.visible) and parent != "/tmp":
@@ -169,11 +184,32 @@ def command(limits: SandboxSettings, seen: View, child_args: list[str]) -> list[
     for secret in seen.hidden:
         args += ["--tmpfs", secret] if os.path.isdir(secret) else ["--ro-bind", "/dev/null", secret]
     args += [
-        "--perms", "0755", "--dir", os.path.dirname(CHILD_INSIDE), "--ro-bind", str(CHILD), CHILD_INSIDE, "--chdir", "/tmp",
-        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-        "--", setpriv, f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups",
-        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-        "--", seen.python, "-I", CHILD_INSIDE, *child_args,
+        "--perms",
+        "0755",
+        "--dir",
+        os.path.dirname(CHILD_INSIDE),
+        "--ro-bind",
+        str(CHILD),
+        CHILD_INSIDE,
+        "--chdir",
+        "/tmp",
+        "--cap-add",
+        "CAP_SETUID",
+        "--cap-add",
+        "CAP_SETGID",
+        "--",
+        setpriv,
+        f"--reuid={limits.uid}",
+        f"--regid={limits.gid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+        seen.python,
+        "-I",
+        CHILD_INSIDE,
+        *child_args,
     ]
     return args
 
@@ -199,8 +235,10 @@ def unavailable(settings: Settings) -> str | None:
 
 def _probe(limits: SandboxSettings, seen: View) -> str | None:
     if os.geteuid() != 0:
-        return ("python job apps need the hub to start bubblewrap as root, so that user code runs under "
-                "its own uid (HEADWATER_SANDBOX_UID); this hub does not run as root")
+        return (
+            "python job apps need the hub to start bubblewrap as root, so that user code runs under "
+            "its own uid (HEADWATER_SANDBOX_UID); this hub does not run as root"
+        )
     try:
         args = command(limits, seen, ["--probe"])
         done = subprocess.run(args, env={}, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
@@ -226,7 +264,7 @@ def explain(function: str, code: int, stderr: bytes, timed_out: bool, limits: Sa
     if timed_out:
         return f"python app {function}: stopped after {limits.timeout_seconds} s, the sandbox's wall-clock limit"
     lines = stderr.decode(errors="replace").strip().splitlines()
-    reported = [line[len(MARK):].strip() for line in lines if line.startswith(MARK)]
+    reported = [line[len(MARK) :].strip() for line in lines if line.startswith(MARK)]
     if reported:
         what = reported[-1]
         if what.startswith("MemoryError"):
@@ -235,8 +273,10 @@ def explain(function: str, code: int, stderr: bytes, timed_out: bool, limits: Sa
     if code in (128 + signal.SIGXCPU, -signal.SIGXCPU):
         return f"python app {function}: used up its CPU time limit of {limits.cpu_seconds} s"
     if code in (128 + signal.SIGKILL, -signal.SIGKILL):
-        return (f"python app {function}: killed (CPU time limit {limits.cpu_seconds} s "
-                f"or memory limit {limits.memory_mb} MiB)")
+        return (
+            f"python app {function}: killed (CPU time limit {limits.cpu_seconds} s "
+            f"or memory limit {limits.memory_mb} MiB)"
+        )
     tail = " | ".join(line.strip() for line in lines[-3:] if line.strip())
     return f"python app {function} failed (exit status {code}){': ' + tail if tail else ''}"[:2000]
 
@@ -253,10 +293,14 @@ async def run(
     try:
         require(settings)
         seen = view(settings)
-        limits_json = json.dumps({
-            "cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,
-            "file_size_mb": limits.file_size_mb, "processes": limits.processes,
-        })
+        limits_json = json.dumps(
+            {
+                "cpu_seconds": limits.cpu_seconds,
+                "memory_mb": limits.memory_mb,
+                "file_size_mb": limits.file_size_mb,
+                "processes": limits.processes,
+            }
+        )
         args = command(limits, seen, [limits_json, function, json.dumps(params), json.dumps(list(seen.module_path))])
     except SandboxUnavailable as exc:
         raise AppFailed(f"python app {function} was not run: {exc}") from None

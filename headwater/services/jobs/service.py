@@ -102,7 +102,9 @@ async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = F
     if len(request.name) > 255:
         raise InvalidInput("name must be at most 255 characters")
     job_id = new_id()
-    made = await objects.resolve(hub, caller, job_id, request.source, request.destination, allow_upload=request.allow_upload)
+    made = await objects.resolve(
+        hub, caller, job_id, request.source, request.destination, allow_upload=request.allow_upload
+    )
     source = made.source
     try:
         selection = parse_source(source, caller.org_name)
@@ -117,11 +119,24 @@ async def create(hub: Hub, caller: Caller, request: JobRequest, *, run: bool = F
         stamp = iso(now())
         with hub.store.session() as session:
             job = Job(
-                id=job_id, org_id=caller.org_id, user_id=caller.user_id, token_id=caller.token_id, name=request.name or "",
-                description=request.description or "", state=JobState.NEW.value, state_timestamps={JobState.NEW.value: stamp},
-                source=source, destination=str(destination), source_ids=list(identity.source_ids),
-                caller=identity.to_json(), app=app.name, app_params=app_params, partitioner=request.partitioner,
-                partitioner_params=partitioner_params, assembler=request.assembler, assembler_params=assembler_params,
+                id=job_id,
+                org_id=caller.org_id,
+                user_id=caller.user_id,
+                token_id=caller.token_id,
+                name=request.name or "",
+                description=request.description or "",
+                state=JobState.NEW.value,
+                state_timestamps={JobState.NEW.value: stamp},
+                source=source,
+                destination=str(destination),
+                source_ids=list(identity.source_ids),
+                caller=identity.to_json(),
+                app=app.name,
+                app_params=app_params,
+                partitioner=request.partitioner,
+                partitioner_params=partitioner_params,
+                assembler=request.assembler,
+                assembler_params=assembler_params,
                 template_id=request.template_id or app.name,
                 sent_objects=objects.sent_objects(None, request.source, request.destination),
             )
@@ -221,8 +236,13 @@ def count(hub: Hub, caller: Caller, state: str | None = None) -> int:
 
 
 async def set_endpoints(
-    hub: Hub, caller: Caller, job_id: str, source: Endpoint | None = None, destination: Endpoint | None = None,
-    *, allow_upload: bool = False,
+    hub: Hub,
+    caller: Caller,
+    job_id: str,
+    source: Endpoint | None = None,
+    destination: Endpoint | None = None,
+    *,
+    allow_upload: bool = False,
 ) -> JobView:
     """Give a new job another source and/or destination, checked as at create; replaced sources it made are deleted."""
     authorization.require(caller, Action.RUN, "jobs")
@@ -230,7 +250,11 @@ async def set_endpoints(
     if job.state != JobState.NEW:
         raise Conflict(f"job {job_id} is {job.state}: its data source and destination can change only before it runs")
     made = await objects.resolve(
-        hub, caller, job_id, job.source if source is None else source, job.destination if destination is None else destination,
+        hub,
+        caller,
+        job_id,
+        job.source if source is None else source,
+        job.destination if destination is None else destination,
         allow_upload=allow_upload,
     )
     try:
@@ -240,13 +264,20 @@ async def set_endpoints(
 
         def store() -> None:
             with hub.store.session() as session:
-                changed = rows_changed(session.execute(
-                    update(Job).where(Job.id == job_id, Job.state == JobState.NEW.value).values(
-                        source=made.source, destination=str(target), source_ids=list(identity.source_ids),
-                        caller=identity.to_json(), updated_at=now(),
-                        sent_objects=objects.sent_objects(job.sent_objects, source, destination),
+                changed = rows_changed(
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == job_id, Job.state == JobState.NEW.value)
+                        .values(
+                            source=made.source,
+                            destination=str(target),
+                            source_ids=list(identity.source_ids),
+                            caller=identity.to_json(),
+                            updated_at=now(),
+                            sent_objects=objects.sent_objects(job.sent_objects, source, destination),
+                        )
                     )
-                ))
+                )
                 if not changed:
                     raise Conflict(f"job {job_id} is no longer new: its data source and destination cannot change")
                 session.add(JobLog(job_id=job_id, message=f"data source and destination set: {made.source} → {target}"))
@@ -277,7 +308,10 @@ def logs(hub: Hub, caller: Caller, job_id: str, after: int = 0, limit: int = 100
     with hub.store.session() as session:
         _find(session, caller, job_id)
         query = (
-            select(JobLog).where(JobLog.job_id == job_id, JobLog.id > after).order_by(JobLog.id).limit(max(1, min(limit, 10000)))
+            select(JobLog)
+            .where(JobLog.job_id == job_id, JobLog.id > after)
+            .order_by(JobLog.id)
+            .limit(max(1, min(limit, 10000)))
         )
         return list(session.scalars(query))
 

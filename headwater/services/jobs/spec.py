@@ -56,7 +56,7 @@ class PartitionSpec:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "PartitionSpec":
+    def from_json(cls, raw: dict[str, Any]) -> PartitionSpec:
         fields = dict(raw)
         for name in ("header", "rows", "row_groups"):
             if fields.get(name) is not None:
@@ -110,7 +110,7 @@ class JobIdentity:
         return data
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "JobIdentity":
+    def from_json(cls, raw: dict[str, Any]) -> JobIdentity:
         fields = dict(raw)
         fields["source_ids"] = tuple(fields.get("source_ids") or ())
         return cls(**fields)

@@ -119,7 +119,9 @@ class Meter:
     def sha256(self) -> str | None:
         return self._hash.hexdigest() if self._hash is not None else None
 
-    async def wrap(self, chunks: AsyncIterator[bytes], check: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[bytes]:
+    async def wrap(
+        self, chunks: AsyncIterator[bytes], check: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[bytes]:
         async for chunk in chunks:
             if check is not None:
                 await check()
@@ -127,4 +129,3 @@ class Meter:
             if self._hash is not None:
                 self._hash.update(chunk)
             yield chunk
-

@@ -88,10 +88,20 @@ def built_ins() -> list[Template]:
 
 def _present(row: JobTemplate, org_name: str) -> Template:
     return Template(
-        id=row.id, app=row.app, partitioner=row.partitioner, assembler=row.assembler, description=row.description or "",
-        params={"app": dict(row.app_params or {}), "partitioner": dict(row.partitioner_params or {}),
-                "assembler": dict(row.assembler_params or {})},
-        owner=org_name, created_by=row.created_by or "", created_at=row.created_at, updated_at=row.updated_at,
+        id=row.id,
+        app=row.app,
+        partitioner=row.partitioner,
+        assembler=row.assembler,
+        description=row.description or "",
+        params={
+            "app": dict(row.app_params or {}),
+            "partitioner": dict(row.partitioner_params or {}),
+            "assembler": dict(row.assembler_params or {}),
+        },
+        owner=org_name,
+        created_by=row.created_by or "",
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -146,9 +156,16 @@ def create(hub: Hub, caller: Caller, spec: TemplateSpec) -> Template:
     try:
         with hub.store.session() as session:
             row = JobTemplate(
-                org_id=caller.org_id, id=spec.id, description=spec.description, app=spec.app, app_params=dict(spec.app_params),
-                partitioner=spec.partitioner, partitioner_params=dict(spec.partitioner_params), assembler=spec.assembler,
-                assembler_params=dict(spec.assembler_params), created_by=caller.user_name,
+                org_id=caller.org_id,
+                id=spec.id,
+                description=spec.description,
+                app=spec.app,
+                app_params=dict(spec.app_params),
+                partitioner=spec.partitioner,
+                partitioner_params=dict(spec.partitioner_params),
+                assembler=spec.assembler,
+                assembler_params=dict(spec.assembler_params),
+                created_by=caller.user_name,
             )
             session.add(row)
             session.flush()
@@ -177,7 +194,13 @@ def _merge(template: Template, block: str, given: dict[str, Any]) -> dict[str, A
     return {**fixed, **given}
 
 
-def apply(hub: Hub, caller: Caller, template_id: str | None, request: JobRequest, named: set[str] | frozenset[str] = frozenset()) -> JobRequest:
+def apply(
+    hub: Hub,
+    caller: Caller,
+    template_id: str | None,
+    request: JobRequest,
+    named: set[str] | frozenset[str] = frozenset(),
+) -> JobRequest:
     """The job request completed from a template (`copy` when none is named).
 
     `named` lists the blocks (app, partitioner, assembler) the caller named itself: each must
@@ -193,7 +216,9 @@ def apply(hub: Hub, caller: Caller, template_id: str | None, request: JobRequest
     for block in BLOCKS:
         value = getattr(request, block)
         if block in named and value != getattr(template, block):
-            raise InvalidInput(f"{block} {value!r} differs from template {template.id!r}, whose {block} is {getattr(template, block)!r}: give one")
+            raise InvalidInput(
+                f"{block} {value!r} differs from template {template.id!r}, whose {block} is {getattr(template, block)!r}: give one"
+            )
     return replace(
         request,
         app=template.app,

@@ -64,7 +64,9 @@ def seed_secret(**changes: Any) -> dict[str, Any]:
 # -- secrets --------------------------------------------------------------------------------
 
 
-def test_the_seed_secret_is_created_with_a_bare_token_and_answered_with_the_generic_response(hub_server: RunningHub) -> None:
+def test_the_seed_secret_is_created_with_a_bare_token_and_answered_with_the_generic_response(
+    hub_server: RunningHub,
+) -> None:
     token = hub_server.token()
     with bytenite(hub_server, token) as api:
         response = api.post("/v1/auth/secrets", json=seed_secret())
@@ -110,7 +112,10 @@ def test_a_bytenite_secret_is_a_native_secret_and_the_reverse(hub_server: Runnin
         native = api.get("/v1/secrets/aws_full_s3_access_key").json()
         assert native["secretType"] == "s3" and native["accessKey"] == SEED_ACCESS_KEY
         assert native["valueKeys"] == ["secretKey"]
-        api.post("/v1/secrets", json={"id": "gcs-hmac", "secretType": "gcp", "accessKey": "GOOG1E", "secretKey": SECRET_VALUE})
+        api.post(
+            "/v1/secrets",
+            json={"id": "gcs-hmac", "secretType": "gcp", "accessKey": "GOOG1E", "secretKey": SECRET_VALUE},
+        )
         ids = [s["id"] for s in api.get("/v1/auth/secrets").json()["secrets"]]
     assert ids == ["aws_full_s3_access_key", "gcs-hmac"]
 
@@ -182,7 +187,9 @@ def seed_data_source(**params: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("base", ["/v1/customer", "/v1/computing"])
 @pytest.mark.parametrize("route", ["/jobs/datasource/info", "/datasource/test"])
-def test_the_seed_data_source_with_an_unknown_secret_is_a_404_envelope(hub_server: RunningHub, base: str, route: str) -> None:
+def test_the_seed_data_source_with_an_unknown_secret_is_a_404_envelope(
+    hub_server: RunningHub, base: str, route: str
+) -> None:
     token = hub_server.token()
     with bytenite(hub_server, token) as api:
         response = api.post(base + route, json=seed_data_source())
@@ -198,7 +205,9 @@ def test_an_expired_secret_is_refused(hub_server: RunningHub) -> None:
     assert "expired" in assert_envelope(response, 403, "Forbidden")["error"]["description"]
 
 
-def info(api: httpx.Client, descriptor: str, params: dict[str, Any] | None = None, list_files: bool | None = None) -> httpx.Response:
+def info(
+    api: httpx.Client, descriptor: str, params: dict[str, Any] | None = None, list_files: bool | None = None
+) -> httpx.Response:
     source: dict[str, Any] = {"dataSourceDescriptor": descriptor}
     if params is not None:
         source["params"] = params
@@ -257,7 +266,9 @@ def test_malformed_data_source_objects_are_400_envelopes(hub_server: RunningHub)
         assert "dropbox" in assert_envelope(unknown, 400, "Bad Request")["error"]["description"]
         no_bucket = info(api, "aws", {"@type": S3_TYPE, "name": "/x"})
         assert "bucketName" in assert_envelope(no_bucket, 400, "Bad Request")["error"]["description"]
-        inline = info(api, "storj", {"@type": S3_TYPE, "bucketName": "abc", "accessKey": "AK", "secretKey": SECRET_VALUE})
+        inline = info(
+            api, "storj", {"@type": S3_TYPE, "bucketName": "abc", "accessKey": "AK", "secretKey": SECRET_VALUE}
+        )
         assert "secret_id" in assert_envelope(inline, 400, "Bad Request")["error"]["description"]
         storj_region = info(api, "storj", {"@type": S3_TYPE, "bucketName": "abc", "cloudRegion": "us-east-1"})
         assert "global" in assert_envelope(storj_region, 400, "Bad Request")["error"]["description"]
@@ -315,7 +326,13 @@ def test_a_bytenite_secret_and_data_source_reach_the_same_bytes_as_the_native_ad
     with api:
         native = api.post(
             "/v1/sources",
-            json={"protocol": "s3", "label": "lake", "params": {"endpoint": seaweedfs.endpoint}, "secretId": "aws_full_s3_access_key", "access": "read-write"},
+            json={
+                "protocol": "s3",
+                "label": "lake",
+                "params": {"endpoint": seaweedfs.endpoint},
+                "secretId": "aws_full_s3_access_key",
+                "access": "read-write",
+            },
         )
         assert native.status_code == 201, native.text
         content = b"big buck bunny " * 1000
@@ -344,8 +361,14 @@ def test_a_url_data_source_presigned_for_get_is_described_though_it_refuses_head
     url = obstore.sign(store, "GET", "vids/signed.mp4", timedelta(minutes=10))
     assert httpx.head(url).status_code == 403  # signed for GET alone, as S3 and GCS links are
     with bytenite(hub_server, hub_server.token()) as api:
-        for base in ("/v1/customer/jobs/datasource/info", "/v1/customer/datasource/test", "/v1/computing/datasource/test"):
-            response = api.post(base, json={"dataSource": {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": url}}})
+        for base in (
+            "/v1/customer/jobs/datasource/info",
+            "/v1/customer/datasource/test",
+            "/v1/computing/datasource/test",
+        ):
+            response = api.post(
+                base, json={"dataSource": {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": url}}}
+            )
             assert response.status_code == 200, response.text
             body = response.json()
             assert body["filename"] == "signed.mp4" and body["size"] == str(len(content)) and body["path"] == url
@@ -356,20 +379,39 @@ def test_a_url_data_source_presigned_for_get_is_described_though_it_refuses_head
 def test_list_files_returns_the_tree_beside_the_object(hub_server: RunningHub, seaweedfs: SeaweedFS) -> None:
     api, bucket = s3_world(hub_server, seaweedfs)
     store = seaweedfs.store(bucket)
-    for key, data in {"vids/big_buck_bunny.mp4": b"abc", "vids/trailer.mp4": b"de", "vids/encoded/a.mp4": b"f", "other.txt": b"g"}.items():
+    for key, data in {
+        "vids/big_buck_bunny.mp4": b"abc",
+        "vids/trailer.mp4": b"de",
+        "vids/encoded/a.mp4": b"f",
+        "other.txt": b"g",
+    }.items():
         obstore.put(store, key, data)
     with api:
         body = api.post("/v1/customer/datasource/test", json={**s3_object(seaweedfs, bucket), "listFiles": True}).json()
-        folder = api.post("/v1/customer/datasource/test", json={**s3_object(seaweedfs, bucket, name="/vids/"), "listFiles": True}).json()
-        destination = api.post("/v1/customer/datasource/test", json=s3_object(seaweedfs, bucket, name="/vids/encoded/")).json()
+        folder = api.post(
+            "/v1/customer/datasource/test", json={**s3_object(seaweedfs, bucket, name="/vids/"), "listFiles": True}
+        ).json()
+        destination = api.post(
+            "/v1/customer/datasource/test", json=s3_object(seaweedfs, bucket, name="/vids/encoded/")
+        ).json()
     assert body["files"] == {
         "name": "vids",
         "path": "/vids",
         "directories": [
-            {"name": "encoded", "path": "/vids/encoded", "directories": [], "files": [{"id": "vids/encoded/a.mp4", "name": "a.mp4", "path": "/vids/encoded/a.mp4", "size": "1"}]}
+            {
+                "name": "encoded",
+                "path": "/vids/encoded",
+                "directories": [],
+                "files": [{"id": "vids/encoded/a.mp4", "name": "a.mp4", "path": "/vids/encoded/a.mp4", "size": "1"}],
+            }
         ],
         "files": [
-            {"id": "vids/big_buck_bunny.mp4", "name": "big_buck_bunny.mp4", "path": "/vids/big_buck_bunny.mp4", "size": "3"},
+            {
+                "id": "vids/big_buck_bunny.mp4",
+                "name": "big_buck_bunny.mp4",
+                "path": "/vids/big_buck_bunny.mp4",
+                "size": "3",
+            },
             {"id": "vids/trailer.mp4", "name": "trailer.mp4", "path": "/vids/trailer.mp4", "size": "2"},
         ],
     }
@@ -404,7 +446,9 @@ def test_every_s3_family_descriptor_reaches_an_s3_compatible_store(
     api, bucket = s3_world(hub_server, seaweedfs)
     obstore.put(seaweedfs.store(bucket), "vids/big_buck_bunny.mp4", b"0123456789")
     with api:
-        response = api.post("/v1/customer/jobs/datasource/info", json=s3_object(seaweedfs, bucket, descriptor, cloudRegion=region))
+        response = api.post(
+            "/v1/customer/jobs/datasource/info", json=s3_object(seaweedfs, bucket, descriptor, cloudRegion=region)
+        )
     assert response.status_code == 200, response.text
     assert response.json()["size"] == "10"
 
@@ -461,8 +505,14 @@ def test_legacy_shapes_are_accepted(hub_server: RunningHub, seaweedfs: SeaweedFS
     api, bucket = s3_world(hub_server, seaweedfs)
     obstore.put(seaweedfs.store(bucket), "in.txt", b"12345")
     with api:
-        storj = {"@type": "type.googleapis.com/bytenite.data_source.StorjDataSource", "name": "/in.txt", "bucket_name": bucket,
-                 "cloud_region": "global", "secret_id": "aws_full_s3_access_key", "endpoint": seaweedfs.endpoint}
+        storj = {
+            "@type": "type.googleapis.com/bytenite.data_source.StorjDataSource",
+            "name": "/in.txt",
+            "bucket_name": bucket,
+            "cloud_region": "global",
+            "secret_id": "aws_full_s3_access_key",
+            "endpoint": seaweedfs.endpoint,
+        }
         assert info(api, "storj", storj).json()["size"] == "5"
         upload = api.put("/v1/uploads/legacy.txt", content=b"abc").json()
         local = info(api, "local", {"@type": FILE_TYPE, "uploadId": upload["uploadId"], "filename": "legacy.txt"})

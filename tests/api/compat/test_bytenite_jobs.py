@@ -97,8 +97,12 @@ def test_an_s3_job_into_a_temporary_bucket_runs_and_its_result_downloads_byte_ex
     start_transcript, start_logs = len(hub.transcript), len(hub.logs.lines)
     source = s3_object(seaweedfs, bucket, "/vids/big_buck_bunny.mp4")
     job = create(
-        api, templateId="copy", name="encode bunny", description="a copy through ByteNite's routes",
-        dataSource=source, dataDestination={"dataSourceDescriptor": "bucket"},
+        api,
+        templateId="copy",
+        name="encode bunny",
+        description="a copy through ByteNite's routes",
+        dataSource=source,
+        dataDestination={"dataSourceDescriptor": "bucket"},
         params={"preset": "", "partitioner": {}, "assembler": {}, "app": {}},
     )
     assert job["state"] == "JOB_STATE_NEW" and job["name"] == "encode bunny" and job["templateId"] == "copy"
@@ -110,12 +114,16 @@ def test_an_s3_job_into_a_temporary_bucket_runs_and_its_result_downloads_byte_ex
 
     early = api.get(f"/v1/customer/jobs/{job['id']}/results")
     assert "has not yet been completed" in assert_envelope(early, 400, "Bad Request")["error"]["description"]
-    ran = api.post(f"/v1/customer/jobs/{job['id']}/run", json={"taskTimeout": 3600, "jobTimeout": 86400, "isTestJob": True})
+    ran = api.post(
+        f"/v1/customer/jobs/{job['id']}/run", json={"taskTimeout": 3600, "jobTimeout": 86400, "isTestJob": True}
+    )
     assert ran.status_code == 200, ran.text
     assert_generic_ok(ran.json())
     done = wait(api, job["id"])
     assert done["state"] == "JOB_STATE_COMPLETE", done
-    assert list(done["stateTimestamps"]) == [f"JOB_STATE_{s}" for s in ("NEW", "READY", "PARTITIONING", "RUNNING", "ASSEMBLING", "COMPLETE")]
+    assert list(done["stateTimestamps"]) == [
+        f"JOB_STATE_{s}" for s in ("NEW", "READY", "PARTITIONING", "RUNNING", "ASSEMBLING", "COMPLETE")
+    ]
     assert done["numChunks"] == "1" and done["endedAt"] and done["submittedAt"] and done["startedAt"]
 
     results = api.get(f"/v1/computing/jobs/{job['id']}/results")
@@ -131,14 +139,19 @@ def test_an_s3_job_into_a_temporary_bucket_runs_and_its_result_downloads_byte_ex
     deleted = api.delete(f"/v1/customer/jobs/{job['id']}")
     assert deleted.status_code == 200, deleted.text
     assert_generic_ok(deleted.json())
-    assert job["id"] in assert_envelope(api.get(f"/v1/customer/jobs/{job['id']}"), 404, "Not Found")["error"]["description"]
+    assert (
+        job["id"]
+        in assert_envelope(api.get(f"/v1/customer/jobs/{job['id']}"), 404, "Not Found")["error"]["description"]
+    )
     assert job_sources(api) == []  # the sources the job made went with it
     assert bytes(obstore.get(seaweedfs.store(bucket), "vids/big_buck_bunny.mp4").bytes()) == content
     captured = "\n".join(hub.transcript[start_transcript:] + hub.logs.lines[start_logs:])
     assert seaweedfs.rw.secret_key not in captured
 
 
-def test_patch_datasource_before_run_then_the_job_writes_to_s3(world: tuple[httpx.Client, str], seaweedfs: SeaweedFS) -> None:
+def test_patch_datasource_before_run_then_the_job_writes_to_s3(
+    world: tuple[httpx.Client, str], seaweedfs: SeaweedFS
+) -> None:
     api, bucket = world
     store = seaweedfs.store(bucket)
     for name in ("a.csv", "b.csv"):
@@ -158,7 +171,12 @@ def test_patch_datasource_before_run_then_the_job_writes_to_s3(world: tuple[http
     assert patched.json()["job"]["dataDestination"] == destination and patched.json()["job"]["dataSource"] == source
     assert len(job_sources(api)) == 2  # the replaced bypass sources are gone
 
-    assert_generic_ok(api.post(f"/v1/customer/jobs/{job['id']}/run", json={"config": {"taskTimeout": "3600", "jobTimeout": "84200", "isTestJob": False}}).json())
+    assert_generic_ok(
+        api.post(
+            f"/v1/customer/jobs/{job['id']}/run",
+            json={"config": {"taskTimeout": "3600", "jobTimeout": "84200", "isTestJob": False}},
+        ).json()
+    )
     assert wait(api, job["id"])["state"] == "JOB_STATE_COMPLETE"
     assert seaweedfs.keys_in(bucket, "copied/") == ["copied/a.csv", "copied/b.csv"]
     assert bytes(obstore.get(store, "copied/b.csv").bytes()) == b"id\nb.csv\n"
@@ -175,7 +193,9 @@ def test_the_file_upload_flow(hub: RunningHub) -> None:
     content = os.urandom(1_500_000) + b"end"  # above the 1 MiB cap of JSON routes: the tempUrl streams
     with bytenite(hub, hub.token()) as api:
         job = create(
-            api, templateId="copy", dataSource={"dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE}},
+            api,
+            templateId="copy",
+            dataSource={"dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE}},
             dataDestination={"dataSourceDescriptor": "bucket"},
         )
         temp_url = job["dataSource"]["params"]["tempUrl"]
@@ -232,7 +252,10 @@ def test_a_read_only_destination_is_refused_and_nothing_is_left_behind(
     api.post("/v1/auth/secrets", json=reader).raise_for_status()
     source = s3_object(seaweedfs, bucket, "/in/a.txt")
 
-    read_only = api.post("/v1/customer/jobs", json={"dataSource": source, "dataDestination": s3_object(seaweedfs, bucket, "/out/", "reader")})
+    read_only = api.post(
+        "/v1/customer/jobs",
+        json={"dataSource": source, "dataDestination": s3_object(seaweedfs, bucket, "/out/", "reader")},
+    )
     assert "not write" in assert_envelope(read_only, 403, "Forbidden")["error"]["description"]
     url = {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": "http://127.0.0.1:9/x"}}
     input_only = api.post("/v1/customer/jobs", json={"dataSource": source, "dataDestination": url})
@@ -243,7 +266,9 @@ def test_a_read_only_destination_is_refused_and_nothing_is_left_behind(
     assert "nope" in assert_envelope(no_secret, 404, "Not Found")["error"]["description"]
     org = api.get("/v1/me").json()["organization"]
     with bytenite(hub, hub.token(org=org, admin=False, read_only=True)) as viewer:
-        refused = viewer.post("/v1/customer/jobs", json={"dataSource": source, "dataDestination": {"dataSourceDescriptor": "bucket"}})
+        refused = viewer.post(
+            "/v1/customer/jobs", json={"dataSource": source, "dataDestination": {"dataSourceDescriptor": "bucket"}}
+        )
         assert "read-only" in assert_envelope(refused, 403, "Forbidden")["error"]["description"]
     assert api.get("/v1/customer/jobs").json()["data"] == [] and job_sources(api) == []
     assert seaweedfs.keys_in(bucket) == ["in/a.txt"]  # the write probe left nothing
@@ -252,14 +277,19 @@ def test_a_read_only_destination_is_refused_and_nothing_is_left_behind(
 def test_templates_map_to_the_built_in_apps(hub: RunningHub) -> None:
     with bytenite(hub, hub.token()) as api:
         assert create(api)["templateId"] == "copy"
-        assert create(api, templateId="convert-template", params={"app": {"to": "jsonl"}})["templateInfo"]["app"] == "convert"
+        assert (
+            create(api, templateId="convert-template", params={"app": {"to": "jsonl"}})["templateInfo"]["app"]
+            == "convert"
+        )
         unknown = api.post("/v1/customer/jobs", json={"templateId": "img-gen-diffusers"})
         assert "copy, convert, python" in assert_envelope(unknown, 400, "Bad Request")["error"]["description"]
         given_id = api.post("/v1/customer/jobs", json={"jobId": "mine", "templateId": "copy"})
         assert "jobId" in assert_envelope(given_id, 400, "Bad Request")["error"]["description"]
         bad_params = api.post("/v1/customer/jobs", json={"templateId": "copy", "params": {"app": {"colour": "red"}}})
         assert_envelope(bad_params, 400, "Bad Request")
-        listed = api.get("/v1/computing/jobs", params={"pagination.limit": 1, "pagination.offset": 1, "orderBy": "createdAt"}).json()
+        listed = api.get(
+            "/v1/computing/jobs", params={"pagination.limit": 1, "pagination.offset": 1, "orderBy": "createdAt"}
+        ).json()
         assert listed["pagination"] == {"total": "2", "offset": "1", "hasPrevious": True, "hasNext": False}
         assert len(listed["data"]) == 1
         first = listed["data"][0]["id"]
@@ -286,8 +316,20 @@ def test_a_job_shows_its_data_source_and_destination_exactly_as_sent(
     api, bucket = world
     obstore.put(seaweedfs.store(bucket), "in/a.csv", b"id\n1\n")
     sources = [s3_family(seaweedfs, bucket, d, "/in/a.csv", r) for d, r in REGIONS.items()] + [
-        {"dataSourceDescriptor": "url", "params": {"@type": HTTP_TYPE, "url": f"{http_server.url}/files/hello.txt", "name": "", "username": "", "password": ""}},
-        {"dataSourceDescriptor": "url", "params": {"url": f"{http_server.url}/files/hello.txt"}},  # no @type: shown without one
+        {
+            "dataSourceDescriptor": "url",
+            "params": {
+                "@type": HTTP_TYPE,
+                "url": f"{http_server.url}/files/hello.txt",
+                "name": "",
+                "username": "",
+                "password": "",
+            },
+        },
+        {
+            "dataSourceDescriptor": "url",
+            "params": {"url": f"{http_server.url}/files/hello.txt"},
+        },  # no @type: shown without one
     ]
     destinations = [s3_family(seaweedfs, bucket, d, "/out/", r) for d, r in REGIONS.items()] + [
         {"dataSourceDescriptor": "bucket"},
@@ -296,17 +338,23 @@ def test_a_job_shows_its_data_source_and_destination_exactly_as_sent(
     job = create(api, templateId="copy", dataSource=sources[0], dataDestination=destinations[0])
     assert job["dataSource"] == sources[0] and job["dataDestination"] == destinations[0]  # aws stays aws
     for source, destination in zip(sources, destinations, strict=True):
-        patched = api.patch(f"/v1/customer/jobs/{job['id']}/datasource", json={"dataSource": source, "dataDestination": destination})
+        patched = api.patch(
+            f"/v1/customer/jobs/{job['id']}/datasource", json={"dataSource": source, "dataDestination": destination}
+        )
         assert patched.status_code == 200, patched.text
         shown = api.get(f"/v1/customer/jobs/{job['id']}").json()["job"]
         assert (shown["dataSource"], shown["dataDestination"]) == (source, destination)
         assert patched.json()["job"]["dataSource"] == source
-    only_destination = api.patch(f"/v1/computing/jobs/{job['id']}/datasource", json={"dataDestination": destinations[2]})
+    only_destination = api.patch(
+        f"/v1/computing/jobs/{job['id']}/datasource", json={"dataDestination": destinations[2]}
+    )
     assert only_destination.json()["job"]["dataSource"] == sources[-1]  # the side not sent is unchanged
     assert only_destination.json()["job"]["dataDestination"] == destinations[2]
 
     upload = {"dataSourceDescriptor": "file", "params": {"@type": FILE_TYPE}}
-    shown = api.patch(f"/v1/customer/jobs/{job['id']}/datasource", json={"dataSource": upload}).json()["job"]["dataSource"]
+    shown = api.patch(f"/v1/customer/jobs/{job['id']}/datasource", json={"dataSource": upload}).json()["job"][
+        "dataSource"
+    ]
     temp_url = shown["params"].pop("tempUrl")  # the one field the server adds, as ByteNite documents
     assert shown == upload and "/v1/uploads/signed/" in temp_url
     listed = api.get("/v1/customer/jobs").json()["data"][0]
@@ -324,25 +372,44 @@ def test_an_organizations_own_template_names_its_jobs_app_partitioner_and_assemb
         assert [t["id"] for t in listed] == ["copy", "convert", "python"]
         assert all(t["isPublic"] and t["owner"] == "headwater" for t in listed)
 
-        body = {"id": "csv-to-jsonl", "description": "CSV in, JSON lines out, zipped", "app": "convert",
-                "partitioner": "object", "assembler": "zip", "params": {"app": {"to": "jsonl"}}}
+        body = {
+            "id": "csv-to-jsonl",
+            "description": "CSV in, JSON lines out, zipped",
+            "app": "convert",
+            "partitioner": "object",
+            "assembler": "zip",
+            "params": {"app": {"to": "jsonl"}},
+        }
         assert_generic_ok(api.post("/v1/dev/templates", json=body).json())
         again = api.post("/v1/dev/templates", json=body)
         assert "exists already" in assert_envelope(again, 409, "Conflict")["error"]["description"]
         own = api.get("/v1/computing/jobs/templates").json()["templates"]
         assert [t["id"] for t in own] == ["copy", "convert", "python", "csv-to-jsonl"]
         mine = api.get("/v1/dev/templates/csv-to-jsonl").json()
-        assert {k: mine[k] for k in ("id", "app", "partitioner", "assembler", "description", "isPublic", "userName")} == {
-            "id": "csv-to-jsonl", "app": "convert", "partitioner": "object", "assembler": "zip",
-            "description": "CSV in, JSON lines out, zipped", "isPublic": False, "userName": "alice"}
+        assert {
+            k: mine[k] for k in ("id", "app", "partitioner", "assembler", "description", "isPublic", "userName")
+        } == {
+            "id": "csv-to-jsonl",
+            "app": "convert",
+            "partitioner": "object",
+            "assembler": "zip",
+            "description": "CSV in, JSON lines out, zipped",
+            "isPublic": False,
+            "userName": "alice",
+        }
         assert mine["params"] == {"app": {"to": "jsonl"}, "partitioner": {}, "assembler": {}}
         assert [t["id"] for t in api.get("/v1/dev/templates").json()["templates"]] == ["csv-to-jsonl"]
 
         job = create(api, templateId="csv-to-jsonl", name="from my template")
         assert job["templateId"] == "csv-to-jsonl" and job["params"]["app"]["to"] == "jsonl"
-        assert job["templateInfo"] == {"id": "csv-to-jsonl", "owner": api.get("/v1/me").json()["organization"],
-                                       "description": "CSV in, JSON lines out, zipped", "app": "convert",
-                                       "partitioner": "object", "assembler": "zip"}
+        assert job["templateInfo"] == {
+            "id": "csv-to-jsonl",
+            "owner": api.get("/v1/me").json()["organization"],
+            "description": "CSV in, JSON lines out, zipped",
+            "app": "convert",
+            "partitioner": "object",
+            "assembler": "zip",
+        }
         assert api.get(f"/v1/jobs/{job['id']}").json()["template"] == "csv-to-jsonl"
         fixed = api.post("/v1/customer/jobs", json={"templateId": "csv-to-jsonl", "params": {"app": {"to": "parquet"}}})
         assert "fixed" in assert_envelope(fixed, 400, "Bad Request")["error"]["description"]
@@ -358,7 +425,9 @@ def test_an_organizations_own_template_names_its_jobs_app_partitioner_and_assemb
         assert_generic_ok(api.delete("/v1/dev/templates/csv-to-jsonl").json())
         assert_envelope(api.get("/v1/dev/templates/csv-to-jsonl"), 404, "Not Found")
         kept = api.get(f"/v1/customer/jobs/{job['id']}").json()["job"]
-        assert kept["templateId"] == "csv-to-jsonl" and kept["templateInfo"]["assembler"] == "zip"  # the job keeps what it took
+        assert (
+            kept["templateId"] == "csv-to-jsonl" and kept["templateInfo"]["assembler"] == "zip"
+        )  # the job keeps what it took
 
 
 def test_template_requests_that_cannot_be_honoured_are_400_envelopes(hub: RunningHub) -> None:
@@ -385,19 +454,47 @@ def test_template_requests_that_cannot_be_honoured_are_400_envelopes(hub: Runnin
 
 def test_native_templates_name_jobs_too(hub: RunningHub) -> None:
     with hub.client(hub.token()) as api:
-        created = api.post("/v1/templates", json={"id": "sized", "app": "copy", "partitioner": "size",
-                                                  "params": {"app": {"verify": "checksum"}, "partitioner": {"bytes": 1048576}}})
+        created = api.post(
+            "/v1/templates",
+            json={
+                "id": "sized",
+                "app": "copy",
+                "partitioner": "size",
+                "params": {"app": {"verify": "checksum"}, "partitioner": {"bytes": 1048576}},
+            },
+        )
         assert created.status_code == 201, created.text
         assert created.json()["builtIn"] is False and created.json()["createdBy"] == "alice"
         ids = [t["id"] for t in api.get("/v1/templates").json()["templates"]]
         assert ids == ["copy", "convert", "python", "sized"]
-        job = api.post("/v1/jobs", json={"source": {"dataSourceDescriptor": "bypass"}, "destination": {"dataSourceDescriptor": "bucket"},
-                                         "template": "sized"})
+        job = api.post(
+            "/v1/jobs",
+            json={
+                "source": {"dataSourceDescriptor": "bypass"},
+                "destination": {"dataSourceDescriptor": "bucket"},
+                "template": "sized",
+            },
+        )
         assert job.status_code == 201, job.text
         shown = job.json()
-        assert (shown["template"], shown["app"], shown["partitioner"], shown["params"]["app"]["verify"]) == ("sized", "copy", "size", "checksum")
-        assert api.post("/v1/jobs", json={"source": {"dataSourceDescriptor": "bypass"}, "destination": {"dataSourceDescriptor": "bucket"},
-                                          "template": "sized", "app": "convert"}).status_code == 400
+        assert (shown["template"], shown["app"], shown["partitioner"], shown["params"]["app"]["verify"]) == (
+            "sized",
+            "copy",
+            "size",
+            "checksum",
+        )
+        assert (
+            api.post(
+                "/v1/jobs",
+                json={
+                    "source": {"dataSourceDescriptor": "bypass"},
+                    "destination": {"dataSourceDescriptor": "bucket"},
+                    "template": "sized",
+                    "app": "convert",
+                },
+            ).status_code
+            == 400
+        )
         assert api.delete("/v1/templates/sized").status_code == 204
         assert api.get("/v1/templates/sized").status_code == 404
         assert api.delete("/v1/templates/sized").status_code == 404

@@ -90,14 +90,28 @@ def test_the_seed_create_answers_the_documented_shape_in_state_001(fapi: httpx.C
     body = create(fapi)
     assert set(body) == {"entity", "entity_info", "links", "compute_identifier", "secrets", "connection"}
     entity = body["entity"]
-    assert set(entity) == {"identifier", "urn", "name", "is_system", "description", "label", "created_at", "state", "owner"}
+    assert set(entity) == {
+        "identifier",
+        "urn",
+        "name",
+        "is_system",
+        "description",
+        "label",
+        "created_at",
+        "state",
+        "owner",
+    }
     assert UUID.fullmatch(entity["identifier"])
     assert entity["urn"] == f"urn:meshx:backend:data:root:origin:{entity['identifier']}"
     assert entity["name"] == "Data Source example" and entity["label"] == "DSE" and entity["is_system"] is False
     assert entity["description"] == "This is an example for data source" and entity["owner"] is None
     assert entity["created_at"].endswith("Z")
     assert entity["state"] == {"code": "001", "reason": "Requires configuration.", "healthy": False}
-    assert body["entity_info"] == {"owner": "owner@example.com", "contact_ids": ["Data Source contact"], "links": ["example.com"]}
+    assert body["entity_info"] == {
+        "owner": "owner@example.com",
+        "contact_ids": ["Data Source contact"],
+        "links": ["example.com"],
+    }
     assert body["links"] == {"parents": [], "children": []}
     assert body["compute_identifier"] is None and body["secrets"] == [] and body["connection"] is None
 
@@ -170,7 +184,14 @@ def test_get_list_update_and_delete(fapi: httpx.Client) -> None:
     assert got == created
     listed = fapi.get("/api/data/data_source/list").json()
     assert listed == {"entities": [{**created["entity"], "connection": None}]}
-    update = {"entity": {"name": "Data Source updated", "entity_type": "origin", "label": "DSU", "description": "This data source was updated."}}
+    update = {
+        "entity": {
+            "name": "Data Source updated",
+            "entity_type": "origin",
+            "label": "DSU",
+            "description": "This data source was updated.",
+        }
+    }
     updated = fapi.put("/api/data/data_source", params={"identifier": identifier}, json=update)
     assert updated.status_code == 200, updated.text
     flat = updated.json()
@@ -198,19 +219,37 @@ def test_data_systems_and_links(fapi: httpx.Client) -> None:
     created = fapi.post("/api/data/data_system", json=seed_system())
     assert created.status_code == 200, created.text
     system = created.json()
-    assert set(system) == {"identifier", "urn", "name", "is_system", "description", "label", "created_at", "state", "owner_person"}
+    assert set(system) == {
+        "identifier",
+        "urn",
+        "name",
+        "is_system",
+        "description",
+        "label",
+        "created_at",
+        "state",
+        "owner_person",
+    }
     assert system["state"] == {"code": "000", "reason": "Created.", "healthy": True}
-    assert system["urn"] == f"urn:meshx:backend:data:root:data_system:{system['identifier']}" and system["label"] == "DSY"
+    assert (
+        system["urn"] == f"urn:meshx:backend:data:root:data_system:{system['identifier']}" and system["label"] == "DSY"
+    )
     source = create(fapi)["entity"]["identifier"]
     params = {"identifier": system["identifier"], "child_identifier": source}
     link = fapi.post("/api/data/link/data_system/data_source", params=params)
     assert link.status_code == 200, link.text
-    assert link.json()["parent"]["identifier"] == system["identifier"] and link.json()["parent"]["entity_type"] == "data_system"
+    assert (
+        link.json()["parent"]["identifier"] == system["identifier"]
+        and link.json()["parent"]["entity_type"] == "data_system"
+    )
     assert link.json()["child"]["identifier"] == source and link.json()["child"]["entity_type"] == "data_source"
     assert fapi.post("/api/data/link/data_system/data_source", params=params).status_code == 200  # idempotent
     shown = fapi.get("/api/data/data_source", params={"identifier": source}).json()
     assert [p["identifier"] for p in shown["links"]["parents"]] == [system["identifier"]]
-    assert fapi.get("/api/data/data_source/list", params={"has_parent": True}).json()["entities"][0]["identifier"] == source
+    assert (
+        fapi.get("/api/data/data_source/list", params={"has_parent": True}).json()["entities"][0]["identifier"]
+        == source
+    )
     assert fapi.get("/api/data/data_source/list", params={"has_parent": False}).json() == {"entities": []}
     got = fapi.get("/api/data/data_system", params={"identifier": system["identifier"]}).json()
     assert set(got) == {"entity", "entity_info", "links"} and got["entity"]["owner"] == "owner@example.com"
@@ -226,7 +265,10 @@ def test_data_systems_and_links(fapi: httpx.Client) -> None:
     busy = fapi.delete("/api/data/data_system", params={"identifier": system["identifier"]})
     assert busy.status_code == 409 and "detail" in busy.json()
     assert fapi.delete("/api/data/link/data_system/data_source", params=params).json() == {}
-    assert fapi.get("/api/data/data_source/link", params={"identifier": source}).json() == {"parents": [], "children": []}
+    assert fapi.get("/api/data/data_source/link", params={"identifier": source}).json() == {
+        "parents": [],
+        "children": [],
+    }
     assert fapi.delete("/api/data/link/data_system/data_source", params=params).status_code == 404
     assert fapi.delete("/api/data/data_system", params={"identifier": system["identifier"]}).json() == {}
     assert fapi.get("/api/data/data_system", params={"identifier": system["identifier"]}).status_code == 404
@@ -236,7 +278,9 @@ def test_data_system_update_and_duplicate_names(fapi: httpx.Client) -> None:
     identifier = fapi.post("/api/data/data_system", json=seed_system()).json()["identifier"]
     assert fapi.post("/api/data/data_system", json=seed_system()).status_code == 409
     update = seed_system("Renamed system")
-    updated = fapi.put("/api/data/data_system", params={"identifier": identifier}, json={"entity": update["entity"]}).json()
+    updated = fapi.put(
+        "/api/data/data_system", params={"identifier": identifier}, json={"entity": update["entity"]}
+    ).json()
     assert updated["name"] == "Renamed system" and updated["owner_person"]["full_name"] == "Owner Example"
     missing_owner = seed_system()
     del missing_owner["entity"]["owner_person"]
@@ -256,11 +300,17 @@ def test_deleting_a_linked_source_unlinks_it(fapi: httpx.Client) -> None:
 
 def test_secrets_are_merged_masked_and_stored_as_one_native_secret(hub_server: RunningHub, fapi: httpx.Client) -> None:
     identifier = create(fapi)["entity"]["identifier"]
-    first = fapi.post("/api/data/data_source/secret", params={"identifier": identifier}, json={"S3_ACCESS_KEY": "ak-" + identifier})
+    first = fapi.post(
+        "/api/data/data_source/secret", params={"identifier": identifier}, json={"S3_ACCESS_KEY": "ak-" + identifier}
+    )
     assert first.status_code == 200, first.text
     assert first.json() == {"secrets": [{"key": "S3_ACCESS_KEY", "value": MASK}]}
-    second = fapi.put("/api/data/data_source/secret", params={"identifier": identifier}, json={"S3_SECRET_KEY": "sk-" + identifier})
-    assert second.json() == {"secrets": [{"key": "S3_ACCESS_KEY", "value": MASK}, {"key": "S3_SECRET_KEY", "value": MASK}]}
+    second = fapi.put(
+        "/api/data/data_source/secret", params={"identifier": identifier}, json={"S3_SECRET_KEY": "sk-" + identifier}
+    )
+    assert second.json() == {
+        "secrets": [{"key": "S3_ACCESS_KEY", "value": MASK}, {"key": "S3_SECRET_KEY", "value": MASK}]
+    }
     native = fapi.get(f"/v1/secrets/foundation-{identifier}").json()
     assert native["secretType"] == "generic" and native["valueKeys"] == ["S3_ACCESS_KEY", "S3_SECRET_KEY"]
     assert fapi.get(f"/v1/sources/{identifier}").json()["envSecretIds"] == [f"foundation-{identifier}"]
@@ -293,13 +343,19 @@ def test_a_connection_without_its_secrets_requires_secrets(fapi: httpx.Client) -
     assert state == {"code": "002", "reason": "Requires secrets: S3_ACCESS_KEY, S3_SECRET_KEY.", "healthy": False}
     native = fapi.get(f"/v1/sources/{identifier}").json()
     assert native["protocol"] == "s3" and native["params"]["endpoint"] == "http://127.0.0.1:9"
-    assert native["params"]["credentials"] == {"accessKey": {"envKey": "S3_ACCESS_KEY"}, "secretKey": {"envKey": "S3_SECRET_KEY"}}
+    assert native["params"]["credentials"] == {
+        "accessKey": {"envKey": "S3_ACCESS_KEY"},
+        "secretKey": {"envKey": "S3_SECRET_KEY"},
+    }
 
 
 def test_an_unreachable_endpoint_is_003_and_keeps_the_configuration(fapi: httpx.Client) -> None:
     identifier = create(fapi)["entity"]["identifier"]
     fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json=s3_connection("http://127.0.0.1:9"))
-    fapi.post(f"/api/data/data_source/secret?identifier={identifier}", json={"S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk-unreachable"})
+    fapi.post(
+        f"/api/data/data_source/secret?identifier={identifier}",
+        json={"S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk-unreachable"},
+    )
     source = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()
     state = source["entity"]["state"]
     assert state["code"] == "003" and state["healthy"] is False and state["reason"].startswith("Connection failed: ")
@@ -309,27 +365,47 @@ def test_an_unreachable_endpoint_is_003_and_keeps_the_configuration(fapi: httpx.
 
 def test_a_malformed_connection_is_422(fapi: httpx.Client) -> None:
     identifier = create(fapi)["entity"]["identifier"]
-    not_a_url = fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json=s3_connection("s3-endpoint-url"))
+    not_a_url = fapi.put(
+        f"/api/data/data_source/connection?identifier={identifier}", json=s3_connection("s3-endpoint-url")
+    )
     assert not_a_url.status_code == 422 and "endpoint" in not_a_url.json()["detail"]
-    unknown = fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json={"connection": {"connection_type": "ftp"}})
+    unknown = fapi.put(
+        f"/api/data/data_source/connection?identifier={identifier}", json={"connection": {"connection_type": "ftp"}}
+    )
     assert unknown.status_code == 422
-    engine = {"connection_type": "database", "engine": "oracle", "host": "db", "port": 1521, "database": "x",
-              "user": {"env_key": "DB_USER"}, "password": {"env_key": "DB_PASSWORD"}}
-    assert fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json={"connection": engine}).status_code == 422
+    engine = {
+        "connection_type": "database",
+        "engine": "oracle",
+        "host": "db",
+        "port": 1521,
+        "database": "x",
+        "user": {"env_key": "DB_USER"},
+        "password": {"env_key": "DB_PASSWORD"},
+    }
+    assert (
+        fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json={"connection": engine}).status_code
+        == 422
+    )
     assert fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["connection"] is None
 
 
 # -- the whole walk against a real S3 server -------------------------------------------------
 
 
-def test_the_seed_walk_ends_healthy_and_the_data_api_reaches_the_bucket(fapi: httpx.Client, seaweedfs: SeaweedFS) -> None:
+def test_the_seed_walk_ends_healthy_and_the_data_api_reaches_the_bucket(
+    fapi: httpx.Client, seaweedfs: SeaweedFS
+) -> None:
     system = fapi.post("/api/data/data_system", json=seed_system()).json()["identifier"]
     created = create(fapi)
     identifier = created["entity"]["identifier"]
     assert created["entity"]["state"]["code"] == "001"
-    link = fapi.post("/api/data/link/data_system/data_source", params={"identifier": system, "child_identifier": identifier})
+    link = fapi.post(
+        "/api/data/link/data_system/data_source", params={"identifier": system, "child_identifier": identifier}
+    )
     assert link.status_code == 200
-    connection = fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json=s3_connection(seaweedfs.endpoint))
+    connection = fapi.put(
+        f"/api/data/data_source/connection?identifier={identifier}", json=s3_connection(seaweedfs.endpoint)
+    )
     assert connection.status_code == 200, connection.text
     waiting = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["entity"]["state"]
     assert waiting == {"code": "002", "reason": "Requires secrets: S3_ACCESS_KEY, S3_SECRET_KEY.", "healthy": False}
@@ -338,7 +414,9 @@ def test_the_seed_walk_ends_healthy_and_the_data_api_reaches_the_bucket(fapi: ht
         json={"S3_ACCESS_KEY": seaweedfs.rw.access_key, "S3_SECRET_KEY": seaweedfs.rw.secret_key},
     )
     assert secrets.status_code == 200, secrets.text
-    assert secrets.json() == {"secrets": [{"key": "S3_ACCESS_KEY", "value": MASK}, {"key": "S3_SECRET_KEY", "value": MASK}]}
+    assert secrets.json() == {
+        "secrets": [{"key": "S3_ACCESS_KEY", "value": MASK}, {"key": "S3_SECRET_KEY", "value": MASK}]
+    }
     source = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()
     assert source["entity"]["state"] == {"code": "000", "reason": "Connection verified.", "healthy": True}
     assert source["links"]["parents"][0]["identifier"] == system
@@ -349,7 +427,9 @@ def test_the_seed_walk_ends_healthy_and_the_data_api_reaches_the_bucket(fapi: ht
     obstore.put(seaweedfs.store(bucket), "transactions/daily.csv", b"a,b\n1,2\n")
     assert fapi.get(f"/v1/connector/s3+dse/{bucket}/transactions/daily.csv").content == b"a,b\n1,2\n"
     listed = fapi.get("/api/data/data_source/list").json()["entities"]
-    assert [(e["identifier"], e["state"]["code"], e["connection"]["connection_type"]) for e in listed] == [(identifier, "000", "s3")]
+    assert [(e["identifier"], e["state"]["code"], e["connection"]["connection_type"]) for e in listed] == [
+        (identifier, "000", "s3")
+    ]
 
 
 def test_wrong_keys_fail_the_check_and_corrected_keys_heal_it(fapi: httpx.Client, seaweedfs: SeaweedFS) -> None:
@@ -361,13 +441,17 @@ def test_wrong_keys_fail_the_check_and_corrected_keys_heal_it(fapi: httpx.Client
     )
     failed = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["entity"]["state"]
     assert failed["code"] == "003" and failed["healthy"] is False and "Connection failed: " in failed["reason"]
-    healed = fapi.put(f"/api/data/data_source/secret?identifier={identifier}", json={"S3_SECRET_KEY": seaweedfs.rw.secret_key})
+    healed = fapi.put(
+        f"/api/data/data_source/secret?identifier={identifier}", json={"S3_SECRET_KEY": seaweedfs.rw.secret_key}
+    )
     assert healed.status_code == 200
     state = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["entity"]["state"]
     assert state == {"code": "000", "reason": "Connection verified.", "healthy": True}
 
 
-def test_created_already_configured_with_connection_secrets_and_parent(fapi: httpx.Client, seaweedfs: SeaweedFS) -> None:
+def test_created_already_configured_with_connection_secrets_and_parent(
+    fapi: httpx.Client, seaweedfs: SeaweedFS
+) -> None:
     system = fapi.post("/api/data/data_system", json=seed_system()).json()["identifier"]
     body = seed_source()
     body["parent"] = {"identifier": system, "entity_type": "data_system"}
@@ -383,7 +467,7 @@ def test_created_already_configured_with_connection_secrets_and_parent(fapi: htt
 def test_the_documented_python_example_runs_as_written(hub_server: RunningHub, org: str, seaweedfs: SeaweedFS) -> None:
     """Seed 001's "Complete Python Example", with `requests` as httpx and the hub as API_URL."""
     requests = httpx
-    API_URL = hub_server.url + "/api"  # noqa: N806
+    API_URL = hub_server.url + "/api"
     token = hub_server.token(org=org)
 
     def get_headers() -> dict[str, str]:
@@ -395,7 +479,12 @@ def test_the_documented_python_example_runs_as_written(hub_server: RunningHub, o
             f"{API_URL}/data/data_source",
             headers=get_headers(),
             json={
-                "entity": {"name": name, "entity_type": "origin", "label": name[:3].upper(), "description": description},
+                "entity": {
+                    "name": name,
+                    "entity_type": "origin",
+                    "label": name[:3].upper(),
+                    "description": description,
+                },
                 "entity_info": {"owner": owner_email, "contact_ids": [f"{name} contact"], "links": ["example.com"]},
             },
         )
@@ -439,7 +528,9 @@ def test_the_documented_python_example_runs_as_written(hub_server: RunningHub, o
         )
         return secrets_resp.status_code == 200
 
-    system = requests.post(f"{API_URL}/data/data_system", headers=get_headers(), json=seed_system()).json()["identifier"]
+    system = requests.post(f"{API_URL}/data/data_system", headers=get_headers(), json=seed_system()).json()[
+        "identifier"
+    ]
     source = create_data_source("Transactions", "Daily transactions")
     assert source is not None
     assert link_data_source_to_data_system(system, source)
@@ -449,12 +540,17 @@ def test_the_documented_python_example_runs_as_written(hub_server: RunningHub, o
     assert shown["entity"]["label"] == "TRA" and shown["entity"]["state"]["healthy"] is True
 
 
-def test_no_response_or_log_line_holds_a_secret_value(hub_server: RunningHub, fapi: httpx.Client, seaweedfs: SeaweedFS) -> None:
+def test_no_response_or_log_line_holds_a_secret_value(
+    hub_server: RunningHub, fapi: httpx.Client, seaweedfs: SeaweedFS
+) -> None:
     start_transcript, start_logs = len(hub_server.transcript), len(hub_server.logs.lines)
     canary = "fnd-canary-" + uuid.uuid4().hex
     identifier = create(fapi)["entity"]["identifier"]
     fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json=s3_connection(seaweedfs.endpoint))
-    fapi.post(f"/api/data/data_source/secret?identifier={identifier}", json={"S3_ACCESS_KEY": canary, "S3_SECRET_KEY": canary + "-sk"})
+    fapi.post(
+        f"/api/data/data_source/secret?identifier={identifier}",
+        json={"S3_ACCESS_KEY": canary, "S3_SECRET_KEY": canary + "-sk"},
+    )
     fapi.put(
         f"/api/data/data_source/secret?identifier={identifier}",
         json={"S3_ACCESS_KEY": seaweedfs.rw.access_key, "S3_SECRET_KEY": seaweedfs.rw.secret_key},
@@ -497,15 +593,26 @@ def test_a_database_connection_walks_to_healthy_and_serves_tables(
 ) -> None:
     db: Database = request.getfixturevalue("pg_db" if kind == "postgres" else "mysql_db")
     identifier = create(fapi, label="DB")["entity"]["identifier"]
-    configured = fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json=database_connection(db, engine))
+    configured = fapi.put(
+        f"/api/data/data_source/connection?identifier={identifier}", json=database_connection(db, engine)
+    )
     assert configured.status_code == 200, configured.text
     connection = configured.json()["connection"]
-    assert connection["connection_type"] == "database" and connection["database"] == db.name and connection["port"] == db.port
+    assert (
+        connection["connection_type"] == "database"
+        and connection["database"] == db.name
+        and connection["port"] == db.port
+    )
     assert connection["user"] == {"env_key": "DB_USER"} and connection["password"] == {"env_key": "DB_PASSWORD"}
     state = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["entity"]["state"]
     assert state == {"code": "002", "reason": "Requires secrets: DB_USER, DB_PASSWORD.", "healthy": False}
-    fapi.post(f"/api/data/data_source/secret?identifier={identifier}", json={"DB_USER": db.user, "DB_PASSWORD": "wrong-" + db.password})
-    assert fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["entity"]["state"]["code"] == "003"
+    fapi.post(
+        f"/api/data/data_source/secret?identifier={identifier}",
+        json={"DB_USER": db.user, "DB_PASSWORD": "wrong-" + db.password},
+    )
+    assert (
+        fapi.get("/api/data/data_source", params={"identifier": identifier}).json()["entity"]["state"]["code"] == "003"
+    )
     fapi.put(f"/api/data/data_source/secret?identifier={identifier}", json={"DB_PASSWORD": db.password})
     source = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()
     assert source["entity"]["state"] == {"code": "000", "reason": "Connection verified.", "healthy": True}
@@ -517,7 +624,10 @@ def test_a_database_connection_walks_to_healthy_and_serves_tables(
 
 def test_a_synthetic_connection_is_healthy_at_once_and_serves_data(fapi: httpx.Client) -> None:
     identifier = create(fapi, label="SYN")["entity"]["identifier"]
-    response = fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json={"connection": {"connection_type": "synthetic"}})
+    response = fapi.put(
+        f"/api/data/data_source/connection?identifier={identifier}",
+        json={"connection": {"connection_type": "synthetic"}},
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {"connection": {"connection_type": "synthetic"}, "secrets": []}
     source = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()
@@ -533,7 +643,10 @@ def test_the_connection_type_can_change_keeping_the_identifier(fapi: httpx.Clien
         f"/api/data/data_source/secret?identifier={identifier}",
         json={"S3_ACCESS_KEY": seaweedfs.rw.access_key, "S3_SECRET_KEY": seaweedfs.rw.secret_key},
     )
-    switched = fapi.put(f"/api/data/data_source/connection?identifier={identifier}", json={"connection": {"connection_type": "synthetic"}})
+    switched = fapi.put(
+        f"/api/data/data_source/connection?identifier={identifier}",
+        json={"connection": {"connection_type": "synthetic"}},
+    )
     assert switched.status_code == 200, switched.text
     source = fapi.get("/api/data/data_source", params={"identifier": identifier}).json()
     assert source["connection"] == {"connection_type": "synthetic"} and source["entity"]["state"]["code"] == "000"
@@ -543,14 +656,30 @@ def test_the_connection_type_can_change_keeping_the_identifier(fapi: httpx.Clien
 
 
 def test_a_native_source_is_a_foundation_data_source(fapi: httpx.Client, seaweedfs: SeaweedFS) -> None:
-    fapi.post("/v1/secrets", json={"id": "lake-keys", "secretType": "s3", "accessKey": seaweedfs.rw.access_key, "secretKey": seaweedfs.rw.secret_key})
-    native = fapi.post("/v1/sources", json={"protocol": "s3", "label": "lake", "params": {"endpoint": seaweedfs.endpoint}, "secretId": "lake-keys"})
+    fapi.post(
+        "/v1/secrets",
+        json={
+            "id": "lake-keys",
+            "secretType": "s3",
+            "accessKey": seaweedfs.rw.access_key,
+            "secretKey": seaweedfs.rw.secret_key,
+        },
+    )
+    native = fapi.post(
+        "/v1/sources",
+        json={"protocol": "s3", "label": "lake", "params": {"endpoint": seaweedfs.endpoint}, "secretId": "lake-keys"},
+    )
     assert native.status_code == 201, native.text
     fapi.post(f"/v1/sources/{native.json()['id']}/test")
     [listed] = fapi.get("/api/data/data_source/list").json()["entities"]
     assert listed["identifier"] == native.json()["id"] and listed["label"] == "lake"
     assert listed["state"] == {"code": "000", "reason": "Connection verified.", "healthy": True}
-    assert listed["connection"] == {"connection_type": "s3", "url": seaweedfs.endpoint, "access_key": None, "access_secret": None}
+    assert listed["connection"] == {
+        "connection_type": "s3",
+        "url": seaweedfs.endpoint,
+        "access_key": None,
+        "access_secret": None,
+    }
 
 
 def test_an_oversized_body_is_413_in_foundations_own_shape(fapi: httpx.Client) -> None:

@@ -20,11 +20,15 @@ THREADS = ExecutorConfig(processes=False, workers=1, threads=int(__import__("os"
 def threaded_hub(data_dir: Path, threads: int | None = None, **env: str) -> RunningHub:
     """A hub on loopback whose executor is Dask `processes=False` (fast to start, enough for most tests)."""
     running = start_hub(data_dir, **env)
-    driver.configure(running.hub, THREADS if threads is None else ExecutorConfig(processes=False, workers=1, threads=threads))
+    driver.configure(
+        running.hub, THREADS if threads is None else ExecutorConfig(processes=False, workers=1, threads=threads)
+    )
     return running
 
 
-def local_source(api: httpx.Client, folder: Path, access: str = "read-write", label: str | None = None, **extra: Any) -> str:
+def local_source(
+    api: httpx.Client, folder: Path, access: str = "read-write", label: str | None = None, **extra: Any
+) -> str:
     """A `local` connection over `folder`; returns its `protocol+label`."""
     folder.mkdir(parents=True, exist_ok=True)
     label = label or f"l{uuid.uuid4().hex[:8]}"
@@ -40,7 +44,9 @@ def create_job(api: httpx.Client, source: str, destination: str, **fields: Any) 
     return dict(response.json())
 
 
-def wait_for(api: httpx.Client, job_id: str, states: tuple[str, ...] = TERMINAL, timeout: float = 60.0) -> dict[str, Any]:
+def wait_for(
+    api: httpx.Client, job_id: str, states: tuple[str, ...] = TERMINAL, timeout: float = 60.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job = api.get(f"/v1/jobs/{job_id}").json()

@@ -23,7 +23,9 @@ def slow_job(admin: httpx.Client, tmp_path: Path, files: int = 24) -> tuple[dict
     return job, tmp_path / "out"
 
 
-def test_cancel_stops_everything_and_leaves_nothing_partial(jobs_hub: RunningHub, admin: httpx.Client, tmp_path: Path) -> None:
+def test_cancel_stops_everything_and_leaves_nothing_partial(
+    jobs_hub: RunningHub, admin: httpx.Client, tmp_path: Path
+) -> None:
     job, out = slow_job(admin, tmp_path)
     deadline = time.monotonic() + 30
     while admin.get(f"/v1/jobs/{job['id']}").json()["progress"]["partitionsRunning"] < 2:
@@ -41,9 +43,11 @@ def test_cancel_stops_everything_and_leaves_nothing_partial(jobs_hub: RunningHub
     assert files_under(out) == {}  # neither outputs nor temporaries
     time.sleep(0.5)
     assert files_under(out) == {}  # and nothing arrives later
-    partitions = jobs_hub.hub.store.engine.connect().exec_driver_sql(
-        "SELECT state, count(*) FROM job_partitions WHERE job_id = ? GROUP BY state", (job["id"],)
-    ).all()
+    partitions = (
+        jobs_hub.hub.store.engine.connect()
+        .exec_driver_sql("SELECT state, count(*) FROM job_partitions WHERE job_id = ? GROUP BY state", (job["id"],))
+        .all()
+    )
     assert {state for state, _ in partitions} <= {"canceled", "pending"}
     again = admin.post(f"/v1/jobs/{job['id']}/cancel")
     assert again.status_code == 200 and again.json()["state"] == "canceled"

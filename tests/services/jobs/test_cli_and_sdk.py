@@ -22,8 +22,25 @@ def test_cli_create_watch_results_list(jobs_hub: RunningHub, tmp_path: Path) -> 
         src = local_source(api, tmp_path / "in", access="read")
         dst = local_source(api, tmp_path / "out")
     runner = CliRunner()
-    created = runner.invoke(app, ["jobs", "create", "--source", f"{src}://*.csv", "--destination", f"{dst}://j/",
-                                  "--app", "convert", "--app-param", "to=jsonl", "--name", "cli-job", "--watch"], env=env)
+    created = runner.invoke(
+        app,
+        [
+            "jobs",
+            "create",
+            "--source",
+            f"{src}://*.csv",
+            "--destination",
+            f"{dst}://j/",
+            "--app",
+            "convert",
+            "--app-param",
+            "to=jsonl",
+            "--name",
+            "cli-job",
+            "--watch",
+        ],
+        env=env,
+    )
     assert created.exit_code == 0, (created.stdout, created.stderr)
     job_id = created.stdout.strip().splitlines()[0]
     assert "complete" in created.stderr
@@ -35,7 +52,9 @@ def test_cli_create_watch_results_list(jobs_hub: RunningHub, tmp_path: Path) -> 
     assert listed.exit_code == 0 and job_id in listed.stdout
     again = runner.invoke(app, ["jobs", "cancel", job_id], env=env)
     assert again.exit_code == 1 and again.stderr.startswith("error: ") and "complete" in again.stderr
-    bad = runner.invoke(app, ["jobs", "create", "--source", f"{src}://*.csv", "--destination", f"{dst}://j/", "--app", "nope"], env=env)
+    bad = runner.invoke(
+        app, ["jobs", "create", "--source", f"{src}://*.csv", "--destination", f"{dst}://j/", "--app", "nope"], env=env
+    )
     assert bad.exit_code == 1 and "unknown app" in bad.stderr
 
 
@@ -45,8 +64,14 @@ def test_sdk_jobs(jobs_hub: RunningHub, tmp_path: Path) -> None:
     with Client(jobs_hub.url, jobs_hub.token()) as hub:
         src = local_source(hub._transport.http, tmp_path / "in", access="read")
         dst = local_source(hub._transport.http, tmp_path / "out")
-        job = hub.jobs.create(f"{src}://b.bin", f"{dst}://", partitioner="size", partitioner_params={"bytes": 500},
-                              assembler="zip", assembler_params={"name": "b.zip", "compression": "store"})
+        job = hub.jobs.create(
+            f"{src}://b.bin",
+            f"{dst}://",
+            partitioner="size",
+            partitioner_params={"bytes": 500},
+            assembler="zip",
+            assembler_params={"name": "b.zip", "compression": "store"},
+        )
         assert hub.jobs.run(job["id"])["state"] != "new"
         done = hub.jobs.wait(job["id"], timeout=60)
         assert done["state"] == "complete" and done["progress"]["partitionsTotal"] == 4

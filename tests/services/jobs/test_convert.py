@@ -9,10 +9,10 @@ import zipfile
 from pathlib import Path
 
 import httpx
-import pytest
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+import pytest
 
 from tests.fixtures.hub import RunningHub
 from tests.services.jobs.helpers import create_job, files_under, local_source, wait_for
@@ -22,11 +22,13 @@ def write_csvs(folder: Path, files: int, rows: int) -> dict[str, pa.Table]:
     folder.mkdir(parents=True, exist_ok=True)
     tables = {}
     for f in range(files):
-        table = pa.table({
-            "id": list(range(f * rows, (f + 1) * rows)),
-            "name": [f'name "{i}", with comma' if i % 7 == 0 else f"n{i}" for i in range(rows)],
-            "score": [i * 0.5 for i in range(rows)],
-        })
+        table = pa.table(
+            {
+                "id": list(range(f * rows, (f + 1) * rows)),
+                "name": [f'name "{i}", with comma' if i % 7 == 0 else f"n{i}" for i in range(rows)],
+                "score": [i * 0.5 for i in range(rows)],
+            }
+        )
         pa_csv.write_csv(table, folder / f"part-{f}.csv")
         tables[f"part-{f}"] = table
     return tables
@@ -41,9 +43,14 @@ def bucket(api: httpx.Client) -> str:
 
 def synthetic(api: httpx.Client, rows: int) -> str:
     label = f"syn{uuid.uuid4().hex[:8]}"
-    columns = [{"name": "id", "type": "int", "min": 0, "max": 10**9}, {"name": "who", "type": "name"},
-               {"name": "score", "type": "float", "min": 0, "max": 1, "decimals": 3}]
-    datasets = {name: {"rows": rows, "seed": seed, "columns": columns} for seed, name in enumerate(("alpha", "beta", "gamma"))}
+    columns = [
+        {"name": "id", "type": "int", "min": 0, "max": 10**9},
+        {"name": "who", "type": "name"},
+        {"name": "score", "type": "float", "min": 0, "max": 1, "decimals": 3},
+    ]
+    datasets = {
+        name: {"rows": rows, "seed": seed, "columns": columns} for seed, name in enumerate(("alpha", "beta", "gamma"))
+    }
     response = api.post("/v1/sources", json={"protocol": "synthetic", "label": label, "params": {"datasets": datasets}})
     assert response.status_code == 201, response.text
     return f"synthetic+{label}"
@@ -66,7 +73,9 @@ def test_synthetic_csv_to_parquet_into_a_temporary_bucket_downloaded_through_res
     pytest.importorskip("headwater.connectors.hosted_kinds")
     src = synthetic(admin, rows=2000)
     dst = bucket(admin)
-    job = create_job(admin, f"{src}://*.csv", f"{dst}://parquet/", app="convert", params={"app": {"to": "parquet"}}, run=True)
+    job = create_job(
+        admin, f"{src}://*.csv", f"{dst}://parquet/", app="convert", params={"app": {"to": "parquet"}}, run=True
+    )
     done = wait_for(admin, job["id"])
     assert done["state"] == "complete", done["errorMessage"]
     tables = expected_tables(admin, src)
@@ -84,11 +93,17 @@ def test_synthetic_csv_to_parquet_into_a_temporary_bucket_downloaded_through_res
 def test_synthetic_csv_to_parquet_into_a_folder(admin: httpx.Client, tmp_path: Path) -> None:
     src = synthetic(admin, rows=3000)
     dst = local_source(admin, tmp_path / "out")
-    job = create_job(admin, f"{src}://*.csv", f"{dst}://parquet/", app="convert", params={"app": {"to": "parquet"}}, run=True)
+    job = create_job(
+        admin, f"{src}://*.csv", f"{dst}://parquet/", app="convert", params={"app": {"to": "parquet"}}, run=True
+    )
     done = wait_for(admin, job["id"])
     assert done["state"] == "complete", done["errorMessage"]
     tables = expected_tables(admin, src)
-    assert sorted(files_under(tmp_path / "out")) == ["parquet/alpha.parquet", "parquet/beta.parquet", "parquet/gamma.parquet"]
+    assert sorted(files_under(tmp_path / "out")) == [
+        "parquet/alpha.parquet",
+        "parquet/beta.parquet",
+        "parquet/gamma.parquet",
+    ]
     for name, table in tables.items():
         assert pq.read_table(tmp_path / "out" / "parquet" / f"{name}.parquet").equals(table)
 
@@ -103,13 +118,21 @@ def test_csv_files_to_parquet(admin: httpx.Client, tmp_path: Path) -> None:
         assert pq.read_table(tmp_path / "out" / f"{name}.parquet").equals(table)
 
 
-def test_rows_partitions_of_one_csv_concatenated_into_one_parquet(jobs_hub: RunningHub, admin: httpx.Client, tmp_path: Path) -> None:
+def test_rows_partitions_of_one_csv_concatenated_into_one_parquet(
+    jobs_hub: RunningHub, admin: httpx.Client, tmp_path: Path
+) -> None:
     [table] = write_csvs(tmp_path / "csv", files=1, rows=2500).values()
     src = local_source(admin, tmp_path / "csv", access="read")
     dst = local_source(admin, tmp_path / "out")
     job = create_job(
-        admin, f"{src}://part-0.csv", f"{dst}://merged/", app="convert", partitioner="rows", assembler="concatenate",
-        params={"app": {"to": "parquet"}, "partitioner": {"rows": 1000}, "assembler": {"name": "all.parquet"}}, run=True,
+        admin,
+        f"{src}://part-0.csv",
+        f"{dst}://merged/",
+        app="convert",
+        partitioner="rows",
+        assembler="concatenate",
+        params={"app": {"to": "parquet"}, "partitioner": {"rows": 1000}, "assembler": {"name": "all.parquet"}},
+        run=True,
     )
     done = wait_for(admin, job["id"])
     assert done["state"] == "complete", done["errorMessage"]
@@ -130,8 +153,14 @@ def test_csv_to_jsonl_and_back_by_rows_with_csv_concatenated(admin: httpx.Client
 
     back = local_source(admin, tmp_path / "back")
     job = create_job(
-        admin, f"{mid}://part-0.jsonl", f"{back}://", app="convert", partitioner="rows", assembler="concatenate",
-        params={"app": {"to": "csv"}, "partitioner": {"rows": 100}, "assembler": {"name": "again.csv"}}, run=True,
+        admin,
+        f"{mid}://part-0.jsonl",
+        f"{back}://",
+        app="convert",
+        partitioner="rows",
+        assembler="concatenate",
+        params={"app": {"to": "csv"}, "partitioner": {"rows": 100}, "assembler": {"name": "again.csv"}},
+        run=True,
     )
     done = wait_for(admin, job["id"])
     assert done["state"] == "complete", done["errorMessage"]
@@ -147,8 +176,14 @@ def test_parquet_by_row_groups_to_csv_zipped(admin: httpx.Client, tmp_path: Path
     src = local_source(admin, tmp_path / "pq", access="read")
     dst = local_source(admin, tmp_path / "out")
     job = create_job(
-        admin, f"{src}://t.parquet", f"{dst}://", app="convert", partitioner="rows", assembler="zip",
-        params={"app": {"to": "csv"}, "partitioner": {"rows": 500}}, run=True,
+        admin,
+        f"{src}://t.parquet",
+        f"{dst}://",
+        app="convert",
+        partitioner="rows",
+        assembler="zip",
+        params={"app": {"to": "csv"}, "partitioner": {"rows": 500}},
+        run=True,
     )
     done = wait_for(admin, job["id"])
     assert done["state"] == "complete", done["errorMessage"]
@@ -166,8 +201,13 @@ def test_byte_ranges_copied_and_concatenated_are_the_original(admin: httpx.Clien
     src = local_source(admin, tmp_path / "in", access="read")
     dst = local_source(admin, tmp_path / "out")
     job = create_job(
-        admin, f"{src}://big.bin", f"{dst}://", partitioner="size", assembler="concatenate",
-        params={"partitioner": {"bytes": 100_000}, "assembler": {"name": "big.bin"}}, run=True,
+        admin,
+        f"{src}://big.bin",
+        f"{dst}://",
+        partitioner="size",
+        assembler="concatenate",
+        params={"partitioner": {"bytes": 100_000}, "assembler": {"name": "big.bin"}},
+        run=True,
     )
     done = wait_for(admin, job["id"])
     assert done["state"] == "complete", done["errorMessage"]

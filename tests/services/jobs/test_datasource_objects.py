@@ -25,14 +25,25 @@ S3_TYPE = "type.googleapis.com/bytenite.data_source.S3DataSource"
 
 
 def secret(api: httpx.Client, seaweedfs: SeaweedFS, secret_id: str = "sw") -> str:
-    body = {"id": secret_id, "secretType": "s3", "accessKey": seaweedfs.rw.access_key, "secretKey": seaweedfs.rw.secret_key}
+    body = {
+        "id": secret_id,
+        "secretType": "s3",
+        "accessKey": seaweedfs.rw.access_key,
+        "secretKey": seaweedfs.rw.secret_key,
+    }
     api.post("/v1/secrets", json=body).raise_for_status()
     return secret_id
 
 
 def s3_object(seaweedfs: SeaweedFS, bucket: str, name: str, secret_id: str = "sw") -> dict[str, Any]:
-    params = {"@type": S3_TYPE, "name": name, "bucketName": bucket, "cloudRegion": seaweedfs.region,
-              "secret_id": secret_id, "endpoint": seaweedfs.endpoint}
+    params = {
+        "@type": S3_TYPE,
+        "name": name,
+        "bucketName": bucket,
+        "cloudRegion": seaweedfs.region,
+        "secret_id": secret_id,
+        "endpoint": seaweedfs.endpoint,
+    }
     return {"dataSourceDescriptor": "s3", "params": params}
 
 
@@ -80,13 +91,21 @@ def test_an_uploaded_file_and_a_url_as_sources_with_a_native_destination(
 ) -> None:
     upload = admin.put("/v1/uploads/report.csv", content=b"id,amount\n1,10\n").json()
     dst = local_source(admin, tmp_path / "out")
-    from_upload = create_job(admin, {"dataSourceDescriptor": "file", "params": {"uploadId": upload["uploadId"]}}, f"{dst}://uploaded/", run=True)
+    from_upload = create_job(
+        admin,
+        {"dataSourceDescriptor": "file", "params": {"uploadId": upload["uploadId"]}},
+        f"{dst}://uploaded/",
+        run=True,
+    )
     url = {"dataSourceDescriptor": "url", "params": {"url": f"{http_server.url}/files/hello.txt", "name": ""}}
     from_url = create_job(admin, url, f"{dst}://fetched/", run=True)
     assert from_upload["source"].endswith("://report.csv") and from_url["source"].endswith("://hello.txt")
     for job in (from_upload, from_url):
         assert wait_for(admin, job["id"])["state"] == "complete"
-    assert files_under(tmp_path / "out") == {"uploaded/report.csv": b"id,amount\n1,10\n", "fetched/hello.txt": b"hello world\n"}
+    assert files_under(tmp_path / "out") == {
+        "uploaded/report.csv": b"id,amount\n1,10\n",
+        "fetched/hello.txt": b"hello world\n",
+    }
 
     for job in (from_upload, from_url):
         assert admin.delete(f"/v1/jobs/{job['id']}").status_code == 204
@@ -124,14 +143,43 @@ def test_tokens_that_may_not_create_sources_are_refused_and_nothing_is_left(
         ({"dataSourceDescriptor": "dropbox"}, {"dataSourceDescriptor": "bucket"}, 400, "dropbox"),
         ({"dataSourceDescriptor": "file"}, {"dataSourceDescriptor": "bucket"}, 400, "uploadId"),
         ({"dataSourceDescriptor": "bucket"}, {"dataSourceDescriptor": "bucket"}, 400, "output-only"),
-        ({"dataSourceDescriptor": "bypass"}, {"dataSourceDescriptor": "url", "params": {"url": "http://127.0.0.1:9/"}}, 400, "input-only"),
-        ({"dataSourceDescriptor": "aws", "params": {"bucketName": "b-x1", "secret_id": "none"}}, {"dataSourceDescriptor": "bucket"}, 404, "none"),
-        ({"dataSourceDescriptor": "bypass", "params": {"colour": "red"}}, {"dataSourceDescriptor": "bucket"}, 400, "colour"),
-        ({"dataSourceDescriptor": "bypass"}, {"dataSourceDescriptor": "s3", "params": {"bucketName": "b-x1", "endpoint": "http://127.0.0.1:9", "secret_id": "sw"}}, 502, "dataDestination"),
+        (
+            {"dataSourceDescriptor": "bypass"},
+            {"dataSourceDescriptor": "url", "params": {"url": "http://127.0.0.1:9/"}},
+            400,
+            "input-only",
+        ),
+        (
+            {"dataSourceDescriptor": "aws", "params": {"bucketName": "b-x1", "secret_id": "none"}},
+            {"dataSourceDescriptor": "bucket"},
+            404,
+            "none",
+        ),
+        (
+            {"dataSourceDescriptor": "bypass", "params": {"colour": "red"}},
+            {"dataSourceDescriptor": "bucket"},
+            400,
+            "colour",
+        ),
+        (
+            {"dataSourceDescriptor": "bypass"},
+            {
+                "dataSourceDescriptor": "s3",
+                "params": {"bucketName": "b-x1", "endpoint": "http://127.0.0.1:9", "secret_id": "sw"},
+            },
+            502,
+            "dataDestination",
+        ),
     ],
 )
 def test_objects_that_cannot_work_are_refused_and_leave_nothing(
-    jobs_hub: RunningHub, org: tuple[str, str], seaweedfs: SeaweedFS, source: dict[str, Any], destination: dict[str, Any], status: int, words: str
+    jobs_hub: RunningHub,
+    org: tuple[str, str],
+    seaweedfs: SeaweedFS,
+    source: dict[str, Any],
+    destination: dict[str, Any],
+    status: int,
+    words: str,
 ) -> None:
     with jobs_hub.client(org[1]) as api:
         secret(api, seaweedfs)

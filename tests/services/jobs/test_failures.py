@@ -77,8 +77,7 @@ def test_a_restarted_hub_resumes_only_unfinished_partitions(tmp_path: Path, monk
         expected = inputs(tmp_path / "in")
         src = local_source(api, tmp_path / "in", access="read")
         dst = local_source(api, tmp_path / "out")
-        job = create_job(api, f"{src}://*.bin", f"{dst}://slow/", app="python",
-                         params={"app": SLOW}, run=True)
+        job = create_job(api, f"{src}://*.bin", f"{dst}://slow/", app="python", params={"app": SLOW}, run=True)
         deadline = time.monotonic() + 60
         while api.get(f"/v1/jobs/{job['id']}").json()["progress"]["partitionsDone"] < 1:
             assert time.monotonic() < deadline
@@ -101,7 +100,7 @@ def test_a_restarted_hub_resumes_only_unfinished_partitions(tmp_path: Path, monk
             assert done["state"] == "complete", done["errorMessage"]
             assert files_under(tmp_path / "out") == expected
             with second.hub.store.engine.connect() as conn:
-                attempts = dict(conn.exec_driver_sql("SELECT \"index\", attempts FROM job_partitions").all())
+                attempts = dict(conn.exec_driver_sql('SELECT "index", attempts FROM job_partitions').all())
             assert sum(1 for a in attempts.values() if a == 1) >= done_before
             logs = [line["message"] for line in api.get(f"/v1/jobs/{job['id']}/logs").json()["logs"]]
             assert any("resumed" in line for line in logs), logs

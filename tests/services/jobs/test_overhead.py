@@ -10,16 +10,24 @@ import pytest
 from headwater.services.jobs import driver, runner
 from headwater.services.jobs.spec import PartState
 from headwater.store.models import JobPartition
-from tests.fixtures.hub import RunningHub, start_hub
+from tests.fixtures.hub import start_hub
 from tests.services.jobs.helpers import create_job, files_under, local_source, threaded_hub, wait_for
 
 
 def partition(index: int, **spec: object) -> JobPartition:
-    return JobPartition(job_id="j", index=index, spec={"path": f"{index}.csv", **spec}, output=f"{index}.out",
-                        state=PartState.PENDING.value, attempts=0)
+    return JobPartition(
+        job_id="j",
+        index=index,
+        spec={"path": f"{index}.csv", **spec},
+        output=f"{index}.out",
+        state=PartState.PENDING.value,
+        attempts=0,
+    )
 
 
-def test_a_hub_starts_its_executor_and_readies_its_workers_before_any_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hub_starts_its_executor_and_readies_its_workers_before_any_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HEADWATER_DASK_WARM", "1")
     monkeypatch.setenv("HEADWATER_DASK_PROCESSES", "0")
     monkeypatch.setenv("HEADWATER_DASK_THREADS", "2")

@@ -19,16 +19,31 @@ COUNT = int(os.environ.get("JOBS_COUNT", "500"))
 
 def s3_source(api: httpx.Client, seaweedfs: SeaweedFS, label: str, bucket: str, access: str, **extra: object) -> str:
     secret = f"sw-{label}"
-    api.post("/v1/secrets", json={"id": secret, "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                  "secretKey": seaweedfs.rw.secret_key}).raise_for_status()
-    body = {"protocol": "s3", "label": label, "access": access, "secretId": secret,
-            "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket}, **extra}
+    api.post(
+        "/v1/secrets",
+        json={
+            "id": secret,
+            "secretType": "s3",
+            "accessKey": seaweedfs.rw.access_key,
+            "secretKey": seaweedfs.rw.secret_key,
+        },
+    ).raise_for_status()
+    body = {
+        "protocol": "s3",
+        "label": label,
+        "access": access,
+        "secretId": secret,
+        "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket},
+        **extra,
+    }
     response = api.post("/v1/sources", json=body)
     assert response.status_code == 201, response.text
     return f"s3+{label}"
 
 
-def test_copy_500_objects_between_buckets_byte_for_byte(seaweedfs: SeaweedFS, jobs_hub: RunningHub, admin: httpx.Client) -> None:
+def test_copy_500_objects_between_buckets_byte_for_byte(
+    seaweedfs: SeaweedFS, jobs_hub: RunningHub, admin: httpx.Client
+) -> None:
     source_bucket, target_bucket = seaweedfs.create_bucket(), seaweedfs.create_bucket()
     store = seaweedfs.store(source_bucket)
     expected: dict[str, str] = {}
@@ -45,9 +60,14 @@ def test_copy_500_objects_between_buckets_byte_for_byte(seaweedfs: SeaweedFS, jo
     done = wait_for(admin, job["id"], timeout=240)
     elapsed = time.monotonic() - started
     assert done["state"] == "complete", done["errorMessage"]
-    assert done["progress"] == {"partitionsDone": COUNT, "partitionsTotal": COUNT, "partitionsFailed": 0,
-                                "partitionsRunning": 0, "bytesIn": done["progress"]["bytesIn"],
-                                "bytesOut": done["progress"]["bytesIn"]}
+    assert done["progress"] == {
+        "partitionsDone": COUNT,
+        "partitionsTotal": COUNT,
+        "partitionsFailed": 0,
+        "partitionsRunning": 0,
+        "bytesIn": done["progress"]["bytesIn"],
+        "bytesOut": done["progress"]["bytesIn"],
+    }
 
     keys = seaweedfs.keys_in(target_bucket)
     assert keys == sorted(f"copied/{name}" for name in expected)
@@ -70,16 +90,28 @@ def test_a_read_only_bucket_is_refused_as_a_destination(seaweedfs: SeaweedFS, ad
     assert response.status_code == 403 and "read-only" in response.json()["error"]["message"]
 
 
-def test_no_credential_reaches_a_response_a_log_or_an_error(seaweedfs: SeaweedFS, jobs_hub: RunningHub, admin: httpx.Client) -> None:
+def test_no_credential_reaches_a_response_a_log_or_an_error(
+    seaweedfs: SeaweedFS, jobs_hub: RunningHub, admin: httpx.Client
+) -> None:
     bucket = seaweedfs.create_bucket()
     obs.put(seaweedfs.store(bucket), "in/a.bin", b"payload")
     good = s3_source(admin, seaweedfs, "leak-in", bucket, "read")
     out = s3_source(admin, seaweedfs, "leak-out", seaweedfs.create_bucket(), "read-write")
     wrong = "wrong-" + os.urandom(8).hex()
-    admin.post("/v1/secrets", json={"id": "sw-bad", "secretType": "s3", "accessKey": seaweedfs.rw.access_key,
-                                    "secretKey": wrong}).raise_for_status()
-    bad = admin.post("/v1/sources", json={"protocol": "s3", "label": "leak-bad", "access": "read", "secretId": "sw-bad",
-                                          "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket}})
+    admin.post(
+        "/v1/secrets",
+        json={"id": "sw-bad", "secretType": "s3", "accessKey": seaweedfs.rw.access_key, "secretKey": wrong},
+    ).raise_for_status()
+    bad = admin.post(
+        "/v1/sources",
+        json={
+            "protocol": "s3",
+            "label": "leak-bad",
+            "access": "read",
+            "secretId": "sw-bad",
+            "params": {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": bucket},
+        },
+    )
     assert bad.status_code == 201
     ok = create_job(admin, f"{good}://in/*", f"{out}://o/", run=True)
     failed = create_job(admin, "s3+leak-bad://in/*", f"{out}://p/", run=True)

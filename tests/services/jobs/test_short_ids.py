@@ -13,7 +13,9 @@ from tests.fixtures.hub import RunningHub
 from tests.services.jobs.helpers import create_job, local_source
 
 
-def test_jobs_commands_take_a_unique_prefix_and_name_the_candidates_of_an_ambiguous_one(jobs_hub: RunningHub, tmp_path: Path) -> None:
+def test_jobs_commands_take_a_unique_prefix_and_name_the_candidates_of_an_ambiguous_one(
+    jobs_hub: RunningHub, tmp_path: Path
+) -> None:
     token = jobs_hub.token()
     env = {"HEADWATER_URL": jobs_hub.url, "HEADWATER_TOKEN": token}
     with jobs_hub.client(token) as api:
@@ -23,7 +25,9 @@ def test_jobs_commands_take_a_unique_prefix_and_name_the_candidates_of_an_ambigu
         ids = [create_job(api, f"{src}://*.csv", f"{dst}://j{i}/")["id"] for i in range(17)]
     runner = CliRunner()
 
-    created = runner.invoke(app, ["jobs", "create", "--source", f"{src}://*.csv", "--destination", f"{dst}://w/"], env=env)
+    created = runner.invoke(
+        app, ["jobs", "create", "--source", f"{src}://*.csv", "--destination", f"{dst}://w/"], env=env
+    )
     assert created.exit_code == 0, created.stderr
     full = created.stdout.strip()
     short = full[:8]
@@ -39,7 +43,9 @@ def test_jobs_commands_take_a_unique_prefix_and_name_the_candidates_of_an_ambigu
     assert json.loads(runner.invoke(app, ["jobs", "show", short.upper(), "--json"], env=env).stdout)["id"] == full
 
     # 17 other ids: two of them start with the same hex digit.
-    first, pair = next((c, [i for i in ids if i[0] == c]) for c, n in collections.Counter(i[0] for i in ids).items() if n > 1)
+    first, pair = next(
+        (c, [i for i in ids if i[0] == c]) for c, n in collections.Counter(i[0] for i in ids).items() if n > 1
+    )
     ambiguous = runner.invoke(app, ["jobs", "cancel", first], env=env)
     assert ambiguous.exit_code == 1 and ambiguous.stderr.startswith("error: ")
     assert "several job ids" in ambiguous.stderr and all(i in ambiguous.stderr for i in pair)
