@@ -2,7 +2,7 @@
 
 A link names a file by its path relative to the hub's data dir and carries its
 expiry; both are signed with HMAC-SHA256 under the hub's link key, which every replica
-shares (`headwater.keys`: sealed in the metadata store) and `Hub.open` installs here, so
+shares (`headwater.services.hub_keys`: sealed in the metadata store) and `Hub.open` installs here, so
 a link signed by one replica verifies on every other. Anyone holding the link may
 download the file until it expires; nobody can forge or extend one.
 """

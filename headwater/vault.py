@@ -157,7 +157,7 @@ class Vault:
         return values
 
     def seal_hub_key(self, name: str, raw: bytes, key: bytes | None = None) -> str:
-        """Seal one of the hub's shared keys (`headwater.keys`), bound to its name."""
+        """Seal one of the hub's shared keys (`headwater.services.hub_keys`), bound to its name."""
         return self._seal(raw, f"headwater-hub-key:{name}".encode(), key)
 
     def open_hub_key(self, name: str, ciphertext: str) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 import headwater
 
 PACKAGE = Path(headwater.__file__).parent
-PURE = {"addresses", "policy", "globs", "keys", "links", "vault", "errors", "settings", "times"}
+PURE = {"addresses", "policy", "globs", "links", "vault", "errors", "settings", "times"}
 #: Room -> the rooms it may import (the package root, for `__version__`, is open to all).
 ALLOWED: dict[str, set[str]] = {
     "api": {"api", "services", "store", "connectors", "addresses", "errors", "settings", "times"},

@@ -6,7 +6,7 @@ outcome, bytes and duration when the response ends. Both go through one writer t
 commits them in batches (`audit_writer`): a request waits only until its own batch is
 durable, awaiting it on the event loop without a thread. Events never hold a secret or
 a token: a token that failed to authenticate is kept only as an HMAC under a
-key every replica of the hub shares (`headwater.keys`), so repeated attempts correlate without being readable (as Vault's
+key every replica of the hub shares (`headwater.services.hub_keys`), so repeated attempts correlate without being readable (as Vault's
 audit devices do).
 """
 

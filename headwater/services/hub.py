@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from headwater import keys, links
+from headwater import links
 from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.connectors.kind import BuildContext
 from headwater.connectors.storage import Storage, open_storage
+from headwater.services import hub_keys
 from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
@@ -46,8 +47,8 @@ class Hub:
         if migrate:
             store.migrate()
         vault = Vault.open(settings.master_key_file, settings.master_key)
-        links.install(settings.data_dir, keys.shared_key(store, vault, keys.LINKS, settings.data_dir))
-        audit_key = keys.shared_key(store, vault, keys.AUDIT, settings.data_dir)
+        links.install(settings.data_dir, hub_keys.shared_key(store, vault, hub_keys.LINKS, settings.data_dir))
+        audit_key = hub_keys.shared_key(store, vault, hub_keys.AUDIT, settings.data_dir)
         audit = AuditLog(store, audit_key, settings.audit_retention_days, settings.audit_linger_ms / 1000)
         connectors = ConnectorCache(settings.connector_cache_size, settings.connector_idle_seconds)
         return cls(

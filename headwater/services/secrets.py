@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from headwater import keys
 from headwater.connectors.base import Credentials
 from headwater.errors import Conflict, InvalidInput, NotFound, SecretExpired
-from headwater.services import authorization
+from headwater.services import authorization, hub_keys
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.store.database import Store
@@ -189,7 +188,7 @@ def credentials(session: Session, vault: Vault, org_id: str, secret_id: str) -> 
 
 
 def rotate_master_key(store: Store, vault: Vault, new_key: str | None = None) -> int:
-    """Re-encrypt every secret, and the hub's shared keys (`headwater.keys`), under a new master
+    """Re-encrypt every secret, and the hub's shared keys (`headwater.services.hub_keys`), under a new master
     key; return how many secrets were re-sealed.
 
     The key file first holds both keys (new first), so a running hub can still open rows
@@ -211,7 +210,7 @@ def rotate_master_key(store: Store, vault: Vault, new_key: str | None = None) ->
             values = vault.open_values(secret.ciphertext, org_id=secret.org_id, secret_id=secret.secret_id)
             secret.ciphertext = vault.seal(values, org_id=secret.org_id, secret_id=secret.secret_id, key=new)
             count += 1
-        keys.reseal(session, vault, new)
+        hub_keys.reseal(session, vault, new)
     vault.keyring = Keyring([new])
     if vault.key_file is not None:
         write_key_file(vault.key_file, vault.keyring)

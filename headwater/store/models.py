@@ -151,7 +151,7 @@ class OrgStamp(Base):
 
 class HubKey(Base):
     """A key every replica of the hub shares (link signing, audit HMAC), sealed under the master key
-    (`headwater.keys`): created once by whichever replica needs it first, then only read."""
+    (`headwater.services.hub_keys`): created once by whichever replica needs it first, then only read."""
 
     __tablename__ = "hub_keys"
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from headwater import keys, links
+from headwater import links
 from headwater.connectors.base import Listing
 from headwater.connectors.hosted_kinds import (
     BUCKET_TTL,
@@ -23,6 +23,7 @@ from headwater.connectors.hosted_kinds import (
     purge_expired,
 )
 from headwater.connectors.storage import FolderStorage
+from headwater.services import hub_keys
 from headwater.services import links as links_service
 from headwater.services import sources as sources_service
 from headwater.store.models import HubKey, Source
@@ -142,13 +143,13 @@ def test_an_expired_link_is_gone(sqlite_hub: RunningHub) -> None:
 
 
 def test_the_link_key_is_private_to_the_hub(sqlite_hub: RunningHub) -> None:
-    """Sealed under the master key in the store (`headwater.keys`), never a readable file."""
+    """Sealed under the master key in the store (`headwater.services.hub_keys`), never a readable file."""
     key = links.signer(sqlite_hub.hub.settings.data_dir)._key
     assert not (sqlite_hub.hub.settings.data_dir / "links.key").exists()
     with sqlite_hub.hub.store.session() as session:
-        sealed = session.scalar(select(HubKey.ciphertext).where(HubKey.name == keys.LINKS))
+        sealed = session.scalar(select(HubKey.ciphertext).where(HubKey.name == hub_keys.LINKS))
     assert sealed is not None and key.hex() not in sealed
-    assert sqlite_hub.hub.vault.open_hub_key(keys.LINKS, sealed) == key
+    assert sqlite_hub.hub.vault.open_hub_key(hub_keys.LINKS, sealed) == key
 
 
 def test_purge_deletes_expired_bucket_files(api: httpx.Client, sqlite_hub: RunningHub) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater import keys, links
+from headwater import links
+from headwater.services import hub_keys
 from headwater.services import secrets as secrets_service
 from headwater.services.hub import Hub
 from headwater.settings import Settings
@@ -39,9 +40,9 @@ def test_the_keys_are_stored_sealed_not_in_the_clear(replicas: tuple[RunningHub,
     first, _ = replicas
     with first.hub.store.session() as session:
         rows = {row.name: row.ciphertext for row in session.query(HubKey)}
-    assert set(rows) == {keys.LINKS, keys.AUDIT}
-    assert first.hub.audit.key.hex() not in rows[keys.AUDIT]
-    assert rows[keys.AUDIT].startswith("v1:")
+    assert set(rows) == {hub_keys.LINKS, hub_keys.AUDIT}
+    assert first.hub.audit.key.hex() not in rows[hub_keys.AUDIT]
+    assert rows[hub_keys.AUDIT].startswith("v1:")
 
 
 def test_replicas_creating_the_keys_at_once_all_get_the_one_that_won(fresh_postgres_url: str, tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_replicas_creating_the_keys_at_once_all_get_the_one_that_won(fresh_postg
 
     def create() -> None:
         start.wait()
-        found.append(keys.shared_key(store, vault, keys.LINKS, tmp_path))
+        found.append(hub_keys.shared_key(store, vault, hub_keys.LINKS, tmp_path))
 
     threads = [threading.Thread(target=create) for _ in range(8)]
     for thread in threads:
