@@ -183,10 +183,12 @@ def seed_hub(hub: HubProcess, server: weed.SeaweedFS, bucket: str, keys: list[st
             api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
 
 
-def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
-    """py-spy recording the process `pid` and its children into `out` (collapsed stacks)."""
+def start_profiler(pid: int, out: str, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy recording the process `pid` and its children into `out` (collapsed stacks); `gil`: only
+    the thread holding the GIL (the Python work that contends for it; waits are left out)."""
     return subprocess.Popen(
-        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "200", "-o", out],
+        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "200", "-o", out]
+        + (["--gil"] if gil else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -206,6 +208,10 @@ async def main() -> None:
     )
     parser.add_argument(
         "--profile", help="record the hub under the first hub-s3 round with py-spy into this file (collapsed stacks)"
+    )
+    parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
+    parser.add_argument(
+        "--profile-hosted", help="also record the first hub-hosted round into this file (collapsed stacks)"
     )
     args = parser.parse_args()
 
@@ -276,8 +282,9 @@ async def main() -> None:
         for round_no in range(args.rounds):
             for name, get in contenders.items():
                 spy = None
-                if args.profile and name.startswith("hub-s3") and round_no == 0:
-                    spy = start_profiler(hubs[0][1].pid, args.profile)
+                out = {"hub-s3": args.profile, "hub-hosted": args.profile_hosted}.get(name.rsplit("-w", 1)[0])
+                if out and round_no == 0:
+                    spy = start_profiler(hubs[0][1].pid, out, args.profile_gil)
                     await asyncio.sleep(1.0)
                 cpu_before = cpu_seconds(pids[name]) if name in cpu else 0.0
                 figures = await run(get, keys, args.requests, args.concurrency)

@@ -137,6 +137,12 @@ class DaskExecutor(Executor):
                 # GIL monitor polls every 1 ms: both cost partitions time, neither serves the hub
                 "distributed.worker.profile.enabled": False,
                 "distributed.admin.system-monitor.gil.enabled": False,
+                # an idle warm cluster shares the hub's process and cores with the requests it serves: the
+                # event-loop tick watchdog (20 ms) and the system monitor (every 500 ms, with disk and
+                # network counters only a dashboard shows) run far less often
+                "distributed.admin.tick.interval": "1s",
+                "distributed.admin.system-monitor.interval": "5s",
+                "distributed.admin.system-monitor.disk": False,
             }
         )
         self.cluster: Any = None
