@@ -16,7 +16,6 @@ import time
 import uuid
 from typing import Any
 
-import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.services.audit import AuditLog, Pending
@@ -62,10 +61,10 @@ class AuditMiddleware:
             audit: AuditLog | None = getattr(getattr(getattr(app, "state", None), "hub", None), "audit", None)
             if audit is not None:
                 duration = (time.perf_counter() - pending.started) * 1000
-                with anyio.CancelScope(shield=True):
-                    await audit.finish(
-                        pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration
-                    )
+                # `finish` shields its wait: a cancelled request's completion stays queued and is written.
+                await audit.finish(
+                    pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration
+                )
 
         async def counting_receive() -> Message:
             message = await receive()

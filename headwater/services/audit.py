@@ -13,6 +13,7 @@ audit devices do).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import re
@@ -180,10 +181,11 @@ class AuditLog:
             "connection": clean(pending.connection, 100),
             "path": clean(pending.path, 4000),
         }
-        item = Finish(pending, self._row(pending), values)
+        item = Finish(pending, functools.partial(self._row, pending), values)
         self.writer.submit(item)
         try:
-            await asyncio.wrap_future(item.future)
+            # Shielded: a request cancelled while it waits (its client left) leaves its completion queued.
+            await asyncio.shield(asyncio.wrap_future(item.future))
         except BatchFailed:
             pass
 

@@ -60,10 +60,11 @@ class Begin:
 
 @dataclass
 class Finish:
-    """A completion: updates the owner's begun event, or inserts `row` whole if it never began."""
+    """A completion: updates the owner's begun event, or inserts the whole row (built by `row`, in
+    the writer, only then: most requests began theirs) if it never began."""
 
     owner: Owner
-    row: dict[str, Any]
+    row: Callable[[], dict[str, Any]]
     values: dict[str, Any]
     future: Future[None] = field(default_factory=Future)
 
@@ -258,7 +259,7 @@ class AuditWriter:
     def _finishes(self, conn: Connection, finishes: list[Finish]) -> None:
         # Read each owner's event id now: its begin, queued earlier, has been written by now.
         updates = [{**f.values, "event_id_": f.owner.event_id} for f in finishes if f.owner.event_id is not None]
-        inserts = [{**f.row, **f.values} for f in finishes if f.owner.event_id is None]
+        inserts = [{**f.row(), **f.values} for f in finishes if f.owner.event_id is None]
         if updates:
             conn.execute(self._update, updates)
         if inserts:

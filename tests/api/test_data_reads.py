@@ -2,7 +2,8 @@
 
 What its speed relies on, pinned: a small file sent in one message and a large one streamed carry
 the same headers apart from their length; the audit event names the same route and operation as
-a write through FastAPI; errors keep their status and message; `/v1/connectors` is not a Data API path.
+a write through FastAPI; errors keep their status and message; `/v1/connectors` is not a Data API path;
+the content type guessed once per suffix is the one guessed from the whole name.
 """
 
 from __future__ import annotations
@@ -56,3 +57,14 @@ def test_read_errors_keep_their_status_and_name_what_was_wrong(api: httpx.Client
     anonymous = httpx.get(f"{hub_server.url}/v1/data/.my/reads/a.txt", timeout=30)
     assert anonymous.status_code == 401 and "token" in anonymous.json()["error"]["message"]
     assert "connectors" in api.get("/v1/connectors").json()  # the catalogue, not a connection named "s"
+
+
+def test_a_file_type_guessed_once_per_suffix_is_the_one_mimetypes_guesses_from_the_whole_name() -> None:
+    import mimetypes
+
+    from headwater.api.routers.data import guessed_type
+
+    names = ["a/b.csv", "x.tar.gz", "x.TXT", ".bashrc", ".json", "a/..json", "noext", "dir.d/noext", "a.b.c.parquet"]
+    names += ["x.tgz", "a/b/c.JPG", "weird.", "a.unknownext", "a/.hidden.csv", "x.gz", "x:y.csv"]
+    for name in names:
+        assert guessed_type(name) == mimetypes.guess_type(name)[0], name

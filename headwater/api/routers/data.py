@@ -8,6 +8,7 @@ from the raw request path and decoded exactly once by `headwater.addresses`.
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 from collections.abc import AsyncIterator
@@ -74,7 +75,13 @@ def address_of(request: Request) -> Address:
 
 
 def http_date(moment: datetime | None) -> str | None:
-    return format_datetime(moment, usegmt=True) if moment else None
+    return _http_date(moment) if moment else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _http_date(moment: datetime) -> str:
+    """Formatted once per distinct time: many small files share few modification times."""
+    return format_datetime(moment, usegmt=True)
 
 
 def listing_time(moment: datetime | None) -> str:
@@ -85,8 +92,20 @@ def listing_time(moment: datetime | None) -> str:
 
 
 def content_type(name: str, entry: Entry) -> str:
-    guessed = entry.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    guessed = entry.content_type or guessed_type(name) or "application/octet-stream"
     return guessed if "charset=" in guessed else f"{guessed}; charset=utf-8"
+
+
+def guessed_type(name: str) -> str | None:
+    """`mimetypes.guess_type(name)[0]`, which only looks at the file name's suffixes: guessed once per suffix."""
+    base = name.rsplit("/", 1)[-1].lstrip(".")
+    dot = base.find(".")
+    return None if dot < 0 else _type_of_suffixes(base[dot:])
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_of_suffixes(suffixes: str) -> str | None:
+    return mimetypes.guess_type("file" + suffixes)[0]
 
 
 def entry_headers(target: service.Target, entry: Entry) -> dict[str, str]:
