@@ -82,6 +82,7 @@ class Engine:
         self._lock = threading.Lock()
         self._starting = threading.Lock()  # held while the executor starts (seconds), apart from `_lock`
         self._drivers: dict[str, threading.Thread] = {}
+        self._recovering = False  # this replica held the recovery duty at its last heartbeat
         self._stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="headwater-jobs", daemon=True)
 
@@ -219,7 +220,9 @@ class Engine:
                     .where(Job.id.in_(mine), Job.driver_id == self.id)
                     .values(lease_until=moment + self.lease)
                 )
-        if not duties.take(self.hub.store, RECOVERY, self.hub.replica, self.recovery_lease):
+        if renew:  # the duty is taken (or renewed) once a heartbeat, not every POLL: one write, not ten
+            self._recovering = duties.take(self.hub.store, RECOVERY, self.hub.replica, self.recovery_lease)
+        if not self._recovering:
             return  # another replica looks for orphans
         with self.hub.store.session() as session:
             orphans = session.execute(
