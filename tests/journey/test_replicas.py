@@ -228,7 +228,9 @@ def test_three_replicas_on_shared_parts_behave_as_one_hub(replicas: tuple[list[R
             time.sleep(0.05)
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
+        killed = time.monotonic()
         done = wait_for(clients[1], job["id"], timeout=120)
+        print(f"taken over and finished {time.monotonic() - killed:.1f} s after the SIGKILL (lease {LEASE} s)")
         assert done["state"] == "complete", done["errorMessage"]
         assert files_under(tmp_path / "out") == expected  # every output once, no temporary left
         logs = [line["message"] for line in clients[2].get(f"/v1/jobs/{job['id']}/logs").json()["logs"]]
