@@ -141,6 +141,7 @@ def cluster(tmp_path: Path, hub_env: dict[str, str]) -> Iterator[dict[str, str]]
             "HEADWATER_DASK_TLS_CA_FILE": tls["ca"],
             "HEADWATER_DASK_TLS_CERT_FILE": tls["cert"],
             "HEADWATER_DASK_TLS_KEY_FILE": tls["key"],
+            "HEADWATER_DASK_WARM": "1",  # as deployed: each replica connects as it starts, not on its first job
         }
     finally:
         end(processes, within=5.0)  # a worker that opened the hub lingers at exit; its work is committed
