@@ -281,6 +281,7 @@ class Settings:
     connector_cache_size: int = 128  # opened connections kept per hub process, least recently used dropped first
     connector_idle_seconds: float = 300.0  # an opened connection unused this long is closed
     workers: int | None = None  # processes of `headwater serve` (None: one per CPU, at most 4)
+    jobs_lease_seconds: float = 30.0  # a job's driving replica renews its lease; another takes the job once it lapses
 
     @property
     def hosted_dir(self) -> Path:
@@ -315,6 +316,7 @@ class Settings:
             connector_cache_size=_whole(env, "HEADWATER_CONNECTOR_CACHE_SIZE", 128, minimum=0),
             connector_idle_seconds=_number(env, "HEADWATER_CONNECTOR_IDLE_SECONDS", 300.0, strict=True),
             workers=_whole(env, "HEADWATER_WORKERS", None),
+            jobs_lease_seconds=_number(env, "HEADWATER_JOBS_LEASE_SECONDS", 30.0, minimum=1.0),
         )
 
     # -- handing the settings to the processes the hub starts ---------------------------------

@@ -32,6 +32,7 @@ READ = [
     ("HEADWATER_AUDIT_LINGER_MS", "0", "audit_linger_ms", 0.0),
     ("HEADWATER_CONNECTOR_CACHE_SIZE", "16", "connector_cache_size", 16),
     ("HEADWATER_CONNECTOR_IDLE_SECONDS", "2.5", "connector_idle_seconds", 2.5),
+    ("HEADWATER_JOBS_LEASE_SECONDS", "3", "jobs_lease_seconds", 3.0),
     ("HEADWATER_WORKERS", "3", "workers", 3),
     ("HEADWATER_SANDBOX_BWRAP", "/opt/bwrap", "sandbox.bwrap", "/opt/bwrap"),
     ("HEADWATER_SANDBOX_UID", "4242", "sandbox.uid", 4242),
@@ -103,6 +104,7 @@ BAD = [
     ("HEADWATER_CONNECTOR_CACHE_SIZE", "many", "whole number"),
     ("HEADWATER_CONNECTOR_IDLE_SECONDS", "0", "positive"),
     ("HEADWATER_CONNECTOR_IDLE_SECONDS", "nan", "positive"),
+    ("HEADWATER_JOBS_LEASE_SECONDS", "0.5", "at least 1"),
     ("HEADWATER_WORKERS", "0", "positive"),
     ("HEADWATER_SANDBOX_UID", "nobody", "whole number"),
     ("HEADWATER_SANDBOX_MEMORY_MB", "-5", "positive"),
@@ -217,3 +219,18 @@ def test_every_process_that_opens_a_hub_drops_the_operators_database_credentials
     finally:
         runner.forget_hub(key)
         worker.close()
+
+
+def test_replicas_on_one_object_store_are_one_hub_to_the_workers_of_a_shared_cluster(tmp_path: Path) -> None:
+    """A task names its hub by a key; replicas with data dirs of their own but one store and one object
+    store must give the same key, or a shared cluster's workers would refuse the tasks of all but one."""
+    from headwater.services.jobs import runner
+
+    shared = {"HEADWATER_DATABASE_URL": "postgresql://hub:pw@db/hub", "HEADWATER_STORAGE_URL": "s3://bucket/hub"}
+    one = Settings.from_env({**shared, "HEADWATER_DATA_DIR": str(tmp_path / "a")})
+    other = Settings.from_env({**shared, "HEADWATER_DATA_DIR": str(tmp_path / "b")})
+    assert runner.hub_key(one) == runner.hub_key(other)
+    elsewhere = Settings.from_env({**shared, "HEADWATER_STORAGE_URL": "s3://bucket/other"})
+    assert runner.hub_key(elsewhere) != runner.hub_key(one)
+    local = [Settings.from_env({"HEADWATER_DATA_DIR": str(tmp_path / name)}) for name in ("a", "b")]
+    assert runner.hub_key(local[0]) != runner.hub_key(local[1])  # a data dir of its own: a hub of its own

@@ -1,15 +1,20 @@
 """Inside the hub: the engine that drives jobs through their states, one driver thread per job.
 
-A driver holds a lease on its job in SQL (renewed every HEARTBEAT, valid LEASE), so
-several hub replicas never drive the same job; a hub that starts, and every
-heartbeat after, takes over active jobs whose lease lapsed (a hub that stopped
-cleanly releases its leases at once). Taking a job over bumps its generation, so
-tasks of an older driver stand down. Only unfinished partitions are submitted again.
+A driver holds a lease on its job in SQL (valid HEADWATER_JOBS_LEASE_SECONDS, 30 by
+default, renewed six times a lease), so several hub replicas never drive the same job. Looking
+for orphans (active jobs no driver holds, or whose lease lapsed: their replica died) is a duty
+(`store.duties`, RECOVERY): one replica at a time scans, at its start and every heartbeat after,
+and drives what it finds; when it dies another takes the duty over. A hub that stopped cleanly
+releases its leases and the duty at once. Taking a job over bumps its generation, so tasks of
+an older driver stand down; only unfinished partitions are submitted again, and a partition's
+output is committed once (`runner`).
 
-Of the worker processes of `serve --workers N`, only the one that owns the jobs lock
-(`ownership`) drives jobs; it looks for jobs no driver holds every POLL, so a job started
-through another worker begins at once. The others' engines are passive: they only clean up
-after jobs canceled while no driver held them.
+With an external cluster (HEADWATER_DASK_SCHEDULER) every process of every replica drives the
+jobs started through it on that cluster. With the embedded cluster, of the worker processes of
+`serve --workers N` only the one that owns the jobs lock (`ownership`) drives jobs (N clusters
+would oversubscribe the machine); it scans every POLL, so a job started through another worker
+begins at once. The others' engines are passive: they only clean up after jobs canceled while
+no driver held them.
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ from headwater.services.jobs.rights import side_caller
 from headwater.services.jobs.selection import destination as parse_destination
 from headwater.services.jobs.selection import select as parse_source
 from headwater.services.jobs.spec import ACTIVE, JobIdentity, JobState, PartState
+from headwater.store import duties
 from headwater.store.database import rows_changed
 from headwater.store.models import Job, JobPartition, now
 
 log = logging.getLogger("headwater.jobs")
-LEASE = timedelta(seconds=30)
-HEARTBEAT = 5.0
+HEARTBEAT = 5.0  # at most; a lease is renewed six times before it lapses
+RECOVERY = "jobs-recovery"  # the duty of looking for orphaned jobs
 POLL = 0.5
 SETTLE = 30.0
 ROUNDS = 3
@@ -66,12 +72,17 @@ class Engine:
         self.active = not shared
         self.ownership: Ownership | None = None
         self.config = config or ExecutorConfig.of(hub.settings.dask)  # a test may choose another
+        self.lease = timedelta(seconds=hub.settings.jobs_lease_seconds)
+        self.heartbeat = min(HEARTBEAT, hub.settings.jobs_lease_seconds / 6)
+        # the recovery duty outlives a few rounds of its holder, and lapses well within a job's lease
+        self.recovery_lease = max(self.lease / 2, timedelta(seconds=3 * (POLL if shared else self.heartbeat)))
         self.id = str(uuid.uuid4())
         self.key = runner.register_hub(hub)
         self._executor: Executor | None = None
         self._lock = threading.Lock()
         self._starting = threading.Lock()  # held while the executor starts (seconds), apart from `_lock`
         self._drivers: dict[str, threading.Thread] = {}
+        self._recovering = False  # this replica held the recovery duty at its last heartbeat
         self._stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="headwater-jobs", daemon=True)
 
@@ -119,9 +130,11 @@ class Engine:
         for thread in list(self._drivers.values()):
             thread.join(timeout=SETTLE)
         if self._keeper.is_alive():
-            self._keeper.join(timeout=HEARTBEAT + 1)
+            self._keeper.join(timeout=self.heartbeat + 1)
         with self.hub.store.session() as session:
             session.execute(update(Job).where(Job.driver_id == self.id).values(driver_id=None, lease_until=None))
+        if self.active:
+            duties.release(self.hub.store, RECOVERY, self.hub.replica)  # another replica scans at its next round
         with self._starting:
             executor, self._executor = self._executor, None
         if executor is not None:
@@ -146,7 +159,7 @@ class Engine:
                     Job.state.in_([s.value for s in ACTIVE]),
                     or_(Job.driver_id.is_(None), Job.driver_id == self.id, Job.lease_until < moment),
                 )
-                .values(driver_id=self.id, lease_until=moment + LEASE, generation=Job.generation + 1)
+                .values(driver_id=self.id, lease_until=moment + self.lease, generation=Job.generation + 1)
                 .execution_options(synchronize_session=False)
             )
             if not rows_changed(result):
@@ -189,21 +202,29 @@ class Engine:
         renewed = 0.0
         while not self._stop.is_set():
             try:
-                renew = time.monotonic() - renewed >= HEARTBEAT
+                renew = time.monotonic() - renewed >= self.heartbeat
                 self._heartbeat(renew)
                 renewed = time.monotonic() if renew else renewed
             except Exception:
                 log.exception("the jobs heartbeat failed")
-            self._stop.wait(POLL if self.shared else HEARTBEAT)
+            self._stop.wait(POLL if self.shared else self.heartbeat)
 
     def _heartbeat(self, renew: bool = True) -> None:
+        """Renew this engine's leases; then, if this replica holds the recovery duty, drive the orphans."""
         moment = now()
         mine = [job_id for job_id, thread in list(self._drivers.items()) if thread.is_alive()]
-        with self.hub.store.session() as session:
-            if mine and renew:
+        if mine and renew:
+            with self.hub.store.session() as session:
                 session.execute(
-                    update(Job).where(Job.id.in_(mine), Job.driver_id == self.id).values(lease_until=moment + LEASE)
+                    update(Job)
+                    .where(Job.id.in_(mine), Job.driver_id == self.id)
+                    .values(lease_until=moment + self.lease)
                 )
+        if renew:  # the duty is taken (or renewed) once a heartbeat, not every POLL: one write, not ten
+            self._recovering = duties.take(self.hub.store, RECOVERY, self.hub.replica, self.recovery_lease)
+        if not self._recovering:
+            return  # another replica looks for orphans
+        with self.hub.store.session() as session:
             orphans = session.execute(
                 select(Job.id, Job.generation).where(
                     Job.state.in_([s.value for s in ACTIVE]),
@@ -547,8 +568,11 @@ def engine_for(hub: Hub, config: ExecutorConfig | None = None) -> Engine:
 
 
 def start_shared(hub: Hub) -> Engine:
-    """The engine of one of several worker processes on one data dir: passive until this process
-    owns the jobs lock (`ownership`), then driving every job."""
+    """The engine of one of several worker processes on one data dir: with an external cluster,
+    driving at once like any replica's; else passive until this process owns the jobs lock
+    (`ownership`), then driving every job."""
+    if hub.settings.dask.scheduler:
+        return engine_for(hub)
     with _engines_lock:
         engine = _engines.get(id(hub))
         if engine is not None:

@@ -1,5 +1,6 @@
-"""Which of a hub's worker processes drives jobs: in `serve --workers N`, the one holding an
-exclusive lock on `jobs.lock` in the data dir.
+"""Which of a hub's worker processes drives jobs on the embedded cluster: in `serve --workers N`,
+the one holding an exclusive lock on `jobs.lock` in the data dir. (With an external cluster every
+process drives the jobs started through it; see `driver`.)
 
 Only that process starts the jobs engine's drivers and its embedded Dask cluster (N clusters
 would oversubscribe the machine); the others leave every job to it. When it exits, the kernel

@@ -59,9 +59,12 @@ class Interrupted(Exception):
 
 
 def hub_key(settings: Settings) -> str:
-    """A name for a hub that carries no secret: a hash of its data dir and its database URL sans password."""
+    """A name for a hub that carries no secret: a hash of where its bytes live and its database URL sans
+    password. Replicas whose storage is one object store are one hub whatever their data dirs, so the
+    workers of a shared cluster serve tasks of every replica."""
     url = make_url(settings.database_url).render_as_string(hide_password=True)
-    return hashlib.sha256(f"{settings.data_dir.resolve()}|{url}".encode()).hexdigest()[:24]
+    where = settings.storage.url if settings.storage.bucket else str(settings.data_dir.resolve())
+    return hashlib.sha256(f"{where}|{url}".encode()).hexdigest()[:24]
 
 
 _hubs: dict[str, Hub] = {}
