@@ -15,6 +15,7 @@ import pytest
 from headwater.client import Client
 from headwater.client.fsspec import HeadwaterFileSystem
 from tests.fixtures.hub import RunningHub
+from tests.fixtures.loops import run_coroutine
 from tests.fixtures.seaweedfs import SeaweedFS
 
 OBJECTS = 2300
@@ -40,7 +41,7 @@ def filled_bucket(seaweedfs: SeaweedFS) -> str:
     async def fill() -> None:
         await asyncio.gather(*(worker() for _ in range(32)))
 
-    asyncio.run(fill())
+    run_coroutine(fill())
     return bucket
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
@@ -12,12 +10,12 @@ from headwater.services import links as links_service
 from headwater.services.hub import Hub
 from headwater.store.models import DutyLease
 from tests.fixtures.hub import RunningHub
+from tests.fixtures.loops import run_coroutine
 
 
 def purge_once(hub: Hub) -> int | None:
-    """One round of the retention duty, on a loop of its own (the test's thread may hold one already)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, links_service.purge_once(hub)).result()
+    """One round of the retention duty (on a loop of its own: see `run_coroutine`)."""
+    return run_coroutine(links_service.purge_once(hub))
 
 
 def holder_of(running: RunningHub) -> str | None:
