@@ -77,5 +77,6 @@ def test_the_s3_port_must_differ_from_the_api_port(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         timeout=60,
+        check=False,
     )
     assert done.returncode != 0 and b"S3 port" in done.stderr
