@@ -320,11 +320,7 @@ async def delete_objects(s3: S3Request) -> Response:
     results: list[xml.Node] = []
     for key in keys:
         try:
-            target = await open_target(s3, s3.bucket, key, "data.delete")
-            try:
-                await _delete(target)
-            finally:
-                await target.close()
+            await _delete_one(s3, key)
         except (S3Error, HeadwaterError) as exc:
             error = s3_error(exc)
             results.append(("Error", [("Key", key), ("Code", error.code), ("Message", error.message)]))
@@ -332,6 +328,21 @@ async def delete_objects(s3: S3Request) -> Response:
         if not quiet:
             results.append(("Deleted", [("Key", key)]))
     return xml_response(xml.document("DeleteResult", results))
+
+
+async def _delete_one(s3: S3Request, key: str) -> None:
+    """Delete one key of a DeleteObjects, with an audit event of its own."""
+    target = await open_target(s3, s3.bucket, key, "data.delete")
+    try:
+        event = await s3.event("data.delete", target)
+        try:
+            await _delete(target)
+        except S3Error as exc:
+            await s3.finish_event(event, exc.status, exc.message)
+            raise
+        await s3.finish_event(event, 204)
+    finally:
+        await target.close()
 
 
 # -- copies -----------------------------------------------------------------------------------
@@ -353,7 +364,9 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
     """The copy source, opened as a read by the caller (the same decision as a GetObject)."""
     bucket, key = copy_source(header)
     target = await open_target(s3, resolve(bucket), key, "data.read")
+    event = None
     try:
+        event = await s3.event("data.read", target)
         span_header = s3.header("x-amz-copy-source-range")
         span = ranges.parse_span(span_header) if span_header else None
         opened = await service.open_file(target, span)
@@ -367,10 +380,17 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
         if if_none is not None and (opened.entry.etag or "").strip('"') in [*_etags(if_none), "*"]:
             await opened.aclose()
             raise S3Error("PreconditionFailed", "x-amz-copy-source-if-none-match did not hold", 412)
+        await s3.finish_event(event, 200)
         return target, opened
     except HeadwaterError as exc:
         await target.close()
-        raise s3_error(exc) from None
+        error = s3_error(exc)
+        await s3.finish_event(event, error.status, error.message)
+        raise error from None
+    except S3Error as exc:
+        await target.close()
+        await s3.finish_event(event, exc.status, exc.message)
+        raise
     except BaseException:
         await target.close()
         raise
