@@ -308,7 +308,7 @@ MAX_DELETE = 1000
 
 
 async def delete_objects(s3: S3Request) -> Response:
-    document = xml.parse(await xml.read_body(s3.auth.body()), "Delete")
+    document = xml.parse(await xml.read_body(s3.auth.body(), s3.header("content-md5")), "Delete")
     quiet = (xml.text(document, "Quiet") or "").strip().lower() == "true"
     keys = [xml.text(obj, "Key") or "" for obj in xml.children(document, "Object")]
     if not keys or len(keys) > MAX_DELETE:
