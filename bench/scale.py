@@ -282,8 +282,12 @@ async def main() -> None:
                     if kind == "small"
                     else f"p50 {p50:6.2f} s  p99 {p99:6.2f} s"
                 )
+                if kind == "small":
+                    cost = f"hubs {hubs_cpu * 1000 / args.requests:4.2f} ms CPU a request"
+                else:
+                    cost = f"hubs {hubs_cpu / (large_size * len(large_keys) / 2**30):4.2f} CPU s a GiB"
                 print(
-                    f"  {kind} x{n}: {rate:7.0f} {unit}  {lat}  errors {errors}  {rate / base:4.2f}x one replica;"
+                    f"  {kind} x{n}: {rate:7.0f} {unit}  {lat}  errors {errors}  {rate / base:4.2f}x one replica, {cost};"
                     f" CPU s in {wall:5.1f} s: hubs {hubs_cpu:5.2f}, seaweedfs {spent['seaweedfs']:5.2f},"
                     f" postgres {spent['postgres']:5.2f}, client {spent['client']:5.2f};"
                     f" machine {cores:.2f} of {os.cpu_count()} cores busy"
