@@ -189,12 +189,12 @@ def resolve_blocking(hub: Hub, key_id: str) -> tuple[Caller, str]:
             return entry.value.caller, entry.value.secret
     try:
         with hub.store.session() as session:
-            caller, secret, auth = _load(session, hub.vault, key_id)
+            acting, secret, auth = _load(session, hub.vault, key_id)
     except Unauthenticated:
         hub.access_keys.drop(key_id)
         raise
-    hub.access_keys.put(key_id, Resolved(caller, secret), org_id=caller.org_id, auth=auth, expires_at=caller.expires_at)
-    return caller, secret
+    hub.access_keys.put(key_id, Resolved(acting, secret), org_id=acting.org_id, auth=auth, expires_at=acting.expires_at)
+    return acting, secret
 
 
 async def resolve(hub: Hub, key_id: str) -> tuple[Caller, str]:
@@ -221,17 +221,15 @@ def _load(session: Session, vault: Vault, key_id: str) -> tuple[Caller, str, int
     moment = now()
     if token.expires_at is not None and token.expires_at <= moment:
         raise AccessKeyExpired(f"the access key expired at {token.expires_at.isoformat()}")
-    try:
-        caller = tokens.caller_of_row(session, token, org, user)
+    try:  # a dead ancestor; an expired one expired no later than this token (`child_narrowing`)
+        acting = tokens.caller_of_row(session, token, org, user)
     except Unauthenticated as exc:
         raise AccessKeyUnknown(f"the access key is no longer valid: {exc.message}") from exc
-    if caller.expires_at is not None and caller.expires_at <= moment:
-        raise AccessKeyExpired(f"the access key expired at {caller.expires_at.isoformat()}")
     secret = vault.open_access_key(key.ciphertext, org_id=key.org_id, key_id=key.id)
     if key.last_used_at is None or moment - key.last_used_at >= LAST_USED_EVERY:
         # a plain UPDATE: access keys bump no stamp (the token carries what caches depend on)
         session.execute(update(AccessKey).where(AccessKey.id == key.id).values(last_used_at=moment))
-    return caller, secret, int(auth or 0)
+    return acting, secret, int(auth or 0)
 
 
 def reseal(session: Session, vault: Vault, key: bytes) -> int:

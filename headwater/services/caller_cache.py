@@ -44,12 +44,12 @@ class CallerCache:
         self.misses += 1
         try:
             with store.session() as session:
-                caller, current = tokens.authenticate_stamped(session, plaintext)
+                found, current = tokens.authenticate_stamped(session, plaintext)
         except Unauthenticated:
             self._entries.drop(digest)
             raise
-        self._entries.put(digest, caller, org_id=caller.org_id, auth=current.auth, expires_at=caller.expires_at)
-        return caller, current
+        self._entries.put(digest, found, org_id=found.org_id, auth=current.auth, expires_at=found.expires_at)
+        return found, current
 
     def lookup(self, plaintext: str) -> tuple[Caller, int] | None:
         """The cached caller of a token and the `auth` stamp it was read under, without reading the
