@@ -53,7 +53,10 @@ CODES = frozenset(
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
-_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})(?:;chunk-signature=([0-9a-f]{64}))?\r\n")
+#: A chunk-size line: signed chunks carry lower-case hex sizes (as every SDK writes them), so that no byte of a
+#: signed body can change without failing; an unsigned one may use either case.
+_SIGNED_SIZE_LINE = re.compile(rb"([0-9a-f]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
+_UNSIGNED_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})\r\n")
 #: Longest chunk-size line and trailer section accepted before the body is called malformed.
 _MAX_LINE = 256
 _MAX_TRAILER = 4096
@@ -106,6 +109,12 @@ def parse_signed(method: str, raw_path: str, raw_query: str, headers: Mapping[st
         return _parse_header(authorization, headers)
     if "X-Amz-Algorithm" in names:
         return _parse_query(dict(query), headers)
+    if "AWSAccessKeyId" in names and "Signature" in names:
+        raise SigV4Error(
+            "InvalidRequest",
+            "Signature Version 2 presigned URLs are not supported; presign with AWS4-HMAC-SHA256 "
+            "(for boto3: Config(signature_version='s3v4'))",
+        )
     if "X-Amz-Signature" in names or "X-Amz-Credential" in names:
         raise SigV4Error("AuthorizationQueryParametersError", "X-Amz-Algorithm is missing from a presigned query")
     return None
@@ -264,7 +273,13 @@ def verify(
     secret: str,
     now: datetime,
 ) -> None:
-    """Check the request's time and recompute its signature with `secret`; raise `SigV4Error` if either fails."""
+    """Check the request's time and recompute its signature with `secret`; raise `SigV4Error` if either fails.
+
+    `now` is the hub's clock (a naive value is taken as UTC). A multi-valued header is expected joined
+    with commas in `headers`, as SigV4 signs it.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     if signed.presigned:
         assert signed.expires is not None
         if signed.amz_date - now > MAX_SKEW:
@@ -559,8 +574,8 @@ class _ChunkDecoder:
             raise SigV4Error("IncompleteBody", "the aws-chunked body ended before its final chunk")
 
     def _size_line(self, line: bytes) -> None:
-        match = _SIZE_LINE.fullmatch(line)
-        if match is None or (match.group(2) is None) != (self._chain is None):
+        match = (_UNSIGNED_SIZE_LINE if self._chain is None else _SIGNED_SIZE_LINE).fullmatch(line)
+        if match is None:
             raise SigV4Error("IncompleteBody", "an aws-chunked chunk-size line is malformed")
         size = int(match.group(1), 16)
         if self._chain is not None:

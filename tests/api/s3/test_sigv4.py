@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import io
 import itertools
+import tracemalloc
 import urllib.request
 import zlib
 from collections.abc import AsyncIterator
@@ -35,6 +36,8 @@ from headwater.api.s3 import checksums, sigv4
 from headwater.api.s3.sigv4 import SignedRequest, SigV4Error
 from tests.fixtures.loops import run_coroutine
 from tests.fixtures.request_recorder import GET_BODY, RawRequest, Recorder
+
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
 KEY_ID = "HWTESTKEY00000000001"
 SECRET = "hubSecretKeyForTestsOnly/0123456789abcdef"
@@ -501,6 +504,16 @@ def test_a_malformed_presigned_query_is_named(change: tuple[str, str], fragment:
     assert fragment in error.message
 
 
+def test_a_signature_version_2_presigned_url_is_refused_with_the_way_to_sign_instead() -> None:
+    url = s3_client(signature_version="s3").generate_presigned_url(
+        "get_object", Params={"Bucket": "lake.s3", "Key": "k"}, ExpiresIn=60
+    )
+    parts = urlsplit(url)
+    error = failure(lambda: sigv4.parse_signed("GET", parts.path, parts.query, {"host": parts.netloc}))
+    assert error.code == "InvalidRequest"
+    assert "s3v4" in error.message
+
+
 def test_a_presigned_query_without_its_signature_is_named() -> None:
     req = presigned()
     query = "&".join(p for p in req.raw_query.split("&") if not p.startswith("X-Amz-Signature="))
@@ -583,6 +596,58 @@ def test_a_failing_body_is_raised_before_its_last_piece_is_yielded() -> None:
 
     assert failure(lambda: run_coroutine(run())).code in {"SignatureDoesNotMatch", "IncompleteBody"}
     assert sum(map(len, received)) < len(data)
+
+
+def test_a_signed_chunk_size_in_upper_case_hex_fails() -> None:
+    data = b"u" * 1000
+    req, body = signed_streaming(data, trailer=False, chunk_size=0xAB)
+    signed = req.verify()
+    assert body.startswith(b"ab;chunk-signature=")
+    assert failure(lambda: decode(signed, req, [b"AB" + body[2:]])).code == "IncompleteBody"
+
+
+def test_decoding_a_large_streaming_body_holds_memory_bounded() -> None:
+    """64 MiB through signed 1 MiB chunks fed in 64 KiB pieces: the decoder's peak stays near one piece."""
+    chunk = bytes(range(256)) * 4096
+    count = 64
+    req, _ = signed_streaming(b"", trailer=False)
+    req = req.with_header("x-amz-decoded-content-length", str(len(chunk) * count))
+    signed = req.signed()
+    key = spec_signing_key(SECRET, signed.date)
+    amz_date = req.headers["x-amz-date"]
+    empty = hashlib.sha256(b"").hexdigest()
+    chunk_hash = hashlib.sha256(chunk).hexdigest()
+
+    def frame(previous: str, size: int, digest: str) -> tuple[str, bytes]:
+        string = f"AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{signed.scope}\n{previous}\n{empty}\n{digest}"
+        signature = hmac.new(key, string.encode(), hashlib.sha256).hexdigest()
+        return signature, b"%x;chunk-signature=%s\r\n" % (size, signature.encode())
+
+    async def body() -> AsyncIterator[bytes]:
+        previous = signed.signature
+        for _ in range(count):
+            previous, head = frame(previous, len(chunk), chunk_hash)
+            yield head
+            for i in range(0, len(chunk), 65536):
+                yield chunk[i : i + 65536]
+            yield b"\r\n"
+        yield frame(previous, 0, empty)[1] + b"\r\n"
+
+    async def run() -> tuple[int, int, int]:
+        total = largest = 0
+        tracemalloc.start()
+        try:
+            async for piece in sigv4.payload(signed, req.headers, SECRET, body()):
+                total += len(piece)
+                largest = max(largest, len(piece))
+            return total, largest, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    total, largest, peak = run_coroutine(run())
+    assert total == len(chunk) * count
+    assert largest <= 65536
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes"
 
 
 BODY_KINDS = ["signed", "signed-trailer", "unsigned-trailer"]
