@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
 from headwater.api.s3 import checksums
 
@@ -319,7 +319,7 @@ def canonical_uri(raw_path: str) -> str:
     """The path as S3 signs it: each segment decoded once and encoded once, never normalized."""
     if not raw_path:
         return "/"
-    return "/".join(quote(unquote(segment), safe="-_.~") for segment in raw_path.split("/"))
+    return "/".join(quote(unquote_to_bytes(segment), safe="-_.~") for segment in raw_path.split("/"))
 
 
 def canonical_query(raw_query: str, presigned: bool) -> str:
@@ -329,11 +329,15 @@ def canonical_query(raw_query: str, presigned: bool) -> str:
         if not part:
             continue
         name, _, value = part.partition("=")
-        name, value = unquote_plus(name), unquote_plus(value)
-        if presigned and name == "X-Amz-Signature":
+        if presigned and unquote_plus(name) == "X-Amz-Signature":
             continue
-        pairs.append((quote(name, safe="-_.~"), quote(value, safe="-_.~")))
+        pairs.append((_encode_query_part(name), _encode_query_part(value)))
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def _encode_query_part(raw: str) -> str:
+    """A query name or value encoded once as SigV4 wants it ('+' read as a space, any bytes kept)."""
+    return quote(unquote_to_bytes(raw.replace("+", " ")), safe="-_.~")
 
 
 def _query_pairs(raw_query: str) -> list[tuple[str, str]]:

@@ -430,6 +430,42 @@ def test_a_listing_query_with_any_character_encodes_like_botocore(prefix: str) -
     req.verify()
 
 
+OPERATIONS: list[tuple[str, dict[str, Any]]] = [
+    ("create_multipart_upload", {"Bucket": "lake.s3", "Key": "big file+1.bin"}),
+    ("list_parts", {"Bucket": "lake.s3", "Key": "big file+1.bin", "UploadId": "a/b+c=d"}),
+    (
+        "complete_multipart_upload",
+        {
+            "Bucket": "lake.s3",
+            "Key": "big file+1.bin",
+            "UploadId": "u1",
+            "MultipartUpload": {"Parts": [{"ETag": '"e1"', "PartNumber": 1}]},
+        },
+    ),
+    ("abort_multipart_upload", {"Bucket": "lake.s3", "Key": "k", "UploadId": "u1"}),
+    ("list_multipart_uploads", {"Bucket": "lake.s3", "Prefix": "p q"}),
+    ("delete_objects", {"Bucket": "lake.s3", "Delete": {"Objects": [{"Key": "a b"}, {"Key": "é+="}]}}),
+    ("copy_object", {"Bucket": "lake.s3", "Key": "to/é x", "CopySource": {"Bucket": "other.gcs", "Key": "from/a+b c"}}),
+    ("head_object", {"Bucket": "lake.s3", "Key": "k", "IfNoneMatch": '"etag"', "Range": "bytes=0-9"}),
+    ("list_objects", {"Bucket": "lake.s3", "Prefix": "a", "Marker": "a~b", "Delimiter": "/"}),
+    ("get_bucket_location", {"Bucket": "lake.s3"}),
+    ("list_buckets", {}),
+    ("delete_object", {"Bucket": "lake.s3", "Key": "year=2024/month=01/part-0.parquet"}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params"), OPERATIONS, ids=[name for name, _ in OPERATIONS])
+def test_every_s3_operation_boto3_signs_verifies_with_its_body(operation: str, params: dict[str, Any]) -> None:
+    req = captured(operation, **params)
+    signed = req.verify()
+    assert decode(signed, req, splits(req.body, [1, 10, 100])) == req.body
+
+
+def test_a_path_with_bytes_that_are_not_utf8_keeps_them() -> None:
+    botocore_sign("GET", f"{ENDPOINT}/lake.s3/raw%FFbyte%2Fslash").verify()
+    botocore_sign("GET", f"{ENDPOINT}/lake.s3/k?prefix=%FE%FF&x=a%2Bb").verify()
+
+
 def test_a_put_object_over_plain_http_signs_and_checks_its_body() -> None:
     data = b"hello world\n" * 100
     req = captured("put_object", Bucket="lake.s3", Key="dir/file.txt", Body=data, ContentMD5=_md5(data))
