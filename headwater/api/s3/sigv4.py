@@ -574,6 +574,9 @@ class _ChunkDecoder:
         return pieces
 
     def finish(self) -> None:
+        if self._state == "trailer" and not self._line and self._trailer_lines:
+            # Some clients end the body after the last trailer line, without the closing empty line.
+            self._end_trailer()
         if self._state != "done":
             raise SigV4Error("IncompleteBody", "the aws-chunked body ended before its final chunk")
 
@@ -612,7 +615,7 @@ class _ChunkDecoder:
             self._trailer_signature = value.decode()
             return
         self._trailer_lines.append(line[:-2] + b"\n")
-        if name.decode("latin-1") == self.trailer[0]:
+        if name.decode("latin-1").lower() == self.trailer[0]:
             digest = checksums.decode(value.decode("latin-1"))
             if digest is None:
                 raise SigV4Error("InvalidArgument", f"the trailer {self.trailer[0]} is not base64")

@@ -603,6 +603,16 @@ def test_a_signed_trailer_with_a_wrong_checksum_or_signature_fails() -> None:
     assert failure(lambda: decode(signed, req, [forged])).code == "BadDigest"
 
 
+@pytest.mark.parametrize("kind", ["signed-trailer", "unsigned-trailer"])
+def test_a_trailer_body_may_end_without_its_closing_empty_line(kind: str) -> None:
+    data = b"t" * 3000
+    req, body = streaming_body(kind, data, 1024)
+    signed = req.verify()
+    assert body.endswith(b"\r\n\r\n")
+    assert decode(signed, req, [body[:-2]]) == data
+    assert failure(lambda: decode(signed, req, [body[:-3]])).code == "IncompleteBody"
+
+
 def test_a_streaming_upload_must_match_its_decoded_length() -> None:
     data = b"z" * 10000
     req, body = signed_streaming(data, trailer=False, chunk_size=4096)
