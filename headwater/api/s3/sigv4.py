@@ -108,7 +108,10 @@ def parse_signed(method: str, raw_path: str, raw_query: str, headers: Mapping[st
             raise SigV4Error("InvalidArgument", "Only one auth mechanism allowed; both a header and a query signature")
         return _parse_header(authorization, headers)
     if "X-Amz-Algorithm" in names:
-        return _parse_query(dict(query), headers)
+        auth_names = [name for name, _ in query if name.startswith("X-Amz-")]
+        if len(auth_names) != len(set(auth_names)):
+            raise SigV4Error("AuthorizationQueryParametersError", "a presigned query repeats an X-Amz- parameter")
+        return _parse_query(dict(query))
     if "AWSAccessKeyId" in names and "Signature" in names:
         raise SigV4Error(
             "InvalidRequest",
@@ -151,7 +154,7 @@ def _parse_header(authorization: str, headers: Mapping[str, str]) -> SignedReque
     )
 
 
-def _parse_query(query: Mapping[str, str], headers: Mapping[str, str]) -> SignedRequest:
+def _parse_query(query: Mapping[str, str]) -> SignedRequest:
     code = "AuthorizationQueryParametersError"
     if query["X-Amz-Algorithm"] != ALGORITHM:
         raise SigV4Error(code, f"X-Amz-Algorithm only supports {ALGORITHM}")

@@ -550,6 +550,12 @@ def test_a_signature_version_2_presigned_url_is_refused_with_the_way_to_sign_ins
     assert "s3v4" in error.message
 
 
+def test_a_presigned_query_repeating_an_auth_parameter_is_refused() -> None:
+    req = presigned()
+    doubled = replace(req, raw_query=req.raw_query + "&X-Amz-Signature=" + "0" * 64)
+    assert failure(doubled.signed).code == "AuthorizationQueryParametersError"
+
+
 def test_a_presigned_query_without_its_signature_is_named() -> None:
     req = presigned()
     query = "&".join(p for p in req.raw_query.split("&") if not p.startswith("X-Amz-Signature="))
