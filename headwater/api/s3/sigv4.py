@@ -474,7 +474,7 @@ def _header_checksums(headers: Mapping[str, str]) -> list[tuple[checksums.Checks
         if value is None:
             continue
         digest = checksums.decode(value)
-        if digest is None or len(digest) != len(checksums.new(algorithm).digest()):
+        if digest is None or len(digest) != checksums.DIGEST_SIZES[algorithm]:
             raise SigV4Error("InvalidArgument", f"the {header} header is not a base64 {algorithm} digest")
         sums.append((checksums.new(algorithm), digest, header))
     return sums

@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from awscrt import auth as crt_auth
+from awscrt import http as crt_http
+from awscrt import s3 as crt_s3
 from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -810,6 +813,9 @@ def test_known_checksum_values_match_the_published_ones() -> None:
         checksum = checksums.new(algorithm)
         checksum.update(b"Hello world")
         assert checksums.encode(checksum.digest()) == expected
+    # xxhash64 of the empty input, its published seed-0 value.
+    xx = checksums.new("xxhash64")
+    assert xx.digest().hex() == "ef46db3751d8e999"
     # The CRC-64/NVME check value (of "123456789") from its specification.
     crc = checksums.new("crc64nvme")
     crc.update(b"12345")
@@ -829,7 +835,9 @@ def test_a_real_boto3_put_object_over_http_verifies(request_recorder: Recorder) 
     assert decode(signed, req, splits(req.body, list(range(0, len(req.body), 65536)))) == data
 
 
-@pytest.mark.parametrize("algorithm", [None, "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+@pytest.mark.parametrize(
+    "algorithm", [None, "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "XXHASH64", "XXHASH3", "XXHASH128"]
+)
 def test_a_real_boto3_put_object_over_tls_sends_a_trailing_checksum_that_verifies(
     request_recorder: Recorder, algorithm: str | None
 ) -> None:
@@ -842,6 +850,34 @@ def test_a_real_boto3_put_object_over_tls_sends_a_trailing_checksum_that_verifie
     assert req.headers["x-amz-trailer"] == f"x-amz-checksum-{(algorithm or 'crc32').lower()}"
     assert decode(signed, req, splits(req.body, list(range(0, len(req.body), 50_000)))) == data
     tampered = req.body.replace(b"trailing", b"Trailing", 1)
+    assert failure(lambda: decode(signed, req, [tampered])).code == "BadDigest"
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "XXHASH64"])
+def test_the_aws_crt_s3_client_upload_with_a_trailing_checksum_verifies(
+    request_recorder: Recorder, algorithm: str
+) -> None:
+    """The CRT S3 client (boto3's `crt` transfer client) frames aws-chunked sizes in upper-case hex."""
+    data = b"crt upload " * 20_000
+    port = urlsplit(request_recorder.url).port
+    credentials = crt_auth.AwsCredentialsProvider.new_static(KEY_ID, SECRET)
+    client = crt_s3.S3Client(
+        region="us-east-1", tls_mode=crt_s3.S3RequestTlsMode.DISABLED, credential_provider=credentials
+    )
+    headers = crt_http.HttpHeaders([("Host", f"127.0.0.1:{port}"), ("Content-Length", str(len(data)))])
+    request = crt_http.HttpRequest("PUT", "/lake.s3/crt/key%20one.bin", headers, io.BytesIO(data))
+    config = crt_s3.S3ChecksumConfig(
+        algorithm=crt_s3.S3ChecksumAlgorithm[algorithm], location=crt_s3.S3ChecksumLocation.TRAILER
+    )
+    client.make_request(
+        type=crt_s3.S3RequestType.PUT_OBJECT, request=request, checksum_config=config
+    ).finished_future.result(30)
+    req = from_raw(request_recorder.last())
+    signed = req.verify(now=datetime.now(UTC))
+    assert signed.content_sha256 == sigv4.STREAMING_UNSIGNED_TRAILER
+    assert req.headers["x-amz-trailer"] == f"x-amz-checksum-{algorithm.lower()}"
+    assert decode(signed, req, splits(req.body, list(range(0, len(req.body), 30_000)))) == data
+    tampered = req.body.replace(b"crt upload", b"crt Upload", 1)
     assert failure(lambda: decode(signed, req, [tampered])).code == "BadDigest"
 
 
