@@ -390,14 +390,20 @@ def s3_client(endpoint: str = ENDPOINT, **config: Any) -> Any:
     )
 
 
+def _stop(request: Any, **_: Any) -> None:
+    raise _Captured(request)
+
+
+_capturing_client: list[Any] = []
+
+
 def captured(operation: str, **params: Any) -> Req:
     """The request a real boto3 client sends for `operation`, taken just before it would reach the network."""
-    client = s3_client()
-
-    def stop(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send.s3", stop)
+    if not _capturing_client:
+        client = s3_client()
+        client.meta.events.register("before-send.s3", _stop)
+        _capturing_client.append(client)
+    client = _capturing_client[0]
     with pytest.raises(_Captured) as caught:
         getattr(client, operation)(**params)
     request = caught.value.request
@@ -467,6 +473,16 @@ def test_every_s3_operation_boto3_signs_verifies_with_its_body(operation: str, p
 def test_a_path_with_bytes_that_are_not_utf8_keeps_them() -> None:
     botocore_sign("GET", f"{ENDPOINT}/lake.s3/raw%FFbyte%2Fslash").verify()
     botocore_sign("GET", f"{ENDPOINT}/lake.s3/k?prefix=%FE%FF&x=a%2Bb").verify()
+
+
+KEY_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=40)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(key=KEY_TEXT, prefix=KEY_TEXT)
+def test_any_key_and_any_listing_prefix_boto3_signs_verifies(key: str, prefix: str) -> None:
+    captured("get_object", Bucket="lake.s3", Key=key).verify()
+    captured("list_objects_v2", Bucket="lake.s3", Prefix=prefix, StartAfter=key).verify()
 
 
 def test_a_put_object_over_plain_http_signs_and_checks_its_body() -> None:
