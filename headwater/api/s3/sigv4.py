@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
 from headwater.api.s3 import checksums
@@ -264,6 +265,24 @@ def _amz_date(raw: str, code: str) -> datetime:
         raise SigV4Error(code, f"the request date {raw!r} is not a valid date") from None
 
 
+def request_parts(scope: Mapping[str, Any]) -> tuple[str, str, str, dict[str, str]]:
+    """An ASGI request as SigV4 reads it: method, path and query as sent (undecoded), and headers.
+
+    Header names are lower-cased; a repeated header's values are each trimmed and joined by commas,
+    as SigV4 signs them. Bytes are decoded as UTF-8, keeping any invalid byte (surrogateescape), so the
+    canonical request reproduces exactly the bytes the client signed.
+    """
+    raw = scope.get("raw_path")
+    raw_path = _text(raw).partition("?")[0] if raw else quote(scope["path"], safe="/-_.~")
+    raw_query = _text(scope.get("query_string", b""))
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = " ".join(_text(raw_value).split())
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return scope["method"], raw_path, raw_query, headers
+
+
 # --- checking the signature ------------------------------------------------------------------------
 
 
@@ -322,7 +341,7 @@ def canonical_uri(raw_path: str) -> str:
     """The path as S3 signs it: each segment decoded once and encoded once, never normalized."""
     if not raw_path:
         return "/"
-    return "/".join(quote(unquote_to_bytes(segment), safe="-_.~") for segment in raw_path.split("/"))
+    return "/".join(quote(unquote_to_bytes(_raw(segment)), safe="-_.~") for segment in raw_path.split("/"))
 
 
 def canonical_query(raw_query: str, presigned: bool) -> str:
@@ -340,7 +359,7 @@ def canonical_query(raw_query: str, presigned: bool) -> str:
 
 def _encode_query_part(raw: str) -> str:
     """A query name or value encoded once as SigV4 wants it ('+' read as a space, any bytes kept)."""
-    return quote(unquote_to_bytes(raw.replace("+", " ")), safe="-_.~")
+    return quote(unquote_to_bytes(_raw(raw.replace("+", " "))), safe="-_.~")
 
 
 def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
@@ -355,8 +374,17 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
 def _string_to_sign(
     signed: SignedRequest, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
 ) -> str:
-    request_hash = hashlib.sha256(canonical_request(signed, method, raw_path, raw_query, headers).encode()).hexdigest()
+    canonical = canonical_request(signed, method, raw_path, raw_query, headers)
+    request_hash = hashlib.sha256(_raw(canonical)).hexdigest()
     return f"{ALGORITHM}\n{signed.amz_date.strftime(AMZ_DATE_FORMAT)}\n{signed.scope}\n{request_hash}"
+
+
+def _text(raw: bytes) -> str:
+    return bytes(raw).decode("utf-8", "surrogateescape")
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 def signing_key(secret: str, signed: SignedRequest) -> bytes:

@@ -13,17 +13,20 @@ import hashlib
 import hmac
 import io
 import itertools
+import threading
 import tracemalloc
+import urllib.error
 import urllib.request
 import zlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 import pytest
+import uvicorn
 from awscrt import auth as crt_auth
 from awscrt import http as crt_http
 from awscrt import s3 as crt_s3
@@ -31,13 +34,20 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from headwater.api.s3 import checksums, sigv4
 from headwater.api.s3.sigv4 import SignedRequest, SigV4Error
+from tests.fixtures.http_server import _self_signed
 from tests.fixtures.loops import run_coroutine
+from tests.fixtures.network import free_port, wait_for_port
 from tests.fixtures.request_recorder import GET_BODY, RawRequest, Recorder
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
@@ -939,3 +949,142 @@ def test_no_secret_appears_in_any_error_message() -> None:
     for message in messages:
         assert SECRET not in message
         assert "a-different-secret" not in message
+
+
+# --- end to end: a real ASGI server verifying what real clients send ---------------------------------------
+
+
+@dataclass
+class Verified:
+    """What the verifying server saw of the last request: the S3 error code, or the body's size and digest."""
+
+    code: str | None = None
+    size: int = 0
+    sha256: str = ""
+
+
+@dataclass
+class VerifyingServer:
+    url: str
+    https_url: str
+    last: Verified = field(default_factory=Verified)
+
+
+def _verifying_app(state: VerifyingServer) -> Starlette:
+    async def endpoint(request: Request) -> Response:
+        method, raw_path, raw_query, headers = sigv4.request_parts(request.scope)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
+            if signed is None:
+                raise SigV4Error("AccessDenied", "Anonymous access is not allowed here")
+            sigv4.verify(signed, method, raw_path, raw_query, headers, SECRET, datetime.now(UTC))
+            async for piece in sigv4.payload(signed, headers, SECRET, request.stream()):
+                size += len(piece)
+                digest.update(piece)
+        except SigV4Error as error:
+            state.last = Verified(code=error.code)
+            status = 400 if error.code in {"AuthorizationHeaderMalformed", "InvalidArgument", "InvalidRequest"} else 403
+            body = f"<Error><Code>{error.code}</Code><Message>{error.message}</Message></Error>"
+            return Response(body, status_code=status, media_type="application/xml")
+        state.last = Verified(size=size, sha256=digest.hexdigest())
+        payload = GET_BODY if method == "GET" else b""
+        return Response(payload, headers={"ETag": '"d41d8cd98f00b204e9800998ecf8427e"'})
+
+    methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
+
+
+@pytest.fixture(scope="module")
+def verifying_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VerifyingServer]:
+    """Uvicorn on loopback (plain and TLS) running SigV4 over each request's ASGI scope and body stream."""
+    cert_file, key_file = _self_signed(tmp_path_factory.mktemp("tls"))
+    ports = free_port(), free_port()
+    state = VerifyingServer(f"http://127.0.0.1:{ports[0]}", f"https://127.0.0.1:{ports[1]}")
+    app = _verifying_app(state)
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=ports[0], log_level="warning", lifespan="off")),
+        uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=ports[1],
+                log_level="warning",
+                lifespan="off",
+                ssl_certfile=str(cert_file),
+                ssl_keyfile=str(key_file),
+            )
+        ),
+    ]
+    threads = [threading.Thread(target=server.run, daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
+    for port in ports:
+        wait_for_port(port)
+    try:
+        yield state
+    finally:
+        for server in servers:
+            server.should_exit = True
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("endpoint", ["url", "https_url"])
+def test_boto3_uploads_verify_through_a_real_asgi_server(verifying_server: VerifyingServer, endpoint: str) -> None:
+    client = s3_client(getattr(verifying_server, endpoint))
+    data = bytes(range(256)) * 8192
+    client.put_object(Bucket="lake.s3", Key="e2e/a b+c=d~é.bin", Body=data)
+    assert verifying_server.last == Verified(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    client.upload_part(Bucket="lake.s3", Key="e2e/part", UploadId="u/1+2", PartNumber=3, Body=data[:5000])
+    assert verifying_server.last == Verified(size=5000, sha256=hashlib.sha256(data[:5000]).hexdigest())
+    assert client.get_object(Bucket="lake.s3", Key="e2e/ü x")["Body"].read() == GET_BODY
+    assert verifying_server.last.code is None
+
+
+def test_a_wrong_secret_is_refused_through_a_real_asgi_server(verifying_server: VerifyingServer) -> None:
+    client = boto3.client(
+        "s3",
+        endpoint_url=verifying_server.url,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key="not the secret",
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    with pytest.raises(ClientError) as caught:
+        client.put_object(Bucket="lake.s3", Key="k", Body=b"x")
+    assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert "not the secret" not in str(caught.value.response)
+
+
+def test_a_presigned_get_fetched_with_plain_http_verifies_through_a_real_asgi_server(
+    verifying_server: VerifyingServer,
+) -> None:
+    client = s3_client(verifying_server.url, signature_version="s3v4")
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "lake.s3", "Key": "r e+p.csv"}, ExpiresIn=60)
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == GET_BODY
+    assert verifying_server.last.code is None
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(url.replace("r%20e", "r%20f"))
+    assert caught.value.code == 403
+    assert verifying_server.last.code == "SignatureDoesNotMatch"
+
+
+def test_a_crt_trailer_upload_verifies_through_a_real_asgi_server(verifying_server: VerifyingServer) -> None:
+    data = b"through uvicorn " * 10_000
+    credentials = crt_auth.AwsCredentialsProvider.new_static(KEY_ID, SECRET)
+    client = crt_s3.S3Client(
+        region="us-east-1", tls_mode=crt_s3.S3RequestTlsMode.DISABLED, credential_provider=credentials
+    )
+    host = urlsplit(verifying_server.url).netloc
+    headers = crt_http.HttpHeaders([("Host", host), ("Content-Length", str(len(data)))])
+    request = crt_http.HttpRequest("PUT", "/lake.s3/crt.bin", headers, io.BytesIO(data))
+    config = crt_s3.S3ChecksumConfig(
+        algorithm=crt_s3.S3ChecksumAlgorithm.CRC32C, location=crt_s3.S3ChecksumLocation.TRAILER
+    )
+    client.make_request(
+        type=crt_s3.S3RequestType.PUT_OBJECT, request=request, checksum_config=config
+    ).finished_future.result(30)
+    assert verifying_server.last == Verified(size=len(data), sha256=hashlib.sha256(data).hexdigest())
