@@ -35,21 +35,21 @@ MAX_EXPIRES = 604800
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
-#: The error codes raised here; the front answers each as S3's XML error of that code.
-CODES = frozenset(
-    {
-        "SignatureDoesNotMatch",
-        "AuthorizationHeaderMalformed",
-        "AuthorizationQueryParametersError",
-        "AccessDenied",
-        "RequestTimeTooSkewed",
-        "InvalidRequest",
-        "XAmzContentSHA256Mismatch",
-        "BadDigest",
-        "IncompleteBody",
-        "InvalidArgument",
-    }
-)
+#: The error codes raised here and the HTTP status S3 answers each with: 403 for a signature or time
+#: that does not hold, 400 for a request or body that is malformed or does not match its digests.
+STATUS = {
+    "SignatureDoesNotMatch": 403,
+    "AccessDenied": 403,
+    "RequestTimeTooSkewed": 403,
+    "AuthorizationHeaderMalformed": 400,
+    "AuthorizationQueryParametersError": 400,
+    "InvalidRequest": 400,
+    "XAmzContentSHA256Mismatch": 400,
+    "BadDigest": 400,
+    "IncompleteBody": 400,
+    "InvalidArgument": 400,
+}
+CODES = frozenset(STATUS)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{8}")
@@ -71,6 +71,10 @@ class SigV4Error(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
 
 
 @dataclass(frozen=True)

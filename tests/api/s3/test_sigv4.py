@@ -527,6 +527,14 @@ def test_a_presigned_url_verifies_until_it_expires() -> None:
     assert (error.code, error.message) == ("AccessDenied", "Request has expired")
 
 
+def test_a_presigned_url_dated_in_the_future_is_not_valid_yet() -> None:
+    req = presigned(expires=60)
+    signed = req.signed()
+    req.verify(now=signed.amz_date - timedelta(minutes=14))
+    error = failure(lambda: req.verify(now=signed.amz_date - timedelta(minutes=16)))
+    assert (error.code, error.status) == ("AccessDenied", 403)
+
+
 def test_the_query_signer_verifies_too() -> None:
     request = AWSRequest(method="GET", url=f"{ENDPOINT}/lake.s3/k?versionId=3", headers={})
     S3SigV4QueryAuth(Credentials(KEY_ID, SECRET), "s3", "us-east-1", expires=900).add_auth(request)
@@ -985,9 +993,8 @@ def _verifying_app(state: VerifyingServer) -> Starlette:
                 digest.update(piece)
         except SigV4Error as error:
             state.last = Verified(code=error.code)
-            status = 400 if error.code in {"AuthorizationHeaderMalformed", "InvalidArgument", "InvalidRequest"} else 403
             body = f"<Error><Code>{error.code}</Code><Message>{error.message}</Message></Error>"
-            return Response(body, status_code=status, media_type="application/xml")
+            return Response(body, status_code=error.status, media_type="application/xml")
         state.last = Verified(size=size, sha256=digest.hexdigest())
         payload = GET_BODY if method == "GET" else b""
         return Response(payload, headers={"ETag": '"d41d8cd98f00b204e9800998ecf8427e"'})
