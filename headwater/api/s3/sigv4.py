@@ -54,9 +54,9 @@ CODES = frozenset(STATUS)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
-#: A chunk-size line: signed chunks carry lower-case hex sizes (as every SDK writes them), so that no byte of a
-#: signed body can change without failing; an unsigned one may use either case.
-_SIGNED_SIZE_LINE = re.compile(rb"([0-9a-f]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
+#: A chunk-size line, signed or not: hex size in either case (the CRT writes upper case, botocore lower), and
+#: for a signed chunk exactly `;chunk-signature=` and the lower-case hex signature.
+_SIGNED_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
 _UNSIGNED_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})\r\n")
 #: Longest chunk-size line and trailer section accepted before the body is called malformed.
 _MAX_LINE = 256
