@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import io
 import itertools
+import os
+import shutil
+import subprocess
 import threading
 import tracemalloc
 import urllib.error
@@ -21,6 +24,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -1108,3 +1112,31 @@ def test_a_crt_trailer_upload_verifies_through_a_real_asgi_server(verifying_serv
         type=crt_s3.S3RequestType.PUT_OBJECT, request=request, checksum_config=config
     ).finished_future.result(30)
     assert verifying_server.last == Verified(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_the_aws_cli_upload_verifies_through_a_real_asgi_server(
+    verifying_server: VerifyingServer, tmp_path: Path
+) -> None:
+    data = b"from the aws cli\n" * 30_000
+    source = tmp_path / "cli upload.txt"
+    source.write_bytes(data)
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    command = [shutil.which("aws") or "aws", "--endpoint-url", verifying_server.url, "s3", "cp", str(source)]
+    done = subprocess.run(
+        [*command, "s3://lake.s3/cli/a b+c.txt"],
+        check=False,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert verifying_server.last == Verified(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    assert SECRET not in done.stdout + done.stderr
