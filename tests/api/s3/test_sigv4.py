@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import boto3
 import pyarrow.fs as pafs
 import pytest
+import s3fs
 import uvicorn
 from awscrt import auth as crt_auth
 from awscrt import http as crt_http
@@ -1193,3 +1194,19 @@ def test_pyarrow_s3_filesystem_writes_verify_through_a_real_asgi_server(verifyin
 
 def data_sha256_in(seen: list[Verified], data: bytes) -> bool:
     return Verified(size=len(data), sha256=hashlib.sha256(data).hexdigest()) in seen
+
+
+def test_s3fs_writes_verify_through_a_real_asgi_server(verifying_server: VerifyingServer) -> None:
+    filesystem = s3fs.S3FileSystem(
+        key=KEY_ID,
+        secret=SECRET,
+        endpoint_url=verifying_server.url,
+        client_kwargs={"region_name": "us-east-1"},
+        config_kwargs={"s3": {"addressing_style": "path"}},
+        skip_instance_cache=True,
+    )
+    data = b"s3fs " * 50_000
+    verifying_server.seen.clear()
+    filesystem.pipe_file("lake.s3/s3fs/part=1/a b+c.bin", data)
+    assert all(v.code is None for v in verifying_server.seen)
+    assert data_sha256_in(verifying_server.seen, data)
