@@ -1,19 +1,22 @@
 """Who an S3 request comes from, and its body as verified: the seam between the front door and SigV4.
 
 The front door asks an `Authenticator` for the caller and the decoded body of each request. The
-production one (`default_authenticator`) will verify SigV4 against an access key; until access keys
-exist it refuses every request with `NotImplemented`. Tests inject one of their own.
+production one (`default_authenticator`) verifies SigV4 against the hub's access keys; tests of the
+operations inject one of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from starlette.requests import Request
 
+from headwater.api.s3 import sigv4
 from headwater.api.s3.errors import S3Error
+from headwater.services import access_keys
 from headwater.services.context import Caller
 from headwater.services.data import Stamps
 from headwater.services.hub import Hub
@@ -35,13 +38,27 @@ class Authenticator(Protocol):
     async def authenticate(self, request: Request) -> Authenticated: ...
 
 
-class Unavailable:
-    """Refuses every request: the S3 front door needs access keys, which this hub does not have yet."""
+class SigV4Keys:
+    """SigV4 over the hub's access keys: the key's caller, once the signature holds, and the body
+    decoded and verified as it streams (aws-chunked, trailing checksums, content hashes)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
 
     async def authenticate(self, request: Request) -> Authenticated:
-        raise S3Error("NotImplemented", "the S3 front door needs access keys (not yet available)", 501)
+        method, raw_path, raw_query, headers = sigv4.request_parts(request.scope)
+        signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
+        if signed is None:
+            raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with an access key", 403)
+        caller, secret = await access_keys.resolve(self.hub, signed.access_key_id)
+        sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
+
+        def body() -> AsyncIterator[bytes]:
+            return sigv4.payload(signed, headers, secret, request.stream())
+
+        return Authenticated(caller, body)
 
 
 def default_authenticator(hub: Hub) -> Authenticator:
-    """The production authenticator (SigV4 over access keys, once they exist)."""
-    return Unavailable()
+    """The production authenticator: SigV4 over access keys."""
+    return SigV4Keys(hub)
