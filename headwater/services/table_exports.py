@@ -30,11 +30,12 @@ from datetime import UTC, datetime, timedelta
 import anyio
 
 from headwater import policy
+from headwater.addresses import Address
 from headwater.connectors.base import Connector, Entry, Opened, Span
 from headwater.connectors.databases.base import split_name
 from headwater.connectors.databases.formats import CONTENT_TYPES
 from headwater.connectors.storage import Storage
-from headwater.errors import InvalidInput, NotFound
+from headwater.errors import HeadwaterError, InvalidInput, NotFound
 from headwater.services import data as data_service
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -133,7 +134,7 @@ class _ProcessLock:
             _local[self.key] = (lock, users - 1)
 
 
-def _take(storage: Storage, key: str) -> bool:
+def take_lock(storage: Storage, key: str) -> bool:
     """Take the cross-process lock `key`, breaking one whose holder let it lapse."""
     until = (_now() + EXPORT_LEASE).isoformat()
     if storage.create_exclusive(key, json.dumps({"until": until}).encode()):
@@ -177,7 +178,7 @@ async def _ensure(hub: Hub, target: data_service.Target, staging: Connector, sta
             if _fresh(entry, ttl):
                 assert entry is not None
                 return entry
-            if await anyio.to_thread.run_sync(_take, hub.storage, staged.lock):
+            if await anyio.to_thread.run_sync(take_lock, hub.storage, staged.lock):
                 break
             if _now() - waited > EXPORT_LEASE:  # a lock that never says when it lapses
                 await anyio.to_thread.run_sync(hub.storage.delete, [staged.lock])
@@ -250,3 +251,48 @@ def purge(storage: Storage, now: datetime | None = None, older_than: timedelta =
         storage.delete(gone[start : start + 1000])
     storage.tidy(ROOT, gone)
     return len(gone)
+
+
+#: A listing stages the table files it lists when at most this many of them have no fresh copy.
+LISTED_EXPORTS = 32
+
+
+async def sized(hub: Hub, caller: Caller, target: data_service.Target, listed: list[tuple[str, Entry]]) -> list[Entry]:
+    """Listed table files (key, entry) with the size, ETag and time of their copies, so a listing agrees with a GET.
+
+    Files with a fresh copy take it; the others are staged now when they are few (`LISTED_EXPORTS`),
+    else listed as the connector lists them (no size). A file the caller may not read stays as listed.
+    """
+    found: list[Entry] = []
+    missing: list[tuple[int, data_service.Target, Staged]] = []
+    ttl = hub.settings.table_export_ttl
+    staging: Connector | None = None
+    try:
+        for key, entry in listed:
+            found.append(entry)
+            if entry.is_dir:
+                continue
+            address = target.address
+            here = replace(target, address=Address(address.protocol, address.label, key, False))
+            try:
+                _authorize(here)
+                staged = staged_of(caller.org_id, here)
+            except HeadwaterError:
+                continue
+            staging = staging or _staging(hub, staged)
+            copy = await _stat(staging, staged)
+            if _fresh(copy, ttl):
+                assert copy is not None
+                found[-1] = _shown(copy, here, staged)
+            else:
+                missing.append((len(found) - 1, here, staged))
+        if staging is not None and len(missing) <= LISTED_EXPORTS:
+            for index, here, staged in missing:
+                try:
+                    found[index] = _shown(await _ensure(hub, here, staging, staged), here, staged)
+                except HeadwaterError:
+                    continue  # gone since it was listed, say: listed as the connector listed it
+    finally:
+        if staging is not None:
+            await staging.close()
+    return found

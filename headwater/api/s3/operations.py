@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
@@ -141,10 +142,11 @@ async def list_objects(s3: S3Request) -> Response:
         s3.note("data.list", target)
         if s3.pending is not None:
             s3.pending.path = s3.params.get("prefix", "")
+        sizer = partial(table_exports.sized, s3.hub, s3.caller, target) if s3.bucket.tables else None
         if s3.params.get("list-type") == "2":
-            body = await listing.list_v2(target, s3.bucket.name, s3.params, s3.caller)
+            body = await listing.list_v2(target, s3.bucket.name, s3.params, s3.caller, sizer)
         else:
-            body = await listing.list_v1(target, s3.bucket.name, s3.params, s3.caller)
+            body = await listing.list_v1(target, s3.bucket.name, s3.params, s3.caller, sizer)
     finally:
         await target.close()
     return xml_response(body)

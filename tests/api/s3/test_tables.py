@@ -85,6 +85,16 @@ def test_a_database_connection_is_a_bucket_of_schema_table_files(s3_front: S3Fro
     assert [c["Key"] for c in listed["Contents"]] == [tables.key(f) for f in ("csv", "jsonl", "parquet")]
 
 
+def test_a_listing_gives_the_sizes_and_etags_a_get_gives(s3_front: S3Front, tables: Tables) -> None:
+    s3 = s3_front.client(tables.org.token)
+    listed = s3.list_objects_v2(Bucket=tables.bucket, Prefix=f"public/{tables.table}")["Contents"]
+    assert [tables.exports(f) for f in ("csv", "jsonl", "parquet")] == [1, 1, 1]
+    for item in listed:
+        got = s3.get_object(Bucket=tables.bucket, Key=item["Key"])
+        assert len(got["Body"].read()) == item["Size"] > 0 and got["ETag"] == item["ETag"]
+    assert [tables.exports(f) for f in ("csv", "jsonl", "parquet")] == [1, 1, 1]
+
+
 def test_head_gives_a_size_and_get_gives_what_the_data_api_gives(s3_front: S3Front, tables: Tables) -> None:
     s3 = s3_front.client(tables.org.token)
     head = s3.head_object(Bucket=tables.bucket, Key=tables.key())
