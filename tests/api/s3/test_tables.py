@@ -23,7 +23,7 @@ from headwater.services import table_exports
 from tests.api.s3.conftest import Org, S3Front
 from tests.api.s3.test_buckets import code_of
 from tests.api.test_database_api import add_database
-from tests.fixtures.databases import ScratchDatabase, pg_connect
+from tests.fixtures.databases import ScratchDatabase, mysql_admin, pg_connect
 
 
 @dataclass
@@ -273,3 +273,30 @@ def test_a_synthetic_connection_is_a_bucket_of_its_datasets(s3_front: S3Front, o
         "AccessDenied",
         "MethodNotAllowed",
     }
+
+
+def test_a_mysql_table_reads_as_parquet(s3_front: S3Front, org: Org, mysql_db: ScratchDatabase) -> None:
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    with mysql_admin() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{mysql_db.name}`.`{name}` (id int, label varchar(10)) ENGINE=InnoDB")
+        cur.execute(f"INSERT INTO `{mysql_db.name}`.`{name}` VALUES (1, 'a'), (2, NULL), (3, 'c')")
+        conn.commit()
+    label = f"my{uuid.uuid4().hex[:8]}"
+    add_database(org.api, mysql_db, label)
+    s3 = s3_front.client(org.token)
+    bucket, key = f"{label}.mysql", f"{mysql_db.name}/{name}.parquet"
+    assert f"{mysql_db.name}/" in [
+        p["Prefix"] for p in s3.list_objects_v2(Bucket=bucket, Delimiter="/")["CommonPrefixes"]
+    ]
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    direct = org.api.get(f"/v1/connector/mysql+{label}/{key}").content
+    assert pq.read_table(io.BytesIO(body)).equals(pq.read_table(io.BytesIO(direct)))
+    assert pq.read_table(io.BytesIO(body)).column("label").to_pylist() == ["a", None, "c"]
+
+
+def test_another_organization_sees_no_table_bucket(s3_front: S3Front, tables: Tables) -> None:
+    stranger = s3_front.client(s3_front.running.token())
+    assert tables.bucket not in [b["Name"] for b in stranger.list_buckets()["Buckets"]]
+    assert refused(stranger.head_object, Bucket=tables.bucket, Key=tables.key()) in {"404", "NoSuchBucket"}
+    assert refused(stranger.get_object, Bucket=tables.bucket, Key=tables.key()) == "NoSuchBucket"
+    assert refused(stranger.list_objects_v2, Bucket=tables.bucket) == "NoSuchBucket"
