@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from pyarrow import fs
 
 from headwater.services import table_exports
+from headwater.store.models import Source
 from tests.api.s3.conftest import Org, S3Front
 from tests.api.s3.test_buckets import code_of
 from tests.api.test_database_api import add_database
@@ -300,3 +301,25 @@ def test_another_organization_sees_no_table_bucket(s3_front: S3Front, tables: Ta
     assert refused(stranger.head_object, Bucket=tables.bucket, Key=tables.key()) in {"404", "NoSuchBucket"}
     assert refused(stranger.get_object, Bucket=tables.bucket, Key=tables.key()) == "NoSuchBucket"
     assert refused(stranger.list_objects_v2, Bucket=tables.bucket) == "NoSuchBucket"
+
+
+def test_a_reader_waits_for_the_export_another_worker_runs(s3_front: S3Front, tables: Tables) -> None:
+    hub = s3_front.running.hub
+    with hub.store.session() as session:
+        source = session.get(Source, tables.source_id)
+        assert source is not None
+        staged = table_exports.Staged(source.org_id, source.id, source.version, tables.key(), "parquet")
+    assert table_exports.take_lock(hub.storage, staged.lock)  # another worker is exporting
+    sizes: list[int] = []
+    reader = threading.Thread(
+        target=lambda: sizes.append(
+            s3_front.client(tables.org.token).head_object(Bucket=tables.bucket, Key=tables.key())["ContentLength"]
+        )
+    )
+    reader.start()
+    time.sleep(1.0)
+    assert reader.is_alive() and not sizes  # waiting
+    hub.storage.write_small(f"{staged.folder}/{staged.name}", b"PAR1 from the other worker PAR1")
+    hub.storage.delete([staged.lock])
+    reader.join(timeout=30)
+    assert sizes == [len(b"PAR1 from the other worker PAR1")] and tables.exports() == 0
