@@ -123,11 +123,18 @@ class _ProcessLock:
     async def __aenter__(self) -> None:
         lock, users = _local.get(self.key) or (asyncio.Lock(), 0)
         _local[self.key] = (lock, users + 1)
-        await lock.acquire()
+        try:
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: no longer a user
+            self._leave()
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
+        _local[self.key][0].release()
+        self._leave()
+
+    def _leave(self) -> None:
         lock, users = _local[self.key]
-        lock.release()
         if users <= 1:
             del _local[self.key]
         else:
