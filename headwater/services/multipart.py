@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import anyio
 
-from headwater import policy
 from headwater.connectors.base import Connector, Entry
 from headwater.errors import InvalidInput, NotFound
 from headwater.services import data as data_service
@@ -88,7 +87,7 @@ def check_part_number(value: str | None) -> int:
 
 async def begin(hub: Hub, caller: Caller, target: data_service.Target, bucket: str, key: str) -> Upload:
     """Begin an upload to `target`, refused now if the caller may not write there."""
-    target.authorize(policy.Operation.WRITE)
+    data_service.may_write(target)
     upload = Upload(secrets.token_hex(16), bucket, key, caller.user_id, caller.user_name, datetime.now(UTC))
     meta = {
         "bucket": bucket,

@@ -15,8 +15,8 @@ from starlette.requests import Request
 
 from headwater.api.s3.errors import S3Error
 from headwater.services.context import Caller
+from headwater.services.data import Stamps
 from headwater.services.hub import Hub
-from headwater.store.stamps import Stamps
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
@@ -12,7 +12,6 @@ from headwater.api.s3.auth import Authenticated
 from headwater.api.s3.buckets import Bucket
 from headwater.api.s3.errors import s3_error
 from headwater.errors import HeadwaterError
-from headwater.services import authorization
 from headwater.services import data as service
 from headwater.services.audit import Pending
 from headwater.services.context import Caller
@@ -70,5 +69,5 @@ async def open_target(s3: S3Request, bucket: Bucket, key: str, operation: str) -
     except HeadwaterError as exc:
         raise s3_error(exc, missing="NoSuchBucket") from None
     if bucket.tables:  # tables are served as exports, never loaded into
-        target = replace(target, rights=authorization.exported_rights(target.rights))
+        target = service.as_exports(target)
     return target

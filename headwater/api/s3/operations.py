@@ -18,7 +18,6 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from headwater import policy
 from headwater.api import ranges
 from headwater.api.routers.data import guessed_type
 from headwater.api.s3 import listing, xml
@@ -124,7 +123,7 @@ async def head_bucket(s3: S3Request) -> Response:
     target = await open_target(s3, s3.bucket, "", "data.stat")
     try:
         s3.note("data.stat", target)
-        target.authorize(policy.Operation.LIST)
+        service.may_list(target)
     finally:
         await target.close()
     return Response(status_code=200, headers={"x-amz-bucket-region": "us-east-1"})

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from headwater import policy
 from headwater.api.s3 import listing, xml
 from headwater.api.s3.context import S3Request, open_target
 from headwater.api.s3.errors import S3Error, s3_error
 from headwater.api.s3.operations import open_source, xml_response
 from headwater.errors import HeadwaterError, InvalidInput
+from headwater.services import data as data_service
 from headwater.services import multipart
 
 INITIATOR = "Initiator"
@@ -171,7 +171,7 @@ async def _may_write(s3: S3Request, key: str) -> bool:
     except S3Error:
         return False
     try:
-        target.authorize(policy.Operation.WRITE)
+        data_service.may_write(target)
         return True
     except HeadwaterError:
         return False

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.s3.conftest import Org, S3Front, s3_connection
 from tests.api.s3.test_buckets import code_of
+from tests.fixtures.s3_front import Org, S3Front, s3_connection
 from tests.fixtures.seaweedfs import SeaweedFS
 
 

@@ -21,10 +21,10 @@ from pyarrow import fs
 
 from headwater.services import table_exports
 from headwater.store.models import Source
-from tests.api.s3.conftest import Org, S3Front
 from tests.api.s3.test_buckets import code_of
 from tests.api.test_database_api import add_database
 from tests.fixtures.databases import ScratchDatabase, mysql_admin, pg_connect
+from tests.fixtures.s3_front import Org, S3Front
 
 
 @dataclass
