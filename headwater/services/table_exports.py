@@ -31,7 +31,7 @@ import anyio
 
 from headwater import policy
 from headwater.addresses import Address
-from headwater.connectors.base import Connector, Entry, Opened, Span
+from headwater.connectors.base import MAX_PAGE_SIZE, Connector, Entry, Opened, Span
 from headwater.connectors.databases.base import split_name
 from headwater.connectors.databases.formats import CONTENT_TYPES
 from headwater.connectors.storage import Storage
@@ -264,42 +264,60 @@ def purge(storage: Storage, now: datetime | None = None, older_than: timedelta =
 LISTED_EXPORTS = 32
 
 
+async def _copies(staging: Connector, folder: str) -> dict[str, Entry]:
+    """Every copy in a source version's folder, by name: one listing, not a request per table file."""
+    copies: dict[str, Entry] = {}
+    marker: str | None = None
+    while True:
+        try:
+            page = await staging.list(folder, marker, MAX_PAGE_SIZE)
+        except NotFound:
+            return copies
+        copies.update((entry.name, entry) for entry in page.files)
+        marker = page.marker
+        if marker is None:
+            return copies
+
+
 async def sized(hub: Hub, caller: Caller, target: data_service.Target, listed: list[tuple[str, Entry]]) -> list[Entry]:
     """Listed table files (key, entry) with the size, ETag and time of their copies, so a listing agrees with a GET.
 
     Files with a fresh copy take it; the others are staged now when they are few (`LISTED_EXPORTS`),
     else listed as the connector lists them (no size). A file the caller may not read stays as listed.
     """
-    found: list[Entry] = []
-    missing: list[tuple[int, data_service.Target, Staged]] = []
+    found = [entry for _, entry in listed]
+    readable: list[tuple[int, data_service.Target, Staged]] = []
+    for index, (key, entry) in enumerate(listed):
+        if entry.is_dir:
+            continue
+        address = target.address
+        here = replace(target, address=Address(address.protocol, address.label, key, False))
+        try:
+            _authorize(here)
+            readable.append((index, here, staged_of(caller.org_id, here)))
+        except HeadwaterError:
+            continue
+    if not readable:
+        return found
     ttl = hub.settings.table_export_ttl
-    staging: Connector | None = None
+    staging = _staging(hub, readable[0][2])
     try:
-        for key, entry in listed:
-            found.append(entry)
-            if entry.is_dir:
-                continue
-            address = target.address
-            here = replace(target, address=Address(address.protocol, address.label, key, False))
-            try:
-                _authorize(here)
-                staged = staged_of(caller.org_id, here)
-            except HeadwaterError:
-                continue
-            staging = staging or _staging(hub, staged)
-            copy = await _stat(staging, staged)
+        folder = readable[0][2].name.rsplit("/", 1)[0]
+        copies = await _copies(staging, folder)
+        missing: list[tuple[int, data_service.Target, Staged]] = []
+        for index, here, staged in readable:
+            copy = copies.get(staged.name.rsplit("/", 1)[1])
             if _fresh(copy, ttl):
                 assert copy is not None
-                found[-1] = _shown(copy, here, staged)
+                found[index] = _shown(copy, here, staged)
             else:
-                missing.append((len(found) - 1, here, staged))
-        if staging is not None and len(missing) <= LISTED_EXPORTS:
+                missing.append((index, here, staged))
+        if len(missing) <= LISTED_EXPORTS:
             for index, here, staged in missing:
                 try:
                     found[index] = _shown(await _ensure(hub, here, staging, staged), here, staged)
                 except HeadwaterError:
                     continue  # gone since it was listed, say: listed as the connector listed it
     finally:
-        if staging is not None:
-            await staging.close()
+        await staging.close()
     return found
