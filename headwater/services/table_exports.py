@@ -37,7 +37,6 @@ from headwater.connectors.databases.formats import CONTENT_TYPES
 from headwater.connectors.storage import Storage
 from headwater.errors import HeadwaterError, InvalidInput, NotFound
 from headwater.services import data as data_service
-from headwater.services.context import Caller
 from headwater.services.hub import Hub
 
 ROOT = "tables"
@@ -51,6 +50,19 @@ LOCK_SUFFIX = ".lock"
 
 #: Exports run by this process, per (source id, table path): for tests to count, never served.
 EXPORTS: Counter[tuple[str, str]] = Counter()
+
+
+@dataclass(frozen=True)
+class Stager:
+    """Where and for how long table files are staged: the hub's storage, `HEADWATER_TABLE_EXPORT_TTL`."""
+
+    storage: Storage
+    ttl: float  # seconds a copy is served after its export ended
+    chunk_size: int
+
+    @classmethod
+    def of(cls, hub: Hub) -> Stager:
+        return cls(hub.storage, hub.settings.table_export_ttl, hub.settings.chunk_size)
 
 
 @dataclass(frozen=True)
@@ -171,9 +183,9 @@ async def _export(target: data_service.Target, staging: Connector, staged: Stage
     return entry
 
 
-async def _ensure(hub: Hub, target: data_service.Target, staging: Connector, staged: Staged) -> Entry:
+async def _ensure(stager: Stager, target: data_service.Target, staging: Connector, staged: Staged) -> Entry:
     """The fresh copy of the target's table file, exported now if there is none."""
-    ttl = hub.settings.table_export_ttl
+    ttl = stager.ttl
     entry = await _stat(staging, staged)
     if _fresh(entry, ttl):
         assert entry is not None
@@ -185,10 +197,10 @@ async def _ensure(hub: Hub, target: data_service.Target, staging: Connector, sta
             if _fresh(entry, ttl):
                 assert entry is not None
                 return entry
-            if await anyio.to_thread.run_sync(take_lock, hub.storage, staged.lock):
+            if await anyio.to_thread.run_sync(take_lock, stager.storage, staged.lock):
                 break
             if _now() - waited > EXPORT_LEASE:  # a lock that never says when it lapses
-                await anyio.to_thread.run_sync(hub.storage.delete, [staged.lock])
+                await anyio.to_thread.run_sync(stager.storage.delete, [staged.lock])
             await anyio.sleep(POLL_SECONDS)
         try:
             entry = await _stat(staging, staged)  # another process may have finished just before
@@ -198,7 +210,7 @@ async def _ensure(hub: Hub, target: data_service.Target, staging: Connector, sta
             return await _export(target, staging, staged)
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(hub.storage.delete, [staged.lock])
+                await anyio.to_thread.run_sync(stager.storage.delete, [staged.lock])
 
 
 def _shown(entry: Entry, target: data_service.Target, staged: Staged) -> Entry:
@@ -207,8 +219,8 @@ def _shown(entry: Entry, target: data_service.Target, staged: Staged) -> Entry:
     return replace(entry, name=name, content_type=CONTENT_TYPES[staged.fmt], extra={}, hosted=None)
 
 
-def _staging(hub: Hub, staged: Staged) -> Connector:
-    return hub.storage.connector(staged.folder, create=True, chunk_size=hub.settings.chunk_size)
+def _staging(stager: Stager, staged: Staged) -> Connector:
+    return stager.storage.connector(staged.folder, create=True, chunk_size=stager.chunk_size)
 
 
 def _authorize(target: data_service.Target) -> None:
@@ -216,24 +228,24 @@ def _authorize(target: data_service.Target) -> None:
     target.authorize(policy.Operation.READ)
 
 
-async def stat(hub: Hub, caller: Caller, target: data_service.Target) -> Entry:
+async def stat(stager: Stager, org_id: str, target: data_service.Target) -> Entry:
     """The table file's entry, with a size and an ETag: from its fresh copy, exported first if need be."""
     _authorize(target)
-    staged = staged_of(caller.org_id, target)
-    staging = _staging(hub, staged)
+    staged = staged_of(org_id, target)
+    staging = _staging(stager, staged)
     try:
-        return _shown(await _ensure(hub, target, staging, staged), target, staged)
+        return _shown(await _ensure(stager, target, staging, staged), target, staged)
     finally:
         await staging.close()
 
 
-async def open_file(hub: Hub, caller: Caller, target: data_service.Target, span: Span | None = None) -> Opened:
+async def open_file(stager: Stager, org_id: str, target: data_service.Target, span: Span | None = None) -> Opened:
     """The table file opened for reading (or its `span`), from its fresh copy, exported first if need be."""
     _authorize(target)
-    staged = staged_of(caller.org_id, target)
-    staging = _staging(hub, staged)
+    staged = staged_of(org_id, target)
+    staging = _staging(stager, staged)
     try:
-        await _ensure(hub, target, staging, staged)
+        await _ensure(stager, target, staging, staged)
         opened = await staging.open_read(staged.name, span)
     except BaseException:
         await staging.close()
@@ -279,7 +291,9 @@ async def _copies(staging: Connector, folder: str) -> dict[str, Entry]:
             return copies
 
 
-async def sized(hub: Hub, caller: Caller, target: data_service.Target, listed: list[tuple[str, Entry]]) -> list[Entry]:
+async def sized(
+    stager: Stager, org_id: str, target: data_service.Target, listed: list[tuple[str, Entry]]
+) -> list[Entry]:
     """Listed table files (key, entry) with the size, ETag and time of their copies, so a listing agrees with a GET.
 
     Files with a fresh copy take it; the others are staged now when they are few (`LISTED_EXPORTS`),
@@ -294,13 +308,13 @@ async def sized(hub: Hub, caller: Caller, target: data_service.Target, listed: l
         here = replace(target, address=Address(address.protocol, address.label, key, False))
         try:
             _authorize(here)
-            readable.append((index, here, staged_of(caller.org_id, here)))
+            readable.append((index, here, staged_of(org_id, here)))
         except HeadwaterError:
             continue
     if not readable:
         return found
-    ttl = hub.settings.table_export_ttl
-    staging = _staging(hub, readable[0][2])
+    ttl = stager.ttl
+    staging = _staging(stager, readable[0][2])
     try:
         folder = readable[0][2].name.rsplit("/", 1)[0]
         copies = await _copies(staging, folder)
@@ -315,7 +329,7 @@ async def sized(hub: Hub, caller: Caller, target: data_service.Target, listed: l
         if len(missing) <= LISTED_EXPORTS:
             for index, here, staged in missing:
                 try:
-                    found[index] = _shown(await _ensure(hub, here, staging, staged), here, staged)
+                    found[index] = _shown(await _ensure(stager, here, staging, staged), here, staged)
                 except HeadwaterError:
                     continue  # gone since it was listed, say: listed as the connector listed it
     finally:

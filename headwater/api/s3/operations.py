@@ -141,7 +141,11 @@ async def list_objects(s3: S3Request) -> Response:
         s3.note("data.list", target)
         if s3.pending is not None:
             s3.pending.path = s3.params.get("prefix", "")
-        sizer = partial(table_exports.sized, s3.hub, s3.caller, target) if s3.bucket.tables else None
+        sizer = (
+            partial(table_exports.sized, table_exports.Stager.of(s3.hub), s3.caller.org_id, target)
+            if s3.bucket.tables
+            else None
+        )
         if s3.params.get("list-type") == "2":
             body = await listing.list_v2(target, s3.bucket.name, s3.params, s3.caller, sizer)
         else:
@@ -164,7 +168,11 @@ async def head_object(s3: S3Request) -> Response:
     try:
         s3.note("data.stat", target)
         try:
-            entry = await (table_exports.stat(s3.hub, s3.caller, target) if s3.bucket.tables else service.stat(target))
+            entry = await (
+                table_exports.stat(table_exports.Stager.of(s3.hub), s3.caller.org_id, target)
+                if s3.bucket.tables
+                else service.stat(target)
+            )
         except HeadwaterError as exc:
             raise s3_error(exc) from None
         _no_directory(s3, entry)
@@ -212,7 +220,7 @@ async def get_object(s3: S3Request) -> Response:
 async def _open(s3: S3Request, bucket: Bucket, target: service.Target, span: Span | None) -> Opened | None:
     """Open a key: a file of the connection, or a table's staged export (which serves sizes and ranges)."""
     if bucket.tables:
-        return await table_exports.open_file(s3.hub, s3.caller, target, span)
+        return await table_exports.open_file(table_exports.Stager.of(s3.hub), s3.caller.org_id, target, span)
     return await service.open_file(target, span)
 
 
