@@ -98,7 +98,7 @@ def _wanted(body: bytes) -> list[tuple[int, str]]:
 
 async def complete(s3: S3Request) -> Response:
     upload = await _upload(s3)
-    wanted = _wanted(await xml.read_body(s3.auth.body()))
+    wanted = _wanted(await xml.read_body(s3.auth.body(), s3.header("content-md5")))
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     s3.note("data.write", target)
     try:

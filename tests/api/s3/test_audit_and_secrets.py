@@ -62,3 +62,21 @@ def test_no_backend_credential_appears_in_any_answer_or_log(s3_front: S3Front, o
     for text in (*answers, trail, logs):
         assert seaweedfs.rw.secret_key not in text
     assert org.token not in trail
+
+
+def test_a_copy_audits_its_source_read_and_a_delete_objects_each_key(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="a/src", Body=b"1")
+    s3.copy_object(Bucket="data", Key="coll/dst", CopySource={"Bucket": org.bucket, "Key": "a/src"})
+    s3.delete_objects(Bucket=org.bucket, Delete={"Objects": [{"Key": "a/src"}, {"Key": "a/gone"}]})
+    seen = [(e["route"], e["operation"], e["connection"], e["path"], e["status"]) for e in events(org)[1:]]
+    connection = f"s3+{org.label}"
+    assert seen[:2] == [
+        ("s3 CopyObject", "data.read", connection, "a/src", 200),
+        ("s3 CopyObject", "data.write", "data", "coll/dst", 200),
+    ] or seen[:2] == [
+        ("s3 CopyObject", "data.write", "data", "coll/dst", 200),
+        ("s3 CopyObject", "data.read", connection, "a/src", 200),
+    ]
+    deletes = sorted((e[3], e[4]) for e in seen[2:] if e[0] == "s3 DeleteObjects")
+    assert deletes == [("2 keys, the first 'a/src'", 200), ("a/gone", 204), ("a/src", 204)]

@@ -84,3 +84,14 @@ def test_malformed_delete_xml_is_a_client_error(s3_front: S3Front, org: Org) -> 
     for body in (b"<Delete><Object>", b"<NotDelete/>", b'<!DOCTYPE x [<!ENTITY a "b">]><Delete/>'):
         response = httpx.post(f"{s3_front.url}/{org.bucket}?delete", content=body, headers=_auth(org.token))
         assert response.status_code == 400, response.text
+
+
+def test_a_delete_whose_content_md5_does_not_match_is_bad_digest(s3_front: S3Front, org: Org) -> None:
+    import httpx
+
+    from tests.api.s3.test_objects import _auth
+
+    body = b"<Delete><Object><Key>x</Key></Object></Delete>"
+    headers = {**_auth(org.token), "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}
+    response = httpx.post(f"{s3_front.url}/{org.bucket}?delete", content=body, headers=headers)
+    assert response.status_code == 400 and b"<Code>BadDigest</Code>" in response.content
