@@ -7,7 +7,7 @@ under `tables/<org_id>/<source_id>/v<version>/<digest of the path>.<format>` (wr
 temporary name then a rename, or one object PUT), and every HEAD, GET and range is served from that
 copy while it is fresh: younger than `HEADWATER_TABLE_EXPORT_TTL` seconds (60 by default) and of the
 source's current version (an edited source is a new version, hence a new key). The retention duty
-deletes copies older than `PURGE_AFTER`.
+deletes copies older than `PURGE_AFTER` (an hour, or twice the TTL if that is longer).
 
 Concurrent first readers wait for one export: within a process on a per-key lock, across processes
 and replicas on an exclusive lock object beside the copy (its expiry written in it, so a crashed
@@ -44,7 +44,7 @@ ROOT = "tables"
 EXPORT_LEASE = timedelta(minutes=10)
 #: How often a reader waiting on another process's export looks again.
 POLL_SECONDS = 0.2
-#: Copies (and locks) older than this are deleted by the retention duty, whatever the TTL.
+#: Copies (and locks) older than this are deleted by the retention duty (twice the TTL if that is longer).
 PURGE_AFTER = timedelta(hours=1)
 LOCK_SUFFIX = ".lock"
 
@@ -63,6 +63,11 @@ class Stager:
     @classmethod
     def of(cls, hub: Hub) -> Stager:
         return cls(hub.storage, hub.settings.table_export_ttl, hub.settings.chunk_size)
+
+    @property
+    def purge_after(self) -> timedelta:
+        """The age at which the retention duty deletes a copy: `PURGE_AFTER`, or twice the TTL if longer."""
+        return max(PURGE_AFTER, timedelta(seconds=2 * self.ttl))
 
 
 @dataclass(frozen=True)

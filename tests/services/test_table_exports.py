@@ -112,3 +112,8 @@ def test_a_failed_export_leaves_no_copy_and_no_lock(storage: Storage) -> None:
     with pytest.raises(NotFound):
         run_coroutine(table_exports.stat(stager(storage), "org1", target))
     assert [s.key for s in storage.walk("tables")] == []
+
+
+def test_copies_are_purged_after_an_hour_or_twice_a_longer_ttl(storage: Storage) -> None:
+    assert stager(storage, 60.0).purge_after == table_exports.PURGE_AFTER
+    assert stager(storage, 7200.0).purge_after == timedelta(hours=4)
