@@ -94,4 +94,6 @@ async def open_target(s3: S3Request, bucket: Bucket, key: str, operation: str) -
         target = await service.open_target(s3.hub, s3.caller, address, s3.auth.stamps)
     except HeadwaterError as exc:
         raise s3_error(exc, missing="NoSuchBucket") from None
+    if bucket.tables:  # tables are served as exports, never loaded into
+        target = service.as_exports(target)
     return target

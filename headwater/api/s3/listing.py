@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -27,6 +27,8 @@ from headwater.services import data as service
 from headwater.services.context import Caller
 
 MAX_KEYS = 1000
+#: Gives listed files (key, entry) the entries to show instead (a table bucket's staged copies' sizes).
+Sizer = Callable[[list[tuple[str, Entry]]], Awaitable[list[Entry]]]
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,16 @@ class Page:
         return self.items[-1].key if self.items else None
 
 
+async def sized_page(page_: Page, sizer: Sizer | None) -> Page:
+    """The page with its files' entries as `sizer` shows them (unchanged without one)."""
+    if sizer is None:
+        return page_
+    files = [(i.key, i.entry) for i in page_.items if i.entry is not None]
+    shown = iter(await sizer(files))
+    items = [Item(i.key, next(shown)) if i.entry is not None else i for i in page_.items]
+    return Page(items, page_.truncated)
+
+
 async def page(target: service.Target, query: Query, token_id: str = "") -> Page:
     """Up to `max_keys` results (keys and common prefixes together, as S3 counts them)."""
     items: list[Item] = []
@@ -255,7 +267,9 @@ def _results(page_: Page, encode: Encode, owner: xml.Node | None) -> list[xml.No
     return nodes
 
 
-async def list_v2(target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller) -> bytes:
+async def list_v2(
+    target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller, sizer: Sizer | None = None
+) -> bytes:
     encoded, encode = _encoder(params)
     token = params.get("continuation-token")
     start_after = params.get("start-after") or None
@@ -263,7 +277,7 @@ async def list_v2(target: service.Target, bucket: str, params: Mapping[str, str]
     if start_after is not None and after is not None and start_after > after:
         after = start_after
     query = Query(params.get("prefix", ""), delimiter(params.get("delimiter")), after, max_keys(params.get("max-keys")))
-    result = await page(target, query, caller.token_id)
+    result = await sized_page(await page(target, query, caller.token_id), sizer)
     owner = _owner(caller) if params.get("fetch-owner") == "true" else None
     nodes: list[xml.Node] = [
         ("Name", bucket),
@@ -286,13 +300,15 @@ async def list_v2(target: service.Target, bucket: str, params: Mapping[str, str]
     return xml.document("ListBucketResult", nodes)
 
 
-async def list_v1(target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller) -> bytes:
+async def list_v1(
+    target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller, sizer: Sizer | None = None
+) -> bytes:
     encoded, encode = _encoder(params)
     marker = params.get("marker") or None
     query = Query(
         params.get("prefix", ""), delimiter(params.get("delimiter")), marker, max_keys(params.get("max-keys"))
     )
-    result = await page(target, query, caller.token_id)
+    result = await sized_page(await page(target, query, caller.token_id), sizer)
     nodes: list[xml.Node] = [
         ("Name", bucket),
         ("Prefix", encode(query.prefix)),
