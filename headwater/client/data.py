@@ -20,7 +20,7 @@ import httpx
 
 from headwater.addresses import Address, normalise_segment, parse_address, split_parent
 from headwater.client.errors import ClientError, InvalidInputError, NotFoundError, UpstreamError, invalid, unreachable
-from headwater.client.transport import body_chunks
+from headwater.client.transport import body_chunks, joined
 from headwater.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class DataFile:
 
     def get_bytes(self) -> bytes:
         with self.get() as download:
-            return b"".join(download)
+            return joined(download)
 
     def get_file(self, path: str | os.PathLike[str]) -> Path:
         """Download into a local file, streamed: written under a temporary name beside it, then
