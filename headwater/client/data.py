@@ -7,6 +7,7 @@ Bytes stream both ways: memory per transfer is bounded by the chunk size.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ def url_of(address: Address, *, directory: bool = False) -> str:
 
 
 def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
+    return _parsed_time(text) if text else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_time(text: str) -> datetime | None:
+    """A listed or sent time, parsed once per distinct text: a folder's files share few modification times."""
     try:
         return datetime.fromisoformat(text)
     except ValueError:
