@@ -7,10 +7,12 @@ Contenders, each listing every object of one folder (`--objects` keys) in interl
 - `hub-before`: the same SDK call through a hub started from another tree (`--before PATH`, e.g. a
   checkout of main), to compare two versions of the hub in one run.
 
-SeaweedFS and the hubs run on loopback, started here. Prints per-round figures, then medians of
-the time and objects/s, and the ratios hub/direct.
+SeaweedFS and the hubs run on loopback, started here. Prints per-round figures (with the hub
+process's CPU time per listing), then medians of the time and objects/s, and the ratios hub/direct.
+`--profile FILE` records the hub (this tree's) with py-spy during its first round, and the SDK's
+side (this process) into FILE.client: collapsed stacks, where the time goes.
 
-    python bench/list.py [--objects 20000] [--rounds 5] [--before /path/to/other/checkout]
+    python bench/list.py [--objects 20000] [--rounds 5] [--before /path/to/other/checkout] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import obstore as obs
+import psutil
 from obstore.store import S3Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +89,20 @@ async def fill(store: S3Store, objects: int) -> None:
     await asyncio.gather(*(worker() for _ in range(64)))
 
 
+def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy recording the process `pid` into `out` (collapsed stacks)."""
+    return subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking", "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def add_source(hub: HubProcess, server: weed.SeaweedFS, bucket: str) -> None:
     with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
         api.post(
@@ -107,6 +126,9 @@ def main() -> int:
     parser.add_argument("--objects", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", type=Path, help="source tree of another version of the hub to compare")
+    parser.add_argument(
+        "--profile", help="record the hub's first round with py-spy into FILE, the SDK's into FILE.client"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hw-list-"))
@@ -120,12 +142,14 @@ def main() -> int:
         print(f"wrote {args.objects} objects in {time.perf_counter() - started:.1f} s", flush=True)
 
         contenders: dict[str, Lister] = {"direct": direct_lister(store)}
+        pids: dict[str, int] = {}
         trees = {"hub-sdk": None} if args.before is None else {"hub-before": args.before.resolve(), "hub-sdk": ROOT}
         for name, tree in trees.items():
             hub = start_hub(root / name, source=tree)
             hubs.append(hub)
             add_source(hub, server, bucket)
             contenders[name] = sdk_lister(hub)
+            pids[name] = hub.pid
 
         for name, lister in contenders.items():  # warm pools and caches once, outside the measurement
             found = lister()
@@ -134,22 +158,39 @@ def main() -> int:
 
         print(f"listing {args.objects} objects, {os.cpu_count()} cores, {args.rounds} interleaved rounds")
         times: dict[str, list[float]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in pids}
         for round_no in range(args.rounds):
             names = list(contenders) if round_no % 2 == 0 else list(reversed(contenders))
             for name in names:
+                spies = []
+                if args.profile and round_no == 0 and name == "hub-sdk":
+                    spies = [
+                        start_profiler(pids[name], args.profile),
+                        start_profiler(os.getpid(), args.profile + ".client"),
+                    ]
+                    time.sleep(1.0)
+                used = cpu_seconds(pids[name]) if name in pids else 0.0
                 started = time.perf_counter()
                 found = contenders[name]()
                 elapsed = time.perf_counter() - started
                 times[name].append(elapsed)
+                spent = ""
+                if name in pids:
+                    cpu[name].append(cpu_seconds(pids[name]) - used)
+                    spent = f"  hub CPU {cpu[name][-1] * 1000:7.1f} ms"
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
                 print(
-                    f"  round {round_no + 1} {name:<10} {elapsed * 1000:8.1f} ms  {found / elapsed:9.0f} objects/s",
+                    f"  round {round_no + 1} {name:<10} {elapsed * 1000:8.1f} ms  {found / elapsed:9.0f} objects/s{spent}",
                     flush=True,
                 )
 
         medians = {name: statistics.median(rows) for name, rows in times.items()}
         print(f"\nmedians over {args.rounds} rounds:")
         for name, elapsed in medians.items():
-            print(f"  {name:<10} {elapsed * 1000:8.1f} ms  {args.objects / elapsed:9.0f} objects/s")
+            spent = f"  hub CPU {statistics.median(cpu[name]) * 1000:7.1f} ms" if name in cpu else ""
+            print(f"  {name:<10} {elapsed * 1000:8.1f} ms  {args.objects / elapsed:9.0f} objects/s{spent}")
         for name in contenders:
             if name != "direct":
                 print(f"  {name}/direct: {medians['direct'] / medians[name]:.3f}")

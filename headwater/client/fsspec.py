@@ -50,7 +50,7 @@ from headwater.client.errors import (
     UpstreamError,
 )
 from headwater.client.sdk import Client
-from headwater.client.transport import DEFAULT_TIMEOUT, body_chunks
+from headwater.client.transport import DEFAULT_TIMEOUT, body_chunks, joined
 from headwater.errors import InvalidInput
 
 PROTOCOL = "headwater"
@@ -405,7 +405,7 @@ class HeadwaterFileSystem(AbstractFileSystem):
             if response.headers.get("x-data-type") != "file":
                 raise _oserror(IsADirectoryError, errno.EISDIR, path)
             with self._errors(path):
-                body = b"".join(_Download(response, self.chunk_size, path))
+                body = joined(_Download(response, self.chunk_size, path))
         finally:
             response.close()
         if response.status_code == 200 and headers:  # the hub sent the whole file: cut the range here
