@@ -30,6 +30,20 @@ class Unauthenticated(HeadwaterError):
     status = 401
 
 
+class AccessKeyUnknown(Unauthenticated):
+    """An S3 access key id that names no live key (never issued, revoked, or its token revoked)."""
+
+    code = "access_key_unknown"
+    status = 401
+
+
+class AccessKeyExpired(Unauthenticated):
+    """An S3 access key past its expiry (its own, or that of the token that issued it)."""
+
+    code = "access_key_expired"
+    status = 401
+
+
 class PermissionDenied(HeadwaterError):
     """The caller is known but the operation is not allowed; the message names the rule."""
 

@@ -162,3 +162,11 @@ class Vault:
 
     def open_hub_key(self, name: str, ciphertext: str) -> bytes:
         return self._open(ciphertext, f"headwater-hub-key:{name}".encode(), f"the hub key {name!r}")
+
+    def seal_access_key(self, secret: str, *, org_id: str, key_id: str, key: bytes | None = None) -> str:
+        """Seal an S3 access key's secret (SigV4 needs it in the clear to verify), bound to its organization and id."""
+        return self._seal(secret.encode(), f"headwater-access-key:{org_id}:{key_id}".encode(), key)
+
+    def open_access_key(self, ciphertext: str, *, org_id: str, key_id: str) -> str:
+        aad = f"headwater-access-key:{org_id}:{key_id}".encode()
+        return self._open(ciphertext, aad, f"access key {key_id!r}").decode()

@@ -173,6 +173,18 @@ def child_narrowing(caller: Caller, *, admin: bool, other_user: bool, wanted: Na
     return replace(wanted, expires_at=expires_at)
 
 
+def inherited_narrowing(caller: Caller, wanted: Narrowing) -> Narrowing:
+    """What an S3 access key asks for: what the caller asked, each part left open taken from the caller's own token
+    (a read-only token's keys are read-only, a narrowed token's keys are narrowed alike); `child_narrowing` then
+    refuses anything broader."""
+    return Narrowing(
+        read_only=wanted.read_only or caller.read_only,
+        source_ids=wanted.source_ids if wanted.source_ids is not None else caller.source_ids,
+        path_prefix=wanted.path_prefix if wanted.path_prefix is not None else caller.path_prefix,
+        expires_at=wanted.expires_at,
+    )
+
+
 def _under(prefix: str, parent: str, org_name: str) -> bool:
     return normal_prefix(prefix, org_name).startswith(normal_prefix(parent, org_name))
 

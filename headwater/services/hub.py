@@ -9,9 +9,11 @@ from headwater.connectors.databases.base import AMBIENT_CREDENTIALS
 from headwater.connectors.kind import BuildContext
 from headwater.connectors.storage import Storage, open_storage
 from headwater.services import hub_keys
+from headwater.services.access_keys import Resolved
 from headwater.services.audit import AuditLog
 from headwater.services.caller_cache import CallerCache
 from headwater.services.connector_cache import ConnectorCache
+from headwater.services.stamped_cache import StampedCache
 from headwater.settings import Settings, forget_environment
 from headwater.store import duties
 from headwater.store.database import Store
@@ -26,6 +28,7 @@ class Hub:
     audit: AuditLog
     storage: Storage
     callers: CallerCache = field(default_factory=CallerCache)
+    access_keys: StampedCache[Resolved] = field(default_factory=StampedCache)  # S3 key id → caller and secret
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
     replica: str = field(default_factory=duties.holder_id)  # this hub among the replicas of one store
 

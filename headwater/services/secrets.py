@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from headwater.connectors.base import Credentials
 from headwater.errors import Conflict, InvalidInput, NotFound, SecretExpired
-from headwater.services import authorization, hub_keys
+from headwater.services import access_keys, authorization, hub_keys
 from headwater.services.authorization import Action
 from headwater.services.context import Caller
 from headwater.store.database import Store
@@ -188,8 +188,8 @@ def credentials(session: Session, vault: Vault, org_id: str, secret_id: str) -> 
 
 
 def rotate_master_key(store: Store, vault: Vault, new_key: str | None = None) -> int:
-    """Re-encrypt every secret, and the hub's shared keys (`headwater.services.hub_keys`), under a new master
-    key; return how many secrets were re-sealed.
+    """Re-encrypt every secret, the hub's shared keys (`headwater.services.hub_keys`) and the S3 access keys'
+    secrets (`headwater.services.access_keys`) under a new master key; return how many secrets were re-sealed.
 
     The key file first holds both keys (new first), so a running hub can still open rows
     sealed under either while they are re-sealed; the old key is dropped at the end. All rows
@@ -211,6 +211,7 @@ def rotate_master_key(store: Store, vault: Vault, new_key: str | None = None) ->
             secret.ciphertext = vault.seal(values, org_id=secret.org_id, secret_id=secret.secret_id, key=new)
             count += 1
         hub_keys.reseal(session, vault, new)
+        access_keys.reseal(session, vault, new)
     vault.keyring = Keyring([new])
     if vault.key_file is not None:
         write_key_file(vault.key_file, vault.keyring)

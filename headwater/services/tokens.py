@@ -140,10 +140,12 @@ def authenticate_stamped(session: Session, plaintext: str) -> tuple[Caller, Stam
     if row is None or row[0].revoked:
         raise Unauthenticated("the token is not valid")
     token, org, user, auth_stamp, data_stamp = row
-    return _caller_of_row(session, token, org, user), Stamps(int(auth_stamp or 0), int(data_stamp or 0))
+    return caller_of_row(session, token, org, user), Stamps(int(auth_stamp or 0), int(data_stamp or 0))
 
 
-def _caller_of_row(session: Session, token: Token, org: Organization, user: User) -> Caller:
+def caller_of_row(session: Session, token: Token, org: Organization, user: User) -> Caller:
+    """The caller a live token acts as, its expiry the earliest of its lineage's; `Unauthenticated` if it or an
+    ancestor is dead (an S3 access key resolves its token through here too)."""
     if _dead(token) == "expired":
         raise Unauthenticated("the token has expired")
     expires_at = token.expires_at
@@ -187,22 +189,31 @@ def issue_token(
     hub: Hub, caller: Caller, *, user_name: str | None, admin: bool, name: str | None, narrowing: Narrowing
 ) -> tuple[Token, str]:
     """A token issued through the API: a child of the caller's, never broader or longer-lived."""
+    with hub.store.session() as session:
+        return issue_child(session, caller, user_name=user_name, admin=admin, name=name, narrowing=narrowing)
+
+
+def issue_child(
+    session: Session, caller: Caller, *, user_name: str | None, admin: bool, name: str | None, narrowing: Narrowing
+) -> tuple[Token, str]:
+    """`issue_token`'s step: the child token, its narrowing granted by `authorization.child_narrowing`
+    (also the step behind an S3 access key, `services.access_keys`)."""
     granted = authorization.child_narrowing(
         caller, admin=admin, other_user=bool(user_name and user_name != caller.user_name), wanted=narrowing
     )
-    with hub.store.session() as session:
-        return create_token(
-            session,
-            org_name=caller.org_name,
-            user_name=user_name or caller.user_name,
-            admin=admin,
-            name=name,
-            narrowing=granted,
-            parent_id=caller.token_id,
-        )
+    return create_token(
+        session,
+        org_name=caller.org_name,
+        user_name=user_name or caller.user_name,
+        admin=admin,
+        name=name,
+        narrowing=granted,
+        parent_id=caller.token_id,
+    )
 
 
-def _lineage(session: Session, token: Token) -> list[str]:
+def lineage(session: Session, token: Token) -> list[str]:
+    """The ids of the tokens above `token`, nearest first (what `authorization.token_visible` weighs)."""
     return [t.id for t in _ancestors(session, token)]
 
 
@@ -210,14 +221,14 @@ def list_tokens(hub: Hub, caller: Caller) -> list[Token]:
     with hub.store.session() as session:
         query = select(Token).where(Token.org_id == caller.org_id, Token.revoked.is_(False))
         rows = session.scalars(query.order_by(Token.created_at))
-        return [t for t in rows if authorization.token_visible(caller, t, _lineage(session, t))]
+        return [t for t in rows if authorization.token_visible(caller, t, lineage(session, t))]
 
 
 def revoke_token(hub: Hub, caller: Caller, token_id: str) -> None:
     """Revoke a token and, with it, every token it issued."""
     with hub.store.session() as session:
         token = session.get(Token, token_id)
-        if token is None or not authorization.token_visible(caller, token, _lineage(session, token)):
+        if token is None or not authorization.token_visible(caller, token, lineage(session, token)):
             raise NotFound(f"token {token_id!r} does not exist")
         pending = [token]
         while pending:

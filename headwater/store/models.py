@@ -85,6 +85,24 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
+class AccessKey(Base):
+    """An S3 access key: an id and a secret sealed by the vault (SigV4 needs the secret itself), acting as
+    its child token `token_id`, which carries the narrowing; revoking the key revokes the token."""
+
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Secret(Base):
     """A typed bundle of credentials; `ciphertext` holds the encrypted write-only values."""
 

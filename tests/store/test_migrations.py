@@ -20,6 +20,7 @@ TABLES = {
     "systems",
     "system_links",
     "collections",
+    "access_keys",
     "alembic_version",
 }
 
