@@ -29,11 +29,14 @@ def bodiless(method: str, status: int, length: int | None) -> bool:
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """`prefixes`: the request paths audited (the S3 front door audits every path)."""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = AUDITED_PREFIXES) -> None:
         self.app = app
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIXES):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")

@@ -1,0 +1,217 @@
+"""Multipart uploads over HTTP: create, upload part (and part copy), complete, abort, list parts, list uploads.
+
+The parts are staged by `services.multipart` in the hub's own storage; completing writes them, in
+order, through the data service's atomic write, so the same rights and audit apply.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from headwater import policy
+from headwater.api.s3 import listing, xml
+from headwater.api.s3.context import S3Request, open_target
+from headwater.api.s3.errors import S3Error, s3_error
+from headwater.api.s3.operations import open_source, xml_response
+from headwater.errors import HeadwaterError, InvalidInput
+from headwater.services import multipart
+
+INITIATOR = "Initiator"
+
+
+def _failure(exc: HeadwaterError) -> S3Error:
+    """The S3 error of a multipart failure (its own codes first, then the common mapping)."""
+    for kind, code in (
+        (multipart.NoSuchUpload, "NoSuchUpload"),
+        (multipart.InvalidPart, "InvalidPart"),
+        (multipart.InvalidPartOrder, "InvalidPartOrder"),
+        (multipart.EntityTooSmall, "EntityTooSmall"),
+    ):
+        if isinstance(exc, kind):
+            return S3Error(code, exc.message, 404 if code == "NoSuchUpload" else 400)
+    return s3_error(exc)
+
+
+async def _upload(s3: S3Request) -> multipart.Upload:
+    try:
+        return await multipart.find(s3.hub, s3.caller, s3.params.get("uploadId", ""), s3.bucket.name, s3.key)
+    except HeadwaterError as exc:
+        raise _failure(exc) from None
+
+
+async def create(s3: S3Request) -> Response:
+    target = await open_target(s3, s3.bucket, s3.key, "data.write")
+    s3.note("data.write", target)
+    try:
+        upload = await multipart.begin(s3.hub, s3.caller, target, s3.bucket.name, s3.key)
+    except HeadwaterError as exc:
+        raise _failure(exc) from None
+    finally:
+        await target.close()
+    return xml_response(
+        xml.document(
+            "InitiateMultipartUploadResult",
+            [("Bucket", s3.bucket.name), ("Key", s3.key), ("UploadId", upload.upload_id)],
+        )
+    )
+
+
+async def upload_part(s3: S3Request) -> Response:
+    number = multipart.check_part_number(s3.params.get("partNumber"))
+    target = await open_target(s3, s3.bucket, s3.key, "data.write")
+    s3.note("data.write", target)
+    await target.close()
+    upload = await _upload(s3)
+    copy = s3.header("x-amz-copy-source")
+    if copy is None:
+        try:
+            part = await multipart.put_part(s3.hub, s3.caller, upload, number, s3.auth.body())
+        except HeadwaterError as exc:
+            raise _failure(exc) from None
+        return Response(status_code=200, headers={"ETag": f'"{part.etag}"'})
+    source, opened = await open_source(s3, copy)
+    try:
+        part = await multipart.put_part(s3.hub, s3.caller, upload, number, opened.chunks)
+    except HeadwaterError as exc:
+        raise _failure(exc) from None
+    finally:
+        try:
+            await opened.aclose()
+        finally:
+            await source.close()
+    return xml_response(
+        xml.document("CopyPartResult", [("LastModified", listing.iso(part.modified)), ("ETag", f'"{part.etag}"')])
+    )
+
+
+def _wanted(body: bytes) -> list[tuple[int, str]]:
+    document = xml.parse(body, "CompleteMultipartUpload")
+    wanted: list[tuple[int, str]] = []
+    for element in xml.children(document, "Part"):
+        number = (xml.text(element, "PartNumber") or "").strip()
+        etag = (xml.text(element, "ETag") or "").strip()
+        if not number.isdigit():
+            raise InvalidInput("each Part needs a PartNumber")
+        wanted.append((int(number), etag))
+    return wanted
+
+
+async def complete(s3: S3Request) -> Response:
+    upload = await _upload(s3)
+    wanted = _wanted(await xml.read_body(s3.auth.body()))
+    target = await open_target(s3, s3.bucket, s3.key, "data.write")
+    s3.note("data.write", target)
+    try:
+        _, etag = await multipart.complete(s3.hub, s3.caller, upload, target, wanted)
+    except HeadwaterError as exc:
+        raise _failure(exc) from None
+    finally:
+        await target.close()
+    location = f"/{s3.bucket.name}/{s3.key}"
+    return xml_response(
+        xml.document(
+            "CompleteMultipartUploadResult",
+            [("Location", location), ("Bucket", s3.bucket.name), ("Key", s3.key), ("ETag", f'"{etag}"')],
+        )
+    )
+
+
+async def abort(s3: S3Request) -> Response:
+    target = await open_target(s3, s3.bucket, s3.key, "data.write")
+    s3.note("data.write", target)
+    await target.close()
+    upload = await _upload(s3)
+    await multipart.abort(s3.hub, s3.caller, upload)
+    return Response(status_code=204)
+
+
+async def list_parts(s3: S3Request) -> Response:
+    target = await open_target(s3, s3.bucket, s3.key, "data.list")
+    s3.note("data.list", target)
+    await target.close()
+    upload = await _upload(s3)
+    parts = await multipart.list_parts(s3.hub, s3.caller, upload)
+    marker = s3.params.get("part-number-marker", "")
+    after = int(marker) if marker.isdigit() else 0
+    limit = listing.max_keys(s3.params.get("max-parts"))
+    shown = [p for p in parts if p.number > after]
+    truncated = len(shown) > limit
+    shown = shown[:limit]
+    nodes: list[xml.Node] = [
+        ("Bucket", s3.bucket.name),
+        ("Key", s3.key),
+        ("UploadId", upload.upload_id),
+        (INITIATOR, [("ID", upload.user_id), ("DisplayName", upload.user_name)]),
+        ("Owner", [("ID", s3.caller.org_id), ("DisplayName", s3.caller.org_name)]),
+        ("StorageClass", "STANDARD"),
+        ("PartNumberMarker", str(after)),
+        ("NextPartNumberMarker", str(shown[-1].number if shown else after)),
+        ("MaxParts", str(limit)),
+        ("IsTruncated", "true" if truncated else "false"),
+    ]
+    nodes += [
+        (
+            "Part",
+            [
+                ("PartNumber", str(p.number)),
+                ("LastModified", listing.iso(p.modified)),
+                ("ETag", f'"{p.etag}"'),
+                ("Size", str(p.size)),
+            ],
+        )
+        for p in shown
+    ]
+    return xml_response(xml.document("ListPartsResult", nodes))
+
+
+async def _may_write(s3: S3Request, key: str) -> bool:
+    """Whether the caller may write `key` (uploads to keys it may not are not shown to it)."""
+    try:
+        target = await open_target(s3, s3.bucket, key, "data.list")
+    except S3Error:
+        return False
+    try:
+        target.authorize(policy.Operation.WRITE)
+        return True
+    except HeadwaterError:
+        return False
+    finally:
+        await target.close()
+
+
+async def list_uploads(s3: S3Request) -> Response:
+    target = await open_target(s3, s3.bucket, "", "data.list")
+    s3.note("data.list", target)
+    await target.close()
+    prefix = s3.params.get("prefix", "")
+    uploads = [
+        u
+        for u in await multipart.list_uploads(s3.hub, s3.caller, s3.bucket.name)
+        if u.key.startswith(prefix) and await _may_write(s3, u.key)
+    ]
+    limit = listing.max_keys(s3.params.get("max-uploads"))
+    truncated = len(uploads) > limit
+    uploads = uploads[:limit]
+    nodes: list[xml.Node] = [
+        ("Bucket", s3.bucket.name),
+        ("KeyMarker", ""),
+        ("UploadIdMarker", ""),
+        ("Prefix", prefix),
+        ("MaxUploads", str(limit)),
+        ("IsTruncated", "true" if truncated else "false"),
+    ]
+    nodes += [
+        (
+            "Upload",
+            [
+                ("Key", u.key),
+                ("UploadId", u.upload_id),
+                (INITIATOR, [("ID", u.user_id), ("DisplayName", u.user_name)]),
+                ("Owner", [("ID", s3.caller.org_id), ("DisplayName", s3.caller.org_name)]),
+                ("StorageClass", "STANDARD"),
+                ("Initiated", listing.iso(u.started)),
+            ],
+        )
+        for u in uploads
+    ]
+    return xml_response(xml.document("ListMultipartUploadsResult", nodes))
