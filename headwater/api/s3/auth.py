@@ -1,19 +1,25 @@
 """Who an S3 request comes from, and its body as verified: the seam between the front door and SigV4.
 
 The front door asks an `Authenticator` for the caller and the decoded body of each request. The
-production one (`default_authenticator`) will verify SigV4 against an access key; until access keys
-exist it refuses every request with `NotImplemented`. Tests inject one of their own.
+production one (`default_authenticator`) reads the request's SigV4 signature (header or presigned
+query), resolves its access key to the caller the key acts as, verifies the signature with the key's
+secret and hands out the body decoded and verified as it streams. Its failures are `SigV4Error`,
+`AccessKeyUnknown` and `AccessKeyExpired`, which `errors.s3_error` turns into S3's codes
+(`SignatureDoesNotMatch`, `InvalidAccessKeyId`, `ExpiredToken`, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from starlette.requests import Request
 
+from headwater.api.s3 import sigv4
 from headwater.api.s3.errors import S3Error
+from headwater.services import access_keys
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 from headwater.store.stamps import Stamps
@@ -35,13 +41,52 @@ class Authenticator(Protocol):
     async def authenticate(self, request: Request) -> Authenticated: ...
 
 
-class Unavailable:
-    """Refuses every request: the S3 front door needs access keys, which this hub does not have yet."""
+class SigV4Keys:
+    """SigV4 by a live access key: the signature checked with the key's secret, the body as it streams."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
 
     async def authenticate(self, request: Request) -> Authenticated:
-        raise S3Error("NotImplemented", "the S3 front door needs access keys (not yet available)", 501)
+        scope = request.scope
+        method = request.method
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        headers = signed_headers(scope["headers"])
+        signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
+        if signed is None:
+            if "AWSAccessKeyId=" in raw_query or headers.get("authorization", "").startswith("AWS "):
+                raise S3Error(
+                    "InvalidRequest",
+                    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 "
+                    "(boto3: Config(signature_version='s3v4'))",
+                    400,
+                )
+            raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with a hub access key", 403)
+        caller, secret = await access_keys.resolve(self.hub, signed.access_key_id)
+        sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
+
+        def body() -> AsyncIterator[bytes]:
+            return sigv4.payload(signed, headers, secret, request.stream())
+
+        return Authenticated(caller, body)
+
+
+def signed_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The request's headers as SigV4 reads them: lower-cased names, repeated ones joined by commas.
+
+    Values are UTF-8 as clients sign them (Latin-1 for bytes that are not UTF-8)."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
 
 
 def default_authenticator(hub: Hub) -> Authenticator:
-    """The production authenticator (SigV4 over access keys, once they exist)."""
-    return Unavailable()
+    """The production authenticator: SigV4 over the hub's access keys."""
+    return SigV4Keys(hub)

@@ -1,85 +1,59 @@
-"""The S3 front door on loopback, over a real hub, driven by real boto3.
+"""The S3 front door on loopback, over a real hub, driven by real boto3 signing with real access keys.
 
-Until access keys and SigV4 are merged, tests inject `TokenKeys`: the access key id of a request
-is a hub token, and its signature is not checked. boto3 is configured to send plain bodies
-(payload signing on, checksums only when required), and `TokenKeys` refuses aws-chunked ones.
+A client for a hub token signs with an access key issued to that token by `POST /v1/access-keys`
+(so the key carries the token's narrowing), verified by the production authenticator (SigV4 over
+access keys). boto3 runs with its default configuration: SigV4 in the Authorization header and the
+streaming, trailing-checksum uploads current boto3 sends by default.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import boto3
 import httpx
 import pytest
 import uvicorn
-from botocore.config import Config
-from starlette.requests import Request
 
 from headwater.api.s3.app import create_s3_app
-from headwater.api.s3.auth import Authenticated
-from headwater.api.s3.errors import S3Error
-from headwater.services.hub import Hub
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.network import free_port, wait_for_port
+from tests.fixtures.s3_clients import S3Account, boto3_client
 from tests.fixtures.seaweedfs import SeaweedFS
-
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
-
-
-class TokenKeys:
-    """A test authenticator: the access key id is a hub bearer token; signatures are not checked."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    async def authenticate(self, request: Request) -> Authenticated:
-        found = _CREDENTIAL.search(request.headers.get("authorization", ""))
-        credential = request.query_params.get("X-Amz-Credential")
-        token = found.group(1) if found else credential.split("/", 1)[0] if credential else None
-        if not token:
-            raise S3Error("AccessDenied", "anonymous requests are not allowed", 403)
-        sha = request.headers.get("x-amz-content-sha256", "")
-        if sha.startswith("STREAMING-") or "aws-chunked" in request.headers.get("content-encoding", ""):
-            raise S3Error("NotImplemented", "the test authenticator takes plain bodies only, not aws-chunked", 501)
-        caller, stamps = await anyio.to_thread.run_sync(self.hub.callers.authenticate, self.hub.store, token)
-        return Authenticated(caller, request.stream, stamps)
 
 
 @dataclass
 class S3Front:
     url: str
     running: RunningHub
+    accounts: dict[str, S3Account] = field(default_factory=dict)
 
-    def client(self, token: str) -> Any:
-        """A boto3 S3 client acting as `token` (path-style, plain signed bodies, no retries)."""
-        config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path", "payload_signing_enabled": True},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"max_attempts": 1, "mode": "standard"},
-        )
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=token,
-            aws_secret_access_key="not-checked-by-the-test-authenticator",
-            region_name="us-east-1",
-            config=config,
-        )
+    def key(self, token: str, **narrowing: Any) -> S3Account:
+        """A new access key issued to `token` (`POST /v1/access-keys`; `narrowing` in the API's camelCase)."""
+        with self.running.client(token) as api:
+            made = api.post("/v1/access-keys", json=narrowing)
+        assert made.status_code == 201, made.text
+        body = made.json()
+        return S3Account(self.url, body["accessKeyId"], body["secretAccessKey"])
+
+    def account(self, token: str) -> S3Account:
+        """The access key acting as `token` (one per token, issued on first use)."""
+        if token not in self.accounts:
+            self.accounts[token] = self.key(token, name="s3 tests")
+        return self.accounts[token]
+
+    def client(self, token: str, **config: Any) -> Any:
+        """A boto3 S3 client signing with the access key of `token` (path-style, no retries, boto3's defaults)."""
+        return boto3_client(self.account(token), **config)
 
 
 @pytest.fixture(scope="session")
 def s3_front(sqlite_hub: RunningHub) -> Iterator[S3Front]:
-    """The S3 app of the session's SQLite hub, on a port of its own."""
-    app = create_s3_app(sqlite_hub.hub, TokenKeys(sqlite_hub.hub))
+    """The S3 app of the session's SQLite hub, on a port of its own, with the production authenticator."""
+    app = create_s3_app(sqlite_hub.hub)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
@@ -106,9 +80,17 @@ class Org:
 
 
 def s3_connection(
-    api: httpx.Client, seaweedfs: SeaweedFS, *, bucket: str | None, access: str = "read-write", **fields: Any
+    api: httpx.Client,
+    seaweedfs: SeaweedFS,
+    *,
+    bucket: str | None,
+    access: str = "read-write",
+    endpoint: str | None = None,
+    **fields: Any,
 ) -> str:
-    """An s3 connection on SeaweedFS with the writer's keys (naming `bucket`, or bucket-less); its label."""
+    """An s3 connection on SeaweedFS with the writer's keys (naming `bucket`, or bucket-less); its label.
+
+    `endpoint` puts something between the hub and SeaweedFS (a counting forwarder)."""
     secret_id = f"sw{uuid.uuid4().hex[:8]}"
     made = api.post(
         "/v1/secrets",
@@ -121,7 +103,7 @@ def s3_connection(
     )
     assert made.status_code == 201, made.text
     label = f"lake{uuid.uuid4().hex[:8]}"
-    params: dict[str, Any] = {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region}
+    params: dict[str, Any] = {"endpoint": endpoint or seaweedfs.endpoint, "region": seaweedfs.region}
     if bucket is not None:
         params["bucket"] = bucket
     body = {"protocol": "s3", "label": label, "access": access, "secretId": secret_id, "params": params, **fields}
