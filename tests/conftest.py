@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.browser",
     "tests.fixtures.third_party_kind",
+    "tests.fixtures.request_recorder",
 ]

@@ -15,8 +15,8 @@ from headwater.api.compat import bytenite, foundation
 from headwater.api.data_reads import DataReads
 from headwater.api.limits import EdgeMiddleware
 from headwater.api.portal import router as portal
-from headwater.api.routers import audit as audit_router
 from headwater.api.routers import (
+    access_keys,
     connectors,
     data,
     health,
@@ -30,6 +30,7 @@ from headwater.api.routers import (
     tokens,
     uploads,
 )
+from headwater.api.routers import audit as audit_router
 from headwater.services import tokens as tokens_service
 from headwater.services.hub import Hub
 from headwater.services.jobs import service as jobs_service
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None, worker:
         health,
         audit_router,
         tokens,
+        access_keys,
         secrets,
         sources,
         systems,

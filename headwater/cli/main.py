@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from headwater import __version__
-from headwater.cli import audit, data, jobs, secrets, serve, sources, systems, token
+from headwater.cli import audit, data, jobs, keys, secrets, serve, sources, systems, token
 from headwater.cli.output import fail
 from headwater.errors import HeadwaterError
 from headwater.settings import SettingsError
@@ -112,6 +112,7 @@ def main(
 app.command("serve")(serve.serve)
 app.add_typer(token.app, name="token")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(keys.app, name="keys")
 app.add_typer(sources.app, name="sources")
 app.add_typer(systems.app, name="systems")
 app.add_typer(audit.app, name="audit")

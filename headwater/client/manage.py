@@ -1,4 +1,4 @@
-"""Thin helpers over the management API: secrets, sources, systems, tokens.
+"""Thin helpers over the management API: secrets, sources, systems, tokens, access keys.
 
 Requests are sent in the API's camelCase; responses come back as the hub's JSON
 dicts (camelCase keys). Secret values go out and never come back.
@@ -280,6 +280,42 @@ class Tokens(Resource):
 
     def revoke(self, id: str) -> None:
         self._transport.send("DELETE", self._item(id))
+
+
+class AccessKeys(Resource):
+    """`/v1/access-keys`: S3 access keys narrowed like tokens (the secret is in the create response, once), list, revoke."""
+
+    path = "/v1/access-keys"
+    key = "accessKeys"
+
+    def create(
+        self,
+        *,
+        name: str | None = None,
+        read_only: bool = False,
+        source_ids: list[str] | None = None,
+        path_prefix: str | None = None,
+        expires_at: datetime | str | None = None,
+        expires_in: str | None = None,
+    ) -> Json:
+        body = body_of(
+            {
+                "name": name,
+                "read_only": read_only,
+                "source_ids": source_ids,
+                "path_prefix": path_prefix,
+                "expires_at": expires_at,
+                "expires_in": expires_in,
+            }
+        )
+        result: Json = self._transport.json("POST", self.path, json=body)
+        return result
+
+    def list(self) -> list[Json]:
+        return self._list()
+
+    def revoke(self, id: str) -> None:
+        self._delete(id)
 
 
 class Audit(Resource):

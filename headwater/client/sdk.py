@@ -16,7 +16,7 @@ import httpx
 from headwater.addresses import Address
 from headwater.client.data import DEFAULT_CHUNK, DataDirectory, DataFile
 from headwater.client.errors import ClientError
-from headwater.client.manage import Audit, Jobs, Secrets, Sources, Systems, Tokens
+from headwater.client.manage import AccessKeys, Audit, Jobs, Secrets, Sources, Systems, Tokens
 from headwater.client.transport import DEFAULT_TIMEOUT, Transport
 from headwater.settings import client_defaults
 
@@ -40,6 +40,7 @@ class Client:
         self.sources = Sources(self._transport)
         self.systems = Systems(self._transport)
         self.tokens = Tokens(self._transport)
+        self.access_keys = AccessKeys(self._transport)
         self.audit = Audit(self._transport)
         self.jobs = Jobs(self._transport)
 

@@ -77,6 +77,8 @@ class World:
     upload_job: str
     #: Placeholders instead of fresh objects: for callers that must be refused before any lookup (401).
     dry: bool = False
+    #: Access keys issued by the admin's and the member's own tokens (for the keys a listing must hide).
+    access_keys: dict[str, str] = field(default_factory=dict)
     _focused: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # -- clients and tokens ------------------------------------------------------------------
@@ -213,6 +215,14 @@ class World:
         with self.client(self.tokens[caller]) as client:
             return str(ok(client.post("/v1/tokens", json=body))["id"])
 
+    def fresh_access_key(self, caller: str) -> str:
+        """The id of an access key the caller issued itself (for callers that cannot: one of the member's user)."""
+        if self.dry:
+            return "HW" + "A" * 18
+        token = self.fresh_member_token()[1] if caller in ("expired", "orphan", "other_org") else self.tokens[caller]
+        with self.client(token) as client:
+            return str(ok(client.post("/v1/access-keys", json={"name": unique("key")}))["accessKeyId"])
+
     def fresh_hosted_file(self) -> str:
         if self.dry:
             return f"{self.org}/shared/no-such-file.txt"
@@ -335,6 +345,10 @@ def build(hub: RunningHub, root: Path, pg: ScratchDatabase) -> World:
     for caller in ("admin", "member", "read_only", "sources", "prefix", "other_org"):
         with hub.client(tokens[caller]) as client:
             token_ids[caller] = ok(client.get("/v1/me"))["tokenId"]
+    keys: dict[str, str] = {}
+    for caller in ("admin", "member"):
+        with hub.client(tokens[caller]) as client:
+            keys[caller] = ok(client.post("/v1/access-keys", json={"name": caller}))["accessKeyId"]
     file_source = upload["source"]
     return World(
         hub=hub,
@@ -352,4 +366,5 @@ def build(hub: RunningHub, root: Path, pg: ScratchDatabase) -> World:
         job_in=job_in,
         job_out=job_out,
         upload_job=upload_job["id"],
+        access_keys=keys,
     )

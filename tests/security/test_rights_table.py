@@ -211,6 +211,22 @@ def admin_token(w: World, caller: str) -> Req:
     return Req(f"/v1/tokens/{w.fresh_admin_token()}")
 
 
+def own_access_key(w: World, caller: str) -> Req:
+    return Req(f"/v1/access-keys/{w.fresh_access_key(caller)}")
+
+
+def member_access_key(w: World, caller: str) -> Req:
+    return Req(f"/v1/access-keys/{w.fresh_access_key('member')}")
+
+
+def admin_access_key(w: World, caller: str) -> Req:
+    return Req(f"/v1/access-keys/{w.fresh_access_key('admin')}")
+
+
+def hide_keys(*callers: str) -> Hidden:
+    return lambda w: [w.access_keys[c] for c in callers]
+
+
 def upload_behind_its_source(w: World, caller: str) -> Req:
     """The complete upload, the narrowed callers narrowed to its own `file` source."""
     return Req(f"/v1/uploads/{w.upload_id}", focus=w.f1, prefix_path="")
@@ -468,6 +484,39 @@ TABLE: dict[tuple[str, str], list[Case]] = {
         Case("its own child", child_token, VISIBLE),
         Case("another token of the member's user", member_token, E(read_only=404, sources=404, prefix=404)),
         Case("an admin's token", admin_token, E(member=404, read_only=404, sources=404, prefix=404)),
+    ],
+    # -- S3 access keys: the rights of tokens (a key is a child token) --------------------------------------
+    ("GET", "/v1/access-keys"): [
+        Case(
+            "list",
+            at("/v1/access-keys"),
+            EVERYONE,
+            {
+                "member": hide_keys("admin"),
+                **{c: hide_keys("admin", "member") for c in ("read_only", "sources", "prefix")},
+            },
+        )
+    ],
+    ("POST", "/v1/access-keys"): [
+        Case("inheriting the caller's narrowing", at("/v1/access-keys", json={"name": "k"}), EVERYONE),
+        Case(
+            "within every narrowing",
+            lambda w, c: Req(
+                "/v1/access-keys",
+                json={"readOnly": True, "sourceIds": [w.s1.id], "pathPrefix": f"{w.s1.connection}://team/sub/"},
+            ),
+            E(other_org=ANY),
+        ),
+        Case(
+            "sources beyond the caller's",
+            lambda w, c: Req("/v1/access-keys", json={"sourceIds": [w.s2.id]}),
+            E(sources=403, other_org=ANY),
+        ),
+    ],
+    ("DELETE", "/v1/access-keys/{key_id}"): [
+        Case("its own key", own_access_key, VISIBLE),
+        Case("a key of the member's user", member_access_key, E(read_only=404, sources=404, prefix=404)),
+        Case("an admin's key", admin_access_key, E(member=404, read_only=404, sources=404, prefix=404)),
     ],
     # -- secrets -------------------------------------------------------------------------------------------
     ("POST", "/v1/secrets"): [

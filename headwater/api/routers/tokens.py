@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 from pydantic import Field
@@ -26,18 +26,38 @@ class MeOut(ApiModel):
     path_prefix: str | None
 
 
-class TokenIn(ApiModel):
-    user: str | None = Field(
-        default=None, max_length=255, description="Another user of the organization (admins only)."
-    )
-    name: str | None = Field(default=None, max_length=255)
-    admin: bool = False
+class NarrowingIn(ApiModel):
+    """The narrowing fields a caller asks for a token or an access key (`authorization.child_narrowing` grants them)."""
+
     read_only: bool = False
     source_ids: list[str] | None = None
     path_prefix: str | None = Field(
         default=None, max_length=1100, description="An address prefix such as s3+prod://bucket/dir/"
     )
     expires_at: datetime | None = None
+
+    def narrowing(self) -> service.Narrowing:
+        """The narrowing asked for, its prefix parsed and normalised by the one address parser (an expiry without a
+        zone is UTC)."""
+        prefix = str(parse_address(self.path_prefix)) if self.path_prefix else None
+        if prefix is not None and self.path_prefix and self.path_prefix.endswith("/") and not prefix.endswith("/"):
+            prefix += "/"
+        return service.Narrowing(
+            read_only=self.read_only,
+            source_ids=tuple(self.source_ids) if self.source_ids is not None else None,
+            path_prefix=prefix,
+            expires_at=self.expires_at.replace(tzinfo=UTC)
+            if self.expires_at and not self.expires_at.tzinfo
+            else self.expires_at,
+        )
+
+
+class TokenIn(NarrowingIn):
+    user: str | None = Field(
+        default=None, max_length=255, description="Another user of the organization (admins only)."
+    )
+    name: str | None = Field(default=None, max_length=255)
+    admin: bool = False
 
 
 class TokenOut(ApiModel):
@@ -89,17 +109,8 @@ def me(caller: CallerDep) -> MeOut:
     "/v1/tokens", status_code=201, response_model=TokenCreated, summary="Issue a token, never broader than the caller's"
 )
 def create_token(body: TokenIn, caller: CallerDep, hub: HubDep) -> TokenCreated:
-    prefix = str(parse_address(body.path_prefix)) if body.path_prefix else None
-    if prefix is not None and body.path_prefix and body.path_prefix.endswith("/") and not prefix.endswith("/"):
-        prefix += "/"
-    narrowing = service.Narrowing(
-        read_only=body.read_only,
-        source_ids=tuple(body.source_ids) if body.source_ids is not None else None,
-        path_prefix=prefix,
-        expires_at=body.expires_at,
-    )
     token, value = service.issue_token(
-        hub, caller, user_name=body.user, admin=body.admin, name=body.name, narrowing=narrowing
+        hub, caller, user_name=body.user, admin=body.admin, name=body.name, narrowing=body.narrowing()
     )
     return TokenCreated(**present(token).model_dump(), token=value)
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from headwater.api.audit import AuditMiddleware
 from headwater.api.s3 import buckets, errors, listing, operations, uploads
@@ -110,6 +110,13 @@ def object_operation(method: str, params: dict[str, str], headers: dict[str, str
     raise not_implemented(f"{method} on an object")
 
 
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+            return True
+    return False
+
+
 def split_path(scope: Scope) -> tuple[str, str]:
     """(bucket, raw key) of a path-style request path; the key still percent-encoded."""
     raw_bytes: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -149,7 +156,15 @@ class S3App:
         await self._audited(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        body_done = [not _has_body(scope)]
+
+        async def tracking_receive() -> Message:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done[0] = True
+            return message
+
+        request = Request(scope, tracking_receive)
         pending: Pending | None = scope.get("state", {}).get("audit")
         request_id = pending.request_id if pending is not None else ""
         try:
@@ -158,7 +173,11 @@ class S3App:
             error = errors.s3_error(exc)
             response = errors.response(error, unquote(request.url.path), request_id, request.method)
         response.headers["x-amz-request-id"] = request_id
-        await response(scope, receive, send)
+        if not body_done[0]:
+            # Answered before the body was read (a refusal, or `Expect: 100-continue` never continued):
+            # the connection cannot carry another request, whatever of the body is still on its way.
+            response.headers["Connection"] = "close"
+        await response(scope, tracking_receive, send)
 
     async def _authenticate(self, request: Request, pending: Pending | None) -> Authenticated:
         hub = self.hub

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, unquote, unquote_plus
+from typing import Any
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
 from headwater.api.s3 import checksums
 
@@ -53,7 +54,10 @@ CODES = frozenset(
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
-_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})(?:;chunk-signature=([0-9a-f]{64}))?\r\n")
+#: A chunk-size line: signed chunks carry lower-case hex sizes (as every SDK writes them), so that no byte of a
+#: signed body can change without failing; an unsigned one may use either case.
+_SIGNED_SIZE_LINE = re.compile(rb"([0-9a-f]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
+_UNSIGNED_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})\r\n")
 #: Longest chunk-size line and trailer section accepted before the body is called malformed.
 _MAX_LINE = 256
 _MAX_TRAILER = 4096
@@ -105,7 +109,16 @@ def parse_signed(method: str, raw_path: str, raw_query: str, headers: Mapping[st
             raise SigV4Error("InvalidArgument", "Only one auth mechanism allowed; both a header and a query signature")
         return _parse_header(authorization, headers)
     if "X-Amz-Algorithm" in names:
-        return _parse_query(dict(query), headers)
+        auth_names = [name for name, _ in query if name.startswith("X-Amz-")]
+        if len(auth_names) != len(set(auth_names)):
+            raise SigV4Error("AuthorizationQueryParametersError", "a presigned query repeats an X-Amz- parameter")
+        return _parse_query(dict(query))
+    if "AWSAccessKeyId" in names and "Signature" in names:
+        raise SigV4Error(
+            "InvalidRequest",
+            "Signature Version 2 presigned URLs are not supported; presign with AWS4-HMAC-SHA256 "
+            "(for boto3: Config(signature_version='s3v4'))",
+        )
     if "X-Amz-Signature" in names or "X-Amz-Credential" in names:
         raise SigV4Error("AuthorizationQueryParametersError", "X-Amz-Algorithm is missing from a presigned query")
     return None
@@ -142,7 +155,7 @@ def _parse_header(authorization: str, headers: Mapping[str, str]) -> SignedReque
     )
 
 
-def _parse_query(query: Mapping[str, str], headers: Mapping[str, str]) -> SignedRequest:
+def _parse_query(query: Mapping[str, str]) -> SignedRequest:
     code = "AuthorizationQueryParametersError"
     if query["X-Amz-Algorithm"] != ALGORITHM:
         raise SigV4Error(code, f"X-Amz-Algorithm only supports {ALGORITHM}")
@@ -252,6 +265,24 @@ def _amz_date(raw: str, code: str) -> datetime:
         raise SigV4Error(code, f"the request date {raw!r} is not a valid date") from None
 
 
+def request_parts(scope: Mapping[str, Any]) -> tuple[str, str, str, dict[str, str]]:
+    """An ASGI request as SigV4 reads it: method, path and query as sent (undecoded), and headers.
+
+    Header names are lower-cased; a repeated header's values are each trimmed and joined by commas,
+    as SigV4 signs them. Bytes are decoded as UTF-8, keeping any invalid byte (surrogateescape), so the
+    canonical request reproduces exactly the bytes the client signed.
+    """
+    raw = scope.get("raw_path")
+    raw_path = _text(raw).partition("?")[0] if raw else quote(scope["path"], safe="/-_.~")
+    raw_query = _text(scope.get("query_string", b""))
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = " ".join(_text(raw_value).split())
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return scope["method"], raw_path, raw_query, headers
+
+
 # --- checking the signature ------------------------------------------------------------------------
 
 
@@ -264,7 +295,13 @@ def verify(
     secret: str,
     now: datetime,
 ) -> None:
-    """Check the request's time and recompute its signature with `secret`; raise `SigV4Error` if either fails."""
+    """Check the request's time and recompute its signature with `secret`; raise `SigV4Error` if either fails.
+
+    `now` is the hub's clock (a naive value is taken as UTC). A multi-valued header is expected joined
+    with commas in `headers`, as SigV4 signs it.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     if signed.presigned:
         assert signed.expires is not None
         if signed.amz_date - now > MAX_SKEW:
@@ -304,7 +341,7 @@ def canonical_uri(raw_path: str) -> str:
     """The path as S3 signs it: each segment decoded once and encoded once, never normalized."""
     if not raw_path:
         return "/"
-    return "/".join(quote(unquote(segment), safe="-_.~") for segment in raw_path.split("/"))
+    return "/".join(quote(unquote_to_bytes(_raw(segment)), safe="-_.~") for segment in raw_path.split("/"))
 
 
 def canonical_query(raw_query: str, presigned: bool) -> str:
@@ -314,11 +351,15 @@ def canonical_query(raw_query: str, presigned: bool) -> str:
         if not part:
             continue
         name, _, value = part.partition("=")
-        name, value = unquote_plus(name), unquote_plus(value)
-        if presigned and name == "X-Amz-Signature":
+        if presigned and unquote_plus(name) == "X-Amz-Signature":
             continue
-        pairs.append((quote(name, safe="-_.~"), quote(value, safe="-_.~")))
+        pairs.append((_encode_query_part(name), _encode_query_part(value)))
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def _encode_query_part(raw: str) -> str:
+    """A query name or value encoded once as SigV4 wants it ('+' read as a space, any bytes kept)."""
+    return quote(unquote_to_bytes(_raw(raw.replace("+", " "))), safe="-_.~")
 
 
 def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
@@ -333,8 +374,17 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
 def _string_to_sign(
     signed: SignedRequest, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
 ) -> str:
-    request_hash = hashlib.sha256(canonical_request(signed, method, raw_path, raw_query, headers).encode()).hexdigest()
+    canonical = canonical_request(signed, method, raw_path, raw_query, headers)
+    request_hash = hashlib.sha256(_raw(canonical)).hexdigest()
     return f"{ALGORITHM}\n{signed.amz_date.strftime(AMZ_DATE_FORMAT)}\n{signed.scope}\n{request_hash}"
+
+
+def _text(raw: bytes) -> str:
+    return bytes(raw).decode("utf-8", "surrogateescape")
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 def signing_key(secret: str, signed: SignedRequest) -> bytes:
@@ -452,7 +502,7 @@ def _header_checksums(headers: Mapping[str, str]) -> list[tuple[checksums.Checks
         if value is None:
             continue
         digest = checksums.decode(value)
-        if digest is None or len(digest) != len(checksums.new(algorithm).digest()):
+        if digest is None or len(digest) != checksums.DIGEST_SIZES[algorithm]:
             raise SigV4Error("InvalidArgument", f"the {header} header is not a base64 {algorithm} digest")
         sums.append((checksums.new(algorithm), digest, header))
     return sums
@@ -555,12 +605,15 @@ class _ChunkDecoder:
         return pieces
 
     def finish(self) -> None:
+        if self._state == "trailer" and not self._line and self._trailer_lines:
+            # Some clients end the body after the last trailer line, without the closing empty line.
+            self._end_trailer()
         if self._state != "done":
             raise SigV4Error("IncompleteBody", "the aws-chunked body ended before its final chunk")
 
     def _size_line(self, line: bytes) -> None:
-        match = _SIZE_LINE.fullmatch(line)
-        if match is None or (match.group(2) is None) != (self._chain is None):
+        match = (_UNSIGNED_SIZE_LINE if self._chain is None else _SIGNED_SIZE_LINE).fullmatch(line)
+        if match is None:
             raise SigV4Error("IncompleteBody", "an aws-chunked chunk-size line is malformed")
         size = int(match.group(1), 16)
         if self._chain is not None:
@@ -593,7 +646,7 @@ class _ChunkDecoder:
             self._trailer_signature = value.decode()
             return
         self._trailer_lines.append(line[:-2] + b"\n")
-        if name.decode("latin-1") == self.trailer[0]:
+        if name.decode("latin-1").lower() == self.trailer[0]:
             digest = checksums.decode(value.decode("latin-1"))
             if digest is None:
                 raise SigV4Error("InvalidArgument", f"the trailer {self.trailer[0]} is not base64")

@@ -70,6 +70,7 @@ class Org:
     """A fresh organization: its admin token, an S3 connection on SeaweedFS (bucket `lake`), and a backend bucket."""
 
     token: str
+    name: str
     label: str
     backend_bucket: str
     api: httpx.Client
@@ -77,6 +78,11 @@ class Org:
     @property
     def bucket(self) -> str:
         return f"{self.label}.s3"
+
+    def source_id(self, label: str) -> str:
+        listed = self.api.get("/v1/sources").json()
+        rows = listed["sources"] if isinstance(listed, dict) else listed
+        return str(next(s["id"] for s in rows if s["label"] == label))
 
 
 def s3_connection(
@@ -114,8 +120,9 @@ def s3_connection(
 
 @pytest.fixture
 def org(s3_front: S3Front, seaweedfs: SeaweedFS) -> Iterator[Org]:
-    token = s3_front.running.token()
+    name = f"org-{uuid.uuid4().hex[:10]}"
+    token = s3_front.running.token(org=name)
     with s3_front.running.client(token) as api:
         backend = seaweedfs.create_bucket()
         label = s3_connection(api, seaweedfs, bucket=backend)
-        yield Org(token, label, backend, api)
+        yield Org(token, name, label, backend, api)

@@ -1,6 +1,7 @@
 // Headwater's data portal: a small vanilla app over the hub's own JSON API.
 // Every element is built with textContent (never innerHTML), secret inputs are password
-// fields that are cleared once submitted, and no API response ever carries a secret value.
+// fields that are cleared once submitted, and no API response ever carries a secret value (but for
+// a new S3 access key's own secret, in the response that creates it: shown that once, never kept).
 "use strict";
 
 const CSRF_COOKIE = "headwater_csrf";
@@ -709,6 +710,91 @@ async function renderSecret(id) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Access keys: S3 key ids and secrets for S3 tools on the hub's S3 port, narrowed like tokens
+
+function keyLimits(k) {
+  const parts = [];
+  if (k.sourceIds) parts.push(`sources: ${k.sourceIds.join(", ") || "none"}`);
+  if (k.pathPrefix) parts.push(`under ${k.pathPrefix}`);
+  return parts.length ? parts.join("; ") : "everything its user may reach";
+}
+
+async function renderAccessKeys(shown = null) {
+  const list = (await api("GET", "/v1/access-keys")).accessKeys;
+  const error = errorBox();
+  const rows = list.map((k) => [
+    h("span", { class: "mono", text: k.accessKeyId }),
+    k.name || "—",
+    k.readOnly ? h("span", { class: "badge idle", text: "Read-only" }) : "Read-write",
+    keyLimits(k),
+    timeEl(k.expiresAt),
+    timeEl(k.lastUsedAt),
+    h("span", { class: "row-actions" },
+      h("button", { type: "button", class: "danger small", text: "Revoke", "aria-label": `Revoke access key ${k.accessKeyId}`,
+        onclick: async () => {
+          if (!(await confirmAction(`Revoke the access key ${k.accessKeyId}? Tools using it are refused at once.`, "Revoke"))) return;
+          try { await api("DELETE", `/v1/access-keys/${enc(k.accessKeyId)}`); flash.set(`Revoked access key ${k.accessKeyId}.`); renderAccessKeys(); } catch (err) { showError(error, err); }
+        } })),
+  ]);
+  page("Access keys",
+    h("p", { class: "lead", text: "Key ids and secrets for S3 tools (AWS CLI, boto3, rclone, DuckDB) on the hub's S3 port. A key reaches what your token reaches, or less." }),
+    shown ? newKeyPanel(shown) : null,
+    error,
+    table("Access keys", ["Key id", "Name", "Access", "Limited to", "Expires", "Last used", "Actions"], rows, "No access keys yet."),
+    accessKeyForm());
+}
+
+// The one time a key's secret is on a page: gone on the next render.
+function newKeyPanel(key) {
+  const exports = `export AWS_ACCESS_KEY_ID=${key.accessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${key.secretAccessKey}`;
+  return h("section", { class: "panel", "aria-labelledby": "new-key-title" },
+    h("h2", { id: "new-key-title", text: `New access key ${key.accessKeyId}` }),
+    h("p", { class: "error", role: "alert", text: "Copy the secret now: it is shown this once and never again." }),
+    describeList([
+      ["Access key id", h("span", { class: "mono", text: key.accessKeyId })],
+      ["Secret access key", h("span", { class: "mono", id: "new-key-secret", text: key.secretAccessKey })],
+      ["For a shell", h("pre", { class: "mono exports", text: exports })],
+    ]),
+    h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", text: "Done", onclick: () => renderAccessKeys() })));
+}
+
+function accessKeyForm() {
+  const name = h("input", { type: "text", name: "name", autocomplete: "off" });
+  const readOnly = h("input", { type: "checkbox", name: "readOnly", checked: state.me.readOnly, disabled: state.me.readOnly });
+  const prefix = h("input", { type: "text", name: "pathPrefix", autocomplete: "off", spellcheck: "false", placeholder: "s3+lake://bucket/team/" });
+  const expires = h("select", { name: "expiresIn" },
+    [["", "Never (or when your token does)"], ["1h", "In an hour"], ["1d", "In a day"], ["1w", "In a week"], ["30d", "In 30 days"], ["90d", "In 90 days"]]
+      .map(([value, text]) => h("option", { value, text })));
+  const error = errorBox();
+  const submit = h("button", { type: "submit", text: "Create access key" });
+  const form = h("form", { class: "panel", "aria-label": "New access key" },
+    h("h2", { text: "New access key" }),
+    field("Name", name, "Optional: what the key is for."),
+    field("Read-only", readOnly),
+    field("Address prefix", prefix, state.me.pathPrefix ? `Optional: under your token's ${state.me.pathPrefix}.` : "Optional: limit the key to one connection or folder."),
+    field("Expires", expires),
+    error,
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    submit.disabled = true;
+    const body = { name: name.value.trim() || null, readOnly: readOnly.checked };
+    if (prefix.value.trim()) body.pathPrefix = prefix.value.trim();
+    if (expires.value) body.expiresIn = expires.value;
+    try {
+      const key = await api("POST", "/v1/access-keys", body);
+      await renderAccessKeys(key);
+    } catch (err) {
+      showError(error, err);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// ---------------------------------------------------------------------------------------
 // Browse
 
 // The organization's hosted storage, data://<org>/, has no data source: everyone in the organization
@@ -1317,7 +1403,7 @@ async function renderNewJob() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Routing: #/sources, #/sources/new?kind=, #/sources/{id}[/edit], #/secrets[/{id}],
+// Routing: #/sources, #/sources/new?kind=, #/sources/{id}[/edit], #/secrets[/{id}], #/keys,
 // #/browse[/{conn}/{path}], #/audit?filters[&older=|&newer=], #/jobs[?offset=], #/jobs/new, #/jobs/{id}
 
 async function route() {
@@ -1336,6 +1422,7 @@ async function route() {
     if (parts[0] === "sources" && parts[1]) return await renderSource(at(1));
     if (parts[0] === "secrets" && parts[1]) return await renderSecret(at(1));
     if (parts[0] === "secrets") return await renderSecrets();
+    if (parts[0] === "keys") return await renderAccessKeys();
     if (parts[0] === "browse" && parts[1]) return await renderBrowse(at(1), parts.slice(2).map(decodeURIComponent).join("/"), params);
     if (parts[0] === "browse") return await renderBrowseRoot();
     if (parts[0] === "audit") return await renderAudit(params);
