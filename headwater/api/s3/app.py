@@ -21,7 +21,6 @@ from headwater.api.s3 import buckets, errors, listing, operations, uploads
 from headwater.api.s3.auth import Authenticated, Authenticator, default_authenticator
 from headwater.api.s3.context import S3Request, raw_key
 from headwater.api.s3.errors import S3Error
-from headwater.api.s3.expect_continue import closing_unless_continued
 from headwater.errors import InvalidInput
 from headwater.services.audit import Pending
 from headwater.services.hub import Hub
@@ -132,7 +131,7 @@ class S3App:
         self.state = State()
         self.state.hub = hub
         self.authenticator = authenticator
-        self._audited = closing_unless_continued(AuditMiddleware(self._serve, prefixes=("/",)))
+        self._audited = AuditMiddleware(self._serve, prefixes=("/",))
 
     @property
     def hub(self) -> Hub:

@@ -48,20 +48,9 @@ class SigV4Keys:
         self.hub = hub
 
     async def authenticate(self, request: Request) -> Authenticated:
-        scope = request.scope
-        method = request.method
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
-        raw_query = scope.get("query_string", b"").decode("latin-1")
-        headers = signed_headers(scope["headers"])
+        method, raw_path, raw_query, headers = sigv4.request_parts(request.scope)
         signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
         if signed is None:
-            if "AWSAccessKeyId=" in raw_query or headers.get("authorization", "").startswith("AWS "):
-                raise S3Error(
-                    "InvalidRequest",
-                    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 "
-                    "(boto3: Config(signature_version='s3v4'))",
-                    400,
-                )
             raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with a hub access key", 403)
         caller, secret = await access_keys.resolve(self.hub, signed.access_key_id)
         sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
@@ -70,21 +59,6 @@ class SigV4Keys:
             return sigv4.payload(signed, headers, secret, request.stream())
 
         return Authenticated(caller, body)
-
-
-def signed_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The request's headers as SigV4 reads them: lower-cased names, repeated ones joined by commas.
-
-    Values are UTF-8 as clients sign them (Latin-1 for bytes that are not UTF-8)."""
-    headers: dict[str, str] = {}
-    for name, value in raw:
-        key = name.decode("latin-1").lower()
-        try:
-            text = value.decode()
-        except UnicodeDecodeError:
-            text = value.decode("latin-1")
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
-    return headers
 
 
 def default_authenticator(hub: Hub) -> Authenticator:

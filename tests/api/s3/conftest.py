@@ -17,6 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
 
 from headwater.api.s3.app import create_s3_app
 from tests.fixtures.hub import RunningHub
@@ -48,6 +52,15 @@ class S3Front:
     def client(self, token: str, **config: Any) -> Any:
         """A boto3 S3 client signing with the access key of `token` (path-style, no retries, boto3's defaults)."""
         return boto3_client(self.account(token), **config)
+
+    def signed(self, token: str, method: str, url: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+        """Headers that sign a hand-made request by the access key of `token` (botocore's S3 signer, the path
+        exactly as in `url`, the payload unsigned): for tests that put on the wire what boto3 would not."""
+        account = self.account(token)
+        request = AWSRequest(method=method, url=url, headers=headers or {})
+        request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+        S3SigV4Auth(Credentials(account.key_id, account.secret), "s3", account.region).add_auth(request)
+        return dict(request.headers.items())
 
 
 @pytest.fixture(scope="session")
