@@ -9,8 +9,9 @@ S3 bucket names are 3 to 63 lowercase letters, digits, dots and hyphens, startin
 letter or digit. Labels may hold `_`, which no bucket name can: such connections (and any whose
 `LABEL.PROTOCOL` is longer than 63 characters) have no bucket and are left out of ListBuckets.
 
-Database and synthetic connections (tables as objects) are recognised here and answered with
-`NotImplemented` for now: the seam where serving their tables as `schema/table.parquet` plugs in.
+Database and synthetic connections are read-only buckets of tables as objects: their keys are
+`schema/table.parquet`, `.csv` and `.jsonl` (`services/table_exports.py` stages each export once so
+that its size is known and ranged reads of it are cheap).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from headwater.services.context import Caller
 from headwater.services.hub import Hub
 
 HOSTED_BUCKET = "data"
-#: Kinds whose data is tables, not files: served as read-only buckets of table exports (not yet).
+#: Kinds whose data is tables, not files: served as read-only buckets of table exports.
 TABLE_KINDS = frozenset({"postgres", "mysql", "synthetic"})
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")
@@ -89,12 +90,7 @@ def resolve(name: str) -> Bucket:
     label, dot, protocol = name.partition(".")
     if not dot or not valid_bucket_name(name) or "." in protocol or bucket_name(protocol, label) != name:
         raise S3Error("NoSuchBucket", f"no bucket {name!r}: buckets are LABEL.PROTOCOL or data", 404)
-    bucket = Bucket(name, protocol, label)
-    if bucket.tables:
-        raise S3Error(
-            "NotImplemented", f"bucket {name!r} is a database or synthetic connection: tables are not served yet", 501
-        )
-    return bucket
+    return Bucket(name, protocol, label)
 
 
 @dataclass(frozen=True)
@@ -116,7 +112,7 @@ def list_buckets(hub: Hub, caller: Caller) -> list[Listed]:
     with hub.store.session() as session:
         for source in sources_service.list_sources(session, caller):
             name = bucket_name(source.protocol, source.label)
-            if name is None or Bucket(name, source.protocol, source.label).tables:
+            if name is None:
                 continue
             shown.append(Listed(name, source.created_at))
     return sorted(shown, key=lambda b: b.name)

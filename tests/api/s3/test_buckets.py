@@ -37,11 +37,9 @@ def test_names_that_are_no_bucket_are_no_such_bucket(name: str) -> None:
     assert not valid_bucket_name(name) or name in {"nodot", "x.y.s3"}
 
 
-def test_database_and_synthetic_connections_are_not_served_yet() -> None:
+def test_database_and_synthetic_connections_are_buckets_of_tables() -> None:
     for name in ("warehouse.postgres", "shop.mysql", "gen.synthetic"):
-        with pytest.raises(S3Error) as caught:
-            resolve(name)
-        assert caught.value.code == "NotImplemented" and caught.value.status == 501
+        assert resolve(name).tables, name
 
 
 def test_list_buckets_shows_hosted_data_and_the_connections(s3_front: S3Front, org: Org) -> None:
