@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 from pydantic import Field
@@ -13,7 +13,6 @@ from headwater.api.routers.tokens import NarrowingIn
 from headwater.api.schemas import ERROR_RESPONSES, ApiModel
 from headwater.errors import InvalidInput
 from headwater.services import access_keys as service
-from headwater.store.models import now
 from headwater.times import parse_duration
 
 router = APIRouter(tags=["access keys"], responses=ERROR_RESPONSES)
@@ -71,7 +70,7 @@ async def create_access_key(body: AccessKeyIn, caller: CallerDep, hub: HubDep) -
     if body.expires_in is not None:
         if body.expires_at is not None:
             raise InvalidInput("give expiresAt or expiresIn, not both")
-        narrowing = replace(narrowing, expires_at=now() + parse_duration(body.expires_in, "expiresIn"))
+        narrowing = replace(narrowing, expires_at=datetime.now(UTC) + parse_duration(body.expires_in, "expiresIn"))
     view, secret = await service.create(hub, caller, name=body.name, narrowing=narrowing)
     return AccessKeyCreated(**present(view).model_dump(), secret_access_key=secret)
 

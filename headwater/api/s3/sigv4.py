@@ -10,6 +10,7 @@ decoded length. It is pure: no HTTP app, no store; the caller supplies the secre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -35,28 +36,31 @@ MAX_EXPIRES = 604800
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
-#: The error codes raised here; the front answers each as S3's XML error of that code.
-CODES = frozenset(
-    {
-        "SignatureDoesNotMatch",
-        "AuthorizationHeaderMalformed",
-        "AuthorizationQueryParametersError",
-        "AccessDenied",
-        "RequestTimeTooSkewed",
-        "InvalidRequest",
-        "XAmzContentSHA256Mismatch",
-        "BadDigest",
-        "IncompleteBody",
-        "InvalidArgument",
-    }
-)
+#: The error codes raised here and the HTTP status S3 answers each with: 403 for a signature or time
+#: that does not hold, 400 for a request or body that is malformed or does not match its digests.
+STATUS = {
+    "SignatureDoesNotMatch": 403,
+    "AccessDenied": 403,
+    "RequestTimeTooSkewed": 403,
+    "AuthorizationHeaderMalformed": 400,
+    "AuthorizationQueryParametersError": 400,
+    "InvalidRequest": 400,
+    "XAmzContentSHA256Mismatch": 400,
+    "BadDigest": 400,
+    "IncompleteBody": 400,
+    "InvalidArgument": 400,
+}
+CODES = frozenset(STATUS)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: Text SigV4 leaves as it is: unreserved characters (and, in a path, slashes).
+_UNRESERVED = re.compile(r"[A-Za-z0-9\-_.~]*")
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9\-_.~/]+")
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
-#: A chunk-size line: signed chunks carry lower-case hex sizes (as every SDK writes them), so that no byte of a
-#: signed body can change without failing; an unsigned one may use either case.
-_SIGNED_SIZE_LINE = re.compile(rb"([0-9a-f]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
+#: A chunk-size line, signed or not: hex size in either case (the CRT writes upper case, botocore lower), and
+#: for a signed chunk exactly `;chunk-signature=` and the lower-case hex signature.
+_SIGNED_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
 _UNSIGNED_SIZE_LINE = re.compile(rb"([0-9a-fA-F]{1,16})\r\n")
 #: Longest chunk-size line and trailer section accepted before the body is called malformed.
 _MAX_LINE = 256
@@ -71,6 +75,10 @@ class SigV4Error(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
 
 
 @dataclass(frozen=True)
@@ -208,7 +216,7 @@ def _signed(
     access_key_id, date, region, service, _ = parts
     if not _DATE.fullmatch(date):
         raise SigV4Error(code, f"the Credential's date {date!r} must be YYYYMMDD")
-    if date != amz_date.strftime("%Y%m%d"):
+    if date != amz_timestamp(amz_date)[:8]:
         raise SigV4Error(code, f"the Credential's date {date} is not the request's date {amz_date:%Y%m%d}")
     if not region or not service:
         raise SigV4Error(code, "the Credential names no region or no service")
@@ -258,9 +266,17 @@ def _header_date(headers: Mapping[str, str]) -> datetime:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def amz_timestamp(when: datetime) -> str:
+    """A time in SigV4's basic ISO 8601 form, `YYYYMMDDTHHMMSSZ` (UTC)."""
+    when = when.astimezone(UTC) if when.tzinfo else when
+    return f"{when.year:04d}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}{when.second:02d}Z"
+
+
 def _amz_date(raw: str, code: str) -> datetime:
     try:
-        return datetime.strptime(raw, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+        return datetime(
+            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[9:11]), int(raw[11:13]), int(raw[13:15]), tzinfo=UTC
+        )
     except ValueError:
         raise SigV4Error(code, f"the request date {raw!r} is not a valid date") from None
 
@@ -341,6 +357,8 @@ def canonical_uri(raw_path: str) -> str:
     """The path as S3 signs it: each segment decoded once and encoded once, never normalized."""
     if not raw_path:
         return "/"
+    if _UNRESERVED_PATH.fullmatch(raw_path):
+        return raw_path
     return "/".join(quote(unquote_to_bytes(_raw(segment)), safe="-_.~") for segment in raw_path.split("/"))
 
 
@@ -359,6 +377,8 @@ def canonical_query(raw_query: str, presigned: bool) -> str:
 
 def _encode_query_part(raw: str) -> str:
     """A query name or value encoded once as SigV4 wants it ('+' read as a space, any bytes kept)."""
+    if _UNRESERVED.fullmatch(raw):
+        return raw
     return quote(unquote_to_bytes(_raw(raw.replace("+", " "))), safe="-_.~")
 
 
@@ -376,7 +396,7 @@ def _string_to_sign(
 ) -> str:
     canonical = canonical_request(signed, method, raw_path, raw_query, headers)
     request_hash = hashlib.sha256(_raw(canonical)).hexdigest()
-    return f"{ALGORITHM}\n{signed.amz_date.strftime(AMZ_DATE_FORMAT)}\n{signed.scope}\n{request_hash}"
+    return f"{ALGORITHM}\n{amz_timestamp(signed.amz_date)}\n{signed.scope}\n{request_hash}"
 
 
 def _text(raw: bytes) -> str:
@@ -388,14 +408,20 @@ def _raw(text: str) -> bytes:
 
 
 def signing_key(secret: str, signed: SignedRequest) -> bytes:
+    """The day's key derived from the secret for the request's scope (kept for the day's next requests)."""
+    return _derived_key(secret, signed.date, signed.region, signed.service)
+
+
+@functools.lru_cache(maxsize=512)
+def _derived_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = ("AWS4" + secret).encode()
-    for part in (signed.date, signed.region, signed.service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
 
 
 def _sign(secret: str, signed: SignedRequest, string_to_sign: str) -> str:
-    return hmac.new(signing_key(secret, signed), string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(signing_key(secret, signed), _raw(string_to_sign), "sha256").hex()
 
 
 # --- the body ---------------------------------------------------------------------------------------
@@ -521,7 +547,7 @@ class _ChunkChain:
 
     def __init__(self, key: bytes, signed: SignedRequest) -> None:
         self._key = key
-        self._prefix = f"{signed.amz_date.strftime(AMZ_DATE_FORMAT)}\n{signed.scope}\n"
+        self._prefix = f"{amz_timestamp(signed.amz_date)}\n{signed.scope}\n"
         self.previous = signed.signature
 
     def check_chunk(self, chunk_sha256: str, signature: str) -> None:
@@ -531,7 +557,7 @@ class _ChunkChain:
         self._check(f"{ALGORITHM}-TRAILER\n{self._prefix}{self.previous}\n{trailer_sha256}", signature)
 
     def _check(self, string_to_sign: str, signature: str) -> None:
-        expected = hmac.new(self._key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.digest(self._key, string_to_sign.encode(), "sha256").hex()
         if not hmac.compare_digest(expected, signature):
             raise SigV4Error(
                 "SignatureDoesNotMatch",
