@@ -52,13 +52,13 @@ class SigV4Keys:
         signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
         if signed is None:
             raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with a hub access key", 403)
-        caller, secret = await access_keys.resolve(self.hub, signed.access_key_id)
+        caller, secret, current = await access_keys.resolve_stamped(self.hub, signed.access_key_id)
         sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
 
         def body() -> AsyncIterator[bytes]:
             return sigv4.payload(signed, headers, secret, request.stream())
 
-        return Authenticated(caller, body)
+        return Authenticated(caller, body, current)
 
 
 def default_authenticator(hub: Hub) -> Authenticator:
