@@ -282,6 +282,7 @@ class Settings:
     connector_idle_seconds: float = 300.0  # an opened connection unused this long is closed
     workers: int | None = None  # processes of `headwater serve` (None: one per CPU, at most 4)
     jobs_lease_seconds: float = 30.0  # a job's driving replica renews its lease; another takes the job once it lapses
+    s3_port: int | None = None  # HEADWATER_S3_PORT: every worker also serves the S3 front door on this port (None: off)
 
     @property
     def hosted_dir(self) -> Path:
@@ -317,6 +318,7 @@ class Settings:
             connector_idle_seconds=_number(env, "HEADWATER_CONNECTOR_IDLE_SECONDS", 300.0, strict=True),
             workers=_whole(env, "HEADWATER_WORKERS", None),
             jobs_lease_seconds=_number(env, "HEADWATER_JOBS_LEASE_SECONDS", 30.0, minimum=1.0),
+            s3_port=_whole(env, "HEADWATER_S3_PORT", None),
         )
 
     # -- handing the settings to the processes the hub starts ---------------------------------

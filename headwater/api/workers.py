@@ -11,9 +11,10 @@ import multiprocessing
 import os
 import signal
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from headwater.api.app import create_app
+from headwater.api.s3.ports import with_s3
 from headwater.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -30,8 +31,8 @@ def stop_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def create_worker_app(settings: Settings) -> FastAPI:
+def create_worker_app(settings: Settings) -> ASGIApp:
     """The app of one worker: the supervisor's settings (its argument, never the environment), the
-    store prepared by the supervisor."""
+    store prepared by the supervisor; with `s3_port`, the S3 front door on that port too."""
     stop_with_parent()
-    return create_app(settings, worker=True)
+    return with_s3(create_app(settings, worker=True), settings.s3_port)

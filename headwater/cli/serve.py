@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +62,18 @@ def stops_cleanly() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def s3_sockets(host: str, s3_port: int | None, log_level: str) -> list[socket.socket]:
+    """The listening socket of the S3 front door (none when it is off): every worker serves it too."""
+    if s3_port is None:
+        return []
+    import uvicorn
+
+    config = uvicorn.Config("headwater.api.s3.app:S3App", host=host, port=s3_port, log_level=log_level)
+    sock = config.bind_socket()
+    sock.listen(config.backlog)
+    return [sock]
+
+
 def serve(
     host: Annotated[str, typer.Option(help="The interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
@@ -73,6 +86,16 @@ def serve(
             "same as HEADWATER_ALLOW_PRIVATE_ENDPOINTS=1. Link-local and metadata addresses stay refused.",
         ),
     ] = False,
+    s3_port: Annotated[
+        int | None,
+        typer.Option(
+            "--s3-port",
+            min=1,
+            max=65535,
+            show_default=False,
+            help="Also serve the S3 front door (path-style) on this port, in every worker; same as HEADWATER_S3_PORT.",
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -88,6 +111,7 @@ def serve(
     import uvicorn
 
     from headwater.api.app import create_app, prepare
+    from headwater.api.s3.ports import with_s3
     from headwater.api.workers import create_worker_app
     from headwater.services.hub import Hub
     from headwater.settings import Settings
@@ -95,6 +119,10 @@ def serve(
     settings = Settings.from_env()
     if allow_private_endpoints:
         settings = dataclasses.replace(settings, allow_private_endpoints=True)
+    if s3_port is not None:
+        settings = dataclasses.replace(settings, s3_port=s3_port)
+    if settings.s3_port == port:
+        raise typer.BadParameter("the S3 port must differ from the API port", param_hint="--s3-port")
     from headwater.cli.store import describe, store_exists
 
     note(f"{'Using the store' if store_exists(settings) else 'Creating a new store'} in {describe(settings)}")
@@ -115,10 +143,22 @@ def serve(
         shown = "localhost" if host in {"0.0.0.0", "::"} else (f"[{host}]" if ":" in host else host)
         if settings.allow_private_endpoints:
             note("Sources may reach loopback and private addresses (--allow-private-endpoints).")
+        if settings.s3_port is not None:
+            note(
+                f"S3 front door on http://{shown}:{settings.s3_port} (path-style; credentials from `headwater keys create`)."
+            )
         if workers == 1:
             note(f"Headwater serving http://{shown}:{port} (1 process; data in {settings.data_dir}); Ctrl-C stops it.")
+            single = uvicorn.Config(
+                with_s3(create_app(settings, hub=hub), settings.s3_port), host=host, port=port, log_level=log_level
+            )
+            sockets = [single.bind_socket(), *s3_sockets(host, settings.s3_port, log_level)]
             with stops_cleanly():
-                uvicorn.run(create_app(settings, hub=hub), host=host, port=port, log_level=log_level)
+                try:
+                    uvicorn.Server(single).run(sockets=sockets)
+                finally:
+                    for sock in sockets:
+                        sock.close()
             return
         hub.close()
         closed = True
@@ -136,6 +176,7 @@ def serve(
         )
         sock = config.bind_socket()
         sock.listen(config.backlog)  # before saying where: connections wait in its backlog for the first worker
+        extra = s3_sockets(host, settings.s3_port, log_level)
         note(
             f"Headwater serving http://{shown}:{port} ({workers} worker processes; data in {settings.data_dir}); "
             "Ctrl-C stops it."
@@ -143,9 +184,11 @@ def serve(
         try:
             # uvicorn's supervisor: it starts the workers (spawned: no state of this process is
             # inherited), replaces one that dies, and on SIGINT/SIGTERM stops them all.
-            Multiprocess(config, sockets=[sock]).run()
+            Multiprocess(config, sockets=[sock, *extra]).run()
         finally:
             sock.close()
+            for other in extra:
+                other.close()
     finally:
         if not closed:
             hub.close()
