@@ -205,6 +205,15 @@ def resolve_stamped_blocking(hub: Hub, key_id: str) -> tuple[Caller, str, stamps
     return acting, secret, current
 
 
+def lookup(hub: Hub, key_id: str) -> tuple[Caller, str, int] | None:
+    """The cached caller and secret of a key and the `auth` stamp they were read under, without reading
+    the store: to be trusted only once that stamp is confirmed current (the S3 front door confirms it in
+    the transaction of the request's begun audit event, as the Data API does for tokens). None when not
+    cached, aged out or past the key's expiry."""
+    entry = hub.access_keys.get(key_id)
+    return (entry.value.caller, entry.value.secret, entry.auth) if entry is not None else None
+
+
 async def resolve(hub: Hub, key_id: str) -> tuple[Caller, str]:
     """The caller a presented key id acts as and its plaintext secret (for SigV4 verification).
 

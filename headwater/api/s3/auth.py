@@ -10,7 +10,7 @@ secret and hands out the body decoded and verified as it streams. Its failures a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -35,6 +35,11 @@ class Authenticated:
     caller: Caller
     body: Callable[[], AsyncIterator[bytes]]
     stamps: Stamps | None = None
+    #: Set when `caller` came from a cache without reading the store: the organization's `auth` stamp it
+    #: was cached under, which the front door confirms in the begun audit event's transaction, and the
+    #: way to authenticate afresh from the store when that stamp has moved on.
+    unconfirmed: int | None = None
+    afresh: Callable[[], Awaitable[Authenticated]] | None = None
 
 
 class Authenticator(Protocol):
@@ -48,17 +53,29 @@ class SigV4Keys:
         self.hub = hub
 
     async def authenticate(self, request: Request) -> Authenticated:
+        """A key found in the process's cache is verified with no store read and returned unconfirmed (the
+        front door confirms its stamp with the audit event); any other is resolved from the store."""
         method, raw_path, raw_query, headers = sigv4.request_parts(request.scope)
         signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
         if signed is None:
             raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with a hub access key", 403)
-        caller, secret, current = await access_keys.resolve_stamped(self.hub, signed.access_key_id)
+
+        async def afresh() -> Authenticated:
+            caller, secret, current = await access_keys.resolve_stamped(self.hub, signed.access_key_id)
+            sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
+            return Authenticated(caller, lambda: sigv4.payload(signed, headers, secret, request.stream()), current)
+
+        cached = access_keys.lookup(self.hub, signed.access_key_id)
+        if cached is None:
+            return await afresh()
+        caller, secret, auth = cached
         sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
-
-        def body() -> AsyncIterator[bytes]:
-            return sigv4.payload(signed, headers, secret, request.stream())
-
-        return Authenticated(caller, body, current)
+        return Authenticated(
+            caller,
+            lambda: sigv4.payload(signed, headers, secret, request.stream()),
+            unconfirmed=auth,
+            afresh=afresh,
+        )
 
 
 def default_authenticator(hub: Hub) -> Authenticator:
