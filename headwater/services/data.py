@@ -201,6 +201,17 @@ async def open_target(hub: Hub, caller: Caller, address: Address, current: Stamp
     return target
 
 
+def may_list(target: Target) -> None:
+    """Decide, without a backend request, that the caller may list at the target (S3's HeadBucket)."""
+    target.authorize(policy.Operation.LIST)
+
+
+def may_write(target: Target) -> None:
+    """Decide, without a backend request, that the caller may write at the target (before staging a
+    multipart upload's parts, or showing an upload in progress)."""
+    target.authorize(policy.Operation.WRITE)
+
+
 async def stat(target: Target) -> Entry:
     target.authorize(policy.Operation.LIST)
     entry = await target.connector.stat(target.path)

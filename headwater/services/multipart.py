@@ -15,12 +15,12 @@ import json
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import anyio
 
-from headwater import policy
 from headwater.connectors.base import Connector, Entry
+from headwater.connectors.storage import Storage
 from headwater.errors import InvalidInput, NotFound
 from headwater.services import data as data_service
 from headwater.services.context import Caller
@@ -30,6 +30,8 @@ ROOT = "multipart"
 #: S3's limits: parts are numbered 1 to 10,000; every part but the last holds at least 5 MiB.
 MAX_PART_NUMBER = 10_000
 MIN_PART_SIZE = 5 * 1024 * 1024
+#: An upload neither completed nor aborted within this is abandoned: the retention duty drops its parts.
+UPLOAD_TTL = timedelta(days=7)
 
 
 class NoSuchUpload(NotFound):
@@ -88,7 +90,7 @@ def check_part_number(value: str | None) -> int:
 
 async def begin(hub: Hub, caller: Caller, target: data_service.Target, bucket: str, key: str) -> Upload:
     """Begin an upload to `target`, refused now if the caller may not write there."""
-    target.authorize(policy.Operation.WRITE)
+    data_service.may_write(target)
     upload = Upload(secrets.token_hex(16), bucket, key, caller.user_id, caller.user_name, datetime.now(UTC))
     meta = {
         "bucket": bucket,
@@ -246,3 +248,30 @@ async def complete(
 async def abort(hub: Hub, caller: Caller, upload: Upload) -> None:
     """Drop the upload and every part staged for it."""
     await anyio.to_thread.run_sync(hub.storage.delete_tree, _prefix(caller, upload.upload_id))
+
+
+def purge_abandoned(storage: Storage, now: datetime | None = None) -> int:
+    """Drop every upload begun more than `UPLOAD_TTL` ago (in any organization); return how many objects went.
+
+    Blocking: the retention duty runs it in a worker thread. An upload whose `meta.json` is missing or
+    unreadable is judged by its files' ages instead.
+    """
+    now = now or datetime.now(UTC)
+    newest: dict[str, datetime] = {}
+    started: dict[str, datetime] = {}
+    for stored in storage.walk(ROOT):
+        pieces = stored.key.split("/")
+        if len(pieces) < 4:
+            continue
+        upload = "/".join(pieces[:3])
+        newest[upload] = max(newest.get(upload, stored.modified), stored.modified)
+        if pieces[3] == "meta.json":
+            try:
+                started[upload] = datetime.fromisoformat(json.loads(storage.read_small(stored.key))["started"])
+            except (NotFound, ValueError, KeyError, TypeError):
+                pass
+    gone = 0
+    for upload, last in newest.items():
+        if started.get(upload, last) + UPLOAD_TTL <= now:
+            gone += storage.delete_tree(upload)
+    return gone

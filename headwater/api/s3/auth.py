@@ -21,8 +21,8 @@ from headwater.api.s3 import sigv4
 from headwater.api.s3.errors import S3Error
 from headwater.services import access_keys
 from headwater.services.context import Caller
+from headwater.services.data import Stamps
 from headwater.services.hub import Hub
-from headwater.store.stamps import Stamps
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from headwater.addresses import HOSTED, Address, join
 from headwater.api.s3.errors import S3Error
 from headwater.connectors import catalogue
 from headwater.errors import HeadwaterError, PermissionDenied
-from headwater.services import authorization
-from headwater.services import sources as sources_service
+from headwater.services import authorization, native
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
 
@@ -109,12 +108,12 @@ def list_buckets(hub: Hub, caller: Caller) -> list[Listed]:
         shown.append(Listed(HOSTED_BUCKET, None))
     except PermissionDenied:
         pass
-    with hub.store.session() as session:
-        for source in sources_service.list_sources(session, caller):
-            name = bucket_name(source.protocol, source.label)
-            if name is None:
-                continue
-            shown.append(Listed(name, source.created_at))
+    for view in native.list_sources(hub, caller):
+        source = view.source
+        name = bucket_name(source.protocol, source.label)
+        if name is None:
+            continue
+        shown.append(Listed(name, source.created_at))
     return sorted(shown, key=lambda b: b.name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -45,6 +46,31 @@ class S3Request:
             self.pending.source_id = target.source_id
             self.pending.connection = target.address.connection
             self.pending.path = target.path
+
+    async def event(self, operation: str, target: service.Target) -> Pending | None:
+        """Begin an audit event of its own for one more thing this request touches (a copy's source, each
+        key of a DeleteObjects), under the request's id; `finish_event` completes it."""
+        if self.pending is None:
+            return None
+        extra = Pending(
+            request_id=self.pending.request_id,
+            method=self.pending.method,
+            route=self.pending.route,
+            client=self.pending.client,
+            started=time.perf_counter(),
+            operation=operation,
+            caller=self.caller,
+            source_id=target.source_id,
+            connection=target.address.connection,
+            path=target.path,
+        )
+        await self.hub.audit.begin(extra)
+        return extra
+
+    async def finish_event(self, extra: Pending | None, status: int, reason: str | None = None) -> None:
+        if extra is not None:
+            duration = (time.perf_counter() - extra.started) * 1000
+            await self.hub.audit.finish(extra, status, reason, 0, 0, duration)
 
 
 def key_path(key: str) -> tuple[str, bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from headwater.api.errors import header_text
@@ -48,6 +49,7 @@ class S3Error(Exception):
 _BY_NAME: dict[str, tuple[str, int]] = {
     "AccessKeyUnknown": ("InvalidAccessKeyId", 403),
     "AccessKeyExpired": ("ExpiredToken", 400),
+    "BadDigest": ("BadDigest", 400),
 }
 #: SigV4 error codes whose status is 400 (the others are 403).
 _MALFORMED = {
@@ -65,6 +67,8 @@ def s3_error(exc: BaseException, *, missing: str = "NoSuchKey") -> S3Error:
     """The S3 error for any exception; `missing` is the code of a `NotFound` (NoSuchKey, NoSuchBucket, NoSuchUpload)."""
     if isinstance(exc, S3Error):
         return exc
+    if isinstance(exc, ClientDisconnect):
+        return S3Error("IncompleteBody", "the client went away before sending the whole body", 400)
     named = _BY_NAME.get(type(exc).__name__)
     if named is not None:
         return S3Error(named[0], str(getattr(exc, "message", exc)), named[1])

@@ -17,7 +17,6 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from headwater import policy
 from headwater.api import ranges
 from headwater.api.routers.data import guessed_type
 from headwater.api.s3 import listing, xml
@@ -122,7 +121,7 @@ async def head_bucket(s3: S3Request) -> Response:
     target = await open_target(s3, s3.bucket, "", "data.stat")
     try:
         s3.note("data.stat", target)
-        target.authorize(policy.Operation.LIST)
+        service.may_list(target)
     finally:
         await target.close()
     return Response(status_code=200, headers={"x-amz-bucket-region": "us-east-1"})
@@ -309,7 +308,7 @@ MAX_DELETE = 1000
 
 
 async def delete_objects(s3: S3Request) -> Response:
-    document = xml.parse(await xml.read_body(s3.auth.body()), "Delete")
+    document = xml.parse(await xml.read_body(s3.auth.body(), s3.header("content-md5")), "Delete")
     quiet = (xml.text(document, "Quiet") or "").strip().lower() == "true"
     keys = [xml.text(obj, "Key") or "" for obj in xml.children(document, "Object")]
     if not keys or len(keys) > MAX_DELETE:
@@ -321,11 +320,7 @@ async def delete_objects(s3: S3Request) -> Response:
     results: list[xml.Node] = []
     for key in keys:
         try:
-            target = await open_target(s3, s3.bucket, key, "data.delete")
-            try:
-                await _delete(target)
-            finally:
-                await target.close()
+            await _delete_one(s3, key)
         except (S3Error, HeadwaterError) as exc:
             error = s3_error(exc)
             results.append(("Error", [("Key", key), ("Code", error.code), ("Message", error.message)]))
@@ -333,6 +328,21 @@ async def delete_objects(s3: S3Request) -> Response:
         if not quiet:
             results.append(("Deleted", [("Key", key)]))
     return xml_response(xml.document("DeleteResult", results))
+
+
+async def _delete_one(s3: S3Request, key: str) -> None:
+    """Delete one key of a DeleteObjects, with an audit event of its own."""
+    target = await open_target(s3, s3.bucket, key, "data.delete")
+    try:
+        event = await s3.event("data.delete", target)
+        try:
+            await _delete(target)
+        except S3Error as exc:
+            await s3.finish_event(event, exc.status, exc.message)
+            raise
+        await s3.finish_event(event, 204)
+    finally:
+        await target.close()
 
 
 # -- copies -----------------------------------------------------------------------------------
@@ -354,7 +364,9 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
     """The copy source, opened as a read by the caller (the same decision as a GetObject)."""
     bucket, key = copy_source(header)
     target = await open_target(s3, resolve(bucket), key, "data.read")
+    event = None
     try:
+        event = await s3.event("data.read", target)
         span_header = s3.header("x-amz-copy-source-range")
         span = ranges.parse_span(span_header) if span_header else None
         opened = await service.open_file(target, span)
@@ -368,10 +380,17 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
         if if_none is not None and (opened.entry.etag or "").strip('"') in [*_etags(if_none), "*"]:
             await opened.aclose()
             raise S3Error("PreconditionFailed", "x-amz-copy-source-if-none-match did not hold", 412)
+        await s3.finish_event(event, 200)
         return target, opened
     except HeadwaterError as exc:
         await target.close()
-        raise s3_error(exc) from None
+        error = s3_error(exc)
+        await s3.finish_event(event, error.status, error.message)
+        raise error from None
+    except S3Error as exc:
+        await target.close()
+        await s3.finish_event(event, exc.status, exc.message)
+        raise
     except BaseException:
         await target.close()
         raise

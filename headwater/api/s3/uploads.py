@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from headwater import policy
 from headwater.api.s3 import listing, xml
 from headwater.api.s3.context import S3Request, open_target
 from headwater.api.s3.errors import S3Error, s3_error
 from headwater.api.s3.operations import open_source, xml_response
 from headwater.errors import HeadwaterError, InvalidInput
+from headwater.services import data as data_service
 from headwater.services import multipart
 
 INITIATOR = "Initiator"
@@ -98,7 +98,7 @@ def _wanted(body: bytes) -> list[tuple[int, str]]:
 
 async def complete(s3: S3Request) -> Response:
     upload = await _upload(s3)
-    wanted = _wanted(await xml.read_body(s3.auth.body()))
+    wanted = _wanted(await xml.read_body(s3.auth.body(), s3.header("content-md5")))
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     s3.note("data.write", target)
     try:
@@ -171,7 +171,7 @@ async def _may_write(s3: S3Request, key: str) -> bool:
     except S3Error:
         return False
     try:
-        target.authorize(policy.Operation.WRITE)
+        data_service.may_write(target)
         return True
     except HeadwaterError:
         return False

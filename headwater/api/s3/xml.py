@@ -7,6 +7,8 @@ bounded by `MAX_BODY` before they are parsed.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from typing import TypeAlias
 from xml.etree.ElementTree import Element
@@ -22,6 +24,10 @@ NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_BODY = 2 * 1024 * 1024
 
 Node: TypeAlias = "tuple[str, str | Sequence[Node] | None]"
+
+
+class BadDigest(InvalidInput):
+    """A body whose `Content-MD5` does not match it (S3's `BadDigest`)."""
 
 
 def _render(node: Node, out: list[str]) -> None:
@@ -46,13 +52,17 @@ def document(root: str, children: Sequence[Node], namespace: bool = True) -> byt
     return "".join(out).encode("utf-8")
 
 
-async def read_body(chunks: AsyncIterator[bytes]) -> bytes:
-    """A small XML request body, refused past `MAX_BODY` bytes."""
+async def read_body(chunks: AsyncIterator[bytes], content_md5: str | None = None) -> bytes:
+    """A small XML request body, refused past `MAX_BODY` bytes; its `Content-MD5`, if sent, checked."""
     data = bytearray()
     async for chunk in chunks:
         data += chunk
         if len(data) > MAX_BODY:
             raise PayloadTooLarge(f"an XML request body may be at most {MAX_BODY} bytes")
+    if content_md5 is not None:
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        if digest != content_md5.strip():
+            raise BadDigest("the Content-MD5 you specified did not match what was received")
     return bytes(data)
 
 

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from headwater.api.s3.buckets import bucket_name, resolve, valid_bucket_name
 from headwater.api.s3.errors import S3Error
-from tests.api.s3.conftest import Org, S3Front
+from tests.fixtures.s3_front import Org, S3Front
 
 
 def code_of(error: ClientError) -> str:

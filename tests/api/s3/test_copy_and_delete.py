@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.s3.conftest import Org, S3Front, s3_connection
 from tests.api.s3.test_buckets import code_of
+from tests.fixtures.s3_front import Org, S3Front, s3_connection
 from tests.fixtures.seaweedfs import SeaweedFS
 
 
@@ -83,3 +83,13 @@ def test_malformed_delete_xml_is_a_client_error(s3_front: S3Front, org: Org) -> 
         url = f"{s3_front.url}/{org.bucket}?delete"
         response = httpx.post(url, content=body, headers=s3_front.signed(org.token, "POST", url))
         assert response.status_code == 400, response.text
+
+
+def test_a_delete_whose_content_md5_does_not_match_is_bad_digest(s3_front: S3Front, org: Org) -> None:
+    import httpx
+
+    body = b"<Delete><Object><Key>x</Key></Object></Delete>"
+    url = f"{s3_front.url}/{org.bucket}?delete"
+    headers = s3_front.signed(org.token, "POST", url, {"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})
+    response = httpx.post(url, content=body, headers=headers)
+    assert response.status_code == 400 and b"<Code>BadDigest</Code>" in response.content

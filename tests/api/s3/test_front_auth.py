@@ -19,9 +19,9 @@ import obstore as obs
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.s3.conftest import S3Front, s3_connection
 from tests.fixtures.counting_forwarder import CountingForwarder, counted_seaweedfs  # noqa: F401 - a fixture
 from tests.fixtures.s3_clients import S3Account, boto3_client
+from tests.fixtures.s3_front import S3Front, s3_connection
 from tests.fixtures.seaweedfs import SeaweedFS
 
 INSIDE = b"team data\n"

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import obstore as obs
 import pytest
 
-from tests.api.s3.conftest import Org, S3Front
+from tests.fixtures.s3_front import Org, S3Front
 from tests.fixtures.seaweedfs import SeaweedFS
 
 KEYS = 2500

@@ -10,8 +10,8 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.api.s3.conftest import Org, S3Front
 from tests.api.s3.test_buckets import code_of
+from tests.fixtures.s3_front import Org, S3Front
 from tests.fixtures.seaweedfs import SeaweedFS
 
 MiB = 1024 * 1024

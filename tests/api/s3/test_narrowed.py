@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.s3.conftest import Org, S3Front
 from tests.api.s3.test_buckets import code_of
+from tests.fixtures.s3_front import Org, S3Front
 from tests.fixtures.seaweedfs import SeaweedFS
 
 
@@ -91,7 +91,7 @@ def test_a_source_narrowed_key_reaches_its_source_and_not_hosted_data(s3_front: 
 
 
 def test_a_read_only_connection_refuses_writes_to_everyone(s3_front: S3Front, org: Org, seaweedfs: SeaweedFS) -> None:
-    from tests.api.s3.conftest import s3_connection
+    from tests.fixtures.s3_front import s3_connection
 
     label = s3_connection(org.api, seaweedfs, bucket=org.backend_bucket, access="read")
     s3 = s3_front.client(org.token)

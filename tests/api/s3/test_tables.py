@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.s3.conftest import S3Front
 from tests.api.test_database_api import add_database
 from tests.fixtures.databases import ScratchDatabase, pg_connect, pg_db  # noqa: F401 - a fixture
 from tests.fixtures.s3_clients import S3Clients
+from tests.fixtures.s3_front import S3Front
 
 ROWS = 5000
 

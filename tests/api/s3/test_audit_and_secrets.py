@@ -1,0 +1,82 @@
+"""The front door writes the Data API's audit events, and no credential ever leaves the hub."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.fixtures.s3_front import Org, S3Front
+from tests.fixtures.seaweedfs import SeaweedFS
+
+
+def events(org: Org) -> list[dict[str, Any]]:
+    answer = org.api.get("/v1/audit", params={"limit": 1000})
+    assert answer.status_code == 200, answer.text
+    return [e for e in answer.json()["events"] if str(e["route"]).startswith("s3 ")]
+
+
+def test_each_s3_request_is_one_audit_event_like_the_data_apis(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="team/a.txt", Body=b"12345")
+    s3.get_object(Bucket=org.bucket, Key="team/a.txt")["Body"].read()
+    s3.list_objects_v2(Bucket=org.bucket, Prefix="team/")
+    s3.delete_object(Bucket=org.bucket, Key="team/a.txt")
+    narrowed = s3_front.client(
+        s3_front.running.token(org=org.name, user="pre", admin=False, path_prefix=f"s3+{org.label}://team/")
+    )
+    with pytest.raises(ClientError):
+        narrowed.get_object(Bucket=org.bucket, Key="other/x")
+    seen = [(e["route"], e["operation"], e["connection"], e["path"], e["outcome"]) for e in events(org)]
+    connection = f"s3+{org.label}"
+    assert seen == [
+        ("s3 PutObject", "data.write", connection, "team/a.txt", "allowed"),
+        ("s3 GetObject", "data.read", connection, "team/a.txt", "allowed"),
+        ("s3 ListObjectsV2", "data.list", connection, "team/", "allowed"),
+        ("s3 DeleteObject", "data.delete", connection, "team/a.txt", "allowed"),
+        ("s3 GetObject", "data.read", connection, "other/x", "refused"),
+    ]
+    last = events(org)[-1]
+    assert last["status"] == 403 and "team/" in (last["reason"] or "")
+    written = events(org)[0]
+    assert written.get("bytesIn", written.get("bytes_in")) == 5
+
+
+def test_no_backend_credential_appears_in_any_answer_or_log(s3_front: S3Front, org: Org, seaweedfs: SeaweedFS) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="s/a", Body=b"1")
+    answers: list[str] = []
+    for path in (f"/{org.bucket}?list-type=2", f"/{org.bucket}/s/a", f"/{org.bucket}/nothing", "/nothing.s3/x", "/"):
+        response = httpx.get(
+            s3_front.url + path,
+            headers={
+                "Authorization": f"AWS4-HMAC-SHA256 Credential={org.token}/20260101/us-east-1/s3/aws4_request, "
+                "SignedHeaders=host, Signature=0",
+            },
+        )
+        answers.append(f"{response.status_code} {dict(response.headers)} {response.text}")
+    trail = org.api.get("/v1/audit", params={"limit": 1000}).text
+    logs = "\n".join(s3_front.running.logs.lines)
+    for text in (*answers, trail, logs):
+        assert seaweedfs.rw.secret_key not in text
+    assert org.token not in trail
+
+
+def test_a_copy_audits_its_source_read_and_a_delete_objects_each_key(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="a/src", Body=b"1")
+    s3.copy_object(Bucket="data", Key="coll/dst", CopySource={"Bucket": org.bucket, "Key": "a/src"})
+    s3.delete_objects(Bucket=org.bucket, Delete={"Objects": [{"Key": "a/src"}, {"Key": "a/gone"}]})
+    seen = [(e["route"], e["operation"], e["connection"], e["path"], e["status"]) for e in events(org)[1:]]
+    connection = f"s3+{org.label}"
+    assert seen[:2] == [
+        ("s3 CopyObject", "data.read", connection, "a/src", 200),
+        ("s3 CopyObject", "data.write", "data", "coll/dst", 200),
+    ] or seen[:2] == [
+        ("s3 CopyObject", "data.write", "data", "coll/dst", 200),
+        ("s3 CopyObject", "data.read", connection, "a/src", 200),
+    ]
+    deletes = sorted((e[3], e[4]) for e in seen[2:] if e[0] == "s3 DeleteObjects")
+    assert deletes == [("2 keys, the first 'a/src'", 200), ("a/gone", 204), ("a/src", 204)]

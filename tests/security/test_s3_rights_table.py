@@ -1,0 +1,186 @@
+"""Every kind of caller × every S3 operation of the front door answers as ONE rights table says.
+
+Callers: an organization's admin, a member, a read-only token, a token narrowed to the connection
+(sources), one narrowed to `team/` in it (prefix), another organization's admin, and an anonymous
+request. The connection's bucket is `LABEL.s3` on SeaweedFS; `data` is the caller's hosted data (so
+another organization's `data` is its own, where our keys do not exist). "ok" is success; otherwise
+the S3 error code (HEAD answers carry no body: their code is the status).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.fixtures.s3_front import Org, S3Front, org, s3_front  # noqa: F401 - fixtures
+
+CALLERS = ("admin", "member", "read_only", "sources", "prefix", "other_org", "anonymous")
+MiB = 1024 * 1024
+
+
+@dataclass
+class World:
+    org: Org
+    bucket: str
+    clients: dict[str, Any]
+
+
+Operation = Callable[[Any, World, str], object]
+
+
+def multipart_steps(s3: Any, world: World, who: str) -> None:
+    key = f"team/mp-{who}"
+    upload = s3.create_multipart_upload(Bucket=world.bucket, Key=key)["UploadId"]
+    s3.upload_part(Bucket=world.bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p")
+    s3.list_parts(Bucket=world.bucket, Key=key, UploadId=upload)
+    s3.abort_multipart_upload(Bucket=world.bucket, Key=key, UploadId=upload)
+
+
+def multipart_complete(s3: Any, world: World, who: str) -> None:
+    key = f"team/mpc-{who}"
+    upload = s3.create_multipart_upload(Bucket=world.bucket, Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket=world.bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    s3.complete_multipart_upload(
+        Bucket=world.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    )
+
+
+def delete_objects(s3: Any, world: World, who: str) -> None:
+    result = s3.delete_objects(Bucket=world.bucket, Delete={"Objects": [{"Key": f"team/dd-{who}"}]})
+    if result.get("Errors"):
+        error = result["Errors"][0]
+        raise ClientError({"Error": {"Code": error["Code"], "Message": error["Message"]}}, "DeleteObjects")
+
+
+OPERATIONS: dict[str, Operation] = {
+    "ListBuckets": lambda s3, w, who: s3.list_buckets(),
+    "HeadBucket": lambda s3, w, who: s3.head_bucket(Bucket=w.bucket),
+    "GetBucketLocation": lambda s3, w, who: s3.get_bucket_location(Bucket=w.bucket),
+    "ListObjectsV2": lambda s3, w, who: s3.list_objects_v2(Bucket=w.bucket),
+    "ListObjects": lambda s3, w, who: s3.list_objects(Bucket=w.bucket),
+    "ListMultipartUploads": lambda s3, w, who: s3.list_multipart_uploads(Bucket=w.bucket),
+    "HeadObject": lambda s3, w, who: s3.head_object(Bucket=w.bucket, Key="team/r"),
+    "GetObject": lambda s3, w, who: s3.get_object(Bucket=w.bucket, Key="team/r")["Body"].read(),
+    "GetObject range": lambda s3, w, who: s3.get_object(Bucket=w.bucket, Key="team/r", Range="bytes=0-0"),
+    "PutObject": lambda s3, w, who: s3.put_object(Bucket=w.bucket, Key=f"team/w-{who}", Body=b"w"),
+    "CopyObject": lambda s3, w, who: s3.copy_object(
+        Bucket=w.bucket, Key=f"team/c-{who}", CopySource={"Bucket": w.bucket, "Key": "team/r"}
+    ),
+    "DeleteObject": lambda s3, w, who: s3.delete_object(Bucket=w.bucket, Key=f"team/d-{who}"),
+    "DeleteObjects": delete_objects,
+    "Multipart create/part/list/abort": multipart_steps,
+    "Multipart complete": multipart_complete,
+    "GetObject outside the prefix": lambda s3, w, who: s3.get_object(Bucket=w.bucket, Key="other/r"),
+    "PutObject outside the prefix": lambda s3, w, who: s3.put_object(Bucket=w.bucket, Key=f"other/w-{who}", Body=b"w"),
+    "CopyObject from outside the prefix": lambda s3, w, who: s3.copy_object(
+        Bucket=w.bucket, Key=f"team/co-{who}", CopySource={"Bucket": w.bucket, "Key": "other/r"}
+    ),
+    "GetObject hosted": lambda s3, w, who: s3.get_object(Bucket="data", Key="coll/r"),
+    "PutObject hosted": lambda s3, w, who: s3.put_object(Bucket="data", Key=f"coll/w-{who}", Body=b"w"),
+    "ListObjectsV2 hosted": lambda s3, w, who: s3.list_objects_v2(Bucket="data"),
+}
+
+
+def row(
+    admin: str = "ok",
+    member: str = "ok",
+    read_only: str = "ok",
+    sources: str = "ok",
+    prefix: str = "ok",
+    other_org: str = "NoSuchBucket",
+    anonymous: str = "AccessDenied",
+) -> dict[str, str]:
+    return dict(zip(CALLERS, (admin, member, read_only, sources, prefix, other_org, anonymous), strict=True))
+
+
+READ = row()
+WRITE = row(read_only="AccessDenied")
+HEAD = row(other_org="404", anonymous="403")
+TABLE: dict[str, dict[str, str]] = {
+    "ListBuckets": row(other_org="ok"),
+    "HeadBucket": HEAD,
+    "GetBucketLocation": READ,
+    "ListObjectsV2": READ,
+    "ListObjects": READ,
+    "ListMultipartUploads": READ,
+    "HeadObject": HEAD,
+    "GetObject": READ,
+    "GetObject range": READ,
+    "PutObject": WRITE,
+    "CopyObject": WRITE,
+    "DeleteObject": WRITE,
+    "DeleteObjects": WRITE,
+    "Multipart create/part/list/abort": WRITE,
+    "Multipart complete": WRITE,
+    "GetObject outside the prefix": row(prefix="AccessDenied"),
+    "PutObject outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
+    "CopyObject from outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
+    "GetObject hosted": row(sources="AccessDenied", prefix="AccessDenied", other_org="NoSuchKey"),
+    "PutObject hosted": row(read_only="AccessDenied", sources="AccessDenied", prefix="AccessDenied", other_org="ok"),
+    "ListObjectsV2 hosted": row(sources="AccessDenied", prefix="AccessDenied", other_org="ok"),
+}
+
+
+def test_every_operation_is_in_the_table() -> None:
+    assert set(TABLE) == set(OPERATIONS)
+
+
+@pytest.fixture
+def world(s3_front: S3Front, org: Org) -> World:
+    running = s3_front.running
+    source_id = org.source_id(org.label)
+    tokens = {
+        "admin": org.token,
+        "member": running.token(org=org.name, user=f"m{uuid.uuid4().hex[:6]}", admin=False),
+        "read_only": running.token(org=org.name, user="ro", admin=False, read_only=True),
+        "sources": running.token(org=org.name, user="src", admin=False, source_ids=(source_id,)),
+        "prefix": running.token(org=org.name, user="pre", admin=False, path_prefix=f"s3+{org.label}://team/"),
+        "other_org": running.token(),
+    }
+    clients = {name: s3_front.client(token) for name, token in tokens.items()}
+    clients["anonymous"] = boto3.session.Session().client(
+        "s3",
+        endpoint_url=s3_front.url,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    admin = clients["admin"]
+    bucket = org.bucket
+    for key in ("team/r", "other/r"):
+        admin.put_object(Bucket=bucket, Key=key, Body=b"read me")
+    admin.put_object(Bucket="data", Key="coll/r", Body=b"hosted")
+    for who in CALLERS:
+        admin.put_object(Bucket=bucket, Key=f"team/d-{who}", Body=b"d")
+        admin.put_object(Bucket=bucket, Key=f"team/dd-{who}", Body=b"d")
+    return World(org, bucket, clients)
+
+
+def outcome(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except ClientError as exc:
+        return str(exc.response["Error"]["Code"])
+    return "ok"
+
+
+def test_the_s3_rights_table(world: World) -> None:
+    answers = {
+        (name, who): outcome(lambda op=op, who=who: op(world.clients[who], world, who))  # type: ignore[misc]
+        for name, op in OPERATIONS.items()
+        for who in CALLERS
+    }
+    wrong = {
+        f"{name} as {who}": f"got {answers[(name, who)]}, expected {TABLE[name][who]}"
+        for name in OPERATIONS
+        for who in CALLERS
+        if answers[(name, who)] != TABLE[name][who]
+    }
+    assert wrong == {}
