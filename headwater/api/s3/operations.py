@@ -404,7 +404,7 @@ async def copy_object(s3: S3Request) -> Response:
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     try:
         try:
-            target.authorize(policy.Operation.WRITE)
+            service.may_write(target)
         except HeadwaterError as exc:
             raise s3_error(exc) from None
         source, opened = await open_source(s3, header)
