@@ -58,6 +58,10 @@ LARGE = "large/object.bin"
 SMALL_OBJECTS = 200
 CONCURRENCY = 16
 WORKLOADS = ("get-large", "put-large", "small-gets", "list")
+#: Each request's bound, for every contender. The hub completes a multipart upload by streaming its
+#: staged parts into the target within the CompleteMultipartUpload request: for 1 GiB at this
+#: machine's write speed that outlasts obstore's default 30 s (and a retried completion fails).
+TIMEOUT = "900s"
 
 
 def start_front_door(root: Path, server: weed.SeaweedFS, bucket: str) -> tuple[HubProcess, str, str, str]:
@@ -181,7 +185,7 @@ def main() -> int:
     data_api: HTTPStore | None = None
     try:
         bucket = server.create_bucket()
-        direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key)
+        direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key, TIMEOUT)
         started = time.perf_counter()
         small_keys = [f"small/{i:05d}.bin" for i in range(SMALL_OBJECTS)]
         payload = os.urandom(SIZE)
@@ -201,11 +205,11 @@ def main() -> int:
         rclone = start_rclone(server.endpoint, server.rw, root)
         if rclone is not None:
             processes.append(rclone[0])
-            contenders["rclone"] = s3_store(rclone[1], bucket, server.rw.access_key, server.rw.secret_key)
+            contenders["rclone"] = s3_store(rclone[1], bucket, server.rw.access_key, server.rw.secret_key, TIMEOUT)
             pids["rclone"] = rclone[0].pid
         if not args.no_hub:
             hub, endpoint, key_id, secret = start_front_door(root, server, bucket)
-            contenders["hub"] = s3_store(endpoint, HUB_BUCKET, key_id, secret)
+            contenders["hub"] = s3_store(endpoint, HUB_BUCKET, key_id, secret, TIMEOUT)
             pids["hub"] = pids["hub-api"] = hub.pid
             data_api = hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token)
             print(f"hub idle RSS {rss_mib(hub.pid):.0f} MiB", flush=True)

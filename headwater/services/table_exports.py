@@ -7,7 +7,9 @@ footer and row groups by ranges. The first read of a table file exports it whole
 hub's storage (`table-exports/`), and every read and stat of that file within
 `STAGED_SECONDS` is answered from that staged copy: a reader's HEAD, footer read and row-group
 reads cost one export, not one each. Concurrent first reads wait for the one export. A table read
-through S3 is thus a snapshot up to `STAGED_SECONDS` old. Each process keeps its own staged copies.
+through S3 is thus a snapshot up to `STAGED_SECONDS` old. Each process keeps its own staged copies and
+drops those unread for twice that when it stages another (copies left by a stopped process stay in
+the folder until it is cleaned).
 Through S3 these connections are read-only: the rights of the target are narrowed to reading.
 """
 
@@ -90,7 +92,16 @@ class StagedTables(Connector):
             _staged[key] = staged
             if found is not None:
                 await self._forget(found.name)
+            await self._sweep()
             return staged
+
+    async def _sweep(self) -> None:
+        """Drop the staged copies no read has wanted for twice their lifetime (of any table)."""
+        moment = time.monotonic()
+        for key, old in list(_staged.items()):
+            if moment - old.made > 2 * STAGED_SECONDS and not _exporting[key].locked():
+                del _staged[key]
+                await self._forget(old.name)
 
     async def _forget(self, name: str) -> None:
         storage = self._storage()
