@@ -66,7 +66,7 @@ class Signer:
     def verify(self, token: str, now: datetime | None = None) -> Link:
         """The link a token grants; `LinkInvalid` if forged or altered, `LinkExpired` if out of date."""
         payload, _, mac = token.partition(".")
-        if not payload or not mac or not hmac.compare_digest(mac, self._mac(payload)):
+        if not payload or not mac or not hmac.compare_digest(mac.encode(), self._mac(payload).encode()):
             raise LinkInvalid("this link is not valid: it was not issued by this hub or was altered")
         try:
             body = json.loads(_unb64(payload))

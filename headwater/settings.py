@@ -283,6 +283,7 @@ class Settings:
     workers: int | None = None  # processes of `headwater serve` (None: one per CPU, at most 4)
     jobs_lease_seconds: float = 30.0  # a job's driving replica renews its lease; another takes the job once it lapses
     s3_port: int | None = None  # HEADWATER_S3_PORT: every worker also serves the S3 front door on this port (None: off)
+    table_export_ttl: float = 60.0  # seconds a staged table export is served before a read exports the table again
 
     @property
     def hosted_dir(self) -> Path:
@@ -319,6 +320,7 @@ class Settings:
             workers=_whole(env, "HEADWATER_WORKERS", None),
             jobs_lease_seconds=_number(env, "HEADWATER_JOBS_LEASE_SECONDS", 30.0, minimum=1.0),
             s3_port=_whole(env, "HEADWATER_S3_PORT", None),
+            table_export_ttl=_number(env, "HEADWATER_TABLE_EXPORT_TTL", 60.0),
         )
 
     # -- handing the settings to the processes the hub starts ---------------------------------

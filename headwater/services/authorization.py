@@ -317,6 +317,12 @@ def adhoc_rights(caller: Caller, kind: Kind) -> policy.Rights:
     )
 
 
+def exported_rights(rights: policy.Rights) -> policy.Rights:
+    """The rights on a connection's tables served as exported files (the S3 front door's table buckets):
+    the same, but read-only whatever the connection's access (an export is never loaded back)."""
+    return replace(rights, access=policy.Access.READ, describe=f"the exported tables of {rights.describe}")
+
+
 def authorize_data(op: policy.Operation, path: str, rights: policy.Rights) -> None:
     """The data-plane decision: `policy`'s pure rules on the rights a target was opened with."""
     policy.authorize(op, path, rights)

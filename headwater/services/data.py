@@ -44,6 +44,7 @@ class Target:
     rights: policy.Rights
     root: str
     source_id: str | None = None
+    source_version: int | None = None  # the connection's version when opened (an edit makes a new one)
     caller_org: str = ""
     lease: Lease | None = None  # a connector from the hub's cache: released, never closed, by `close`
 
@@ -160,12 +161,20 @@ def _open_source(hub: Hub, caller: Caller, address: Address, current: Stamps | N
         key = _cache_key(row, loop)
         lease = hub.connectors.acquire(key)
         if lease is not None:
-            return Target(address, lease.connector, rights, root="", source_id=source.id, lease=lease)
+            return Target(
+                address,
+                lease.connector,
+                rights,
+                root="",
+                source_id=source.id,
+                source_version=source.version,
+                lease=lease,
+            )
         connector = sources_service.connector_for(session, hub, source)
     if not connector.reusable:
-        return Target(address, connector, rights, root="", source_id=source.id)
+        return Target(address, connector, rights, root="", source_id=source.id, source_version=source.version)
     connector, lease = hub.connectors.insert(key, connector, row.secrets_expire)
-    return Target(address, connector, rights, root="", source_id=source.id, lease=lease)
+    return Target(address, connector, rights, root="", source_id=source.id, source_version=source.version, lease=lease)
 
 
 def _cached_source(hub: Hub, caller: Caller, address: Address, current: Stamps, loop: int) -> Target | None:
@@ -179,7 +188,9 @@ def _cached_source(hub: Hub, caller: Caller, address: Address, current: Stamps, 
     lease = hub.connectors.acquire(_cache_key(row, loop))
     if lease is None:
         return None
-    return Target(address, lease.connector, rights, root="", source_id=source.id, lease=lease)
+    return Target(
+        address, lease.connector, rights, root="", source_id=source.id, source_version=source.version, lease=lease
+    )
 
 
 async def open_target(hub: Hub, caller: Caller, address: Address, current: Stamps | None = None) -> Target:
@@ -199,6 +210,12 @@ async def open_target(hub: Hub, caller: Caller, address: Address, current: Stamp
     target = await anyio.to_thread.run_sync(_open_source, hub, caller, address, current, loop)
     await hub.connectors.reap()
     return target
+
+
+def as_exports(target: Target) -> Target:
+    """The target for reading a connection's tables as exported files (the S3 front door's table
+    buckets): read-only whatever the connection's access (`authorization.exported_rights`)."""
+    return replace(target, rights=authorization.exported_rights(target.rights))
 
 
 def may_list(target: Target) -> None:

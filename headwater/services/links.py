@@ -25,7 +25,7 @@ from headwater import links
 from headwater.connectors.base import Connector, Entry
 from headwater.connectors.hosted_kinds import purge_expired
 from headwater.errors import NotFound
-from headwater.services import multipart
+from headwater.services import multipart, table_exports
 from headwater.services.hub import Hub
 from headwater.store import duties
 from headwater.store.models import Source
@@ -86,7 +86,8 @@ def live_sources(hub: Hub) -> set[str]:
 
 async def purge_once(hub: Hub, interval: float = PURGE_INTERVAL) -> int | None:
     """The retention duty, if this replica holds it (taking it for two rounds): old audit events,
-    expired bucket files, abandoned uploads (and S3 multipart uploads) and the files of deleted sources go. Return how many
+    expired bucket files, abandoned uploads (and S3 multipart uploads), the files of deleted sources
+    and old staged table exports (`table_exports.purge`) go. Return how many
     hosted files went, or None when another replica holds the duty."""
     lease = timedelta(seconds=2 * interval)
     if not await anyio.to_thread.run_sync(duties.take, hub.store, RETENTION, hub.replica, lease):
@@ -94,6 +95,8 @@ async def purge_once(hub: Hub, interval: float = PURGE_INTERVAL) -> int | None:
     await anyio.to_thread.run_sync(hub.audit.purge)
     live = await anyio.to_thread.run_sync(live_sources, hub)
     dropped = await anyio.to_thread.run_sync(multipart.purge_abandoned, hub.storage)
+    stale = table_exports.Stager.of(hub).purge_after
+    dropped += await anyio.to_thread.run_sync(partial(table_exports.purge, hub.storage, older_than=stale))
     return dropped + await anyio.to_thread.run_sync(partial(purge_expired, hub.storage, live_sources=live))
 
 

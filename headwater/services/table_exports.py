@@ -1,149 +1,342 @@
-"""Tables as objects: a database or synthetic connection's `schema/table.parquet|.csv|.jsonl` as a file
-with a size, readable by byte ranges, for the S3 front door.
+"""Staged table exports: a table read as one file is exported once into the hub's storage, then served from there.
 
-A database connector generates a table's file as it reads it, so it knows no size and cannot serve
-ranges, while S3 readers (DuckDB, Spark, Arrow) ask the size first and then read a Parquet file's
-footer and row groups by ranges. The first read of a table file exports it whole, once, into the
-hub's storage (`table-exports/`), and every read and stat of that file within
-`STAGED_SECONDS` is answered from that staged copy: a reader's HEAD, footer read and row-group
-reads cost one export, not one each. Concurrent first reads wait for the one export. A table read
-through S3 is thus a snapshot up to `STAGED_SECONDS` old. Each process keeps its own staged copies and
-drops those unread for twice that when it stages another (copies left by a stopped process stay in
-the folder until it is cleaned).
-Through S3 these connections are read-only: the rights of the target are narrowed to reading.
+Tables (database and synthetic connections) are generated as they are read: they have no size before
+the export ends and no byte ranges. S3 clients need both (a Content-Length on HEAD, the Parquet footer
+by Range). So the first HEAD or GET of a table file exports it, streaming, into the hub's own storage
+under `tables/<org_id>/<source_id>/v<version>/<digest of the path>.<format>` (written atomically: a
+temporary name then a rename, or one object PUT), and every HEAD, GET and range is served from that
+copy while it is fresh: younger than `HEADWATER_TABLE_EXPORT_TTL` seconds (60 by default) and of the
+source's current version (an edited source is a new version, hence a new key). The retention duty
+deletes copies older than `PURGE_AFTER` (an hour, or twice the TTL if that is longer).
+
+Concurrent first readers wait for one export: within a process on a per-key lock, across processes
+and replicas on an exclusive lock object beside the copy (its expiry written in it, so a crashed
+exporter's lock is broken once it lapses). Should two exports ever race anyway, each write is atomic
+and either copy is whole.
+
+Rights are decided by the caller's target on every request (`data.Target.authorize`), before the
+copy is looked at: the copy is reachable by no other route (its keys are the hub's, not a caller's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
-import time
-from collections.abc import AsyncIterator, Mapping
+import json
+from collections import Counter
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+
+import anyio
 
 from headwater import policy
-from headwater.connectors.base import PAGE_SIZE, Connector, Entry, Listing
+from headwater.addresses import Address
+from headwater.connectors.base import MAX_PAGE_SIZE, Connector, Entry, Opened, Span
+from headwater.connectors.databases.base import split_name
+from headwater.connectors.databases.formats import CONTENT_TYPES
+from headwater.connectors.storage import Storage
+from headwater.errors import HeadwaterError, InvalidInput, NotFound
+from headwater.services import data as data_service
+from headwater.services.hub import Hub
 
-if TYPE_CHECKING:
-    from headwater.services.data import Target
-    from headwater.services.hub import Hub
+ROOT = "tables"
+#: How long an exporter holds its lock before another process may take over (an export may be long).
+EXPORT_LEASE = timedelta(minutes=10)
+#: How often a reader waiting on another process's export looks again.
+POLL_SECONDS = 0.2
+#: Copies (and locks) older than this are deleted by the retention duty (twice the TTL if that is longer).
+PURGE_AFTER = timedelta(hours=1)
+LOCK_SUFFIX = ".lock"
 
-ROOT = "table-exports"
-STAGED_SECONDS = 300.0
-FORMATS = (".parquet", ".csv", ".jsonl")
+#: Exports run by this process, per (source id, table path): for tests to count, never served.
+EXPORTS: Counter[tuple[str, str]] = Counter()
+
+
+@dataclass(frozen=True)
+class Stager:
+    """Where and for how long table files are staged: the hub's storage, `HEADWATER_TABLE_EXPORT_TTL`."""
+
+    storage: Storage
+    ttl: float  # seconds a copy is served after its export ended
+    chunk_size: int
+
+    @classmethod
+    def of(cls, hub: Hub) -> Stager:
+        return cls(hub.storage, hub.settings.table_export_ttl, hub.settings.chunk_size)
+
+    @property
+    def purge_after(self) -> timedelta:
+        """The age at which the retention duty deletes a copy: `PURGE_AFTER`, or twice the TTL if longer."""
+        return max(PURGE_AFTER, timedelta(seconds=2 * self.ttl))
 
 
 @dataclass(frozen=True)
 class Staged:
-    """One staged export: where it lies in the hub's storage, its entry (with its size) and when it was made."""
+    """Where the copy of one table file of one source version lives in the hub's storage."""
 
-    name: str
-    entry: Entry
-    made: float
+    org_id: str
+    source_id: str
+    version: int
+    path: str  # the table file in the connection, e.g. `public/orders.parquet`
+    fmt: str
+
+    @property
+    def folder(self) -> str:
+        return f"{ROOT}/{self.org_id}"
+
+    @property
+    def name(self) -> str:
+        """The copy's key below `folder`: the path is hashed, so no caller-given name reaches the storage."""
+        digest = hashlib.sha256(self.path.encode()).hexdigest()[:32]
+        return f"{self.source_id}/v{self.version}/{digest}.{self.fmt}"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.folder}/{self.name}{LOCK_SUFFIX}"
 
 
-_staged: dict[tuple[str, str], Staged] = {}  # by (source id, path)
-_exporting: dict[tuple[str, str], asyncio.Lock] = {}
+def table_format(path: str) -> str | None:
+    """The format of a table file's path (`.csv`, `.jsonl`, `.parquet`), or None when it names no table file."""
+    _, fmt = split_name(path.rsplit("/", 1)[-1])
+    return fmt
 
 
-def table_file(path: str) -> bool:
-    """Whether `path` names a table's exported file (as opposed to a schema or a table's description)."""
-    return "/" in path and path.endswith(FORMATS)
+def staged_of(org_id: str, target: data_service.Target) -> Staged:
+    """The copy a target's table file is staged as; `NotFound` for a path that is no table file."""
+    fmt = table_format(target.path)
+    if fmt is None or target.address.is_dir or target.source_id is None:
+        raise NotFound(f"{target.path!r} is no table file: keys are TABLE.csv, .jsonl or .parquet")
+    if target.source_version is None:
+        raise InvalidInput("this connection's version is unknown: its tables cannot be staged")
+    return Staged(org_id, target.source_id, target.source_version, target.path, fmt)
 
 
-class StagedTables(Connector):
-    """A table connection whose table files are read from staged exports (stat with a size, ranged reads)."""
+def _now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, hub: Hub, inner: Connector, source_id: str) -> None:
-        self.hub = hub
-        self.inner = inner
-        self.kind = inner.kind  # type: ignore[misc]
-        self.source_id = source_id
 
-    def _storage(self) -> Connector:
-        return self.hub.storage.connector(ROOT, create=True, chunk_size=self.hub.settings.chunk_size)
+def _fresh(entry: Entry | None, ttl: float) -> bool:
+    return entry is not None and entry.modified is not None and entry.modified + timedelta(seconds=ttl) > _now()
 
-    async def _stage(self, path: str) -> Staged:
-        key = (self.source_id, path)
-        found = _staged.get(key)
-        if found is not None and time.monotonic() - found.made < STAGED_SECONDS:
-            return found
-        lock = _exporting.setdefault(key, asyncio.Lock())
-        async with lock:
-            found = _staged.get(key)
-            if found is not None and time.monotonic() - found.made < STAGED_SECONDS:
-                return found
-            described = await self.inner.stat(path)
-            name = f"{hashlib.sha256(f'{self.source_id}/{path}'.encode()).hexdigest()[:32]}-{secrets.token_hex(4)}"
-            storage = self._storage()
-            try:
-                written = await storage.write(name, self.inner.read(path))
-            finally:
-                await storage.close()
-            entry = replace(
-                described,
-                size=written.size,
-                modified=written.modified,
-                etag=hashlib.md5(name.encode(), usedforsecurity=False).hexdigest(),
-            )
-            staged = Staged(name, entry, time.monotonic())
-            _staged[key] = staged
-            if found is not None:
-                await self._forget(found.name)
-            await self._sweep()
-            return staged
 
-    async def _sweep(self) -> None:
-        """Drop the staged copies no read has wanted for twice their lifetime (of any table)."""
-        moment = time.monotonic()
-        for key, old in list(_staged.items()):
-            if moment - old.made > 2 * STAGED_SECONDS and not _exporting[key].locked():
-                del _staged[key]
-                await self._forget(old.name)
+async def _stat(staging: Connector, staged: Staged) -> Entry | None:
+    try:
+        return await staging.stat(staged.name)
+    except NotFound:
+        return None
 
-    async def _forget(self, name: str) -> None:
-        storage = self._storage()
+
+# -- locks --------------------------------------------------------------------------------------
+
+_local: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
+
+
+class _ProcessLock:
+    """One lock per (event loop, key) in this process, dropped when nobody holds or waits for it."""
+
+    def __init__(self, key: str) -> None:
+        self.key = (id(asyncio.get_running_loop()), key)
+
+    async def __aenter__(self) -> None:
+        lock, users = _local.get(self.key) or (asyncio.Lock(), 0)
+        _local[self.key] = (lock, users + 1)
         try:
-            await storage.delete(name)
-        except Exception:
-            pass  # a reader may still hold it open on some stores; a later clean-up of the folder takes it
-        finally:
-            await storage.close()
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: no longer a user
+            self._leave()
+            raise
 
-    async def check(self, *, write: bool = False) -> None:
-        await self.inner.check(write=write)
+    async def __aexit__(self, *exc: object) -> None:
+        _local[self.key][0].release()
+        self._leave()
 
-    async def stat(self, path: str) -> Entry:
-        if not table_file(path):
-            return await self.inner.stat(path)
-        return (await self._stage(path)).entry
+    def _leave(self) -> None:
+        lock, users = _local[self.key]
+        if users <= 1:
+            del _local[self.key]
+        else:
+            _local[self.key] = (lock, users - 1)
 
-    async def read(
-        self, path: str, start: int | None = None, end: int | None = None, *, options: Mapping[str, str] | None = None
-    ) -> AsyncIterator[bytes]:
-        if not table_file(path):
-            async for chunk in self.inner.read(path, start, end, options=options):
-                yield chunk
-            return
-        staged = await self._stage(path)
-        storage = self._storage()
+
+def take_lock(storage: Storage, key: str) -> bool:
+    """Take the cross-process lock `key`, breaking one whose holder let it lapse."""
+    until = (_now() + EXPORT_LEASE).isoformat()
+    if storage.create_exclusive(key, json.dumps({"until": until}).encode()):
+        return True
+    try:
+        held = datetime.fromisoformat(json.loads(storage.read_small(key))["until"])
+    except NotFound:
+        return storage.create_exclusive(key, json.dumps({"until": until}).encode())
+    except (ValueError, KeyError, TypeError):
+        return False  # being written right now: look again
+    if held > _now():
+        return False
+    storage.delete([key])
+    return storage.create_exclusive(key, json.dumps({"until": until}).encode())
+
+
+# -- staging ------------------------------------------------------------------------------------
+
+
+async def _export(target: data_service.Target, staging: Connector, staged: Staged) -> Entry:
+    chunks = target.connector.read(target.path)
+    try:
+        entry = await staging.write(staged.name, chunks)
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+    EXPORTS[(staged.source_id, staged.path)] += 1
+    return entry
+
+
+async def _ensure(stager: Stager, target: data_service.Target, staging: Connector, staged: Staged) -> Entry:
+    """The fresh copy of the target's table file, exported now if there is none."""
+    ttl = stager.ttl
+    entry = await _stat(staging, staged)
+    if _fresh(entry, ttl):
+        assert entry is not None
+        return entry
+    async with _ProcessLock(f"{staged.folder}/{staged.name}"):
+        waited = _now()
+        while True:
+            entry = await _stat(staging, staged)
+            if _fresh(entry, ttl):
+                assert entry is not None
+                return entry
+            if await anyio.to_thread.run_sync(take_lock, stager.storage, staged.lock):
+                break
+            if _now() - waited > EXPORT_LEASE:  # a lock that never says when it lapses
+                await anyio.to_thread.run_sync(stager.storage.delete, [staged.lock])
+            await anyio.sleep(POLL_SECONDS)
         try:
-            async for chunk in storage.read(staged.name, start, end):
-                yield chunk
+            entry = await _stat(staging, staged)  # another process may have finished just before
+            if _fresh(entry, ttl):
+                assert entry is not None
+                return entry
+            return await _export(target, staging, staged)
         finally:
-            await storage.close()
-
-    async def list(self, path: str, marker: str | None = None, limit: int = PAGE_SIZE) -> Listing:
-        return await self.inner.list(path, marker, limit)
-
-    async def close(self) -> None:
-        await self.inner.close()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(stager.storage.delete, [staged.lock])
 
 
-def staged_tables(hub: Hub, target: Target) -> Target:
-    """`target` on a table connection, read-only, its table files served from staged exports."""
-    connector = StagedTables(hub, target.connector, target.source_id or target.address.connection)
-    rights = replace(target.rights, access=policy.Access.READ)
-    return replace(target, connector=connector, rights=rights)
+def _shown(entry: Entry, target: data_service.Target, staged: Staged) -> Entry:
+    """The copy's entry as the table file's: its name and content type, the copy's size, time and ETag."""
+    name = target.path.rsplit("/", 1)[-1]
+    return replace(entry, name=name, content_type=CONTENT_TYPES[staged.fmt], extra={}, hosted=None)
+
+
+def _staging(stager: Stager, staged: Staged) -> Connector:
+    return stager.storage.connector(staged.folder, create=True, chunk_size=stager.chunk_size)
+
+
+def _authorize(target: data_service.Target) -> None:
+    target.authorize(policy.Operation.LIST)
+    target.authorize(policy.Operation.READ)
+
+
+async def stat(stager: Stager, org_id: str, target: data_service.Target) -> Entry:
+    """The table file's entry, with a size and an ETag: from its fresh copy, exported first if need be."""
+    _authorize(target)
+    staged = staged_of(org_id, target)
+    staging = _staging(stager, staged)
+    try:
+        return _shown(await _ensure(stager, target, staging, staged), target, staged)
+    finally:
+        await staging.close()
+
+
+async def open_file(stager: Stager, org_id: str, target: data_service.Target, span: Span | None = None) -> Opened:
+    """The table file opened for reading (or its `span`), from its fresh copy, exported first if need be."""
+    _authorize(target)
+    staged = staged_of(org_id, target)
+    staging = _staging(stager, staged)
+    try:
+        await _ensure(stager, target, staging, staged)
+        opened = await staging.open_read(staged.name, span)
+    except BaseException:
+        await staging.close()
+        raise
+    release = opened.release
+
+    async def closing() -> None:
+        try:
+            if release is not None:
+                await release()
+        finally:
+            await staging.close()
+
+    return Opened(_shown(opened.entry, target, staged), opened.span, opened.chunks, closing)
+
+
+def purge(storage: Storage, now: datetime | None = None, older_than: timedelta = PURGE_AFTER) -> int:
+    """Delete staged copies and locks older than `older_than` (synchronous I/O, for the retention duty)."""
+    moment = now or _now()
+    gone = [found.key for found in storage.walk(ROOT) if found.modified + older_than <= moment]
+    for start in range(0, len(gone), 1000):
+        storage.delete(gone[start : start + 1000])
+    storage.tidy(ROOT, gone)
+    return len(gone)
+
+
+#: A listing stages the table files it lists when at most this many of them have no fresh copy.
+LISTED_EXPORTS = 32
+
+
+async def _copies(staging: Connector, folder: str) -> dict[str, Entry]:
+    """Every copy in a source version's folder, by name: one listing, not a request per table file."""
+    copies: dict[str, Entry] = {}
+    marker: str | None = None
+    while True:
+        try:
+            page = await staging.list(folder, marker, MAX_PAGE_SIZE)
+        except NotFound:
+            return copies
+        copies.update((entry.name, entry) for entry in page.files)
+        marker = page.marker
+        if marker is None:
+            return copies
+
+
+async def sized(
+    stager: Stager, org_id: str, target: data_service.Target, listed: list[tuple[str, Entry]]
+) -> list[Entry]:
+    """Listed table files (key, entry) with the size, ETag and time of their copies, so a listing agrees with a GET.
+
+    Files with a fresh copy take it; the others are staged now when they are few (`LISTED_EXPORTS`),
+    else listed as the connector lists them (no size). A file the caller may not read stays as listed.
+    """
+    found = [entry for _, entry in listed]
+    readable: list[tuple[int, data_service.Target, Staged]] = []
+    for index, (key, entry) in enumerate(listed):
+        if entry.is_dir:
+            continue
+        address = target.address
+        here = replace(target, address=Address(address.protocol, address.label, key, False))
+        try:
+            _authorize(here)
+            readable.append((index, here, staged_of(org_id, here)))
+        except HeadwaterError:
+            continue
+    if not readable:
+        return found
+    ttl = stager.ttl
+    staging = _staging(stager, readable[0][2])
+    try:
+        folder = readable[0][2].name.rsplit("/", 1)[0]
+        copies = await _copies(staging, folder)
+        missing: list[tuple[int, data_service.Target, Staged]] = []
+        for index, here, staged in readable:
+            copy = copies.get(staged.name.rsplit("/", 1)[1])
+            if _fresh(copy, ttl):
+                assert copy is not None
+                found[index] = _shown(copy, here, staged)
+            else:
+                missing.append((index, here, staged))
+        if len(missing) <= LISTED_EXPORTS:
+            for index, here, staged in missing:
+                try:
+                    found[index] = _shown(await _ensure(stager, here, staging, staged), here, staged)
+                except HeadwaterError:
+                    continue  # gone since it was listed, say: listed as the connector listed it
+    finally:
+        await staging.close()
+    return found

@@ -50,7 +50,7 @@ def test_the_s3_port_answers_in_s3_xml_beside_the_api(tmp_path: Path, workers: s
         wait_for_port(port, timeout=60)
         wait_for_port(s3_port, timeout=60)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
-        # The production front door: an unsigned request is refused in S3's own words.
+        # An unsigned request is refused in S3's own words.
         answer = httpx.get(f"http://127.0.0.1:{s3_port}/some.s3?list-type=2", timeout=60)
         assert answer.status_code == 403
         assert b"<Code>AccessDenied</Code>" in answer.content and answer.headers["x-amz-request-id"]

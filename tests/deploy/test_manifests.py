@@ -1,20 +1,26 @@
 """The deployment files: deploy/compose.yaml, deploy/kubernetes/ and the Dockerfile say what the README says.
 
-They are parsed, not only read: every service the README's Scale-out section names is in the Compose
-file, every image is built from this repository's Dockerfile or is a pinned public image, every health
-check asks `/healthz/ready`, and every setting they give is one the hub reads. Where `kubectl` or
-`docker compose` is installed, they render the files for real.
+They are parsed, not only read: the Compose files are valid under the Compose Specification's JSON
+schema (`compose-spec.json` beside this file, from github.com/compose-spec/compose-spec, Apache-2.0)
+and every name they refer to is defined; every service the README's Scale-out section names (in its
+table and in its `docker compose` commands) is in the Compose file, every image is built from this
+repository's Dockerfile or is a pinned public image, every health check asks `/healthz/ready`, and
+every setting they give is one the hub reads. Where `kubectl` or `docker compose` is installed, they
+render the files for real.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -45,6 +51,54 @@ def compose(name: str = "compose.yaml") -> dict[str, Any]:
 
 def hubs(services: dict[str, Any]) -> dict[str, Any]:
     return {name: s for name, s in services.items() if s.get("command", [])[:2] == ["headwater", "serve"]}
+
+
+def scale_out_docs() -> str:
+    """The README's Scale-out and Replicas sections, where the deployment is documented."""
+    text = (ROOT / "README.md").read_text()
+    return "".join(text.split(f"\n## {title}", 1)[1].split("\n## ", 1)[0] for title in ("Scale-out", "Replicas"))
+
+
+def compose_commands() -> list[list[str]]:
+    """Every `docker compose ...` command line in the docs' code blocks, as words (continued lines joined)."""
+    blocks = re.findall(r"^```sh\n(.*?)^```$", scale_out_docs(), flags=re.MULTILINE | re.DOTALL)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    return [shlex.split(line.split("#", 1)[0]) for line in lines if line.lstrip().startswith("docker compose ")]
+
+
+#: `docker compose` options (before or after the subcommand) that take a value.
+VALUED = {
+    "-f",
+    "--file",
+    "-p",
+    "--project-name",
+    "--env-file",
+    "--tail",
+    "-n",
+    "--index",
+    "-u",
+    "--user",
+    "-e",
+    "--env",
+}
+
+
+def services_named(words: list[str]) -> list[str]:
+    """The services a `docker compose` command names: the words after its subcommand that are neither
+    options nor their values (only the first for `exec` and `run`: the rest is the command run inside)."""
+    words = words[words.index("compose") + 1 :]
+    positional = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in VALUED
+        else:
+            positional.append(word)
+    if not positional or positional[0] not in ("up", "ps", "logs", "exec", "run", "restart", "stop", "start"):
+        return []
+    return positional[1:2] if positional[0] in ("exec", "run") else positional[1:]
 
 
 def readme_services() -> set[str]:
@@ -80,6 +134,54 @@ def of_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 # -- Compose -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.sandbox.yaml"])
+def test_the_compose_files_are_valid_under_the_compose_specification(name: str) -> None:
+    schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in jsonschema.Draft7Validator(schema).iter_errors(compose(name))
+    ]
+    assert not errors, errors
+
+
+def test_the_schema_check_catches_a_misspelt_key() -> None:
+    schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
+    broken = compose()
+    broken["services"]["hub-1"]["healthcheck"]["intervall"] = "5s"
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(broken))
+
+
+def test_every_service_volume_and_config_the_compose_file_refers_to_is_defined() -> None:
+    document = compose()
+    services = document["services"]
+    for name, service in services.items():
+        assert set(service.get("depends_on") or {}) <= set(services), name
+        for mount in service.get("volumes") or []:
+            source = mount.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in document["volumes"], f"{name}: volume {source!r} is not declared"
+            else:
+                assert (DEPLOY / source).exists(), f"{name}: {source} is not in deploy/"
+        for config in service.get("configs") or []:
+            assert config["source"] in document["configs"], name
+    assert set(compose("compose.sandbox.yaml")["services"]) <= set(services)
+
+
+def test_every_service_a_documented_docker_compose_command_names_exists() -> None:
+    services = set(compose()["services"])
+    commands = compose_commands()
+    assert len(commands) >= 5  # up, ps, exec, logs, the rolling restarts
+    for words in commands:
+        for name in services_named(words):
+            if name == "$s":  # a loop's variable: the loop's list is checked below
+                continue
+            assert name in services, f"the README runs `{shlex.join(words)}` on {name!r}, which compose.yaml lacks"
+    loops = re.findall(r"^for s in ([a-z0-9 -]+); do$", scale_out_docs(), flags=re.MULTILINE)
+    assert loops, "the README's rolling restarts are loops over services"
+    for loop in loops:
+        assert set(loop.split()) <= services, loop
 
 
 def test_the_compose_file_names_every_service_the_readme_lists_and_no_other() -> None:

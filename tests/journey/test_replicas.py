@@ -1,10 +1,12 @@
 """Three hub replicas behave as one hub: three `headwater serve --workers 1` processes on one
 PostgreSQL database, their hosted storage on one SeaweedFS bucket, their jobs on one external
 Dask cluster (a TLS scheduler and two workers), all on loopback, each replica with a data dir of
-its own. Requests go round-robin: an upload made through one is read through the others, its
-signed link verifies on the others, a token revoked on one is refused by all within a second, and
-a job started through the first completes after the first is SIGKILLed mid-job, every output
-exactly once.
+its own. The three start at once on an empty database and all come up ready. Requests go
+round-robin: an upload made through one is read through the others, its signed link verifies on
+the others, a token revoked on one is refused by all within a second, a source or secret changed
+through one is used changed by all within a second, a master-key rotation run as the README says
+while they serve keeps every secret and link readable on every replica, and a job started through
+the first completes after the first is SIGKILLed mid-job, every output exactly once.
 """
 
 from __future__ import annotations
@@ -15,22 +17,26 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import obstore as obs
+import psycopg
 import pytest
 from distributed.security import Security
 
-from headwater.vault import generate_key
+from headwater.vault import Keyring, generate_key, key_id
 from tests.fixtures.hub import SANDBOXED
 from tests.fixtures.network import free_port, wait_for_port
 from tests.fixtures.seaweedfs import SeaweedFS
 from tests.services.jobs.helpers import create_job, files_under, local_source, wait_for
 
-pytestmark = pytest.mark.slow  # three hubs, a scheduler and two workers start: about a minute on two cores
+# three hubs, a scheduler and two workers start, then three rollouts of three hubs each (the key rotation):
+# about two minutes on two cores of its own, several more when other work shares them
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 START = 180.0  # seconds: five processes import the hub at once on a busy machine
@@ -45,6 +51,8 @@ SLOW = {"function": "jobs_app.upper:slow", "params": {"delay": 0.025, "chunk": 1
 class Replica:
     process: subprocess.Popen[bytes]
     url: str
+    env: dict[str, str]
+    log: Path
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -147,30 +155,56 @@ def cluster(tmp_path: Path, hub_env: dict[str, str]) -> Iterator[dict[str, str]]
         end(processes, within=5.0)  # a worker that opened the hub lingers at exit; its work is committed
 
 
+def serve(port: int, env: dict[str, str], log: Path) -> Replica:
+    """Start one replica (`headwater serve --workers 1` on `port`); it is not waited for."""
+    command = [sys.executable, "-m", "headwater.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = spawn([*command, "--workers", "1", "--log-level", "warning"], env, log)
+    return Replica(process, f"http://127.0.0.1:{port}", env, log)
+
+
+def wait_ready(replica: Replica) -> None:
+    deadline = time.monotonic() + START
+    while not ready(replica):
+        assert replica.process.poll() is None, f"a replica exited at start: {replica.log.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, "a replica did not come up"
+        time.sleep(0.1)
+
+
+def roll_out(hubs: list[Replica], retired: list[subprocess.Popen[bytes]], **changes: str) -> None:
+    """A rolling restart with changed settings, as a Deployment's surge does it: a new replica starts
+    beside each serving one (all at once, on ports of their own) and takes its place once ready; the
+    old ones are then stopped (reaped later, in `retired`). Traffic never lacks a ready replica."""
+    new = [
+        serve(free_port(), {**old.env, **changes}, old.log.with_name(f"replica-{i + 1}.{len(retired)}.log"))
+        for i, old in enumerate(hubs)
+    ]
+    for i, replica in enumerate(new):
+        wait_ready(replica)
+        hubs[i].process.terminate()
+        retired.append(hubs[i].process)
+        hubs[i] = replica
+
+
 @pytest.fixture
-def replicas(tmp_path: Path, hub_env: dict[str, str], cluster: dict[str, str]) -> Iterator[tuple[list[Replica], str]]:
-    """Three replicas started at once on the empty database, and the admin token they share."""
+def replicas(
+    tmp_path: Path, hub_env: dict[str, str], cluster: dict[str, str]
+) -> Iterator[tuple[list[Replica], list[subprocess.Popen[bytes]], str]]:
+    """Three replicas started at once on the empty database, the replicas they replaced in rollouts (to be
+    reaped) and the admin token they share."""
     token = "replicas-" + uuid.uuid4().hex
-    started = []
+    started: list[Replica] = []
+    retired: list[subprocess.Popen[bytes]] = []
     try:
         for i in range(3):
-            port = free_port()
-            data_dir = tmp_path / f"replica-{i + 1}"
-            command = [sys.executable, "-m", "headwater.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-            env = {**hub_env, **cluster, "HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_BOOTSTRAP_TOKEN": token}
-            process = spawn(
-                [*command, "--workers", "1", "--log-level", "warning"], env, tmp_path / f"replica-{i + 1}.log"
+            env = {**hub_env, **cluster, "HEADWATER_DATA_DIR": str(tmp_path / f"replica-{i + 1}")}
+            started.append(
+                serve(free_port(), {**env, "HEADWATER_BOOTSTRAP_TOKEN": token}, tmp_path / f"replica-{i + 1}.log")
             )
-            started.append(Replica(process, f"http://127.0.0.1:{port}"))
         for replica in started:
-            deadline = time.monotonic() + START
-            while not ready(replica):
-                assert replica.process.poll() is None, "a replica exited at start"
-                assert time.monotonic() < deadline, "a replica did not come up"
-                time.sleep(0.1)
-        yield started, token
+            wait_ready(replica)
+        yield started, retired, token
     finally:
-        end([replica.process for replica in started])
+        end([replica.process for replica in started] + retired)
 
 
 def ready(replica: Replica) -> bool:
@@ -186,11 +220,80 @@ def on(replica: Replica, url: str) -> str:
     return f"{replica.url}{parts.path}?{parts.query}" if parts.query else f"{replica.url}{parts.path}"
 
 
-def test_three_replicas_on_shared_parts_behave_as_one_hub(replicas: tuple[list[Replica], str], tmp_path: Path) -> None:
-    hubs, admin = replicas
+def within_a_second(hubs: list[Replica], token: str, path: str, expect: Callable[[httpx.Response], bool]) -> None:
+    """Every replica answers `path` as `expect` wants within one second (of this call) and keeps doing so."""
+    deadline = time.monotonic() + 1.0
+    for hub in hubs:
+        with hub.client(token) as api:
+            while not expect(response := api.get(path)):
+                assert time.monotonic() < deadline, (
+                    f"{hub.url} still answered {response.status_code} {response.text[:200]}"
+                )
+                time.sleep(0.05)
+            assert expect(api.get(path))
+
+
+def lake(api: httpx.Client, seaweedfs: SeaweedFS) -> tuple[str, str]:
+    """The secret `sw` (SeaweedFS's read-write keys) and the source `s3+lake` on a bucket holding `a.txt`
+    = b"first"; returns the source's id and a second bucket whose `a.txt` is b"second"."""
+    first, second = seaweedfs.create_bucket(), seaweedfs.create_bucket()
+    obs.put(seaweedfs.store(first), "a.txt", b"first")
+    obs.put(seaweedfs.store(second), "a.txt", b"second")
+    secret = {
+        "id": "sw",
+        "secretType": "s3",
+        "accessKey": seaweedfs.rw.access_key,
+        "secretKey": seaweedfs.rw.secret_key,
+    }
+    assert api.post("/v1/secrets", json=secret).status_code == 201
+    params = {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": first}
+    created = api.post("/v1/sources", json={"protocol": "s3", "label": "lake", "secretId": "sw", "params": params})
+    assert created.status_code == 201, created.text
+    return created.json()["id"], second
+
+
+def sealed_under(database_url: str) -> set[str]:
+    """The ids of the master keys the store's secrets and shared keys are sealed under."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT ciphertext FROM secrets UNION ALL SELECT ciphertext FROM hub_keys").fetchall()
+    return {row[0].split(":")[1] for row in rows}
+
+
+def rotate_master_key(env: dict[str, str], data_dir: Path, meanwhile: Callable[[], None]) -> str:
+    """`headwater secrets rotate-master-key`, run once from outside the replicas as the README's step 4
+    says, calling `meanwhile` over and over while it runs."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env, "HEADWATER_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-m", "headwater.cli", "secrets", "rotate-master-key"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as rotation:
+        while rotation.poll() is None:
+            meanwhile()
+        out, err = rotation.communicate()
+    assert rotation.returncode == 0, err
+    return out
+
+
+def test_three_replicas_on_shared_parts_behave_as_one_hub(
+    replicas: tuple[list[Replica], list[subprocess.Popen[bytes]], str],
+    hub_env: dict[str, str],
+    seaweedfs: SeaweedFS,
+    tmp_path: Path,
+) -> None:
+    hubs, retired, admin = replicas
     first = hubs[0]
     clients = [hub.client(admin) for hub in hubs]
     try:
+        # the three, started at once on an empty database, all came up ready (the fixture waited for
+        # /healthz/ready): one of them applied the migrations, once, and the bootstrap token exists once
+        for hub in hubs:
+            assert httpx.get(f"{hub.url}/healthz/ready", timeout=10).json()["checks"] == {
+                "store": "ok",
+                "migrations": "ok",
+                "storage": "ok",
+            }
+        with psycopg.connect(hub_env["HEADWATER_DATABASE_URL"]) as conn:
+            assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+            assert conn.execute("SELECT count(*) FROM tokens").fetchone() == (1,)
+
         # an upload through one replica is read through the others, and its signed link verifies there
         body = os.urandom(300_000)
         upload = clients[0].put("/v1/uploads/report.csv", params={"label": "rep"}, content=body)
@@ -212,6 +315,46 @@ def test_three_replicas_on_shared_parts_behave_as_one_hub(replicas: tuple[list[R
                 while (status := api.get("/v1/connector/file+rep/report.csv").status_code) != 401:
                     assert status == 200 and time.monotonic() < within, f"{hub.url} still took the revoked token"
                     time.sleep(0.05)
+
+        # a source changed through one replica is used changed by every replica within a second: its
+        # params (another bucket), then its secret's value (a wrong key: refused), then the value back
+        source_id, second = lake(clients[0], seaweedfs)
+        for api in clients * 2:  # each replica has the source's connector cached
+            assert api.get("/v1/connector/s3+lake/a.txt").content == b"first"
+        params = {"endpoint": seaweedfs.endpoint, "region": seaweedfs.region, "bucket": second}
+        assert clients[1].patch(f"/v1/sources/{source_id}", json={"params": params}).status_code == 200
+        within_a_second(hubs, admin, "/v1/connector/s3+lake/a.txt", lambda r: r.content == b"second")
+        assert clients[2].patch("/v1/secrets/sw", json={"secretKey": "wrong-" + uuid.uuid4().hex}).status_code == 200
+        within_a_second(hubs, admin, "/v1/connector/s3+lake/a.txt", lambda r: r.status_code == 502)
+        assert clients[0].patch("/v1/secrets/sw", json={"secretKey": seaweedfs.rw.secret_key}).status_code == 200
+        within_a_second(hubs, admin, "/v1/connector/s3+lake/a.txt", lambda r: r.content == b"second")
+
+        # a master-key rotation as the README's steps go, each step a rolling restart while the replicas
+        # serve: every secret and the link signed before it stay readable on every replica
+        old, new = hub_env["HEADWATER_MASTER_KEY"], generate_key()
+        link = upload.json()["tempUrl"]
+
+        def everyone_reads() -> None:
+            for hub in hubs:
+                if hub.process.poll() is None:
+                    with hub.client(admin) as api:
+                        assert api.get("/v1/connector/s3+lake/a.txt").content == b"second"
+                    assert httpx.get(on(hub, link), timeout=60).content == body
+
+        for keys in (f"{old},{new}", f"{new},{old}"):  # steps 2 and 3
+            roll_out(hubs, retired, HEADWATER_MASTER_KEY=keys)
+            everyone_reads()
+        assert sealed_under(hub_env["HEADWATER_DATABASE_URL"]) == {key_id(Keyring.parse(old).primary)}
+        step4 = {**hub_env, "HEADWATER_MASTER_KEY": f"{new},{old}"}
+        print(rotate_master_key(step4, tmp_path / "rotation", meanwhile=everyone_reads))
+        assert sealed_under(hub_env["HEADWATER_DATABASE_URL"]) == {key_id(Keyring.parse(new).primary)}
+        everyone_reads()
+        roll_out(hubs, retired, HEADWATER_MASTER_KEY=new)  # step 5: the old key is gone; rows opened afresh
+        everyone_reads()
+        for i, hub in enumerate(hubs):
+            clients[i].close()
+            clients[i] = hub.client(admin)
+        first = hubs[0]
 
         # a job started through the first replica completes after it is SIGKILLed mid-job
         expected = {}

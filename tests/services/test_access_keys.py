@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from headwater.errors import AccessKeyExpired, AccessKeyUnknown, NotFound, PermissionDenied
+from headwater.errors import AccessKeyExpired, AccessKeyUnknown, NotFound, PermissionDenied, Unauthenticated
 from headwater.services import access_keys, tokens
 from headwater.services import secrets as secrets_service
 from headwater.services.authorization import Narrowing
@@ -178,3 +178,9 @@ def test_master_key_rotation_reseals_access_key_secrets(tmp_path: Path) -> None:
         assert resolve(running, view.id)[1] == secret
     finally:
         running.stop()
+
+
+def test_key_refusals_are_401s_of_the_one_error_hierarchy() -> None:
+    for error in (AccessKeyUnknown("unknown"), AccessKeyExpired("expired")):
+        assert isinstance(error, Unauthenticated) and error.status == 401
+    assert AccessKeyUnknown.code != AccessKeyExpired.code  # the S3 side tells InvalidAccessKeyId from ExpiredToken

@@ -9,9 +9,10 @@ S3 bucket names are 3 to 63 lowercase letters, digits, dots and hyphens, startin
 letter or digit. Labels may hold `_`, which no bucket name can: such connections (and any whose
 `LABEL.PROTOCOL` is longer than 63 characters) have no bucket and are left out of ListBuckets.
 
-Database and synthetic connections are read-only buckets of tables as objects: their keys are
-`schema/table.parquet`, `.csv` and `.jsonl` (`services/table_exports.py` stages each export once so
-that its size is known and ranged reads of it are cheap).
+Database and synthetic connections (`LABEL.postgres`, `LABEL.mysql`, `LABEL.synthetic`) are read-only
+buckets of their tables as files (`schema/table.parquet`, `.csv`, `.jsonl`; a synthetic connection's
+`dataset.parquet`, ...): each is exported once into the hub's storage and served from there
+(`services.table_exports`), and every write is refused (`authorization.exported_rights`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from headwater.services.context import Caller
 from headwater.services.hub import Hub
 
 HOSTED_BUCKET = "data"
-#: Kinds whose data is tables, not files: served as read-only buckets of table exports.
+#: Kinds whose data is tables, not files: served as read-only buckets of staged table exports.
 TABLE_KINDS = frozenset({"postgres", "mysql", "synthetic"})
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")

@@ -14,7 +14,6 @@ from headwater.api.s3.buckets import Bucket
 from headwater.api.s3.errors import s3_error
 from headwater.errors import HeadwaterError
 from headwater.services import data as service
-from headwater.services import table_exports
 from headwater.services.audit import Pending
 from headwater.services.context import Caller
 from headwater.services.hub import Hub
@@ -95,4 +94,6 @@ async def open_target(s3: S3Request, bucket: Bucket, key: str, operation: str) -
         target = await service.open_target(s3.hub, s3.caller, address, s3.auth.stamps)
     except HeadwaterError as exc:
         raise s3_error(exc, missing="NoSuchBucket") from None
-    return table_exports.staged_tables(s3.hub, target) if bucket.tables else target
+    if bucket.tables:  # tables are served as exports, never loaded into
+        target = service.as_exports(target)
+    return target

@@ -74,7 +74,10 @@ def s3_error(exc: BaseException, *, missing: str = "NoSuchKey") -> S3Error:
         return S3Error(named[0], str(getattr(exc, "message", exc)), named[1])
     if type(exc).__name__ == "SigV4Error":
         code = str(getattr(exc, "code", "SignatureDoesNotMatch"))
-        return S3Error(code, str(getattr(exc, "message", exc)), 400 if code in _MALFORMED else 403)
+        status = getattr(exc, "status", None)
+        if not isinstance(status, int):
+            status = 400 if code in _MALFORMED else 403
+        return S3Error(code, str(getattr(exc, "message", exc)), status)
     if isinstance(exc, RangeNotSatisfiable):
         headers = {"Content-Range": f"bytes */{exc.size}"} if exc.size is not None else {}
         return S3Error("InvalidRange", exc.message, 416, headers)

@@ -11,7 +11,9 @@ come before it. Only `/` is supported as a delimiter (the hub's paths have no ot
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -25,6 +27,8 @@ from headwater.services import data as service
 from headwater.services.context import Caller
 
 MAX_KEYS = 1000
+#: Gives listed files (key, entry) the entries to show instead (a table bucket's staged copies' sizes).
+Sizer = Callable[[list[tuple[str, Entry]]], Awaitable[list[Entry]]]
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,63 @@ def at(target: service.Target, path: str) -> service.Target:
     return replace(target, address=Address(address.protocol, address.label, full, True))
 
 
-async def _directory(target: service.Target, path: str) -> list[Item]:
+class Resumed:
+    """Directory listings kept briefly for the next page of the same listing, so paging through a
+    directory of N keys lists it once rather than once a page.
+
+    Only a page that resumes (after a continuation token, marker or start-after) reads from here,
+    so every first page lists afresh. Entries are keyed by the caller's token and its exact rights on
+    the connection, and kept `SECONDS` at most and `MOST_ENTRIES` in all (oldest dropped first).
+    """
+
+    SECONDS = 60.0
+    MOST_ENTRIES = 200_000
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[object, ...], tuple[float, list[Item]]] = OrderedDict()
+        self._entries = 0
+
+    @staticmethod
+    def key(target: service.Target, token_id: str, path: str) -> tuple[object, ...]:
+        return (token_id, target.address.connection, target.source_id, target.root, path, target.rights)
+
+    def get(self, key: tuple[object, ...]) -> list[Item] | None:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] < time.monotonic():
+            return None
+        return kept[1]
+
+    def put(self, key: tuple[object, ...], items: list[Item]) -> None:
+        if len(items) > self.MOST_ENTRIES:
+            return
+        old = self._kept.pop(key, None)
+        if old is not None:
+            self._entries -= len(old[1])
+        self._kept[key] = (time.monotonic() + self.SECONDS, items)
+        self._entries += len(items)
+        now = time.monotonic()
+        while self._kept and (self._entries > self.MOST_ENTRIES or next(iter(self._kept.values()))[0] < now):
+            _, (_, dropped) = self._kept.popitem(last=False)
+            self._entries -= len(dropped)
+
+
+RESUMED = Resumed()
+
+
+async def _directory(target: service.Target, path: str, query: Query, token_id: str) -> list[Item]:
     """Every entry of one directory the caller may see, in key order; nothing when it is not a directory."""
+    key = Resumed.key(target, token_id, path)
+    if query.after is not None:
+        kept = RESUMED.get(key)
+        if kept is not None:
+            return kept
+    items = await _list_directory(target, path)
+    if len(items) > query.max_keys:  # a directory longer than a page: its next page will want it again
+        RESUMED.put(key, items)
+    return items
+
+
+async def _list_directory(target: service.Target, path: str) -> list[Item]:
     items: list[Item] = []
     here = at(target, path)
     marker: str | None = None
@@ -87,10 +146,10 @@ async def _directory(target: service.Target, path: str) -> list[Item]:
     return items
 
 
-async def walk(target: service.Target, query: Query) -> AsyncIterator[Item]:
+async def walk(target: service.Target, query: Query, token_id: str = "") -> AsyncIterator[Item]:
     """The keys (and, with a delimiter, common prefixes) under the prefix after `query.after`, in key order."""
     directory, _, _ = query.prefix.rpartition("/")
-    async for item in _walk(target, directory, query):
+    async for item in _walk(target, directory, query, token_id):
         yield item
 
 
@@ -99,8 +158,8 @@ def _skipped_subtree(prefix: str, after: str | None) -> bool:
     return after is not None and prefix <= after and not after.startswith(prefix)
 
 
-async def _walk(target: service.Target, directory: str, query: Query) -> AsyncIterator[Item]:
-    for item in await _directory(target, directory):
+async def _walk(target: service.Target, directory: str, query: Query, token_id: str) -> AsyncIterator[Item]:
+    for item in await _directory(target, directory, query, token_id):
         folder = item.key.endswith("/")
         if not (item.key.startswith(query.prefix) or (folder and query.prefix.startswith(item.key))):
             continue
@@ -111,7 +170,7 @@ async def _walk(target: service.Target, directory: str, query: Query) -> AsyncIt
                 if query.after is None or item.key > query.after:
                     yield Item(item.key, None)  # a common prefix
                 continue
-            async for inner in _walk(target, item.key[:-1], query):
+            async for inner in _walk(target, item.key[:-1], query, token_id):
                 yield inner
         elif query.after is None or item.key > query.after:
             yield item
@@ -127,12 +186,22 @@ class Page:
         return self.items[-1].key if self.items else None
 
 
-async def page(target: service.Target, query: Query) -> Page:
+async def sized_page(page_: Page, sizer: Sizer | None) -> Page:
+    """The page with its files' entries as `sizer` shows them (unchanged without one)."""
+    if sizer is None:
+        return page_
+    files = [(i.key, i.entry) for i in page_.items if i.entry is not None]
+    shown = iter(await sizer(files))
+    items = [Item(i.key, next(shown)) if i.entry is not None else i for i in page_.items]
+    return Page(items, page_.truncated)
+
+
+async def page(target: service.Target, query: Query, token_id: str = "") -> Page:
     """Up to `max_keys` results (keys and common prefixes together, as S3 counts them)."""
     items: list[Item] = []
     if query.max_keys == 0:
         return Page(items, False)
-    walker = walk(target, query)
+    walker = walk(target, query, token_id)
     try:
         async for item in walker:
             if len(items) == query.max_keys:
@@ -198,7 +267,9 @@ def _results(page_: Page, encode: Encode, owner: xml.Node | None) -> list[xml.No
     return nodes
 
 
-async def list_v2(target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller) -> bytes:
+async def list_v2(
+    target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller, sizer: Sizer | None = None
+) -> bytes:
     encoded, encode = _encoder(params)
     token = params.get("continuation-token")
     start_after = params.get("start-after") or None
@@ -206,7 +277,7 @@ async def list_v2(target: service.Target, bucket: str, params: Mapping[str, str]
     if start_after is not None and after is not None and start_after > after:
         after = start_after
     query = Query(params.get("prefix", ""), delimiter(params.get("delimiter")), after, max_keys(params.get("max-keys")))
-    result = await page(target, query)
+    result = await sized_page(await page(target, query, caller.token_id), sizer)
     owner = _owner(caller) if params.get("fetch-owner") == "true" else None
     nodes: list[xml.Node] = [
         ("Name", bucket),
@@ -229,13 +300,15 @@ async def list_v2(target: service.Target, bucket: str, params: Mapping[str, str]
     return xml.document("ListBucketResult", nodes)
 
 
-async def list_v1(target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller) -> bytes:
+async def list_v1(
+    target: service.Target, bucket: str, params: Mapping[str, str], caller: Caller, sizer: Sizer | None = None
+) -> bytes:
     encoded, encode = _encoder(params)
     marker = params.get("marker") or None
     query = Query(
         params.get("prefix", ""), delimiter(params.get("delimiter")), marker, max_keys(params.get("max-keys"))
     )
-    result = await page(target, query)
+    result = await sized_page(await page(target, query, caller.token_id), sizer)
     nodes: list[xml.Node] = [
         ("Name", bucket),
         ("Prefix", encode(query.prefix)),

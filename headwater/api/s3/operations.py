@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
@@ -20,13 +21,14 @@ from starlette.responses import Response, StreamingResponse
 from headwater.api import ranges
 from headwater.api.routers.data import guessed_type
 from headwater.api.s3 import listing, xml
-from headwater.api.s3.buckets import resolve
+from headwater.api.s3.buckets import Bucket, resolve
 from headwater.api.s3.context import S3Request, open_target
 from headwater.api.s3.errors import S3Error, s3_error
-from headwater.connectors.base import Entry, Opened
+from headwater.connectors.base import Entry, Opened, Span
 from headwater.connectors.prefetch import first_chunk, resumed
 from headwater.errors import HeadwaterError, InvalidInput, NotFound, RangeNotSatisfiable
 from headwater.services import data as service
+from headwater.services import table_exports
 
 XML = "application/xml"
 #: `response-*` query parameters of GetObject and the headers they set.
@@ -139,10 +141,15 @@ async def list_objects(s3: S3Request) -> Response:
         s3.note("data.list", target)
         if s3.pending is not None:
             s3.pending.path = s3.params.get("prefix", "")
+        sizer = (
+            partial(table_exports.sized, table_exports.Stager.of(s3.hub), s3.caller.org_id, target)
+            if s3.bucket.tables
+            else None
+        )
         if s3.params.get("list-type") == "2":
-            body = await listing.list_v2(target, s3.bucket.name, s3.params, s3.caller)
+            body = await listing.list_v2(target, s3.bucket.name, s3.params, s3.caller, sizer)
         else:
-            body = await listing.list_v1(target, s3.bucket.name, s3.params, s3.caller)
+            body = await listing.list_v1(target, s3.bucket.name, s3.params, s3.caller, sizer)
     finally:
         await target.close()
     return xml_response(body)
@@ -161,7 +168,11 @@ async def head_object(s3: S3Request) -> Response:
     try:
         s3.note("data.stat", target)
         try:
-            entry = await service.stat(target)
+            entry = await (
+                table_exports.stat(table_exports.Stager.of(s3.hub), s3.caller.org_id, target)
+                if s3.bucket.tables
+                else service.stat(target)
+            )
         except HeadwaterError as exc:
             raise s3_error(exc) from None
         _no_directory(s3, entry)
@@ -187,7 +198,7 @@ async def get_object(s3: S3Request) -> Response:
         header = s3.header("range")
         span = ranges.parse_span(header) if header else None
         try:
-            opened = await service.open_file(target, span)
+            opened = await _open(s3, s3.bucket, target, span)
         except RangeNotSatisfiable as exc:
             raise s3_error(ranges.outside(header or "", exc.size)) from None
         except HeadwaterError as exc:
@@ -204,6 +215,13 @@ async def get_object(s3: S3Request) -> Response:
     finally:
         if not streaming:
             await target.close()
+
+
+async def _open(s3: S3Request, bucket: Bucket, target: service.Target, span: Span | None) -> Opened | None:
+    """Open a key: a file of the connection, or a table's staged export (which serves sizes and ranges)."""
+    if bucket.tables:
+        return await table_exports.open_file(table_exports.Stager.of(s3.hub), s3.caller.org_id, target, span)
+    return await service.open_file(target, span)
 
 
 async def _file_response(s3: S3Request, target: service.Target, opened: Opened) -> Response:
@@ -362,14 +380,15 @@ def copy_source(header: str) -> tuple[str, str]:
 
 async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opened]:
     """The copy source, opened as a read by the caller (the same decision as a GetObject)."""
-    bucket, key = copy_source(header)
-    target = await open_target(s3, resolve(bucket), key, "data.read")
+    name, key = copy_source(header)
+    bucket = resolve(name)
+    target = await open_target(s3, bucket, key, "data.read")
     event = None
     try:
         event = await s3.event("data.read", target)
         span_header = s3.header("x-amz-copy-source-range")
         span = ranges.parse_span(span_header) if span_header else None
-        opened = await service.open_file(target, span)
+        opened = await _open(s3, bucket, target, span)
         if opened is None:
             raise S3Error("NoSuchKey", f"no object {key!r} to copy: that is a folder", 404)
         if_match = s3.header("x-amz-copy-source-if-match")

@@ -39,7 +39,8 @@ def test_names_that_are_no_bucket_are_no_such_bucket(name: str) -> None:
 
 def test_database_and_synthetic_connections_are_buckets_of_tables() -> None:
     for name in ("warehouse.postgres", "shop.mysql", "gen.synthetic"):
-        assert resolve(name).tables, name
+        assert resolve(name).tables
+    assert not resolve("lake.s3").tables and not resolve("data").tables
 
 
 def test_list_buckets_shows_hosted_data_and_the_connections(s3_front: S3Front, org: Org) -> None:
