@@ -18,6 +18,9 @@ from headwater.cli.output import note
 if TYPE_CHECKING:
     from headwater.services.hub import Hub
 
+#: How long a worker may take to answer the supervisor's health check, startup included.
+WORKER_HEALTHCHECK_SECONDS = 60
+
 FIRST_ORG = "default"
 FIRST_USER = "admin"
 MOST_DEFAULT_WORKERS = 4
@@ -173,6 +176,10 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            # The supervisor pings each worker from the moment it is spawned, and a worker answers only
+            # once it has imported the hub: on a loaded machine that takes longer than uvicorn's 5 s,
+            # and a worker killed for it would be replaced by another that fails the same way.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
         sock = config.bind_socket()
         sock.listen(config.backlog)  # before saying where: connections wait in its backlog for the first worker
