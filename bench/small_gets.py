@@ -57,7 +57,8 @@ SIZE = 4096
 Getter = Callable[[str], Awaitable[bytes]]
 
 
-def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str) -> S3Store:
+def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str, timeout: str = "30s") -> S3Store:
+    """obstore's S3Store on a bucket, path-style; `timeout` bounds each request (obstore's default: 30 s)."""
     return S3Store(
         bucket,
         config={
@@ -67,7 +68,7 @@ def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str) -> S3
             "access_key_id": access_key,
             "secret_access_key": secret_key,
         },
-        client_options={"allow_http": True, "pool_max_idle_per_host": "64"},
+        client_options={"allow_http": True, "pool_max_idle_per_host": "64", "timeout": timeout},
     )
 
 

@@ -9,6 +9,7 @@ audit middleware as the Data API: authenticated, its event is durable before the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import State
@@ -183,6 +184,17 @@ class S3App:
         if self.authenticator is None:
             self.authenticator = default_authenticator(hub)
         auth = await self.authenticator.authenticate(request)
+        if auth.unconfirmed is not None and pending is not None:
+            # A cached key: trusted only if its organization's `auth` stamp, read in the transaction that
+            # writes this request's event, still holds (a revocation by any process is honoured).
+            pending.caller = auth.caller
+            current = await hub.audit.begin_checked(pending, auth.caller.org_id, auth.unconfirmed)
+            if current is not None:
+                return replace(auth, stamps=current, unconfirmed=None, afresh=None)
+            pending.caller = None  # stale: nothing was written; the store decides
+        if auth.unconfirmed is not None:
+            assert auth.afresh is not None
+            auth = await auth.afresh()
         if pending is not None:
             pending.caller = auth.caller
             await hub.audit.begin(pending)  # no event, no operation

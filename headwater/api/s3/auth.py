@@ -1,13 +1,16 @@
 """Who an S3 request comes from, and its body as verified: the seam between the front door and SigV4.
 
 The front door asks an `Authenticator` for the caller and the decoded body of each request. The
-production one (`default_authenticator`) verifies SigV4 against the hub's access keys; tests of the
-operations inject one of their own.
+production one (`default_authenticator`) reads the request's SigV4 signature (header or presigned
+query), resolves its access key to the caller the key acts as, verifies the signature with the key's
+secret and hands out the body decoded and verified as it streams. Its failures are `SigV4Error`,
+`AccessKeyUnknown` and `AccessKeyExpired`, which `errors.s3_error` turns into S3's codes
+(`SignatureDoesNotMatch`, `InvalidAccessKeyId`, `ExpiredToken`, ...).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -32,6 +35,11 @@ class Authenticated:
     caller: Caller
     body: Callable[[], AsyncIterator[bytes]]
     stamps: Stamps | None = None
+    #: Set when `caller` came from a cache without reading the store: the organization's `auth` stamp it
+    #: was cached under, which the front door confirms in the begun audit event's transaction, and the
+    #: way to authenticate afresh from the store when that stamp has moved on.
+    unconfirmed: int | None = None
+    afresh: Callable[[], Awaitable[Authenticated]] | None = None
 
 
 class Authenticator(Protocol):
@@ -39,26 +47,37 @@ class Authenticator(Protocol):
 
 
 class SigV4Keys:
-    """SigV4 over the hub's access keys: the key's caller, once the signature holds, and the body
-    decoded and verified as it streams (aws-chunked, trailing checksums, content hashes)."""
+    """SigV4 by a live access key: the signature checked with the key's secret, the body as it streams."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
     async def authenticate(self, request: Request) -> Authenticated:
+        """A key found in the process's cache is verified with no store read and returned unconfirmed (the
+        front door confirms its stamp with the audit event); any other is resolved from the store."""
         method, raw_path, raw_query, headers = sigv4.request_parts(request.scope)
         signed = sigv4.parse_signed(method, raw_path, raw_query, headers)
         if signed is None:
-            raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with an access key", 403)
-        caller, secret = await access_keys.resolve(self.hub, signed.access_key_id)
+            raise S3Error("AccessDenied", "anonymous requests are not allowed: sign them with a hub access key", 403)
+
+        async def afresh() -> Authenticated:
+            caller, secret, current = await access_keys.resolve_stamped(self.hub, signed.access_key_id)
+            sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
+            return Authenticated(caller, lambda: sigv4.payload(signed, headers, secret, request.stream()), current)
+
+        cached = access_keys.lookup(self.hub, signed.access_key_id)
+        if cached is None:
+            return await afresh()
+        caller, secret, auth = cached
         sigv4.verify(signed, method, raw_path, raw_query, headers, secret, datetime.now(UTC))
-
-        def body() -> AsyncIterator[bytes]:
-            return sigv4.payload(signed, headers, secret, request.stream())
-
-        return Authenticated(caller, body)
+        return Authenticated(
+            caller,
+            lambda: sigv4.payload(signed, headers, secret, request.stream()),
+            unconfirmed=auth,
+            afresh=afresh,
+        )
 
 
 def default_authenticator(hub: Hub) -> Authenticator:
-    """The production authenticator: SigV4 over access keys."""
+    """The production authenticator: SigV4 over the hub's access keys."""
     return SigV4Keys(hub)

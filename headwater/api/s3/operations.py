@@ -418,21 +418,28 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
 async def copy_object(s3: S3Request) -> Response:
     """Copy an object, within a connection or across: streamed through the hub, written atomically."""
     header = s3.header("x-amz-copy-source") or ""
-    source, opened = await open_source(s3, header)
+    # The write is authorized first: a caller who may not write learns nothing of the source, and the
+    # source's backend is not asked for it.
+    target = await open_target(s3, s3.bucket, s3.key, "data.write")
     try:
-        target = await open_target(s3, s3.bucket, s3.key, "data.write")
-        s3.note("data.write", target)
         try:
-            entry = await service.write(target, opened.chunks, opened.entry.size)
+            service.may_write(target)
         except HeadwaterError as exc:
             raise s3_error(exc) from None
-        finally:
-            await target.close()
-    finally:
+        source, opened = await open_source(s3, header)
         try:
-            await opened.aclose()
+            s3.note("data.write", target)
+            try:
+                entry = await service.write(target, opened.chunks, opened.entry.size)
+            except HeadwaterError as exc:
+                raise s3_error(exc) from None
         finally:
-            await source.close()
+            try:
+                await opened.aclose()
+            finally:
+                await source.close()
+    finally:
+        await target.close()
     modified = listing.iso(entry.modified)
     return xml_response(
         xml.document("CopyObjectResult", [("LastModified", modified), ("ETag", listing.quoted_etag(entry.etag))])

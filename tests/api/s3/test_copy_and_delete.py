@@ -79,19 +79,17 @@ def test_delete_objects_reports_each_key(s3_front: S3Front, org: Org, seaweedfs:
 def test_malformed_delete_xml_is_a_client_error(s3_front: S3Front, org: Org) -> None:
     import httpx
 
-    from tests.api.s3.test_objects import _auth
-
     for body in (b"<Delete><Object>", b"<NotDelete/>", b'<!DOCTYPE x [<!ENTITY a "b">]><Delete/>'):
-        response = httpx.post(f"{s3_front.url}/{org.bucket}?delete", content=body, headers=_auth(org.token))
+        url = f"{s3_front.url}/{org.bucket}?delete"
+        response = httpx.post(url, content=body, headers=s3_front.signed(org.token, "POST", url))
         assert response.status_code == 400, response.text
 
 
 def test_a_delete_whose_content_md5_does_not_match_is_bad_digest(s3_front: S3Front, org: Org) -> None:
     import httpx
 
-    from tests.api.s3.test_objects import _auth
-
     body = b"<Delete><Object><Key>x</Key></Object></Delete>"
-    headers = {**_auth(org.token), "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}
-    response = httpx.post(f"{s3_front.url}/{org.bucket}?delete", content=body, headers=headers)
+    url = f"{s3_front.url}/{org.bucket}?delete"
+    headers = s3_front.signed(org.token, "POST", url, {"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})
+    response = httpx.post(url, content=body, headers=headers)
     assert response.status_code == 400 and b"<Code>BadDigest</Code>" in response.content

@@ -12,18 +12,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
-from pyarrow import fs
 
 from headwater.services import table_exports
 from headwater.store.models import Source
 from tests.api.s3.test_buckets import code_of
 from tests.api.test_database_api import add_database
 from tests.fixtures.databases import ScratchDatabase, mysql_admin, pg_connect
+from tests.fixtures.s3_clients import S3Clients
 from tests.fixtures.s3_front import Org, S3Front
 
 
@@ -147,17 +149,20 @@ def test_concurrent_first_readers_wait_for_one_export(s3_front: S3Front, tables:
     assert tables.exports("jsonl") == 1
 
 
-def test_pyarrow_reads_the_table_through_s3_filesystem(s3_front: S3Front, tables: Tables) -> None:
-    endpoint = s3_front.url.removeprefix("http://")
-    s3fs = fs.S3FileSystem(
-        access_key=tables.org.token,
-        secret_key="not-checked-by-the-test-authenticator",
-        endpoint_override=endpoint,
-        scheme="http",
-        region="us-east-1",
-    )
-    table = pq.read_table(f"{tables.bucket}/{tables.key()}", filesystem=s3fs)
+def test_pyarrow_reads_the_table_through_s3_filesystem(s3_front: S3Front, tables: Tables, tmp_path: Path) -> None:
+    arrow = S3Clients(s3_front.account(tables.org.token), tmp_path).pyarrow()
+    table = pq.read_table(f"{tables.bucket}/{tables.key()}", filesystem=arrow)
     assert table.num_rows == 5000 and table.column_names == ["id", "item", "price", "at"]
+    assert tables.exports() == 1
+
+
+def test_duckdb_reads_the_table_as_parquet(s3_front: S3Front, tables: Tables, tmp_path: Path) -> None:
+    con = S3Clients(s3_front.account(tables.org.token), tmp_path).duckdb()
+    where = f"s3://{tables.bucket}/{tables.key()}"
+    assert con.execute(f"SELECT count(*), max(id), sum(price) FROM read_parquet('{where}')").fetchall() == [
+        (5000, 5000, Decimal("18753750.00"))
+    ]
+    con.close()
     assert tables.exports() == 1
 
 
