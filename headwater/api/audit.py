@@ -64,10 +64,9 @@ class AuditMiddleware:
             audit: AuditLog | None = getattr(getattr(getattr(app, "state", None), "hub", None), "audit", None)
             if audit is not None:
                 duration = (time.perf_counter() - pending.started) * 1000
+                status, why = pending.late_failure or (counts["status"], reason[0] if reason else None)
                 # `finish` shields its wait: a cancelled request's completion stays queued and is written.
-                await audit.finish(
-                    pending, counts["status"], reason[0] if reason else None, counts["in"], counts["out"], duration
-                )
+                await audit.finish(pending, status, why, counts["in"], counts["out"], duration)
 
         async def counting_receive() -> Message:
             message = await receive()

@@ -52,6 +52,8 @@ class Pending:
     path: str | None = None
     token_hmac: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: (status, reason) of a failure told in the body of a response already begun as a success.
+    late_failure: tuple[int, str] | None = None
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

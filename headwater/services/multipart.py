@@ -228,21 +228,15 @@ async def _joined(staging: Connector, upload: Upload, parts: list[Part]) -> Asyn
             await chunks.aclose()  # type: ignore[attr-defined]
 
 
-async def complete(
-    hub: Hub, caller: Caller, upload: Upload, target: data_service.Target, wanted: list[tuple[int, str]]
-) -> tuple[Entry, str]:
-    """Write the named parts, in order, as the target's object (atomically), then drop the upload.
-
-    Returns the written entry and the upload's ETag (`md5-of-md5s-N`).
-    """
-    parts = chosen(await list_parts(hub, caller, upload), wanted)
+async def complete(hub: Hub, caller: Caller, upload: Upload, target: data_service.Target, parts: list[Part]) -> Entry:
+    """Write the parts (`chosen` from those staged), in order, as the target's object (atomically), then drop the upload."""
     staging = _staging(hub, caller)
     try:
         entry = await data_service.write(target, _joined(staging, upload, parts), sum(p.size for p in parts))
     finally:
         await staging.close()
     await abort(hub, caller, upload)
-    return entry, final_etag(parts)
+    return entry
 
 
 async def abort(hub: Hub, caller: Caller, upload: Upload) -> None:

@@ -112,9 +112,15 @@ def response(error: S3Error, resource: str, request_id: str, method: str) -> Res
     }
     if method == "HEAD":
         return Response(status_code=error.status, headers=headers)
-    body = xml.document(
+    body = document(error, resource, request_id)
+    return Response(body, status_code=error.status, headers=headers, media_type="application/xml")
+
+
+def document(error: S3Error, resource: str, request_id: str, declaration: bool = True) -> bytes:
+    """S3's `<Error>` body for the error."""
+    return xml.document(
         "Error",
         [("Code", error.code), ("Message", error.message), ("Resource", resource), ("RequestId", request_id)],
         namespace=False,
+        declaration=declaration,
     )
-    return Response(body, status_code=error.status, headers=headers, media_type="application/xml")

@@ -6,12 +6,15 @@ order, through the data service's atomic write, so the same rights and audit app
 
 from __future__ import annotations
 
-from starlette.responses import Response
+import asyncio
+from collections.abc import AsyncIterator
 
-from headwater.api.s3 import listing, xml
+from starlette.responses import Response, StreamingResponse
+
+from headwater.api.s3 import errors, listing, xml
 from headwater.api.s3.context import S3Request, open_target
 from headwater.api.s3.errors import S3Error, s3_error
-from headwater.api.s3.operations import open_source, xml_response
+from headwater.api.s3.operations import XML, open_source, xml_response
 from headwater.errors import HeadwaterError, InvalidInput
 from headwater.services import data as data_service
 from headwater.services import multipart
@@ -96,24 +99,60 @@ def _wanted(body: bytes) -> list[tuple[int, str]]:
     return wanted
 
 
+#: How often a completion still writing sends a space, so that clients (boto3 waits 60 s for a byte) keep waiting.
+KEEPALIVE_SECONDS = 10.0
+
+
 async def complete(s3: S3Request) -> Response:
+    """Check the parts, then answer 200 at once and write them, as S3 does: the object may take minutes.
+
+    While the parts are written the body carries a space every `KEEPALIVE_SECONDS`; it ends with the
+    result, or with an `<Error>` if the write failed (S3's "200 with an error", which clients check for).
+    """
     upload = await _upload(s3)
     wanted = _wanted(await xml.read_body(s3.auth.body(), s3.header("content-md5")))
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     s3.note("data.write", target)
     try:
-        _, etag = await multipart.complete(s3.hub, s3.caller, upload, target, wanted)
+        parts = multipart.chosen(await multipart.list_parts(s3.hub, s3.caller, upload), wanted)
     except HeadwaterError as exc:
-        raise _failure(exc) from None
-    finally:
         await target.close()
-    location = f"/{s3.bucket.name}/{s3.key}"
-    return xml_response(
-        xml.document(
+        raise _failure(exc) from None
+    return StreamingResponse(_completing(s3, upload, target, parts), media_type=XML)
+
+
+async def _completing(
+    s3: S3Request, upload: multipart.Upload, target: data_service.Target, parts: list[multipart.Part]
+) -> AsyncIterator[bytes]:
+    writing = asyncio.ensure_future(multipart.complete(s3.hub, s3.caller, upload, target, parts))
+    resource = f"/{s3.bucket.name}/{s3.key}"
+    try:
+        yield xml.DECLARATION
+        while not (await asyncio.wait({writing}, timeout=KEEPALIVE_SECONDS))[0]:
+            yield b" "
+        try:
+            writing.result()
+        except Exception as exc:  # told in the body: the 200 has gone
+            error = _failure(exc) if isinstance(exc, HeadwaterError) else s3_error(exc)
+            if s3.pending is not None:
+                s3.pending.late_failure = (error.status, error.message)
+            yield errors.document(error, resource, s3.pending.request_id if s3.pending else "", declaration=False)
+            return
+        yield xml.document(
             "CompleteMultipartUploadResult",
-            [("Location", location), ("Bucket", s3.bucket.name), ("Key", s3.key), ("ETag", f'"{etag}"')],
+            [
+                ("Location", resource),
+                ("Bucket", s3.bucket.name),
+                ("Key", s3.key),
+                ("ETag", f'"{multipart.final_etag(parts)}"'),
+            ],
+            declaration=False,
         )
-    )
+    finally:
+        if not writing.done():  # the client left: the atomic write is abandoned, the parts stay for a retry
+            writing.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
+        await target.close()
 
 
 async def abort(s3: S3Request) -> Response:

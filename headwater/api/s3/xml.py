@@ -43,9 +43,12 @@ def _render(node: Node, out: list[str]) -> None:
         out.append(f"</{tag}>")
 
 
-def document(root: str, children: Sequence[Node], namespace: bool = True) -> bytes:
-    """One XML document: `<root xmlns=...>children</root>`, UTF-8."""
-    out = ['<?xml version="1.0" encoding="UTF-8"?>\n', f'<{root} xmlns="{NAMESPACE}">' if namespace else f"<{root}>"]
+DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def document(root: str, children: Sequence[Node], namespace: bool = True, declaration: bool = True) -> bytes:
+    """One XML document: `<root xmlns=...>children</root>`, UTF-8 (without the declaration when sent apart)."""
+    out = [DECLARATION.decode() if declaration else "", f'<{root} xmlns="{NAMESPACE}">' if namespace else f"<{root}>"]
     for child in children:
         _render(child, out)
     out.append(f"</{root}>")

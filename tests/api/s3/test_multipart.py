@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from headwater.api.s3 import uploads
+from headwater.services import multipart
 from tests.api.s3.test_buckets import code_of
 from tests.fixtures.s3_front import Org, S3Front
 from tests.fixtures.seaweedfs import SeaweedFS
@@ -108,3 +111,51 @@ def test_bad_completions_are_refused_and_write_nothing(s3_front: S3Front, org: O
         )
     assert code_of(unknown.value) == "NoSuchUpload"
     s3.abort_multipart_upload(Bucket=org.bucket, Key="bad/x", UploadId=upload)
+
+
+def _two_parts(s3: Any, bucket: str, key: str) -> tuple[str, list[dict[str, Any]], bytes]:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    first, second = os.urandom(5 * MiB), os.urandom(3 * MiB)
+    e1 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=first)["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=2, Body=second)["ETag"]
+    return upload, [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}], first + second
+
+
+def test_a_long_completion_answers_at_once_and_keeps_the_client_waiting_with_spaces(
+    s3_front: S3Front, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(uploads, "KEEPALIVE_SECONDS", 0.001)
+    s3 = s3_front.client(org.token)
+    upload, parts, body = _two_parts(s3, org.bucket, "slow/x")
+    raw: list[bytes] = []
+    s3.meta.events.register(
+        "after-call.s3.CompleteMultipartUpload", lambda http_response, **_: raw.append(http_response.content)
+    )
+    done = s3.complete_multipart_upload(
+        Bucket=org.bucket, Key="slow/x", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    assert done["ETag"].endswith('-2"')
+    head, _, rest = raw[0].partition(b"?>\n")
+    assert head.startswith(b"<?xml") and rest.startswith(b" ") and b"<CompleteMultipartUploadResult" in rest
+    assert s3.get_object(Bucket=org.bucket, Key="slow/x")["Body"].read() == body
+
+
+def test_a_completion_failing_after_its_200_is_an_error_to_the_client_and_writes_nothing(
+    s3_front: S3Front, org: Org, seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = s3_front.client(org.token)
+    upload, parts, _ = _two_parts(s3, org.bucket, "lost/x")
+    hub = s3_front.running.hub
+    real = multipart.complete
+
+    async def part_lost_meanwhile(*args: Any) -> Any:
+        # a staged part vanishes between the check of the parts and their write
+        hub.storage.delete(
+            [s.key for s in hub.storage.walk("multipart") if upload in s.key and s.key.endswith(".part")]
+        )
+        return await real(*args)
+
+    monkeypatch.setattr(multipart, "complete", part_lost_meanwhile)
+    with pytest.raises(ClientError):
+        s3.complete_multipart_upload(Bucket=org.bucket, Key="lost/x", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert "lost/x" not in seaweedfs.keys_in(org.backend_bucket)
