@@ -50,7 +50,8 @@ def test_the_aws_cli_lists_and_syncs_a_schema(
     s3_front: S3Front, org: Org, schema: tuple[str, str], tmp_path: Path
 ) -> None:
     bucket, name = schema
-    env = {"AWS_ACCESS_KEY_ID": org.token, "AWS_SECRET_ACCESS_KEY": "unchecked", "AWS_DEFAULT_REGION": "us-east-1"}
+    key = s3_front.account(org.token)
+    env = {"AWS_ACCESS_KEY_ID": key.key_id, "AWS_SECRET_ACCESS_KEY": key.secret, "AWS_DEFAULT_REGION": "us-east-1"}
     aws = ("aws", "--endpoint-url", s3_front.url, "s3")
     listed = run(*aws, "ls", f"s3://{bucket}/{name}/", env=env).splitlines()
     sizes = {line.split()[-1]: int(line.split()[-2]) for line in listed if line.strip()}
@@ -65,12 +66,13 @@ def test_rclone_copies_a_schema_and_checks_it(
     s3_front: S3Front, org: Org, schema: tuple[str, str], tmp_path: Path
 ) -> None:
     bucket, name = schema
+    key = s3_front.account(org.token)
     env = {
         "RCLONE_CONFIG": str(tmp_path / "none.conf"),
         "RCLONE_CONFIG_HUB_TYPE": "s3",
         "RCLONE_CONFIG_HUB_PROVIDER": "Other",
-        "RCLONE_CONFIG_HUB_ACCESS_KEY_ID": org.token,
-        "RCLONE_CONFIG_HUB_SECRET_ACCESS_KEY": "unchecked",
+        "RCLONE_CONFIG_HUB_ACCESS_KEY_ID": key.key_id,
+        "RCLONE_CONFIG_HUB_SECRET_ACCESS_KEY": key.secret,
         "RCLONE_CONFIG_HUB_ENDPOINT": s3_front.url,
         "RCLONE_CONFIG_HUB_FORCE_PATH_STYLE": "true",
         "RCLONE_CONFIG_HUB_REGION": "us-east-1",
