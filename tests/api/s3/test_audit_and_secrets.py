@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.fixtures.s3_clients import boto3_client
 from tests.fixtures.s3_front import Org, S3Front
 from tests.fixtures.seaweedfs import SeaweedFS
 
@@ -44,24 +46,50 @@ def test_each_s3_request_is_one_audit_event_like_the_data_apis(s3_front: S3Front
     assert written.get("bytesIn", written.get("bytes_in")) == 5
 
 
-def test_no_backend_credential_appears_in_any_answer_or_log(s3_front: S3Front, org: Org, seaweedfs: SeaweedFS) -> None:
-    s3 = s3_front.client(org.token)
-    s3.put_object(Bucket=org.bucket, Key="s/a", Body=b"1")
+def test_no_credential_appears_in_any_answer_log_or_trail(s3_front: S3Front, org: Org, seaweedfs: SeaweedFS) -> None:
+    """Signed requests that succeed and that fail every way a caller can make them fail: no answer,
+    log line or audit event carries the backend's secret, the access key's secret or the token."""
+    account = s3_front.account(org.token)
+    s3_front.client(org.token).put_object(Bucket=org.bucket, Key="s/a", Body=b"1")
+    narrowed = s3_front.running.token(org=org.name, user="leaks", admin=False, path_prefix=f"s3+{org.label}://s/")
     answers: list[str] = []
-    for path in (f"/{org.bucket}?list-type=2", f"/{org.bucket}/s/a", f"/{org.bucket}/nothing", "/nothing.s3/x", "/"):
-        response = httpx.get(
-            s3_front.url + path,
-            headers={
-                "Authorization": f"AWS4-HMAC-SHA256 Credential={org.token}/20260101/us-east-1/s3/aws4_request, "
-                "SignedHeaders=host, Signature=0",
-            },
-        )
+
+    def keep(response: httpx.Response) -> None:
         answers.append(f"{response.status_code} {dict(response.headers)} {response.text}")
+
+    for token, path in (
+        (org.token, f"/{org.bucket}?list-type=2"),
+        (org.token, f"/{org.bucket}/s/a"),
+        (org.token, f"/{org.bucket}/nothing"),
+        (org.token, "/nothing.s3/x"),
+        (org.token, "/"),
+        (narrowed, f"/{org.bucket}/elsewhere/x"),
+    ):
+        url = s3_front.url + path
+        keep(httpx.get(url, headers=s3_front.signed(token, "GET", url)))
+    url = f"{s3_front.url}/{org.bucket}/s/a"
+    forged = s3_front.signed(org.token, "GET", url)
+    forged["Authorization"] = re.sub(r"Signature=[0-9a-f]+", "Signature=" + "0" * 64, forged["Authorization"])
+    keep(httpx.get(url, headers=forged))
+    posing = s3_front.signed(org.token, "GET", url)
+    posing["Authorization"] = posing["Authorization"].replace(account.key_id, org.token)
+    keep(httpx.get(url, headers=posing))
+    presigned = boto3_client(account, signature_version="s3v4").generate_presigned_url(
+        "get_object", Params={"Bucket": org.bucket, "Key": "s/a"}
+    )
+    keep(httpx.get(presigned))
+    keep(httpx.get(presigned.replace("s/a", "s/b")))
+    outcomes = " ".join(answers)
+    for code in ("NoSuchKey", "NoSuchBucket", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId"):
+        assert code in outcomes  # the capture really holds each kind of failure
     trail = org.api.get("/v1/audit", params={"limit": 1000}).text
     logs = "\n".join(s3_front.running.logs.lines)
     for text in (*answers, trail, logs):
         assert seaweedfs.rw.secret_key not in text
-    assert org.token not in trail
+        assert account.secret not in text
+    for text in (trail, logs):
+        assert org.token not in text
+        assert narrowed not in text
 
 
 def test_a_copy_audits_its_source_read_and_a_delete_objects_each_key(s3_front: S3Front, org: Org) -> None:
