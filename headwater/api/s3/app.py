@@ -19,7 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from headwater.api.audit import AuditMiddleware
 from headwater.api.s3 import buckets, errors, listing, operations, uploads
-from headwater.api.s3.auth import Authenticated, Authenticator, default_authenticator
+from headwater.api.s3.auth import Authenticated, Authenticator, default_authenticator, presented_key_id
 from headwater.api.s3.context import S3Request, raw_key
 from headwater.api.s3.errors import S3Error
 from headwater.errors import InvalidInput
@@ -180,6 +180,15 @@ class S3App:
         await response(scope, tracking_receive, send)
 
     async def _authenticate(self, request: Request, pending: Pending | None) -> Authenticated:
+        try:
+            return await self._authenticated(request, pending)
+        except Exception:
+            key_id = presented_key_id(request)
+            if pending is not None and key_id:
+                pending.token_hmac = self.hub.audit.digest(key_id)  # correlates refusals, names no key
+            raise
+
+    async def _authenticated(self, request: Request, pending: Pending | None) -> Authenticated:
         hub = self.hub
         if self.authenticator is None:
             self.authenticator = default_authenticator(hub)

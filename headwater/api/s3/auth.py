@@ -78,6 +78,16 @@ class SigV4Keys:
         )
 
 
+def presented_key_id(request: Request) -> str | None:
+    """The access key id a request is signed with, when its signature can be read at all: what the audit
+    trail records (as a keyed digest, as it does for a refused token) of a request that failed to authenticate."""
+    try:
+        signed = sigv4.parse_signed(*sigv4.request_parts(request.scope))
+    except sigv4.SigV4Error:
+        return None
+    return None if signed is None else signed.access_key_id
+
+
 def default_authenticator(hub: Hub) -> Authenticator:
     """The production authenticator: SigV4 over the hub's access keys."""
     return SigV4Keys(hub)
