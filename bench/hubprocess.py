@@ -1,4 +1,4 @@
-"""What the benchmarks start and fill on loopback: a real hub as a separate process (and its memory),
+"""What the benchmarks start and fill on loopback: a real hub as a separate process (its memory, its CPU time),
 SeaweedFS with a bucket, the bucket's objects, and the hub's S3 connection `bench` on that bucket.
 
 Every script sets its backend up through here, so each measures against the same setup.
@@ -43,6 +43,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its threads so far (its child processes not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -31,13 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import obstore as obs
-import psutil
 from obstore.store import S3Store
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import HubProcess, add_s3_source, put_listing, start_hub, start_seaweedfs  # noqa: E402
+from hubprocess import HubProcess, add_s3_source, cpu_seconds, put_listing, start_hub, start_seaweedfs  # noqa: E402
 
 from headwater.client import Client  # noqa: E402
 
@@ -69,11 +68,6 @@ def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 def main() -> int:

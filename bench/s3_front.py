@@ -52,6 +52,7 @@ from hubprocess import (  # noqa: E402
     Backend,
     HubProcess,
     add_s3_source,
+    cpu_seconds,
     free_port,
     put_large,
     put_listing,
@@ -62,7 +63,7 @@ from hubprocess import (  # noqa: E402
     start_seaweedfs,
 )
 from list import FOLDER  # noqa: E402
-from small_gets import cpu_seconds, getter, hub_store, run, start_profiler, start_rclone  # noqa: E402
+from small_gets import getter, hub_store, run, start_profiler, start_rclone  # noqa: E402
 from stream import PeakRss  # noqa: E402
 
 from tests.fixtures import seaweedfs as weed  # noqa: E402

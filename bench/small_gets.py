@@ -53,6 +53,7 @@ from hubprocess import (  # noqa: E402
     Backend,
     HubProcess,
     add_s3_source,
+    cpu_seconds,
     free_port,
     put_small_objects,
     s3_store,
@@ -139,12 +140,6 @@ def start_rclone(endpoint: str, keys: weed.Keys, root: Path) -> tuple[subprocess
         )
     weed.wait_for_port(port, timeout=30)
     return process, f"http://127.0.0.1:{port}"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its threads so far (its child processes not counted)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reset_postgres(url: str) -> None:
