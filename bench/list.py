@@ -30,36 +30,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import obstore as obs
-import psutil
 from obstore.store import S3Store
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import HubProcess, start_hub  # noqa: E402
+from hubprocess import HubProcess, add_s3_source, cpu_seconds, put_listing, start_hub, start_seaweedfs  # noqa: E402
 
 from headwater.client import Client  # noqa: E402
-from tests.fixtures import seaweedfs as weed  # noqa: E402
 
 FOLDER = "many"
 
 Lister = Callable[[], int]
-
-
-def s3_store(server: weed.SeaweedFS, bucket: str) -> S3Store:
-    return S3Store(
-        bucket,
-        config={
-            "endpoint": server.endpoint,
-            "region": weed.REGION,
-            "virtual_hosted_style_request": False,
-            "access_key_id": server.rw.access_key,
-            "secret_access_key": server.rw.secret_key,
-        },
-        client_options={"allow_http": True},
-    )
 
 
 def direct_lister(store: S3Store) -> Lister:
@@ -78,17 +61,6 @@ def sdk_lister(hub: HubProcess) -> Lister:
     return count
 
 
-async def fill(store: S3Store, objects: int) -> None:
-    """Write `objects` empty objects under the folder, 64 at a time."""
-    names = iter(range(objects))
-
-    async def worker() -> None:
-        for i in names:
-            await obs.put_async(store, f"{FOLDER}/{i:07d}.bin", b"x")
-
-    await asyncio.gather(*(worker() for _ in range(64)))
-
-
 def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
     """py-spy recording the process `pid` into `out` (collapsed stacks)."""
     return subprocess.Popen(
@@ -96,29 +68,6 @@ def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
-def add_source(hub: HubProcess, server: weed.SeaweedFS, bucket: str) -> None:
-    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-        api.post(
-            "/v1/secrets",
-            json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key, "secretKey": server.rw.secret_key},
-        ).raise_for_status()
-        api.post(
-            "/v1/sources",
-            json={
-                "protocol": "s3",
-                "label": "bench",
-                "secretId": "sw",
-                "access": "read",
-                "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
-            },
-        ).raise_for_status()
 
 
 def main() -> int:
@@ -132,13 +81,12 @@ def main() -> int:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hw-list-"))
-    server, weed_process = weed.start(root / "weed")
+    backend = start_seaweedfs(root / "weed")
     hubs: list[HubProcess] = []
     try:
-        bucket = server.create_bucket()
-        store = s3_store(server, bucket)
+        store = backend.store()
         started = time.perf_counter()
-        asyncio.run(fill(store, args.objects))
+        asyncio.run(put_listing(store, FOLDER, args.objects))
         print(f"wrote {args.objects} objects in {time.perf_counter() - started:.1f} s", flush=True)
 
         contenders: dict[str, Lister] = {"direct": direct_lister(store)}
@@ -147,7 +95,7 @@ def main() -> int:
         for name, tree in trees.items():
             hub = start_hub(root / name, source=tree)
             hubs.append(hub)
-            add_source(hub, server, bucket)
+            add_s3_source(hub, backend.server, backend.bucket)
             contenders[name] = sdk_lister(hub)
             pids[name] = hub.pid
 
@@ -197,7 +145,7 @@ def main() -> int:
     finally:
         for hub in hubs:
             hub.stop()
-        weed.stop(weed_process)
+        backend.stop()
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

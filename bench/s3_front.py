@@ -46,10 +46,25 @@ from obstore.store import HTTPStore, S3Store
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import HubProcess, free_port, rss_mib, start_hub  # noqa: E402
-from list import FOLDER, fill  # noqa: E402
-from small_gets import SIZE, cpu_seconds, getter, hub_store, run, s3_store, start_profiler, start_rclone  # noqa: E402
-from stream import CHUNK, PeakRss, pattern  # noqa: E402
+from hubprocess import (  # noqa: E402
+    CHUNK,
+    SMALL_SIZE,
+    Backend,
+    HubProcess,
+    add_s3_source,
+    cpu_seconds,
+    free_port,
+    put_large,
+    put_listing,
+    put_small_objects,
+    rss_mib,
+    s3_store,
+    start_hub,
+    start_seaweedfs,
+)
+from list import FOLDER  # noqa: E402
+from small_gets import getter, hub_store, run, start_profiler, start_rclone  # noqa: E402
+from stream import PeakRss  # noqa: E402
 
 from tests.fixtures import seaweedfs as weed  # noqa: E402
 
@@ -64,26 +79,13 @@ WORKLOADS = ("get-large", "put-large", "small-gets", "list")
 TIMEOUT = "900s"
 
 
-def start_front_door(root: Path, server: weed.SeaweedFS, bucket: str) -> tuple[HubProcess, str, str, str]:
-    """A one-process hub serving its S3 port, an S3 connection on `bucket`, and an access key of its admin."""
+def start_front_door(root: Path, backend: Backend) -> tuple[HubProcess, str, str, str]:
+    """A one-process hub serving its S3 port, an S3 connection on the bucket, and an access key of its admin."""
     s3_port = free_port()
     hub = start_hub(root / "hub", source=ROOT, workers=1, HEADWATER_S3_PORT=str(s3_port))
     weed.wait_for_port(s3_port, timeout=60)
+    add_s3_source(hub, backend.server, backend.bucket, access="read-write")
     with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-        api.post(
-            "/v1/secrets",
-            json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key, "secretKey": server.rw.secret_key},
-        ).raise_for_status()
-        api.post(
-            "/v1/sources",
-            json={
-                "protocol": "s3",
-                "label": "bench",
-                "secretId": "sw",
-                "access": "read-write",
-                "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
-            },
-        ).raise_for_status()
         created = api.post("/v1/access-keys", json={"name": "bench"})
         created.raise_for_status()
         key = created.json()
@@ -95,7 +97,7 @@ def large_get(store: S3Store | HTTPStore) -> int:
 
 
 def large_put(store: S3Store | HTTPStore, name: str, size: int) -> int:
-    obs.put(store, f"large/put-{name}.bin", pattern(size), chunk_size=8 * CHUNK)
+    put_large(store, f"large/put-{name}.bin", size)
     return size
 
 
@@ -179,25 +181,24 @@ def main() -> int:
     size = args.size_mib * CHUNK
 
     root = Path(tempfile.mkdtemp(prefix="hw-s3-front-"))
-    server, weed_process = weed.start(root / "weed")
+    backend = start_seaweedfs(root / "weed")
+    server, bucket = backend.server, backend.bucket
     processes: list[subprocess.Popen[bytes]] = []
     hub: HubProcess | None = None
     data_api: HTTPStore | None = None
     try:
-        bucket = server.create_bucket()
-        direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key, TIMEOUT)
+        direct = backend.store(TIMEOUT)
         started = time.perf_counter()
-        small_keys = [f"small/{i:05d}.bin" for i in range(SMALL_OBJECTS)]
-        payload = os.urandom(SIZE)
 
-        async def seed() -> None:
-            await asyncio.gather(*(obs.put_async(direct, key, payload) for key in small_keys))
+        async def seed() -> list[str]:
+            keys, _ = await put_small_objects(direct, SMALL_OBJECTS)
             if "list" in workloads:
-                await fill(direct, args.objects)
+                await put_listing(direct, FOLDER, args.objects)
+            return keys
 
-        asyncio.run(seed())
+        small_keys = asyncio.run(seed())
         if "get-large" in workloads:
-            obs.put(direct, LARGE, pattern(size), chunk_size=8 * CHUNK)
+            put_large(direct, LARGE, size)
         print(f"seeded the bucket in {time.perf_counter() - started:.1f} s", flush=True)
 
         contenders: dict[str, S3Store] = {"direct": direct}
@@ -208,7 +209,7 @@ def main() -> int:
             contenders["rclone"] = s3_store(rclone[1], bucket, server.rw.access_key, server.rw.secret_key, TIMEOUT)
             pids["rclone"] = rclone[0].pid
         if not args.no_hub:
-            hub, endpoint, key_id, secret = start_front_door(root, server, bucket)
+            hub, endpoint, key_id, secret = start_front_door(root, backend)
             contenders["hub"] = s3_store(endpoint, HUB_BUCKET, key_id, secret, TIMEOUT)
             pids["hub"] = pids["hub-api"] = hub.pid
             data_api = hub_store(f"{hub.url}/v1/connector/s3+bench", hub.token)
@@ -224,7 +225,7 @@ def main() -> int:
                     raise SystemExit(f"{name} listed {found} objects, not {args.objects}")
 
         print(
-            f"{args.size_mib} MiB object, {args.requests} GETs of {SIZE} B at concurrency {CONCURRENCY}, "
+            f"{args.size_mib} MiB object, {args.requests} GETs of {SMALL_SIZE} B at concurrency {CONCURRENCY}, "
             f"{args.objects} keys listed; {os.cpu_count()} cores; {args.rounds} interleaved rounds",
             flush=True,
         )
@@ -285,7 +286,7 @@ def main() -> int:
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
-        weed.stop(weed_process)
+        backend.stop()
         shutil.rmtree(root, ignore_errors=True)
     sys.stdout.flush()
     os._exit(0)  # obstore's runtime can abort at interpreter exit; the results are printed

@@ -47,13 +47,11 @@ from obstore.store import HTTPStore
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import HubProcess, start_hub  # noqa: E402
-from small_gets import SIZE, Getter, getter, hub_store, run, seed_hub  # noqa: E402
-from stream import CHUNK, pattern  # noqa: E402
+from hubprocess import CHUNK, SMALL_SIZE, HubProcess, pattern, put_small_objects, start_hub, start_seaweedfs  # noqa: E402
+from small_gets import Getter, getter, hub_store, run, seed_hub  # noqa: E402
 
 from headwater.vault import generate_key  # noqa: E402
 from tests.fixtures import postgres  # noqa: E402
-from tests.fixtures import seaweedfs as weed  # noqa: E402
 
 REPLICAS = 3
 
@@ -195,16 +193,13 @@ async def main() -> None:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hw-scale-"))
-    server, weed_process = weed.start(root / "weed")
+    backend = start_seaweedfs(root / "weed")
+    server = backend.server
     database = postgres.create_database()
     hubs: list[HubProcess] = []
     try:
-        bucket = server.create_bucket()
         storage = server.create_bucket()
-        keys = [f"small/{i:05d}.bin" for i in range(args.objects)]
-        payload = os.urandom(SIZE)
-        direct = server.store(bucket)
-        await asyncio.gather(*(obs.put_async(direct, key, payload) for key in keys))
+        keys, payload = await put_small_objects(backend.store(), args.objects)
         env = {
             "HEADWATER_DATABASE_URL": postgres.url_of(database),
             "HEADWATER_MASTER_KEY": generate_key(),
@@ -222,7 +217,7 @@ async def main() -> None:
         )
         large_keys = [f"large/{i}.bin" for i in range(args.large_count)]
         large_size = args.large_mib * CHUNK
-        await asyncio.to_thread(seed_hub, hubs[0], server, bucket, keys, payload)  # through the first replica
+        await asyncio.to_thread(seed_hub, hubs[0], backend, keys, payload)  # through the first replica
         await asyncio.to_thread(upload_large, hubs[1], large_keys, large_size)  # through the second
 
         path = "/v1/data/.my/bench" if args.source == "hosted" else "/v1/connector/s3+bench"
@@ -234,11 +229,11 @@ async def main() -> None:
         groups: dict[str, Callable[[], list[psutil.Process]]] = {
             f"hub-{i + 1}": tree(hub.pid) for i, hub in enumerate(hubs)
         }
-        groups["seaweedfs"] = tree(weed_process.pid)
+        groups["seaweedfs"] = tree(backend.process.pid)
         groups["postgres"] = backends_of(database)
         groups["client"] = lambda: [psutil.Process()]  # this process alone: the others are its children
         print(
-            f"small: {args.requests} GETs of {SIZE} B ({args.source}) at concurrency {args.concurrency}; "
+            f"small: {args.requests} GETs of {SMALL_SIZE} B ({args.source}) at concurrency {args.concurrency}; "
             f"large: {args.large_count} x {args.large_mib} MiB (hosted) at once; {os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f} at the start"
         )
@@ -295,7 +290,7 @@ async def main() -> None:
     finally:
         for hub in hubs:
             hub.stop()
-        weed.stop(weed_process)
+        backend.stop()
         postgres.drop_database(database)
         shutil.rmtree(root, ignore_errors=True)
     sys.stdout.flush()

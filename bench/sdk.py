@@ -23,17 +23,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import obstore as obs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import start_hub  # noqa: E402
+from hubprocess import Backend, add_s3_source, start_hub, start_seaweedfs  # noqa: E402
 
 from headwater.client import Client  # noqa: E402
 from headwater.client.fsspec import HeadwaterFileSystem  # noqa: E402
-from tests.fixtures import seaweedfs  # noqa: E402
 
 MiB = 1024 * 1024
 TMPFS = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
@@ -94,10 +92,11 @@ def main() -> int:
     sink = spool / "sink.bin"
     samples: dict[str, list[float]] = {p: [] for p in wanted}
     cpu: dict[str, list[float]] = {p: [] for p in wanted}
-    weed = hub = profiler = None
+    backend: Backend | None = None
+    hub = profiler = None
     try:
         write_source(source, size)
-        server, weed = seaweedfs.start(scratch / "seaweedfs")
+        backend = start_seaweedfs(scratch / "seaweedfs", "bench")
         hub = start_hub(scratch / "hub")
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
@@ -115,29 +114,8 @@ def main() -> int:
                     "--nonblocking",
                 ]
             )
-        bucket = server.create_bucket("bench")
-        store = server.store(bucket)
-        auth = {"Authorization": f"Bearer {hub.token}"}
-        with httpx.Client(base_url=hub.url, headers=auth, timeout=600) as api:
-            api.post(
-                "/v1/secrets",
-                json={
-                    "id": "sw",
-                    "secretType": "s3",
-                    "accessKey": server.rw.access_key,
-                    "secretKey": server.rw.secret_key,
-                },
-            ).raise_for_status()
-            api.post(
-                "/v1/sources",
-                json={
-                    "protocol": "s3",
-                    "label": "bench",
-                    "secretId": "sw",
-                    "access": "read-write",
-                    "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
-                },
-            ).raise_for_status()
+        store = backend.store()
+        add_s3_source(hub, backend.server, backend.bucket, access="read-write")
         obs.put(store, "object.bin", source, chunk_size=8 * MiB)
         address = "s3+bench://object.bin"
         url = f"{hub.url}/v1/connector/s3+bench/object.bin"
@@ -211,8 +189,8 @@ def main() -> int:
             profiler.wait()
         if hub is not None:
             hub.stop()
-        if weed is not None:
-            seaweedfs.stop(weed)
+        if backend is not None:
+            backend.stop()
         shutil.rmtree(spool, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     medians = {p: statistics.median(v) for p, v in samples.items()}

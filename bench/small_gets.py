@@ -48,28 +48,22 @@ from obstore.store import HTTPStore, S3Store
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import HubProcess, free_port, start_hub  # noqa: E402
+from hubprocess import (  # noqa: E402
+    SMALL_SIZE,
+    Backend,
+    HubProcess,
+    add_s3_source,
+    cpu_seconds,
+    free_port,
+    put_small_objects,
+    s3_store,
+    start_hub,
+    start_seaweedfs,
+)
 
 from tests.fixtures import seaweedfs as weed  # noqa: E402
 
-SIZE = 4096
-
 Getter = Callable[[str], Awaitable[bytes]]
-
-
-def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str, timeout: str = "30s") -> S3Store:
-    """obstore's S3Store on a bucket, path-style; `timeout` bounds each request (obstore's default: 30 s)."""
-    return S3Store(
-        bucket,
-        config={
-            "endpoint": endpoint,
-            "region": weed.REGION,
-            "virtual_hosted_style_request": False,
-            "access_key_id": access_key,
-            "secret_access_key": secret_key,
-        },
-        client_options={"allow_http": True, "pool_max_idle_per_host": "64", "timeout": timeout},
-    )
 
 
 def hub_store(url: str, token: str) -> HTTPStore:
@@ -103,7 +97,7 @@ async def run(get: Getter, keys: list[str], requests: int, concurrency: int) -> 
             started = time.perf_counter()
             try:
                 body = await get(keys[i % len(keys)])
-                if len(body) != SIZE:
+                if len(body) != SMALL_SIZE:
                     errors += 1
             except Exception:
                 errors += 1
@@ -148,12 +142,6 @@ def start_rclone(endpoint: str, keys: weed.Keys, root: Path) -> tuple[subprocess
     return process, f"http://127.0.0.1:{port}"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its threads so far (its child processes not counted)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def reset_postgres(url: str) -> None:
     import sqlalchemy as sa
 
@@ -163,23 +151,10 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def seed_hub(hub: HubProcess, server: weed.SeaweedFS, bucket: str, keys: list[str], payload: bytes) -> None:
+def seed_hub(hub: HubProcess, backend: Backend, keys: list[str], payload: bytes) -> None:
     """Register the bucket as a source of the hub and fill the hub's hosted storage with the same objects."""
+    add_s3_source(hub, backend.server, backend.bucket)
     with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=60) as api:
-        api.post(
-            "/v1/secrets",
-            json={"id": "sw", "secretType": "s3", "accessKey": server.rw.access_key, "secretKey": server.rw.secret_key},
-        ).raise_for_status()
-        api.post(
-            "/v1/sources",
-            json={
-                "protocol": "s3",
-                "label": "bench",
-                "secretId": "sw",
-                "access": "read",
-                "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
-            },
-        ).raise_for_status()
         for key in keys:
             api.put(f"/v1/data/.my/bench/{key}", content=payload).raise_for_status()
 
@@ -217,16 +192,14 @@ async def main() -> None:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hw-small-gets-"))
-    server, weed_process = weed.start(root / "weed")
+    backend = start_seaweedfs(root / "weed")
+    server, bucket = backend.server, backend.bucket
     processes: list[subprocess.Popen[bytes]] = []
     hubs: list[tuple[str, HubProcess]] = []
     before: HubProcess | None = None
     try:
-        bucket = server.create_bucket()
-        direct = s3_store(server.endpoint, bucket, server.rw.access_key, server.rw.secret_key)
-        keys = [f"small/{i:05d}.bin" for i in range(args.objects)]
-        payload = os.urandom(SIZE)
-        await asyncio.gather(*(obs.put_async(direct, key, payload) for key in keys))
+        direct = backend.store()
+        keys, payload = await put_small_objects(direct, args.objects)
 
         env: dict[str, str] = {}
         if args.postgres:
@@ -238,11 +211,11 @@ async def main() -> None:
             hubs.append(
                 ("" if count is None else f"-w{count}", start_hub(root / "hub", workers=count, source=ROOT, **env))
             )
-        await asyncio.to_thread(seed_hub, hubs[0][1], server, bucket, keys, payload)
+        await asyncio.to_thread(seed_hub, hubs[0][1], backend, keys, payload)
         if args.before:
             # Its own data dir and (SQLite) store: a checkout's schema may differ from this one's.
             before = start_hub(root / "hub-before", source=args.before.resolve())
-            await asyncio.to_thread(seed_hub, before, server, bucket, keys, payload)
+            await asyncio.to_thread(seed_hub, before, backend, keys, payload)
 
         contenders: dict[str, Getter] = {"direct": getter(direct)}
         pids: dict[str, int] = {}  # the hub process serving a contender, for its CPU time per request
@@ -275,7 +248,7 @@ async def main() -> None:
 
         store = "PostgreSQL" if args.postgres else "SQLite"
         print(
-            f"{args.requests} GETs of {SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores"
+            f"{args.requests} GETs of {SMALL_SIZE} B at concurrency {args.concurrency}, hub store {store}, {os.cpu_count()} cores"
             + (f", hubs of {args.workers} worker processes" if args.workers else "")
         )
         results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in contenders}
@@ -338,7 +311,7 @@ async def main() -> None:
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
-        weed.stop(weed_process)
+        backend.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

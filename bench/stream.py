@@ -14,7 +14,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,20 +22,7 @@ import obstore as obs
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import rss_mib, start_hub  # noqa: E402
-
-from tests.fixtures import seaweedfs  # noqa: E402
-
-CHUNK = 1024 * 1024
-
-
-def pattern(size: int) -> Iterator[bytes]:
-    block = os.urandom(CHUNK)
-    sent = 0
-    while sent < size:
-        piece = block[: min(CHUNK, size - sent)]
-        sent += len(piece)
-        yield piece
+from hubprocess import CHUNK, add_s3_source, pattern, put_large, rss_mib, start_hub, start_seaweedfs  # noqa: E402
 
 
 class PeakRss:
@@ -81,15 +67,14 @@ def main() -> int:
     args = parser.parse_args()
     size = args.size_mib * CHUNK
     with tempfile.TemporaryDirectory() as scratch:
-        server, weed = seaweedfs.start(Path(scratch) / "seaweedfs")
+        backend = start_seaweedfs(Path(scratch) / "seaweedfs", "bench")
         hub = start_hub(Path(scratch) / "hub")
         try:
-            bucket = server.create_bucket("bench")
-            store = server.store(bucket)
+            store = backend.store()
             rows: list[tuple[str, float, str]] = []
 
             def direct_put() -> int:
-                obs.put(store, "direct.bin", pattern(size), chunk_size=8 * CHUNK)
+                put_large(store, "direct.bin", size)
                 return size
 
             def direct_get() -> int:
@@ -98,27 +83,9 @@ def main() -> int:
             for label, action in (("direct S3 PUT", direct_put), ("direct S3 GET", direct_get)):
                 rows.append((*timed(label, size, action), "-"))
 
+            add_s3_source(hub, backend.server, backend.bucket, access="read-write")
             headers = {"Authorization": f"Bearer {hub.token}"}
             with httpx.Client(base_url=hub.url, headers=headers, timeout=600) as api:
-                api.post(
-                    "/v1/secrets",
-                    json={
-                        "id": "sw",
-                        "secretType": "s3",
-                        "accessKey": server.rw.access_key,
-                        "secretKey": server.rw.secret_key,
-                    },
-                ).raise_for_status()
-                api.post(
-                    "/v1/sources",
-                    json={
-                        "protocol": "s3",
-                        "label": "bench",
-                        "secretId": "sw",
-                        "access": "read-write",
-                        "params": {"endpoint": server.endpoint, "region": server.region, "bucket": bucket},
-                    },
-                ).raise_for_status()
 
                 def hub_put() -> int:
                     api.put("/v1/connector/s3+bench/through.bin", content=pattern(size)).raise_for_status()
@@ -135,7 +102,7 @@ def main() -> int:
                     rows.append((*result, f"{memory.growth:.1f}"))
         finally:
             hub.stop()
-            seaweedfs.stop(weed)
+            backend.stop()
     print(f"object: {args.size_mib} MiB")
     print(f"{'path':<16}{'MB/s':>10}{'hub peak growth (MiB)':>26}")
     for label, rate, growth in rows:

@@ -45,6 +45,7 @@ from headwater.connectors.base import (
     Span,
 )
 from headwater.connectors.kind import BuildContext, Kind
+from headwater.connectors.redaction import redact_url
 from headwater.errors import (
     EndpointRefused,
     HeadwaterError,
@@ -85,25 +86,12 @@ CREDENTIAL_WORDS = ("auth", "cookie", "token", "secret", "password", "passwd", "
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def redact(url: str) -> str:
-    """A URL fit for a message: no userinfo, no query string, no fragment."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:
-        return "<unparseable URL>"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 class _RedactUrls(logging.Filter):
     """httpx logs every request's URL at INFO: strip userinfo and query strings from it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) > 1 and isinstance(record.args[1], httpx.URL):
-            record.args = (record.args[0], redact(str(record.args[1])), *record.args[2:])
+            record.args = (record.args[0], redact_url(str(record.args[1])), *record.args[2:])
         return True
 
 
@@ -268,7 +256,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def classify_transport_error(exc: httpx.HTTPError, url: str) -> HeadwaterError:
     """The typed error for a failure to talk to `url` (never quoting httpx's own message)."""
-    where = redact(url)
+    where = redact_url(url)
     chain = _chain(exc)
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"{where} did not answer in time")
@@ -287,7 +275,7 @@ def raise_for_status(response: httpx.Response, url: str, *, authenticated: bool)
     status = response.status_code
     if status < 300:
         return
-    where = redact(url)
+    where = redact_url(url)
     if status == 401:
         if authenticated:
             raise UpstreamAuthFailed(f"{where} refused the credentials (401)")
@@ -397,7 +385,7 @@ class UrlConnector(Connector):
             try:
                 await self._check_endpoint(url)
             except InvalidInput:
-                raise EndpointRefused(f"{redact(url)} is not an http(s) URL the hub can connect to") from None
+                raise EndpointRefused(f"{redact_url(url)} is not an http(s) URL the hub can connect to") from None
             sent = {**self._headers, **(headers or {})}
             if self._auth and _origin(url) == home:
                 sent.update(self._auth)
@@ -414,11 +402,11 @@ class UrlConnector(Connector):
             await response.aclose()
             target = urljoin(url, location.strip())
             if urlsplit(target).scheme not in ("http", "https"):
-                raise EndpointRefused(f"{redact(url)} redirected to a non-HTTP(S) location: refused")
+                raise EndpointRefused(f"{redact_url(url)} redirected to a non-HTTP(S) location: refused")
             if response.status_code == 303 and method != "HEAD":
                 method = "GET"
             url = target
-        raise UpstreamError(f"{redact(self.url_for(path))} redirected more than {MAX_REDIRECTS} times")
+        raise UpstreamError(f"{redact_url(self.url_for(path))} redirected more than {MAX_REDIRECTS} times")
 
     async def _head(self, path: str, timeout: float | None = None) -> tuple[httpx.Response, str, int | None]:
         """HEAD the path (a one-byte GET where HEAD is refused); the response, its URL and the size.
@@ -483,7 +471,7 @@ class UrlConnector(Connector):
             if response.status_code == 206:
                 span = (response.headers.get("content-range") or "").removeprefix("bytes ").split("-", 1)[0].strip()
                 if not span.isdigit() or int(span) != first:
-                    raise UpstreamError(f"{redact(url)} answered a different range than asked")
+                    raise UpstreamError(f"{redact_url(url)} answered a different range than asked")
             elif headers:
                 skip = first  # the server ignored the range: drop what comes before it
             remaining = None if end is None else end - first
@@ -511,7 +499,7 @@ class UrlConnector(Connector):
                 size = _total_from_content_range(headers.get("content-range"))
                 served = _served_range(headers.get("content-range"))
                 if served is None:
-                    raise UpstreamError(f"{redact(url)} answered a range it did not describe")
+                    raise UpstreamError(f"{redact_url(url)} answered a range it did not describe")
             else:
                 length = headers.get("content-length")
                 size = int(length) if length and length.isdigit() else None

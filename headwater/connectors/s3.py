@@ -62,6 +62,7 @@ from headwater.connectors.base import (
 from headwater.connectors.http import classify_transport_error
 from headwater.connectors.kind import BuildContext, Kind
 from headwater.connectors.prefetch import Ahead
+from headwater.connectors.redaction import redact_urls
 from headwater.connectors.s3_profiles import PROFILES, Profile
 
 if TYPE_CHECKING:
@@ -177,7 +178,6 @@ _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,220}[A-Za-z0-9]")
 
 _CODE = re.compile(r"<Code>([A-Za-z0-9.]{1,64})</Code>")
 _STATUS = re.compile(r"status code: (\d{3})")
-_URL = re.compile(r"\w+://\S+")
 _XML = re.compile(r"<\?xml.*?</Error>", re.DOTALL)
 _PATH_FIELD = re.compile(r'path: "(?:[^"\\]|\\.)*"')
 _RETRY_SETTINGS = re.compile(r"\b(?:max_)?retr(?:y_timeout|ies): [^,\n]*")
@@ -201,9 +201,9 @@ def _transport_text(text: str) -> str:
     """The parts of an error that describe the transport: its debug chain without URLs, bodies or key names."""
     _, marker, debug = text.partition("Debug source:")
     chain = debug if marker else text
-    for pattern in (_XML, _URL, _PATH_FIELD, _RETRY_SETTINGS):
+    for pattern in (_XML, _PATH_FIELD, _RETRY_SETTINGS):
         chain = pattern.sub("", chain)
-    return chain.lower()
+    return redact_urls(chain).lower()
 
 
 def s3_code(exc: BaseException) -> str | None:

@@ -9,21 +9,13 @@ the S3 error code (HEAD answers carry no body: their code is the status).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from tests.fixtures.s3_front import Org, S3Front, org, s3_front  # noqa: F401 - fixtures
-
-CALLERS = ("admin", "member", "read_only", "sources", "prefix", "other_org", "anonymous")
-MiB = 1024 * 1024
+from tests.security.s3_callers import CALLERS, Operation, clients, raise_first_error, row, wrong_answers
 
 
 @dataclass
@@ -31,9 +23,6 @@ class World:
     org: Org
     bucket: str
     clients: dict[str, Any]
-
-
-Operation = Callable[[Any, World, str], object]
 
 
 def multipart_steps(s3: Any, world: World, who: str) -> None:
@@ -55,12 +44,10 @@ def multipart_complete(s3: Any, world: World, who: str) -> None:
 
 def delete_objects(s3: Any, world: World, who: str) -> None:
     result = s3.delete_objects(Bucket=world.bucket, Delete={"Objects": [{"Key": f"team/dd-{who}"}]})
-    if result.get("Errors"):
-        error = result["Errors"][0]
-        raise ClientError({"Error": {"Code": error["Code"], "Message": error["Message"]}}, "DeleteObjects")
+    raise_first_error(result, "DeleteObjects")
 
 
-OPERATIONS: dict[str, Operation] = {
+OPERATIONS: dict[str, Operation[World]] = {
     "ListBuckets": lambda s3, w, who: s3.list_buckets(),
     "HeadBucket": lambda s3, w, who: s3.head_bucket(Bucket=w.bucket),
     "GetBucketLocation": lambda s3, w, who: s3.get_bucket_location(Bucket=w.bucket),
@@ -87,18 +74,6 @@ OPERATIONS: dict[str, Operation] = {
     "PutObject hosted": lambda s3, w, who: s3.put_object(Bucket="data", Key=f"coll/w-{who}", Body=b"w"),
     "ListObjectsV2 hosted": lambda s3, w, who: s3.list_objects_v2(Bucket="data"),
 }
-
-
-def row(
-    admin: str = "ok",
-    member: str = "ok",
-    read_only: str = "ok",
-    sources: str = "ok",
-    prefix: str = "ok",
-    other_org: str = "NoSuchBucket",
-    anonymous: str = "AccessDenied",
-) -> dict[str, str]:
-    return dict(zip(CALLERS, (admin, member, read_only, sources, prefix, other_org, anonymous), strict=True))
 
 
 READ = row()
@@ -135,24 +110,8 @@ def test_every_operation_is_in_the_table() -> None:
 
 @pytest.fixture
 def world(s3_front: S3Front, org: Org) -> World:
-    running = s3_front.running
-    source_id = org.source_id(org.label)
-    tokens = {
-        "admin": org.token,
-        "member": running.token(org=org.name, user=f"m{uuid.uuid4().hex[:6]}", admin=False),
-        "read_only": running.token(org=org.name, user="ro", admin=False, read_only=True),
-        "sources": running.token(org=org.name, user="src", admin=False, source_ids=(source_id,)),
-        "prefix": running.token(org=org.name, user="pre", admin=False, path_prefix=f"s3+{org.label}://team/"),
-        "other_org": running.token(),
-    }
-    clients = {name: s3_front.client(token) for name, token in tokens.items()}
-    clients["anonymous"] = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3_front.url,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
-    admin = clients["admin"]
+    callers = clients(s3_front, org, org.source_id(org.label), f"s3+{org.label}://team/")
+    admin = callers["admin"]
     bucket = org.bucket
     for key in ("team/r", "other/r"):
         admin.put_object(Bucket=bucket, Key=key, Body=b"read me")
@@ -160,27 +119,8 @@ def world(s3_front: S3Front, org: Org) -> World:
     for who in CALLERS:
         admin.put_object(Bucket=bucket, Key=f"team/d-{who}", Body=b"d")
         admin.put_object(Bucket=bucket, Key=f"team/dd-{who}", Body=b"d")
-    return World(org, bucket, clients)
-
-
-def outcome(call: Callable[[], object]) -> str:
-    try:
-        call()
-    except ClientError as exc:
-        return str(exc.response["Error"]["Code"])
-    return "ok"
+    return World(org, bucket, callers)
 
 
 def test_the_s3_rights_table(world: World) -> None:
-    answers = {
-        (name, who): outcome(lambda op=op, who=who: op(world.clients[who], world, who))  # type: ignore[misc]
-        for name, op in OPERATIONS.items()
-        for who in CALLERS
-    }
-    wrong = {
-        f"{name} as {who}": f"got {answers[(name, who)]}, expected {TABLE[name][who]}"
-        for name in OPERATIONS
-        for who in CALLERS
-        if answers[(name, who)] != TABLE[name][who]
-    }
-    assert wrong == {}
+    assert wrong_answers(OPERATIONS, TABLE, world.clients, world) == {}

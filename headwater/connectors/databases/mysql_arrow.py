@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from headwater.connectors.databases.columns import Column
 from headwater.connectors.databases.formats import BATCH_ROWS, ParquetEncoder, conform_array
+from headwater.connectors.redaction import redact_urls
 
 #: Written on every Parquet file this path makes (file metadata), so that readers and tests can tell.
 WRITER_KEY = b"headwater.writer"
@@ -34,7 +35,6 @@ WRITER = b"connectorx-mysql"
 #: Run on the driver's connection before the SELECT: timestamps in UTC, a read-only snapshot.
 SETUP = ("SET time_zone = '+00:00'", "SET SESSION TRANSACTION READ ONLY", "START TRANSACTION READ ONLY")
 _SERVER_ERROR = re.compile(r"ERROR (\d+) \(([0-9A-Z]{5})\): (.*?)(?:\s*\}\)*)?\s*$", re.S)
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S*", re.I)
 #: Column types the driver reads as text (its own Arrow type would lose digits or differ from the hub's).
 _AS_TEXT = ("decimal", "json", "uuid")
 
@@ -50,7 +50,7 @@ class ArrowStreamError(Exception):
 
 def failure(exc: BaseException) -> ArrowStreamError:
     """The driver's error as the server's number and sentence, with any URL (it holds the password) cut out."""
-    message = _URL.sub("<url>", str(exc))
+    message = redact_urls(str(exc))
     found = _SERVER_ERROR.search(message)
     if found:
         return ArrowStreamError(found.group(3).strip(), int(found.group(1)))
