@@ -27,11 +27,13 @@ MAX_PAGE_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a kind can do: be read from (input), be written to (output), run read-only SQL (queries)."""
+    """What a kind can do: be read from (input), be written to (output), run read-only SQL (queries),
+    copy a file within the connection without its bytes passing through the hub (copies)."""
 
     input: bool = True
     output: bool = True
     queries: bool = False
+    copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,16 @@ class Connector(ABC):
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         """Store the streamed bytes at `path` atomically: all of them, or nothing on failure."""
         raise NotSupported(f"kind {self.kind!r} cannot be written to")
+
+    async def copy(self, source: str, path: str, size: int | None = None) -> Entry | None:
+        """Copy the file at `source` to `path` within this connection, its bytes never passing through
+        the hub (a server-side copy), atomically as `write`: the new file's entry.
+
+        None when this copy cannot be made so (the kind has no such copy, or not between these two
+        paths): the caller streams the bytes with `open_read` and `write` instead. `size` is the
+        source's, when the caller knows it. Kinds whose capabilities declare `copies` implement it.
+        """
+        return None
 
     async def delete(self, path: str) -> None:
         """Delete the file at `path`."""

@@ -59,7 +59,7 @@ class LocalConnector(Connector):
     """Files under one root folder; writes go through a temporary name and an atomic rename."""
 
     kind: ClassVar[str] = "local"
-    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True, copies=True)
 
     def __init__(self, root: Path | str, *, create: bool = False, chunk_size: int = DEFAULT_CHUNK) -> None:
         self.root = Path(root).resolve()
@@ -199,18 +199,10 @@ class LocalConnector(Connector):
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
         # Thread hops: one to prepare and open the temporary, one per chunk, one to close, rename and
         # stat it (the entry comes from the written file, with no stat after the rename).
-        if not path:
-            raise InvalidInput("cannot write to the root of a connection: give a file name")
-        target = self._path(path)
+        target = self._writable(path)
 
         def prepare() -> tuple[Path, Any]:
-            if target.is_dir():
-                raise Conflict(f"{path!r} is a directory")
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except (FileExistsError, NotADirectoryError):
-                raise Conflict(f"a parent of {path!r} is a file") from None
-            temp = target.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
+            temp = self._temporary(target, path)
             return temp, open(temp, "wb")
 
         try:
@@ -241,6 +233,49 @@ class LocalConnector(Connector):
             if not committed:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(discard)
+        return _entry(target.name, written, False)
+
+    def _writable(self, path: str) -> Path:
+        """Where a file written at `path` goes (not the root)."""
+        if not path:
+            raise InvalidInput("cannot write to the root of a connection: give a file name")
+        return self._path(path)
+
+    @staticmethod
+    def _temporary(target: Path, path: str) -> Path:
+        """A free temporary name beside `target`, its parents made: the file is renamed onto `target`
+        once whole. `Conflict` when `target` is a directory or a parent a file."""
+        if target.is_dir():
+            raise Conflict(f"{path!r} is a directory")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise Conflict(f"a parent of {path!r} is a file") from None
+        return target.parent / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
+
+    async def copy(self, source: str, path: str, size: int | None = None) -> Entry:
+        """Copy the file on the disk (the kernel moves the bytes) to a temporary name, then rename it onto `path`."""
+        origin = self._path(source)
+        target = self._writable(path)
+
+        def do() -> os.stat_result:
+            if origin.is_dir():
+                raise NotAFile(f"{source or '/'!r} is a directory")
+            temp = self._temporary(target, path)
+            try:
+                shutil.copyfile(origin, temp)
+                written = os.stat(temp)
+                os.replace(temp, target)
+                return written
+            except (FileNotFoundError, NotADirectoryError):
+                raise NotFound(f"{source!r} does not exist") from None
+            finally:
+                temp.unlink(missing_ok=True)
+
+        try:
+            written = await anyio.to_thread.run_sync(do)
+        except OSError as exc:
+            raise UpstreamError(f"copying {source!r} to {path!r} failed: {exc.strerror}") from exc
         return _entry(target.name, written, False)
 
     async def delete(self, path: str) -> None:

@@ -92,6 +92,8 @@ FOLDER_MARKER = ".headwater-folder"
 #: Sorts after every key below `name/`: resuming after `name/` + this skips a whole folder.
 PAST_FOLDER = "\U0010ffff"
 LIST_CHUNK = 1000
+#: The largest object one CopyObject request copies (S3's limit): larger ones are streamed through the hub.
+MAX_COPY = 5 * 1024**3
 #: Seconds the entries a page looked ahead at are kept for the request of the next page (which starts with them).
 CONTINUATION_SECONDS = 5.0
 CONTINUATIONS_KEPT = 32
@@ -412,7 +414,7 @@ class S3Connector(Connector):
     """Objects in one bucket (or, with no bucket configured, in the bucket the path names) below a prefix."""
 
     kind: ClassVar[str] = "s3"
-    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True, copies=True)
 
     def __init__(
         self,
@@ -697,6 +699,32 @@ class S3Connector(Connector):
                 except Exception:
                     pass  # already closed, or the abort itself failed: nothing was committed either way
             raise
+        return await self.stat(path)
+
+    async def copy(self, source: str, path: str, size: int | None = None) -> Entry | None:
+        """One CopyObject inside the bucket: the backend copies the bytes (and the object's metadata).
+
+        None (stream it) across buckets (obstore copies within one store), onto itself (S3 refuses
+        a copy that changes nothing) and above `MAX_COPY` bytes (one request's limit)."""
+        if self._lists_buckets(source) or self._lists_buckets(path):
+            return None
+        origin, spot = self._spot(source), self._spot(path)
+        if spot.root:
+            raise InvalidInput("cannot write to the root of a connection or bucket: give a file name")
+        if origin.root or origin.bucket != spot.bucket or origin.key == spot.key:
+            return None
+        if size is None:
+            meta = await self._head(origin)
+            if meta is None:
+                raise NotFound(f"{source!r} does not exist")
+            size = int(meta["size"])
+        if size > MAX_COPY:
+            return None
+        if await self._has_children(spot):
+            raise Conflict(f"{path!r} is a directory")
+        store = await self._store(spot.bucket)
+        with self._translating(origin):
+            await obs.copy_async(store, origin.key, spot.key)
         return await self.stat(path)
 
     async def _put(self, writer: Any, data: bytes, spot: _Spot) -> None:

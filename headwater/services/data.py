@@ -269,11 +269,47 @@ async def open_file(
         return None
 
 
-async def write(target: Target, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+def _may_write_file(target: Target) -> None:
+    """Decide a write of a file at the target: the rights, and for hosted data, inside a collection."""
     target.authorize(policy.Operation.WRITE)
     if target.address.hosted and "/" not in target.path:
         raise InvalidInput("hosted files live in a collection: data://ORG/COLLECTION/FILE")
+
+
+async def write(target: Target, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
+    _may_write_file(target)
     return await target.connector.write(target.path, chunks, size_hint)
+
+
+def copies_within(source: Target, target: Target) -> bool:
+    """Whether a copy from `source` to `target` may be made by the connection itself (`copy`): both are
+    the same connection, at the same version (the caller's own hosted data, or one source), and its
+    kind copies without the bytes passing through the hub. No rights are decided here."""
+    if type(source.connector) is not type(target.connector) or not target.connector.capabilities.copies:
+        return False
+    if source.address.hosted or target.address.hosted:
+        return source.address.hosted and target.address.hosted and bool(source.root) and source.root == target.root
+    return (
+        source.source_id is not None
+        and (source.source_id, source.source_version) == (target.source_id, target.source_version)
+        and source.address.connection == target.address.connection
+    )
+
+
+async def copy(source: Target, target: Target, size: int | None = None) -> Entry | None:
+    """Copy the file at `source` to `target` within their connection, the bytes never passing through
+    the hub (the connector's server-side copy), decided as a read of the source and a write of the
+    target; the new file's entry.
+
+    None when the connection cannot make this copy itself (`copies_within` says no, or the connector
+    cannot between these paths): the caller streams it with `open_file` and `write`. `size` is the
+    source's, when the caller knows it.
+    """
+    if not copies_within(source, target):
+        return None
+    source.authorize(policy.Operation.READ)
+    _may_write_file(target)
+    return await target.connector.copy(source.path, target.path, size)
 
 
 async def delete_file(target: Target) -> None:

@@ -30,7 +30,8 @@ from headwater.errors import Conflict, InvalidInput, NotFound, NotSupported, Ran
 class Traits:
     """What a kind can show. input: files read back; output: writes stored; directories: mkdir/rmdir;
     ranges: byte ranges; listing: directories list in pages; retains: what is written is kept
-    (a sink discards it); tables: paths are SCHEMA/TABLE.csv|.jsonl|.parquet of a database."""
+    (a sink discards it); tables: paths are SCHEMA/TABLE.csv|.jsonl|.parquet of a database;
+    copies: files are copied within the connection without their bytes passing through the hub."""
 
     input: bool = True
     output: bool = True
@@ -39,6 +40,7 @@ class Traits:
     listing: bool = True
     retains: bool = True
     tables: bool = False
+    copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,43 @@ class SinkContract:
         assert (await connector.stat("")).is_dir
 
 
+class CopyContract(WrittenSample):
+    """A kind that copies within its connection makes a whole, separate copy, atomically, as a write would."""
+
+    async def test_a_copy_reads_back_verbatim_and_keeps_the_source(self, connector: Connector, sample: Sample) -> None:
+        assert sample.data is not None
+        entry = await connector.copy(sample.path, "copies/one.bin")
+        assert entry is not None and not entry.is_dir and entry.size == len(sample.data)
+        assert await read_all(connector, "copies/one.bin") == sample.data
+        assert await read_all(connector, sample.path) == sample.data
+        await connector.write(sample.path, chunks_of(b"changed"))
+        assert await read_all(connector, "copies/one.bin") == sample.data
+
+    async def test_a_copy_replaces_what_was_there(self, connector: Connector, sample: Sample) -> None:
+        await connector.write("copies/two.bin", chunks_of(b"the old content"))
+        entry = await connector.copy(sample.path, "copies/two.bin", len(sample.data or b""))
+        assert entry is not None and await read_all(connector, "copies/two.bin") == sample.data
+
+    async def test_a_copy_of_a_missing_file_is_not_found_and_makes_nothing(self, connector: Connector) -> None:
+        with pytest.raises(NotFound):
+            await connector.copy("no-such-file.txt", "copies/none.bin")
+        with pytest.raises(NotFound):
+            await connector.stat("copies/none.bin")
+
+    async def test_a_copy_onto_a_directory_is_a_conflict(self, connector: Connector, sample: Sample) -> None:
+        await connector.write("taken/inner.txt", chunks_of(b"x"))
+        with pytest.raises(Conflict):
+            await connector.copy(sample.path, "taken")
+        assert await read_all(connector, "taken/inner.txt") == b"x"
+
+
+class NoCopyContract:
+    """A kind without a copy of its own leaves every copy to the caller, who streams it."""
+
+    async def test_a_copy_is_left_to_the_caller(self, connector: Connector) -> None:
+        assert await connector.copy("a.txt", "b.txt") is None
+
+
 # -- tables --------------------------------------------------------------------------------
 
 
@@ -398,11 +437,12 @@ class DatabaseContract:
 
 def contract(traits: Traits) -> tuple[type, ...]:
     """The mixins a kind with these traits runs (its test class inherits them)."""
+    copying: tuple[type, ...] = (CopyContract,) if traits.copies else (NoCopyContract,)
     if traits.tables:
-        return (DatabaseContract,)
+        return (DatabaseContract, *copying)
     if not traits.retains:
-        return (SinkContract,)
-    mixins: list[type] = []
+        return (SinkContract, *copying)
+    mixins: list[type] = list(copying)
     if traits.output:
         mixins.append(OutputContract)
     if traits.input:

@@ -90,20 +90,24 @@ async def connector(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         await conn.close()
 
 
-class TestLocal(*contract(Traits())):  # type: ignore[misc]
+#: A writable kind that copies within its connection (local folders, hosted storage, the S3 family).
+COPY_TRAITS = Traits(copies=True)
+
+
+class TestLocal(*contract(COPY_TRAITS)):  # type: ignore[misc]
     kind = "local"
-    traits = Traits()
+    traits = COPY_TRAITS
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
         (tmp_path / "root").mkdir()
         return build("local", {"path": str(tmp_path / "root")}, tmp_path)
 
 
-class TestHostedStorage(OnFolder, *contract(Traits())):  # type: ignore[misc]
+class TestHostedStorage(OnFolder, *contract(COPY_TRAITS)):  # type: ignore[misc]
     """`data://` storage: the hub opens the organization's root in its storage as services/data.py does."""
 
     kind = "data"
-    traits = Traits()
+    traits = COPY_TRAITS
 
     async def open(self, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
         return self.storage(request, tmp_path).connector(f"{HOSTED_ROOT}/{ORG}", create=True, chunk_size=4096)
@@ -139,25 +143,25 @@ class S3Family:
         )
 
 
-class TestS3(S3Family, *contract(Traits())):  # type: ignore[misc]
-    traits = Traits()
+class TestS3(S3Family, *contract(COPY_TRAITS)):  # type: ignore[misc]
+    traits = COPY_TRAITS
 
 
-class TestAws(S3Family, *contract(Traits())):  # type: ignore[misc]
+class TestAws(S3Family, *contract(COPY_TRAITS)):  # type: ignore[misc]
     kind = "aws"
-    traits = Traits()
+    traits = COPY_TRAITS
 
 
-class TestGcp(S3Family, *contract(Traits())):  # type: ignore[misc]
+class TestGcp(S3Family, *contract(COPY_TRAITS)):  # type: ignore[misc]
     kind = "gcp"
     region = None  # always "auto"
-    traits = Traits()
+    traits = COPY_TRAITS
 
 
-class TestStorj(S3Family, *contract(Traits())):  # type: ignore[misc]
+class TestStorj(S3Family, *contract(COPY_TRAITS)):  # type: ignore[misc]
     kind = "storj"
     region = None  # always "global"
-    traits = Traits()
+    traits = COPY_TRAITS
 
 
 URL_TRAITS = Traits(output=False, directories=False, listing=False)
@@ -331,4 +335,5 @@ def test_every_kind_runs_the_contract() -> None:
     for name, kind in kinds.items():
         traits: Traits = CONTRACTS[name].traits  # type: ignore[attr-defined]
         assert traits.output == kind.capabilities.output, name
+        assert traits.copies == kind.capabilities.copies, name
         assert traits.input or not kind.capabilities.input, name

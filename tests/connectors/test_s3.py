@@ -274,6 +274,25 @@ async def test_without_a_bucket_the_first_segment_names_it(seaweedfs: SeaweedFS,
     await conn.check()
 
 
+async def test_a_copy_one_copyobject_cannot_make_is_left_to_the_caller(
+    seaweedfs: SeaweedFS, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Across buckets, onto itself and above S3's one-request limit a copy is streamed by the caller."""
+    conn = build(seaweedfs, None, seaweedfs.rw)
+    other = seaweedfs.create_bucket()
+    await conn.write(f"{bucket}/src.bin", chunks_of(b"0123456789"))
+    assert await conn.copy(f"{bucket}/src.bin", f"{other}/dst.bin") is None
+    assert await conn.copy(f"{bucket}/src.bin", f"{bucket}/src.bin") is None
+    monkeypatch.setattr(s3_module, "MAX_COPY", 9)
+    assert await conn.copy(f"{bucket}/src.bin", f"{bucket}/big.bin") is None
+    assert seaweedfs.keys_in(other) == [] and seaweedfs.keys_in(bucket) == ["src.bin"]
+    monkeypatch.setattr(s3_module, "MAX_COPY", 10)
+    copied = await conn.copy(f"{bucket}/src.bin", f"{bucket}/dst.bin")
+    assert copied is not None and copied.size == 10 and await read_all(conn, f"{bucket}/dst.bin") == b"0123456789"
+    with pytest.raises(InvalidInput):
+        await conn.copy(f"{bucket}/src.bin", bucket)
+
+
 # ---------------------------------------------------------------------------------------------
 # Presets and profiles
 

@@ -70,9 +70,15 @@ OPERATIONS: dict[str, Operation[World]] = {
     "CopyObject from outside the prefix": lambda s3, w, who: s3.copy_object(
         Bucket=w.bucket, Key=f"team/co-{who}", CopySource={"Bucket": w.bucket, "Key": "other/r"}
     ),
+    "CopyObject to outside the prefix": lambda s3, w, who: s3.copy_object(
+        Bucket=w.bucket, Key=f"other/ct-{who}", CopySource={"Bucket": w.bucket, "Key": "team/r"}
+    ),
     "GetObject hosted": lambda s3, w, who: s3.get_object(Bucket="data", Key="coll/r"),
     "PutObject hosted": lambda s3, w, who: s3.put_object(Bucket="data", Key=f"coll/w-{who}", Body=b"w"),
     "ListObjectsV2 hosted": lambda s3, w, who: s3.list_objects_v2(Bucket="data"),
+    "CopyObject hosted": lambda s3, w, who: s3.copy_object(
+        Bucket="data", Key=f"coll/c-{who}", CopySource={"Bucket": "data", "Key": "coll/r"}
+    ),
 }
 
 
@@ -98,9 +104,13 @@ TABLE: dict[str, dict[str, str]] = {
     "GetObject outside the prefix": row(prefix="AccessDenied"),
     "PutObject outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
     "CopyObject from outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
+    "CopyObject to outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
     "GetObject hosted": row(sources="AccessDenied", prefix="AccessDenied", other_org="NoSuchKey"),
     "PutObject hosted": row(read_only="AccessDenied", sources="AccessDenied", prefix="AccessDenied", other_org="ok"),
     "ListObjectsV2 hosted": row(sources="AccessDenied", prefix="AccessDenied", other_org="ok"),
+    "CopyObject hosted": row(
+        read_only="AccessDenied", sources="AccessDenied", prefix="AccessDenied", other_org="NoSuchKey"
+    ),
 }
 
 

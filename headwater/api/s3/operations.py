@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
@@ -378,8 +379,38 @@ def copy_source(header: str) -> tuple[str, str]:
     return bucket, key
 
 
-async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opened]:
-    """The copy source, opened as a read by the caller (the same decision as a GetObject)."""
+@dataclass
+class Source:
+    """A copy's source, decided as a read by the caller: its target, its entry, and its bytes opened for
+    reading (None while the copy is to be made within the connection: its bytes are not asked for)."""
+
+    target: service.Target
+    entry: Entry
+    opened: Opened | None = None
+
+    async def close(self) -> None:
+        try:
+            if self.opened is not None:
+                await self.opened.aclose()
+        finally:
+            await self.target.close()
+
+
+def _source_holds(s3: S3Request, entry: Entry) -> None:
+    """`x-amz-copy-source-if-match` and `-if-none-match` on the source's entry: 412 when one does not hold."""
+    etag = (entry.etag or "").strip('"')
+    if_match = s3.header("x-amz-copy-source-if-match")
+    if if_match is not None and etag not in [*_etags(if_match), "*"]:
+        raise S3Error("PreconditionFailed", "x-amz-copy-source-if-match did not hold", 412)
+    if_none = s3.header("x-amz-copy-source-if-none-match")
+    if if_none is not None and etag in [*_etags(if_none), "*"]:
+        raise S3Error("PreconditionFailed", "x-amz-copy-source-if-none-match did not hold", 412)
+
+
+async def open_source(s3: S3Request, header: str, into: service.Target | None = None) -> Source:
+    """The copy source, decided as a read by the caller (the same decision as a GetObject), with an audit
+    event of its own. Opened for reading; only stat'ed when `into` (a CopyObject's destination) is in the
+    same connection and its kind copies itself (`service.copies_within`) and no range is asked for."""
     name, key = copy_source(header)
     bucket = resolve(name)
     target = await open_target(s3, bucket, key, "data.read")
@@ -387,20 +418,25 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
     try:
         event = await s3.event("data.read", target)
         span_header = s3.header("x-amz-copy-source-range")
-        span = ranges.parse_span(span_header) if span_header else None
-        opened = await _open(s3, bucket, target, span)
-        if opened is None:
-            raise S3Error("NoSuchKey", f"no object {key!r} to copy: that is a folder", 404)
-        if_match = s3.header("x-amz-copy-source-if-match")
-        if if_match is not None and (opened.entry.etag or "").strip('"') not in [*_etags(if_match), "*"]:
-            await opened.aclose()
-            raise S3Error("PreconditionFailed", "x-amz-copy-source-if-match did not hold", 412)
-        if_none = s3.header("x-amz-copy-source-if-none-match")
-        if if_none is not None and (opened.entry.etag or "").strip('"') in [*_etags(if_none), "*"]:
-            await opened.aclose()
-            raise S3Error("PreconditionFailed", "x-amz-copy-source-if-none-match did not hold", 412)
+        if into is not None and span_header is None and not bucket.tables and service.copies_within(target, into):
+            entry = await service.stat(target)
+            if entry.is_dir:
+                raise S3Error("NoSuchKey", f"no object {key!r} to copy: that is a folder", 404)
+            source = Source(target, entry)
+        else:
+            span = ranges.parse_span(span_header) if span_header else None
+            opened = await _open(s3, bucket, target, span)
+            if opened is None:
+                raise S3Error("NoSuchKey", f"no object {key!r} to copy: that is a folder", 404)
+            source = Source(target, opened.entry, opened)
+        try:
+            _source_holds(s3, source.entry)
+        except S3Error:
+            if source.opened is not None:
+                await source.opened.aclose()
+            raise
         await s3.finish_event(event, 200)
-        return target, opened
+        return source
     except HeadwaterError as exc:
         await target.close()
         error = s3_error(exc)
@@ -415,8 +451,25 @@ async def open_source(s3: S3Request, header: str) -> tuple[service.Target, Opene
         raise
 
 
+async def _copy(s3: S3Request, source: Source, target: service.Target) -> Entry:
+    """Copy within the connection when it can (the bytes never pass through the hub); else stream the
+    source's bytes into an atomic write of the target."""
+    if source.opened is None:
+        copied = await service.copy(source.target, target, source.entry.size)
+        if copied is not None:
+            return copied
+        # The connection cannot make this copy itself (across buckets, onto itself, too large): stream it.
+        source.opened = await service.open_file(source.target)
+        if source.opened is None:
+            raise S3Error("NoSuchKey", f"no object {source.target.path!r} to copy: that is a folder", 404)
+        _source_holds(s3, source.opened.entry)
+    return await service.write(target, source.opened.chunks, source.opened.entry.size)
+
+
 async def copy_object(s3: S3Request) -> Response:
-    """Copy an object, within a connection or across: streamed through the hub, written atomically."""
+    """Copy an object: within a connection whose kind copies itself, by the connection (the bytes never
+    pass through the hub); otherwise streamed through the hub, written atomically. Either way the source
+    is decided as a read and the destination as a write, each with its audit event."""
     header = s3.header("x-amz-copy-source") or ""
     # The write is authorized first: a caller who may not write learns nothing of the source, and the
     # source's backend is not asked for it.
@@ -426,18 +479,15 @@ async def copy_object(s3: S3Request) -> Response:
             service.may_write(target)
         except HeadwaterError as exc:
             raise s3_error(exc) from None
-        source, opened = await open_source(s3, header)
+        source = await open_source(s3, header, into=target)
         try:
             s3.note("data.write", target)
             try:
-                entry = await service.write(target, opened.chunks, opened.entry.size)
+                entry = await _copy(s3, source, target)
             except HeadwaterError as exc:
                 raise s3_error(exc) from None
         finally:
-            try:
-                await opened.aclose()
-            finally:
-                await source.close()
+            await source.close()
     finally:
         await target.close()
     modified = listing.iso(entry.modified)

@@ -72,16 +72,14 @@ async def upload_part(s3: S3Request) -> Response:
         except HeadwaterError as exc:
             raise _failure(exc) from None
         return Response(status_code=200, headers={"ETag": f'"{part.etag}"'})
-    source, opened = await open_source(s3, copy)
+    source = await open_source(s3, copy)
     try:
-        part = await multipart.put_part(s3.hub, s3.caller, upload, number, opened.chunks)
+        assert source.opened is not None  # a part copy is always streamed
+        part = await multipart.put_part(s3.hub, s3.caller, upload, number, source.opened.chunks)
     except HeadwaterError as exc:
         raise _failure(exc) from None
     finally:
-        try:
-            await opened.aclose()
-        finally:
-            await source.close()
+        await source.close()
     return xml_response(
         xml.document("CopyPartResult", [("LastModified", listing.iso(part.modified)), ("ETag", f'"{part.etag}"')])
     )

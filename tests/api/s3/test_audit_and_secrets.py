@@ -131,3 +131,23 @@ def test_a_refused_signature_is_audited_with_a_digest_of_its_key_id(s3_front: S3
     by_digest = Counter(row[0] for row in rows if row[1] == "refused")
     assert by_digest[digest(account.key_id)] >= 2 and by_digest[digest(revoked.key_id)] >= 1
     assert account.key_id not in repr(rows) and revoked.key_id not in repr(rows)
+
+
+def test_a_copy_within_a_connection_audits_its_source_read_and_its_write(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="w/src", Body=b"1")
+    s3.copy_object(Bucket=org.bucket, Key="w/dst", CopySource={"Bucket": org.bucket, "Key": "w/src"})
+    with pytest.raises(ClientError):
+        s3.copy_object(
+            Bucket=org.bucket,
+            Key="w/dst2",
+            CopySource={"Bucket": org.bucket, "Key": "w/src"},
+            CopySourceIfMatch='"not-its-etag"',
+        )
+    seen = sorted((e["operation"], e["path"], e["status"]) for e in events(org)[1:] if e["route"] == "s3 CopyObject")
+    assert seen == [
+        ("data.read", "w/src", 200),
+        ("data.read", "w/src", 412),
+        ("data.write", "w/dst", 200),
+        ("data.write", "w/dst2", 412),
+    ]

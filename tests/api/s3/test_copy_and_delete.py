@@ -1,13 +1,142 @@
-"""CopyObject within and across connections, UploadPartCopy, and DeleteObjects."""
+"""CopyObject within and across connections, UploadPartCopy, and DeleteObjects.
+
+A copy within one connection whose kind copies itself (S3, hosted data) is made by the connection:
+its bytes never pass through the hub. The connections of the tests that show it reach SeaweedFS
+through a counting forwarder, which sees every request and byte the hub sends there.
+"""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+import obstore as obs
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.s3.test_buckets import code_of
+from tests.fixtures.counting_forwarder import CountingForwarder, Seen, counted_seaweedfs  # noqa: F401 - a fixture
 from tests.fixtures.s3_front import Org, S3Front, s3_connection
 from tests.fixtures.seaweedfs import SeaweedFS
+
+MiB = 1024 * 1024
+#: More than the requests of a copy made by the backend carry (headers aside), far less than the objects copied.
+FEW_BYTES = 64 * 1024
+
+
+def counted_connection(org: Org, seaweedfs: SeaweedFS, forwarder: CountingForwarder, bucket: str | None) -> str:
+    """A new S3 connection of `org` that reaches SeaweedFS only through `forwarder` (naming `bucket`,
+    or bucket-less): its front-door bucket."""
+    return f"{s3_connection(org.api, seaweedfs, bucket=bucket, endpoint=forwarder.url)}.s3"
+
+
+def moved(seen: list[Seen]) -> int:
+    """The body bytes that passed between the hub and the backend, both ways."""
+    return sum(r.sent + r.answered for r in seen)
+
+
+def backend_object(seaweedfs: SeaweedFS, bucket: str, key: str) -> bytes:
+    return bytes(obs.get(seaweedfs.store(bucket), key).bytes())
+
+
+def test_a_copy_within_an_s3_connection_is_made_by_the_backend(
+    s3_front: S3Front, org: Org, seaweedfs: SeaweedFS, counted_seaweedfs: CountingForwarder
+) -> None:
+    backend = seaweedfs.create_bucket()
+    bucket = counted_connection(org, seaweedfs, counted_seaweedfs, backend)
+    data = os.urandom(4 * MiB)
+    obs.put(seaweedfs.store(backend), "in/src.bin", data)
+    s3 = s3_front.client(org.token)
+    counted_seaweedfs.take()
+    result = s3.copy_object(Bucket=bucket, Key="out/dst.bin", CopySource={"Bucket": bucket, "Key": "in/src.bin"})
+    seen = counted_seaweedfs.take()
+    copies = [r for r in seen if r.copy_source is not None]
+    assert [(r.method, r.path.rsplit("/", 2)[-2:]) for r in copies] == [("PUT", ["out", "dst.bin"])]
+    assert str(copies[0].copy_source).endswith("in/src.bin")
+    assert moved(seen) < FEW_BYTES  # 4 MiB copied, none of it through the hub
+    assert backend_object(seaweedfs, backend, "out/dst.bin") == data
+    assert result["CopyObjectResult"]["ETag"] == s3.head_object(Bucket=bucket, Key="out/dst.bin")["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="in/src.bin")["Body"].read() == data
+
+
+def test_a_copy_across_connections_is_streamed_through_the_hub(
+    s3_front: S3Front, org: Org, seaweedfs: SeaweedFS, counted_seaweedfs: CountingForwarder
+) -> None:
+    first, second = seaweedfs.create_bucket(), seaweedfs.create_bucket()
+    source = counted_connection(org, seaweedfs, counted_seaweedfs, first)
+    destination = counted_connection(org, seaweedfs, counted_seaweedfs, second)
+    data = os.urandom(MiB)
+    obs.put(seaweedfs.store(first), "src.bin", data)
+    s3 = s3_front.client(org.token)
+    counted_seaweedfs.take()
+    s3.copy_object(Bucket=destination, Key="dst.bin", CopySource={"Bucket": source, "Key": "src.bin"})
+    seen = counted_seaweedfs.take()
+    assert all(r.copy_source is None for r in seen)
+    assert sum(r.answered for r in seen if r.method == "GET") >= len(data)  # read out of one connection
+    assert sum(r.sent for r in seen if r.method in ("PUT", "POST")) >= len(data)  # and written into the other
+    assert backend_object(seaweedfs, second, "dst.bin") == data
+
+
+def test_a_copy_between_the_buckets_of_a_bucketless_connection_or_onto_itself_is_streamed(
+    s3_front: S3Front, org: Org, seaweedfs: SeaweedFS, counted_seaweedfs: CountingForwarder
+) -> None:
+    first, second = seaweedfs.create_bucket(), seaweedfs.create_bucket()
+    lake = counted_connection(org, seaweedfs, counted_seaweedfs, None)
+    data = os.urandom(MiB)
+    obs.put(seaweedfs.store(first), "src.bin", data)
+    s3 = s3_front.client(org.token)
+    counted_seaweedfs.take()
+    s3.copy_object(Bucket=lake, Key=f"{second}/dst.bin", CopySource={"Bucket": lake, "Key": f"{first}/src.bin"})
+    across = counted_seaweedfs.take()
+    assert all(r.copy_source is None for r in across) and moved(across) >= 2 * len(data)
+    assert backend_object(seaweedfs, second, "dst.bin") == data
+    s3.copy_object(Bucket=lake, Key=f"{first}/src.bin", CopySource={"Bucket": lake, "Key": f"{first}/src.bin"})
+    onto_itself = counted_seaweedfs.take()  # S3 refuses a copy that changes nothing: the hub rewrites the bytes
+    assert all(r.copy_source is None for r in onto_itself) and moved(onto_itself) >= 2 * len(data)
+    assert backend_object(seaweedfs, first, "src.bin") == data
+    s3.copy_object(Bucket=lake, Key=f"{first}/again.bin", CopySource={"Bucket": lake, "Key": f"{first}/src.bin"})
+    within = counted_seaweedfs.take()
+    assert [r.method for r in within if r.copy_source is not None] == ["PUT"] and moved(within) < FEW_BYTES
+    assert backend_object(seaweedfs, first, "again.bin") == data
+
+
+def test_the_copy_source_conditions_hold_for_a_copy_within_a_connection(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="cond/src", Body=b"version one")
+    etag = s3.head_object(Bucket=org.bucket, Key="cond/src")["ETag"]
+    refusals: dict[str, Any] = {"CopySourceIfMatch": '"not-its-etag"', "CopySourceIfNoneMatch": etag}
+    for name, value in refusals.items():
+        with pytest.raises(ClientError) as caught:
+            s3.copy_object(
+                Bucket=org.bucket, Key="cond/dst", CopySource={"Bucket": org.bucket, "Key": "cond/src"}, **{name: value}
+            )
+        assert code_of(caught.value) == "PreconditionFailed", name
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=org.bucket, Key="cond/dst")
+    assert code_of(missing.value) == "404"
+    s3.copy_object(
+        Bucket=org.bucket, Key="cond/dst", CopySource={"Bucket": org.bucket, "Key": "cond/src"}, CopySourceIfMatch=etag
+    )
+    assert s3.get_object(Bucket=org.bucket, Key="cond/dst")["Body"].read() == b"version one"
+
+
+def test_a_copy_of_a_folder_is_no_such_key(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    s3.put_object(Bucket=org.bucket, Key="tree/leaf", Body=b"1")
+    with pytest.raises(ClientError) as caught:
+        s3.copy_object(Bucket=org.bucket, Key="tree-copy", CopySource={"Bucket": org.bucket, "Key": "tree"})
+    assert code_of(caught.value) == "NoSuchKey"
+
+
+def test_a_copy_within_hosted_data(s3_front: S3Front, org: Org) -> None:
+    s3 = s3_front.client(org.token)
+    data = os.urandom(MiB)
+    s3.put_object(Bucket="data", Key="coll/src.bin", Body=data)
+    s3.copy_object(Bucket="data", Key="other/dst.bin", CopySource={"Bucket": "data", "Key": "coll/src.bin"})
+    assert s3.get_object(Bucket="data", Key="other/dst.bin")["Body"].read() == data
+    with pytest.raises(ClientError) as caught:  # hosted files live in a collection, copied or put
+        s3.copy_object(Bucket="data", Key="top.bin", CopySource={"Bucket": "data", "Key": "coll/src.bin"})
+    assert code_of(caught.value) == "InvalidArgument"
 
 
 def test_copy_within_a_connection(s3_front: S3Front, org: Org) -> None:

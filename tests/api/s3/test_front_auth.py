@@ -99,6 +99,14 @@ def test_a_prefix_narrowed_key_lists_only_its_prefix_and_is_denied_outside_it(co
         )
         == "AccessDenied"
     )
+    assert (
+        refused(
+            lambda: s3.copy_object(
+                Bucket=counted.bucket, Key="other/copy.txt", CopySource={"Bucket": counted.bucket, "Key": "team/a.txt"}
+            )
+        )
+        == "AccessDenied"
+    )
     untouched(counted, before)
 
 
