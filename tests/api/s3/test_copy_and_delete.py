@@ -222,3 +222,46 @@ def test_a_delete_whose_content_md5_does_not_match_is_bad_digest(s3_front: S3Fro
     headers = s3_front.signed(org.token, "POST", url, {"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})
     response = httpx.post(url, content=body, headers=headers)
     assert response.status_code == 400 and b"<Code>BadDigest</Code>" in response.content
+
+
+def test_a_copy_within_a_local_folder_keeps_to_its_restrictions_through_links(
+    s3_front: S3Front, org: Org, tmp_path: Any
+) -> None:
+    root = tmp_path / "share"
+    (root / "bucket").mkdir(parents=True)
+    (root / "bucket-evil").mkdir()
+    (tmp_path / "outside").mkdir()
+    (root / "bucket" / "a.txt").write_bytes(b"inside")
+    (root / "bucket-evil" / "c.txt").write_bytes(b"evil sibling")
+    (tmp_path / "outside" / "secret.txt").write_bytes(b"outside the root")
+    (root / "bucket" / "sibling").symlink_to(root / "bucket-evil")
+    (root / "bucket" / "escape").symlink_to(tmp_path / "outside")
+    label = f"share{os.urandom(3).hex()}"
+    made = org.api.post(
+        "/v1/sources",
+        json={
+            "protocol": "local",
+            "label": label,
+            "access": "read-write",
+            "params": {"path": str(root)},
+            "pathRestrictions": ["bucket/*"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    bucket = f"{label}.local"
+    s3 = s3_front.client(org.token)
+    s3.copy_object(Bucket=bucket, Key="bucket/copy.txt", CopySource={"Bucket": bucket, "Key": "bucket/a.txt"})
+    assert (root / "bucket" / "copy.txt").read_bytes() == b"inside"
+    refusals = {
+        "from a link out of the restrictions": ("bucket/x.txt", "bucket/sibling/c.txt"),
+        "from a link out of the root": ("bucket/y.txt", "bucket/escape/secret.txt"),
+        "into a link out of the restrictions": ("bucket/sibling/new.txt", "bucket/a.txt"),
+        "into a link out of the root": ("bucket/escape/new.txt", "bucket/a.txt"),
+    }
+    for case, (key, source) in refusals.items():
+        with pytest.raises(ClientError) as caught:
+            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source})
+        assert code_of(caught.value) in ("AccessDenied", "NoSuchKey"), case
+    assert sorted(p.name for p in (root / "bucket").iterdir()) == ["a.txt", "copy.txt", "escape", "sibling"]
+    assert sorted(p.name for p in (root / "bucket-evil").iterdir()) == ["c.txt"]
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["secret.txt"]
