@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import IO, Any, NoReturn
 
 import httpx
@@ -450,6 +451,25 @@ class HeadwaterFileSystem(AbstractFileSystem):
         finally:
             self.invalidate_cache(path)
 
+    def _stream_from(self, path: str, start: int) -> Iterator[bytes]:
+        """The file's bytes from `start` to its end, as one streamed GET (closed with the generator)."""
+        data = self._file(path)
+        with self._errors(path):
+            response = self.hub._transport.send(
+                "GET", data.url, stream=True, headers={"Range": f"bytes={start}-"} if start else {}
+            )
+        try:
+            skip = start if response.status_code == 200 else 0  # the hub sent the whole file: skip to `start`
+            with self._errors(path):
+                for piece in _Download(response, self.chunk_size, path):
+                    if skip >= len(piece):
+                        skip -= len(piece)
+                        continue
+                    yield piece[skip:] if skip else piece
+                    skip = 0
+        finally:
+            response.close()
+
     @contextmanager
     def _download(self, path: str) -> Iterator[_Download | None]:
         """A streamed GET of a file, or None when the path is a directory."""
@@ -549,17 +569,29 @@ class SequentialReadahead(BaseCache):
 
     A Parquet or DuckDB reader jumping between column chunks gets each range as asked
     (no block of extra bytes per jump); a CSV parser reading on from where it stopped
-    gets a read-ahead that doubles from 64 KiB up to 16 MiB (or the block size). Holds one span.
+    gets a read-ahead that doubles from 64 KiB up to 16 MiB (or the block size). Once the
+    read-ahead is at its ceiling, a file read front to back is read from one streamed GET of
+    the rest of the file (`stream`), as a download is: no request per span, no span joined to
+    the last one's tail; a jump elsewhere ends that GET. Holds one span.
     """
 
     name = "hw-sequential"
 
-    def __init__(self, blocksize: int, fetcher: Callable[[int, int], bytes], size: int, **_: Any) -> None:
+    def __init__(
+        self,
+        blocksize: int,
+        fetcher: Callable[[int, int], bytes],
+        size: int,
+        stream: Callable[[int], Iterator[bytes]] | None = None,
+        **_: Any,
+    ) -> None:
         super().__init__(blocksize, fetcher, size)
         self.cache = b""
         self.start = 0
         self.end = 0
         self.readahead = 0
+        self._opens = stream
+        self._stream: Iterator[bytes] | None = None
 
     def _fetch(self, start: int | None, end: int | None) -> bytes:
         start = 0 if start is None else start
@@ -571,9 +603,13 @@ class SequentialReadahead(BaseCache):
             return self.cache[start - self.start : end - self.start]
         self.miss_count += 1
         sequential = self.start <= start <= self.end and self.end > 0
+        if not sequential:
+            self.close()
         ceiling = max(self.blocksize, SEQUENTIAL_READAHEAD)
         self.readahead = min(max(2 * self.readahead, FIRST_READAHEAD), ceiling) if sequential else 0
         kept = self.cache[start - self.start :] if sequential else b""
+        if sequential and self._opens is not None and self.readahead >= ceiling:
+            return self._streamed(start, end, kept)
         first = self.end if sequential else start
         stop = min(self.size, end + self.readahead)
         fetched = self.fetcher(first, stop)
@@ -581,6 +617,35 @@ class SequentialReadahead(BaseCache):
         self.cache = kept + fetched
         self.start, self.end = start, start + len(self.cache)
         return self.cache[: end - start]
+
+    def _streamed(self, start: int, end: int, kept: bytes) -> bytes:
+        """[start, end) from the streamed GET (opened at the span's end); what came beyond `end` is kept."""
+        assert self._opens is not None
+        if self._stream is None:
+            self._stream = self._opens(self.end)
+        pieces, held, wanted = [kept], len(kept), end - start
+        while held < wanted:
+            piece = next(self._stream, None)
+            if piece is None:
+                break
+            self.total_requested_bytes += len(piece)
+            pieces.append(piece)
+            held += len(piece)
+        beyond = max(0, held - wanted)
+        if beyond:
+            last = pieces[-1]
+            pieces[-1], tail = last[: len(last) - beyond], last[len(last) - beyond :]
+        else:
+            tail = b""
+        out = b"".join(pieces)
+        self.cache, self.start, self.end = tail, start + len(out), start + len(out) + len(tail)
+        return out
+
+    def close(self) -> None:
+        """End the streamed GET, if one is open (a jump elsewhere, or the file closed)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()  # type: ignore[attr-defined]
 
 
 register_cache(SequentialReadahead, clobber=True)
@@ -611,6 +676,8 @@ class HeadwaterFile(AbstractBufferedFile):
                 raise _oserror(IsADirectoryError, errno.EISDIR, path)
             kwargs.setdefault("size", info["size"])
             self._details = info
+            if cache_type == SequentialReadahead.name:
+                cache_options = {"stream": partial(fs._stream_from, path), **(cache_options or {})}
         super().__init__(
             fs, path, mode, block_size, autocommit, cache_type=cache_type, cache_options=cache_options, **kwargs
         )
@@ -622,6 +689,11 @@ class HeadwaterFile(AbstractBufferedFile):
                 pass
             assert self._spool is not None
             self.loc = self._spool.tell()
+
+    def close(self) -> None:
+        if isinstance(getattr(self, "cache", None), SequentialReadahead):
+            self.cache.close()
+        super().close()
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         if start >= self.size:

@@ -13,13 +13,17 @@ import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import patch
 
 import fsspec
 import fsspec.config
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headwater.client import Client
-from headwater.client.fsspec import HeadwaterFileSystem
+from headwater.client import fsspec as fsspec_module
+from headwater.client.fsspec import HeadwaterFileSystem, SequentialReadahead
 from tests.client.fsspec_backends import Root, filesystem, hosted_root, s3_root, s3_source  # noqa: F401 (fixtures)
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.seaweedfs import SeaweedFS
@@ -168,6 +172,88 @@ def test_the_listings_cache_sees_own_writes_at_once_and_others_after_a_refresh(
 
 
 # -- reading
+
+
+def _cache_over(data: bytes, calls: list[tuple[str, int]], blocksize: int = 4 * 1024 * 1024) -> SequentialReadahead:
+    """The read cache over `data`, its ranged fetches and streamed GETs noted in `calls` (a closed
+    stream notes `("closed", where it had got to)`)."""
+
+    def fetch(start: int, end: int) -> bytes:
+        calls.append(("range", start))
+        return data[start:end]
+
+    def stream(start: int) -> Iterator[bytes]:
+        calls.append(("stream", start))
+        at = start
+        try:
+            while at < len(data):  # pieces that never line up with the reads
+                yield data[at : at + 300_001]
+                at += 300_001
+        finally:
+            calls.append(("closed", at))
+
+    return SequentialReadahead(blocksize, fetch, len(data), stream=stream)
+
+
+def test_a_file_read_front_to_back_comes_from_one_streamed_get_once_the_readahead_is_at_its_ceiling() -> None:
+    data = _blob(64 * 1024 * 1024 + 5)
+    calls: list[tuple[str, int]] = []
+    cache = _cache_over(data, calls)
+    read = [cache._fetch(at, at + 1024 * 1024) for at in range(0, len(data), 1024 * 1024)]
+    assert b"".join(read) == data
+    cache.close()
+    kinds = [kind for kind, _ in calls]
+    assert kinds.count("stream") == 1 and kinds[-2:] == ["stream", "closed"]
+    assert kinds.count("range") <= 10  # the doubling read-ahead, 64 KiB to 16 MiB, before it
+
+
+def test_a_jump_ends_the_streamed_get_and_reads_on_by_range() -> None:
+    data = _blob(40 * 1024 * 1024)
+    calls: list[tuple[str, int]] = []
+    cache = _cache_over(data, calls)
+    for at in range(0, 30 * 1024 * 1024, 1024 * 1024):
+        assert cache._fetch(at, at + 1024 * 1024) == data[at : at + 1024 * 1024]
+    assert [kind for kind, _ in calls].count("stream") == 1
+    assert cache._fetch(5, 50) == data[5:50]
+    assert calls[-2][0] == "closed" and calls[-1] == ("range", 5)
+    cache.close()
+    assert [kind for kind, _ in calls].count("closed") == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reads=st.lists(
+        st.tuples(st.booleans(), st.integers(0, 2_600_000), st.integers(0, 400_000)), min_size=1, max_size=60
+    )
+)
+def test_the_read_cache_returns_exactly_the_bytes_asked_for_whatever_the_jumps(
+    reads: list[tuple[bool, int, int]],
+) -> None:
+    """Sequential runs (a low ceiling makes them stream after two misses) mixed with jumps anywhere."""
+    data = _blob(2_500_000)
+    calls: list[tuple[str, int]] = []
+    with patch.object(fsspec_module, "SEQUENTIAL_READAHEAD", 128 * 1024):
+        cache = _cache_over(data, calls, blocksize=64 * 1024)
+        position = 0
+        for jump, where, length in reads:
+            start = where if jump else position
+            assert cache._fetch(start, start + length) == data[start : start + length]
+            position = min(start + length, len(data))
+        cache.close()
+    assert [kind for kind, _ in calls].count("stream") == [kind for kind, _ in calls].count("closed")
+
+
+def test_a_long_sequential_read_with_jumps_reads_the_right_bytes_through_the_hub(root: Root) -> None:
+    data = _blob(48 * 1024 * 1024 + 11)
+    path = f"{root.base}/long.bin"
+    root.fs.pipe(path, data)
+    with root.fs.open(path, "rb") as f:
+        got = [f.read(3 * 1024 * 1024) for _ in range(12)]  # far enough to be streaming
+        assert b"".join(got) == data[: 36 * 1024 * 1024]
+        f.seek(1000)
+        assert f.read(10) == data[1000:1010]
+        f.seek(40 * 1024 * 1024)
+        assert f.read() == data[40 * 1024 * 1024 :]
 
 
 def test_random_access_through_ranges(root: Root) -> None:
