@@ -45,6 +45,7 @@ class AppContext:
 class App(ABC):
     name: ClassVar[str]
     shares_tasks: ClassVar[bool] = True  # small partitions may run several to a task (cost follows bytes)
+    cpu_bound: ClassVar[bool] = False  # it computes more than it waits: its tasks take a core each (`executor`)
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate params at create time; return them normalised."""
@@ -133,6 +134,7 @@ class Convert(App):
     """CSV ⇄ JSONL ⇄ Parquet with pyarrow, streaming record batches; params `to` and optionally `from`."""
 
     name = "convert"
+    cpu_bound = True  # parsing and encoding: more tasks at once than cores only fight over them
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         _unknown(params, {"to", "from"}, self.name)

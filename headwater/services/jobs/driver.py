@@ -84,6 +84,7 @@ class Engine:
         self._drivers: dict[str, threading.Thread] = {}
         self._recovering = False  # this replica held the recovery duty at its last heartbeat
         self._stop = threading.Event()
+        self.warmed = threading.Event()  # set once the executor is up and its workers are ready (or failed to be)
         self._keeper = threading.Thread(target=self._keep, name="headwater-jobs", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -113,6 +114,8 @@ class Engine:
             log.warning(
                 "the jobs executor did not start at hub start (a job will try again): %s", runner.safe_message(exc)
             )
+        finally:
+            self.warmed.set()
 
     @property
     def executor(self) -> Executor:
@@ -397,8 +400,9 @@ class Engine:
             if not pending:
                 break
             batch = self.executor.batch()
-            shared = apps.get(self._app(job_id)).shares_tasks
-            for group in groups(pending, self.executor.slots()) if shared else [[p] for p in pending]:
+            app = apps.get(self._app(job_id))
+            slots = self.executor.slots(cpu=app.cpu_bound)
+            for group in groups(pending, slots) if app.shares_tasks else [[p] for p in pending]:
                 indexes = [p.index for p in group]
                 batch.submit(
                     runner.run_partitions,
@@ -408,6 +412,7 @@ class Engine:
                     generation,
                     key=f"headwater-{job_id}-{generation}-{round_}-{indexes[0]}",
                     tag=indexes,
+                    cpu=app.cpu_bound,
                 )
 
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:
