@@ -58,10 +58,14 @@ class ChunkWriter(io.RawIOBase):
             self.flush_pending()
         return len(raw)
 
+    def take_pending(self) -> bytes:
+        """What was written and not yet handed on (the caller hands it on)."""
+        chunk, self._pending = bytes(self._pending), bytearray()
+        return chunk
+
     def flush_pending(self) -> None:
         if self._pending:
-            chunk, self._pending = bytes(self._pending), bytearray()
-            anyio.from_thread.run(self._send.send, chunk, token=self._token)
+            anyio.from_thread.run(self._send.send, self.take_pending(), token=self._token)
 
     def close(self) -> None:  # closing the app's handle must not end the stream: `finish` does
         pass
@@ -85,11 +89,15 @@ async def through_thread(
     outcome: dict[str, Any] = {}
     token = anyio.lowlevel.current_token()
 
+    async def finish(last: bytes) -> None:
+        if last:
+            await send.send(last)
+        await send.send(_END)
+
     def blocking() -> T:
         writer = ChunkWriter(send, chunk_size, token)
         result = work(writer)
-        writer.flush_pending()
-        anyio.from_thread.run(send.send, _END, token=token)
+        anyio.from_thread.run(finish, writer.take_pending(), token=token)  # one hop: the last chunk and the end
         return result
 
     async def produce() -> None:
