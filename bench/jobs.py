@@ -44,7 +44,7 @@ FUNCTIONS = Path(__file__).resolve().parent / "sandboxed"
 from headwater.services import sources as sources_service  # noqa: E402
 from headwater.services import tokens  # noqa: E402
 from headwater.services.hub import Hub  # noqa: E402
-from headwater.services.jobs import driver, service  # noqa: E402
+from headwater.services.jobs import driver, runner, service  # noqa: E402
 from headwater.services.jobs.service import JobRequest  # noqa: E402
 from headwater.settings import Settings  # noqa: E402
 
@@ -192,7 +192,8 @@ class EmbeddedHub:
                 sources_service.create(session, self.caller, spec, data_dir=settings.data_dir)
         started = time.perf_counter()
         service.start_engine(self.hub)  # as at a hub's start: the cluster starts in the background
-        driver.engine_for(self.hub).warmed.wait(300)  # its workers ready, as a serving hub's soon are
+        engine = driver.engine_for(self.hub)
+        engine.executor.everywhere(runner.warm, engine.key)  # its workers ready, as a serving hub's soon are
         self.cold = time.perf_counter() - started
 
     def run(self, app: str, round_: int) -> Figures:

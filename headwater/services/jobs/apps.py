@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-import anyio.lowlevel
-
 from headwater.connectors.base import Entry
-from headwater.connectors.blocking import ChunkReader, bridge
+from headwater.connectors.blocking import ChunkReader, bridge_ahead
 from headwater.errors import Conflict, InvalidInput
 from headwater.services.jobs import functions, sandbox
 from headwater.services.jobs.inputs import SUFFIX, PartitionInput, format_of
@@ -155,9 +153,8 @@ class Convert(App):
             raise InvalidInput(f"{ctx.input.name!r} is not CSV, JSONL or Parquet: say which with the app param 'from'")
         ctx.input.format = source
         random = await ctx.input.random() if source == "parquet" and ctx.input.random is not None else None
-        reader = (
-            ChunkReader(bridge(ctx.input.chunks(), anyio.lowlevel.current_token())) if source != "parquet" else None
-        )
+        # a partition within a chunk is read here, before the thread starts: the thread then reads it with no hop back
+        reader = ChunkReader(await bridge_ahead(ctx.input.chunks(), ctx.chunk_size)) if source != "parquet" else None
 
         def work(out: ChunkWriter) -> None:
             import pyarrow as pa

@@ -84,7 +84,6 @@ class Engine:
         self._drivers: dict[str, threading.Thread] = {}
         self._recovering = False  # this replica held the recovery duty at its last heartbeat
         self._stop = threading.Event()
-        self.warmed = threading.Event()  # set once the executor is up and its workers are ready (or failed to be)
         self._keeper = threading.Thread(target=self._keep, name="headwater-jobs", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -114,8 +113,6 @@ class Engine:
             log.warning(
                 "the jobs executor did not start at hub start (a job will try again): %s", runner.safe_message(exc)
             )
-        finally:
-            self.warmed.set()
 
     @property
     def executor(self) -> Executor:
