@@ -2,7 +2,8 @@
 files (pyarrow's readers, database loaders, the apps of a job), which runs in threads of its own.
 
 `bridge` pulls an async stream's chunks from any thread, one at a time, so memory stays bounded
-by a chunk; `ChunkReader` is a readable file over any iterator of chunks.
+by a chunk (`bridge_ahead` pulls the first chunk or so before the thread starts: a small stream
+crosses no thread boundary at all); `ChunkReader` is a readable file over any iterator of chunks.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterable, Iterator
 from typing import Any
 
 import anyio.from_thread
+import anyio.lowlevel
 from anyio.lowlevel import EventLoopToken
 
 
@@ -32,6 +34,34 @@ def bridge(chunks: AsyncIterable[bytes], token: EventLoopToken | None = None) ->
             return
         if chunk:
             yield chunk
+
+
+async def bridge_ahead(chunks: AsyncIterable[bytes], ahead: int) -> Iterator[bytes]:
+    """`bridge` over a stream whose first `ahead` bytes (or a chunk more) are pulled now, in the loop: a
+    stream that ends within them is then read from a thread with no hop back to the loop (a small file
+    costs its reader none). Call it in the stream's event loop."""
+    iterator = chunks.__aiter__()
+    head: list[bytes] = []
+    size = 0
+    ended = False
+    while size < ahead:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            ended = True
+            break
+        if chunk:
+            head.append(chunk)
+            size += len(chunk)
+    token = anyio.lowlevel.current_token()
+
+    def read() -> Iterator[bytes]:
+        while head:
+            yield head.pop(0)
+        if not ended:
+            yield from bridge(iterator, token)
+
+    return read()
 
 
 class ChunkReader(io.RawIOBase):

@@ -197,35 +197,49 @@ class LocalConnector(Connector):
             yield chunk
 
     async def write(self, path: str, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
-        # Thread hops: one to prepare and open the temporary, one per chunk, one to close, rename and
-        # stat it (the entry comes from the written file, with no stat after the rename).
+        # Thread hops: the temporary is opened with the first chunk written, and the last chunk is written
+        # with the close, the rename and the stat (the entry comes from the written file, with no stat after
+        # the rename): a file of one chunk costs one hop, a longer one a hop a chunk. Waiting for the next
+        # chunk before writing one holds at most one chunk.
         target = self._writable(path)
+        opened: tuple[Path, Any] | None = None
 
         def prepare() -> tuple[Path, Any]:
             temp = self._temporary(target, path)
-            return temp, open(temp, "wb")
+            return temp, open(temp, "wb")  # closed by `commit` or `discard`
 
-        try:
-            temp, handle = await anyio.to_thread.run_sync(prepare)
-        except OSError as exc:
-            raise UpstreamError(f"writing {path!r} failed: {exc.strerror}") from exc
-        committed = False
+        def put(chunk: bytes) -> None:
+            nonlocal opened
+            if opened is None:
+                opened = prepare()
+            opened[1].write(chunk)
 
-        def commit() -> os.stat_result:
+        def commit(last: bytes) -> os.stat_result:
+            if last or opened is None:
+                put(last)
+            assert opened is not None
+            temp, handle = opened
             handle.close()
             written = os.stat(temp)
             os.replace(temp, target)
             return written
 
         def discard() -> None:
-            handle.close()
-            temp.unlink(missing_ok=True)
+            if opened is not None:
+                temp, handle = opened
+                handle.close()
+                temp.unlink(missing_ok=True)
 
+        committed = False
         try:
+            held = b""
             async for chunk in chunks:
-                if chunk:
-                    await anyio.to_thread.run_sync(handle.write, chunk)
-            written = await anyio.to_thread.run_sync(commit)
+                if not chunk:
+                    continue
+                if held:
+                    await anyio.to_thread.run_sync(put, held)
+                held = chunk
+            written = await anyio.to_thread.run_sync(commit, held)
             committed = True
         except OSError as exc:
             raise UpstreamError(f"writing {path!r} failed: {exc.strerror}") from exc

@@ -7,7 +7,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from headwater.connectors.blocking import ChunkReader, bridge
+from headwater.connectors.blocking import ChunkReader, bridge, bridge_ahead
 
 pytestmark = pytest.mark.anyio
 
@@ -38,3 +38,35 @@ async def test_a_thread_reads_an_async_stream_chunk_by_chunk_through_the_bridge(
 
     data, seen_after_first = await anyio.to_thread.run_sync(read_all)
     assert data == b"one,two,three" and seen_after_first == [0]
+
+
+async def recorded(pulled: list[bytes], *chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        pulled.append(chunk)
+        yield chunk
+
+
+async def test_a_stream_within_the_lookahead_is_pulled_before_the_thread_reads_it() -> None:
+    pulled: list[bytes] = []
+    chunks = await bridge_ahead(recorded(pulled, b"one,", b"", b"two"), ahead=100)
+    assert len(pulled) == 3  # all of it, here in the loop: the thread reads it with no hop back
+
+    def read_all() -> bytes:
+        return ChunkReader(chunks).read()
+
+    assert await anyio.to_thread.run_sync(read_all) == b"one,two"
+
+
+async def test_a_longer_stream_is_pulled_ahead_then_bridged_chunk_by_chunk() -> None:
+    pulled: list[bytes] = []
+    chunks = await bridge_ahead(recorded(pulled, b"a" * 60, b"b" * 60, b"c" * 60, b"d"), ahead=100)
+    assert len(pulled) == 2  # the lookahead, and not a chunk more
+
+    def read_all() -> tuple[bytes, int]:
+        reader = ChunkReader(chunks)
+        first = reader.read(120)
+        seen = len(pulled)
+        return first + reader.read(), seen
+
+    data, seen_after_first = await anyio.to_thread.run_sync(read_all)
+    assert data == b"a" * 60 + b"b" * 60 + b"c" * 60 + b"d" and seen_after_first == 2

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-import anyio.lowlevel
-
 from headwater.connectors.base import Entry
-from headwater.connectors.blocking import ChunkReader, bridge
+from headwater.connectors.blocking import ChunkReader, bridge_ahead
 from headwater.errors import Conflict, InvalidInput
 from headwater.services.jobs import functions, sandbox
 from headwater.services.jobs.inputs import SUFFIX, PartitionInput, format_of
@@ -45,6 +43,7 @@ class AppContext:
 class App(ABC):
     name: ClassVar[str]
     shares_tasks: ClassVar[bool] = True  # small partitions may run several to a task (cost follows bytes)
+    cpu_bound: ClassVar[bool] = False  # it computes more than it waits: its tasks take a core each (`executor`)
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate params at create time; return them normalised."""
@@ -133,6 +132,7 @@ class Convert(App):
     """CSV ⇄ JSONL ⇄ Parquet with pyarrow, streaming record batches; params `to` and optionally `from`."""
 
     name = "convert"
+    cpu_bound = True  # parsing and encoding: more tasks at once than cores only fight over them
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         _unknown(params, {"to", "from"}, self.name)
@@ -153,9 +153,8 @@ class Convert(App):
             raise InvalidInput(f"{ctx.input.name!r} is not CSV, JSONL or Parquet: say which with the app param 'from'")
         ctx.input.format = source
         random = await ctx.input.random() if source == "parquet" and ctx.input.random is not None else None
-        reader = (
-            ChunkReader(bridge(ctx.input.chunks(), anyio.lowlevel.current_token())) if source != "parquet" else None
-        )
+        # a partition within a chunk is read here, before the thread starts: the thread then reads it with no hop back
+        reader = ChunkReader(await bridge_ahead(ctx.input.chunks(), ctx.chunk_size)) if source != "parquet" else None
 
         def work(out: ChunkWriter) -> None:
             import pyarrow as pa

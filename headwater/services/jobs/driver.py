@@ -397,8 +397,9 @@ class Engine:
             if not pending:
                 break
             batch = self.executor.batch()
-            shared = apps.get(self._app(job_id)).shares_tasks
-            for group in groups(pending, self.executor.slots()) if shared else [[p] for p in pending]:
+            app = apps.get(self._app(job_id))
+            slots = self.executor.slots(cpu=app.cpu_bound)
+            for group in groups(pending, slots) if app.shares_tasks else [[p] for p in pending]:
                 indexes = [p.index for p in group]
                 batch.submit(
                     runner.run_partitions,
@@ -408,6 +409,7 @@ class Engine:
                     generation,
                     key=f"headwater-{job_id}-{generation}-{round_}-{indexes[0]}",
                     tag=indexes,
+                    cpu=app.cpu_bound,
                 )
 
             def each(handle: Handle, result: Any, error: BaseException | None) -> None:

@@ -11,6 +11,12 @@ TLS, and the hub authenticates with HEADWATER_DASK_TLS_CA_FILE, _CERT_FILE and _
 (its workers need the hub's HEADWATER_* environment and `headwater` installed). Tasks
 carry ids only (see `runner`).
 
+CPU-bound tasks (an app that computes, such as `convert`) ask for one unit of the worker resource
+`cpu`: the embedded cluster's workers declare as many as the cores each has (its worker threads stay
+many, for tasks that mostly wait on I/O), so such tasks never outnumber the cores and do not slow each
+other down fighting over them and the GIL. An existing cluster's workers may declare it too
+(`dask worker --resources cpu=N`); where none does, CPU-bound tasks run on any free thread.
+
 Configuration: `Settings.dask` (the HEADWATER_DASK_* variables, see `headwater.settings`).
 """
 
@@ -28,6 +34,7 @@ from typing import Any
 from headwater.settings import DaskSettings, Settings
 
 log = logging.getLogger("headwater.jobs")
+CPU = "cpu"  # the worker resource a CPU-bound task takes one unit of
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,8 @@ class Batch(ABC):
     """Tasks submitted together and collected as each finishes (O(1) per task)."""
 
     @abstractmethod
-    def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None) -> Handle: ...
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None, cpu: bool = False) -> Handle:
+        """Submit `fn(*args)`; `cpu`: it computes rather than waits, so it takes a core (see the module)."""
 
     @abstractmethod
     def finished(self, timeout: float) -> list[Outcome]:
@@ -110,8 +118,8 @@ class Executor(ABC):
     def worker_pids(self) -> dict[str, int]: ...
 
     @abstractmethod
-    def slots(self) -> int:
-        """How many tasks run at once (worker threads in all)."""
+    def slots(self, cpu: bool = False) -> int:
+        """How many tasks run at once (worker threads in all); `cpu`: how many CPU-bound ones."""
 
     @abstractmethod
     def everywhere(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -152,7 +160,8 @@ class DaskExecutor(Executor):
             cpus = os.cpu_count() or 1
             workers = config.workers or (1 if not config.processes else max(1, min(cpus, 8)))
             threads = config.threads or 8
-            kwargs: dict[str, Any] = {}
+            cores = max(1, cpus // workers) if config.processes else cpus
+            kwargs: dict[str, Any] = {"resources": {CPU: min(cores, threads)}}
             if config.processes:
                 # how worker processes open the hub (given at start, never in a task); they create no tokens
                 kwargs["env"] = replace(settings, bootstrap_token=None).handed_down()
@@ -173,13 +182,20 @@ class DaskExecutor(Executor):
         log.info("jobs run on Dask at %s", self.client.scheduler.address if self.client.scheduler else "?")
 
     def batch(self) -> Batch:
-        return DaskBatch(self.client)
+        return DaskBatch(self.client, self._cpus() > 0)
 
     def worker_pids(self) -> dict[str, int]:
         return dict(self.client.run(os.getpid))
 
-    def slots(self) -> int:
-        return max(1, sum(self.client.nthreads().values()))
+    def _cpus(self) -> int:
+        """Units of the `cpu` resource the workers declare in all (0: none does)."""
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {}).values()
+        return int(sum(w.get("resources", {}).get(CPU, 0) for w in workers))
+
+    def slots(self, cpu: bool = False) -> int:
+        threads = max(1, sum(self.client.nthreads().values()))
+        cpus = self._cpus() if cpu else 0
+        return min(threads, cpus) if cpus else threads
 
     def everywhere(self, fn: Callable[..., Any], *args: Any) -> None:
         self.client.run(fn, *args)
@@ -195,17 +211,19 @@ class DaskExecutor(Executor):
 class DaskBatch(Batch):
     """Futures of one Dask client; each reports to a queue when it finishes."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, cpus: bool) -> None:
         self.client = client
+        self.cpus = cpus  # the workers declare the `cpu` resource: CPU-bound tasks take a unit of it
         self._queue: queue.Queue[Handle] = queue.Queue()
         self._pending: set[Handle] = set()
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None) -> Handle:
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str, tag: Any = None, cpu: bool = False) -> Handle:
         handle = Handle(key, tag)
         with self._lock:
             self._pending.add(handle)
-        handle.future = self.client.submit(fn, *args, key=key, pure=False, retries=0)
+        resources = {CPU: 1} if cpu and self.cpus else None
+        handle.future = self.client.submit(fn, *args, key=key, pure=False, retries=0, resources=resources)
         handle.future.add_done_callback(lambda _: self._queue.put(handle))
         return handle
 

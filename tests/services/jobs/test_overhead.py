@@ -6,9 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
-from headwater.services.jobs import driver, runner
+from headwater.services.jobs import driver, records, runner
 from headwater.services.jobs.spec import PartState
+from headwater.store.database import Store
 from headwater.store.models import JobPartition
 from tests.fixtures.hub import start_hub
 from tests.services.jobs.helpers import create_job, files_under, local_source, threaded_hub, wait_for
@@ -92,3 +94,64 @@ def test_a_batched_job_writes_each_output_once_and_records_each_partition_in_few
     assert all(body.count(b"\n") == 50 for body in outputs.values())
     assert sum(applied) == 80  # a claim and an outcome for each partition,
     assert len(applied) < 80  # in fewer transactions than changes
+
+
+def partition_writes(store: Store) -> list[tuple[int, str]]:
+    """Every UPDATE of one partition row the store executes, as (index, state written), in order."""
+    seen: list[tuple[int, str]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(f"UPDATE {JobPartition.__tablename__.upper()}"):
+            return
+        for values in context.compiled_parameters:
+            if "w_index" in values:
+                seen.append((values["w_index"], values["state"]))
+
+    return seen
+
+
+def csv_inputs(folder: Path, count: int, broken: int | None = None) -> None:
+    folder.mkdir()
+    for i in range(count):
+        body = "a,b\n1,2,3\n" if i == broken else "a,b\n" + "".join(f"{j},{j * 2}\n" for j in range(50))
+        (folder / f"{i:02d}.csv").write_text(body)
+
+
+def test_each_partition_is_written_once_running_and_once_done_in_the_store(tmp_path: Path) -> None:
+    hub = threaded_hub(tmp_path / "hub", threads=2)  # small partitions: several share each task
+    writes = partition_writes(hub.hub.store)
+    csv_inputs(tmp_path / "in", 40)
+    with hub.client(hub.token()) as api:
+        src = local_source(api, tmp_path / "in", access="read")
+        dst = local_source(api, tmp_path / "out")
+        job = create_job(api, f"{src}://*.csv", f"{dst}://", app="convert", params={"app": {"to": "parquet"}}, run=True)
+        done = wait_for(api, job["id"])
+        assert done["state"] == "complete", done["errorMessage"]
+    hub.stop()
+    assert sorted(writes) == sorted(
+        [(i, PartState.RUNNING.value) for i in range(40)] + [(i, PartState.DONE.value) for i in range(40)]
+    )
+    assert len(files_under(tmp_path / "out")) == 40
+
+
+def test_a_partition_that_fails_in_a_shared_task_is_recorded_apart_from_its_neighbours(tmp_path: Path) -> None:
+    hub = threaded_hub(tmp_path / "hub", threads=1)  # one task at a time, each of several partitions
+    csv_inputs(tmp_path / "in", 12, broken=5)
+    with hub.client(hub.token()) as api:
+        src = local_source(api, tmp_path / "in", access="read")
+        dst = local_source(api, tmp_path / "out")
+        job = create_job(api, f"{src}://*.csv", f"{dst}://", app="convert", params={"app": {"to": "jsonl"}}, run=True)
+        done = wait_for(api, job["id"])
+        assert done["state"] == "failed"
+        assert done["errorMessage"].startswith("partition 5 failed: ")
+        parts = {p.index: p for p in records.partitions(hub.hub.store, job["id"])}
+    hub.stop()
+    assert parts[5].state == PartState.FAILED.value and parts[5].error
+    task = next(t for t in driver.groups(list(parts.values()), slots=1) if any(p.index == 5 for p in t))
+    assert len(task) > 1  # the broken partition shared its task
+    for p in task:
+        if p.index < 5:  # ran before it in the same task: done, with their own figures, no error
+            assert p.state == PartState.DONE.value and p.bytes_out > 0 and not p.error
+        elif p.index > 5:  # ran after it: each done or, had the job's failure stopped them first, not started
+            assert p.state in (PartState.DONE.value, PartState.PENDING.value, PartState.CANCELED.value) and not p.error
