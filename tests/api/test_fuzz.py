@@ -18,7 +18,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from headwater.services.jobs import driver
 from tests.fixtures.hub import RunningHub
+from tests.services.jobs.helpers import THREADS
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -26,6 +28,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module")
 def fuzz_token(sqlite_hub: RunningHub, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An admin of a fresh organization with a little of everything to aim at."""
+    # The jobs the fuzzer creates run on the in-process executor: its subject is the API, and a cluster of
+    # worker processes started under a parallel suite's load could outlast the test's timeout.
+    engine = driver.engine_for(sqlite_hub.hub)
+    if engine._executor is None and engine.config is None:
+        driver.configure(sqlite_hub.hub, THREADS)
     token = sqlite_hub.token(org=f"fuzz-{uuid.uuid4().hex[:8]}")
     folder: Path = tmp_path_factory.mktemp("fuzz")
     (folder / "f.txt").write_text("x")

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# A whole hub driven hard and timed: such runs share one test process in a parallel suite, one after the other.
+pytestmark = pytest.mark.xdist_group("whole_hub_under_load")
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 
 

@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from hubprocess import HubProcess, start_hub
 
 from tests.fixtures.seaweedfs import SeaweedFS
+
+# A whole hub driven hard and timed: such runs share one test process in a parallel suite, one after the other.
+pytestmark = pytest.mark.xdist_group("whole_hub_under_load")
 
 MiB = 1024 * 1024
 

@@ -67,7 +67,20 @@ def run_function(
 
 
 def sandbox_processes(uid: int = 65534) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+    """The sandbox's processes started by this test process's hubs.
+
+    Only descendants count: another test process may run its own sandboxes at the same time. None can
+    hide from this: bubblewrap runs each sandbox in a pid namespace of its own, and whatever runs in it
+    stays a descendant of bubblewrap, a child of the hub, until it ends.
+    """
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.uids().real == uid:
+                found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def secret_values(hub: RunningHub) -> list[bytes]:
