@@ -46,7 +46,7 @@ def test_sixteen_levels_of_globstar_settle_fast_and_the_hub_keeps_answering(
     answers: list[float] = []
 
     def probe() -> None:
-        with httpx.Client(base_url=sqlite_hub.url, timeout=5.0) as plain:
+        with httpx.Client(base_url=sqlite_hub.url, timeout=15.0) as plain:
             for _ in range(20):
                 started = time.monotonic()
                 assert plain.get("/healthz").status_code == 200
@@ -57,11 +57,13 @@ def test_sixteen_levels_of_globstar_settle_fast_and_the_hub_keeps_answering(
     prober = threading.Thread(target=probe)
     prober.start()
     assert jobs_api.post(f"/v1/jobs/{job['id']}/run").status_code == 200
-    done = wait_for(jobs_api, job["id"], timeout=20)
-    prober.join(timeout=30)
+    # Generous bounds: the matcher's cost is pinned in steps by tests/test_globs.py; here a loaded machine
+    # must not fail a job that settles, while the old matcher's half-minute freeze still would.
+    done = wait_for(jobs_api, job["id"], timeout=90)
+    prober.join(timeout=60)
     assert done["state"] == "complete", done["errorMessage"]
     assert files_under(tmp_path / "out") == {"out/a/x.csv": b"matched\n"}
-    assert len(answers) == 20 and max(answers) < 5.0
+    assert len(answers) == 20 and max(answers) < 15.0
 
 
 def test_a_glob_with_too_many_globstars_is_refused_naming_the_limit(jobs_api: httpx.Client, tmp_path: Path) -> None:
