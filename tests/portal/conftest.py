@@ -25,7 +25,14 @@ class Portal:
     html: dict[str, str] = field(default_factory=dict)
 
     def goto(self, route: str = "") -> None:
-        self.page.goto(f"{self.hub.url}/#/{route}")
+        """Open a route and wait until it has rendered: a change of the hash alone re-renders the page
+        after `goto` returns, and a click on the previous page's elements could land as it is replaced."""
+        url = f"{self.hub.url}/#/{route}"
+        rerendered = self.page.url != url and self.page.url.split("#", maxsplit=1)[0] == url.split("#", maxsplit=1)[0]
+        shown = self.page.evaluate("() => document.getElementById('main')?.dataset.rendered ?? null")
+        self.page.goto(url)
+        if rerendered:
+            self.page.wait_for_function("n => document.getElementById('main')?.dataset.rendered !== n", arg=shown)
 
     def snap(self, step: str, shot: bool = False) -> None:
         """Keep the page's HTML at this step (and screenshots at both widths when asked)."""

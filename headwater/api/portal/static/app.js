@@ -39,6 +39,7 @@ function page(title, ...children) {
   document.title = `${title} · Headwater`;
   const heading = h("h1", { text: title, tabindex: "-1" });
   main.replaceChildren(heading, flash.take(), ...present(children));
+  main.dataset.rendered = String(Number(main.dataset.rendered || 0) + 1); // a count of pages shown, for tests to wait on
   heading.focus();
   return heading;
 }
