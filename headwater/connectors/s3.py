@@ -110,6 +110,10 @@ ENV_ENCRYPTION = (
 # Parameters
 
 
+#: How long a failed upload waits for its parts in flight before it aborts the multipart upload.
+ABORT_DRAIN_SECONDS = 30.0
+
+
 class S3PresetParams(Params):
     """Where the data lives at a provider whose endpoint is known."""
 
@@ -694,6 +698,9 @@ class S3Connector(Connector):
                 await writer.close()
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
+                # Parts still in flight first: one that lands after the abort would leave the upload behind.
+                with anyio.move_on_after(ABORT_DRAIN_SECONDS), contextlib.suppress(Exception):
+                    await writer.flush()
                 try:
                     await writer.__aexit__(type(exc), exc, exc.__traceback__)  # aborts the multipart upload
                 except Exception:
