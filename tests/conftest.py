@@ -15,4 +15,5 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.third_party_kind",
     "tests.fixtures.request_recorder",
+    "tests.fixtures.store_files",
 ]
