@@ -9,7 +9,7 @@ from tests.fixtures.store_files import StoreFileOpened, is_store_file
 
 def test_opening_a_store_file_from_a_test_is_refused_naming_the_file(tmp_path: Path) -> None:
     store = tmp_path / "headwater.db-shm"
-    with pytest.raises(StoreFileOpened, match="headwater.db-shm"):
+    with pytest.raises(StoreFileOpened, match=r"headwater\.db-shm"):
         store.write_bytes(b"")
     assert not store.exists()
 
