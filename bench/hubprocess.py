@@ -23,7 +23,7 @@ import obstore as obs
 from obstore.store import HTTPStore, S3Store
 
 if TYPE_CHECKING:
-    from tests.fixtures.seaweedfs import SeaweedFS
+    from tests.fixtures.seaweedfs import Keys, SeaweedFS
 
 #: The size of each small object (`put_small_objects`), bytes.
 SMALL_SIZE = 4096
@@ -193,6 +193,26 @@ def s3_store(endpoint: str, bucket: str, access_key: str, secret_key: str, timeo
         },
         client_options={"allow_http": True, "pool_max_idle_per_host": "64", "timeout": timeout},
     )
+
+
+def start_floor(extra: list[str], keys: Keys) -> tuple[subprocess.Popen[bytes], str]:
+    """A `floor_server.py` (the bare Python server the hub is measured against) on a free loopback port, once it answers."""
+    port = free_port()
+    env = {**os.environ, "FLOOR_ACCESS_KEY": keys.access_key, "FLOOR_SECRET_KEY": keys.secret_key}
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("floor_server.py")), "--port", str(port), *extra], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/", timeout=2)
+            return process, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the floor server did not start") from None
+            time.sleep(0.1)
 
 
 def small_keys(count: int) -> list[str]:

@@ -4,7 +4,9 @@ One object (default 1 GiB) moves through a hub started here over a SeaweedFS sta
 interleaved rounds; each path's median throughput is printed with its ratio to its peer:
 downloads to curl GET through the hub (to /dev/null for in-memory readers, to a tmpfs file for
 file writers), curl GET to obstore's direct GET, uploads to obstore's direct multipart PUT.
-Files are read from and written to a tmpfs (/dev/shm) so no disk is in the way.
+Files are read from and written to a tmpfs (/dev/shm) so no disk is in the way. `curl GET floor`
+is curl through `floor_server.py`, a bare Python server streaming the object from obstore (no rights,
+audit or proxy): what any Python server of the hub's shape reaches here.
 
     python bench/sdk.py --size-mib 1024 --rounds 3 [--only 'sdk get,curl get'] [--profile DIR]
 """
@@ -28,7 +30,7 @@ import obstore as obs
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from hubprocess import Backend, add_s3_source, start_hub, start_seaweedfs  # noqa: E402
+from hubprocess import Backend, add_s3_source, start_floor, start_hub, start_seaweedfs  # noqa: E402
 
 from headwater.client import Client  # noqa: E402
 from headwater.client.fsspec import HeadwaterFileSystem  # noqa: E402
@@ -41,6 +43,8 @@ PEERS = {
     "direct GET": ("get", None),
     "curl GET /dev/null": ("get", "direct GET"),
     "curl GET file": ("get", "direct GET"),
+    "curl GET floor": ("get", "direct GET"),
+    "curl GET floor guarded": ("get", "direct GET"),
     "sdk iterate": ("get", "curl GET /dev/null"),
     "sdk get_bytes": ("get", "curl GET /dev/null"),
     "sdk get_file": ("get", "curl GET file"),
@@ -94,10 +98,15 @@ def main() -> int:
     cpu: dict[str, list[float]] = {p: [] for p in wanted}
     backend: Backend | None = None
     hub = profiler = None
+    floors: list[subprocess.Popen[bytes]] = []
     try:
         write_source(source, size)
         backend = start_seaweedfs(scratch / "seaweedfs", "bench")
         hub = start_hub(scratch / "hub")
+        weed_at = ["--endpoint", backend.server.endpoint, "--bucket", backend.bucket]
+        floor, floor_url = start_floor(weed_at, backend.server.rw)
+        guarded, guarded_url = start_floor([*weed_at, "--guarded"], backend.server.rw)
+        floors += [floor, guarded]
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
             profiler = subprocess.Popen(
@@ -150,6 +159,14 @@ def main() -> int:
             "direct GET": lambda: sum(len(c) for c in obs.get(store, "object.bin").stream(min_chunk_size=MiB)),
             "curl GET /dev/null": lambda: (run([*curl, "-o", "/dev/null", url]), size)[1],
             "curl GET file": lambda: (run([*curl, "-o", str(sink), url]), sink_size())[1],
+            "curl GET floor": lambda: (
+                run(["curl", "-sS", "--fail", "-o", "/dev/null", f"{floor_url}/object.bin"]),
+                size,
+            )[1],
+            "curl GET floor guarded": lambda: (
+                run(["curl", "-sS", "--fail", "-o", "/dev/null", f"{guarded_url}/object.bin"]),
+                size,
+            )[1],
             "sdk iterate": sdk_iterate,
             "sdk get_bytes": lambda: len(client.file(address).get_bytes()),
             "sdk get_file": lambda: (client.file(address).get_file(sink), sink_size())[1],
@@ -189,6 +206,9 @@ def main() -> int:
             profiler.wait()
         if hub is not None:
             hub.stop()
+        for floor in floors:
+            floor.terminate()
+            floor.wait(timeout=10)
         if backend is not None:
             backend.stop()
         shutil.rmtree(spool, ignore_errors=True)

@@ -13,6 +13,11 @@ requests in flight, in interleaved rounds:
 hub, data dir and store), as `before-hub-s3` and `before-hub-hosted`, for a before and after in
 one run.
 
+`--floor` adds two bare Python servers on the hub's own server stack (`floor_server.py`): `floor-obstore`
+reads each object with obstore from one kept S3Store and nothing else (no rights, no audit, no
+proxy), `floor-guarded` the same through the hub's guarded proxy, `floor-static` answers from memory. They say what any Python server of this shape reaches on
+this machine, and the hub's own cost a request is its CPU minus theirs.
+
 `--workers 1,2` runs each hub contender once per worker count (`headwater serve --workers N`, one
 hub each, all on the same data dir and store), as `hub-s3-w1`, `hub-s3-w2`, ...; without it, one
 uvicorn process.
@@ -57,6 +62,7 @@ from hubprocess import (  # noqa: E402
     free_port,
     put_small_objects,
     s3_store,
+    start_floor,
     start_hub,
     start_seaweedfs,
 )
@@ -178,7 +184,11 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", help="a scratch PostgreSQL database for the hub's store (it is emptied)")
     parser.add_argument("--workers", help="comma-separated worker counts: one `headwater serve --workers N` hub each")
-    parser.add_argument("--only", help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated contenders to run (direct,rclone,hub-s3,hub-hosted,floor-obstore,floor-guarded,floor-static)",
+    )
+    parser.add_argument("--floor", action="store_true", help="add the bare Python servers (floor_server.py)")
     parser.add_argument(
         "--before", type=Path, help="another checkout of the hub to run as before-hub-s3 and before-hub-hosted"
     )
@@ -233,6 +243,16 @@ async def main() -> None:
             contenders["before-hub-s3"] = getter(hub_store(f"{before.url}/v1/connector/s3+bench", before.token))
             contenders["before-hub-hosted"] = getter(hub_store(f"{before.url}/v1/data/.my/bench", before.token))
             pids["before-hub-s3"] = pids["before-hub-hosted"] = before.pid
+        if args.floor:
+            for name, floor_args in (
+                ("floor-obstore", ["--endpoint", server.endpoint, "--bucket", bucket]),
+                ("floor-guarded", ["--endpoint", server.endpoint, "--bucket", bucket, "--guarded"]),
+                ("floor-static", ["--static"]),
+            ):
+                floor, url = start_floor(floor_args, server.rw)
+                processes.append(floor)
+                contenders[name] = getter(HTTPStore.from_url(url, client_options={"allow_http": True}))
+                pids[name] = floor.pid
         if args.workers:
             pids.clear()  # the work is in the worker processes, not in the supervisor
         if args.only:
@@ -285,11 +305,23 @@ async def main() -> None:
                 f"  {name:<17} {rate:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p99/p50 {p99 / p50:5.1f}  errors {int(errors)}{spent}"
             )
         for hub_name in medians:
-            if not hub_name.startswith(("hub-", "before-hub-")):
+            if not hub_name.startswith(("hub-", "before-hub-", "floor-")):
                 continue
             for peer in ("direct", "rclone"):
                 if peer in medians:
                     print(f"  {hub_name}/{peer}: {medians[hub_name][0] / medians[peer][0]:.3f}")
+        if "floor-obstore" in medians:
+            floor_cpu = statistics.median(cpu["floor-obstore"]) if "floor-obstore" in cpu else None
+            for hub_name in medians:
+                if hub_name.startswith("hub-"):
+                    extra = ""
+                    if floor_cpu is not None and hub_name in cpu:
+                        extra = (
+                            f"  (hub CPU {statistics.median(cpu[hub_name]) - floor_cpu:+.2f} ms/req over the floor's)"
+                        )
+                    print(
+                        f"  {hub_name}/floor-obstore: {medians[hub_name][0] / medians['floor-obstore'][0]:.3f}{extra}"
+                    )
         for kind in ("hub-s3", "hub-hosted"):
             if f"before-{kind}" in medians and f"{kind}{hubs[0][0]}" in medians:
                 print(
