@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -362,3 +363,22 @@ def test_neither_the_backend_secret_nor_its_upload_id_reaches_a_client_or_a_log(
     for seen in (*(a.decode("utf-8", "replace") for a in answers), logs):
         assert seaweedfs.rw.secret_key not in seen
         assert pending["UploadId"] not in seen
+
+
+def test_a_part_of_unknown_length_is_refused_before_it_reaches_the_backend(
+    s3_front: S3Front, org: Org, seaweedfs: SeaweedFS
+) -> None:
+    s3 = s3_front.client(org.token)
+    upload = s3.create_multipart_upload(Bucket=org.bucket, Key="len/x")["UploadId"]
+    url = f"{s3_front.url}/{org.bucket}/len/x?partNumber=1&uploadId={upload}"
+    headers = s3_front.signed(org.token, "PUT", url, {"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+
+    def chunked() -> Any:
+        yield b"no length given"
+
+    answer = httpx.put(url, headers=headers, content=chunked())
+    assert answer.status_code == 411 and b"MissingContentLength" in answer.content
+    (pending,) = backend_uploads(seaweedfs, org.backend_bucket)
+    on_backend = direct(seaweedfs).list_parts(Bucket=org.backend_bucket, Key="len/x", UploadId=pending["UploadId"])
+    assert on_backend.get("Parts", []) == []
+    s3.abort_multipart_upload(Bucket=org.bucket, Key="len/x", UploadId=upload)
