@@ -73,9 +73,10 @@ LARGE = "large/object.bin"
 SMALL_OBJECTS = 200
 CONCURRENCY = 16
 WORKLOADS = ("get-large", "put-large", "small-gets", "list")
-#: Each request's bound, for every contender. The hub completes a multipart upload by streaming its
-#: staged parts into the target within the CompleteMultipartUpload request: for 1 GiB at this
-#: machine's write speed that outlasts obstore's default 30 s (and a retried completion fails).
+#: Each request's bound, for every contender. The PUT here goes to an S3 connection, whose multipart
+#: uploads the hub passes straight through to the backend's (each part written once); to hosted data
+#: or a local folder it still stages the parts and streams them into the target within the
+#: CompleteMultipartUpload request, which for 1 GiB can outlast obstore's default 30 s.
 TIMEOUT = "900s"
 
 

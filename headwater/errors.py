@@ -62,6 +62,22 @@ class NotAFile(InvalidInput):
     code = "invalid_input"
 
 
+class NoSuchUpload(NotFound):
+    """A multipart upload id that is unknown (never begun, completed, aborted, or another organization's)."""
+
+
+class InvalidPart(InvalidInput):
+    """A part named when completing a multipart upload was never uploaded, or its ETag differs."""
+
+
+class InvalidPartOrder(InvalidInput):
+    """The parts named when completing a multipart upload are not in ascending order."""
+
+
+class EntityTooSmall(InvalidInput):
+    """A part of a multipart upload, other than the last, is smaller than the backend's least part size."""
+
+
 class RangeNotSatisfiable(HeadwaterError):
     """A byte range that selects nothing of the file; `size` is the file's, when known."""
 

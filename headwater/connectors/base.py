@@ -28,12 +28,34 @@ MAX_PAGE_SIZE = 10_000
 @dataclass(frozen=True)
 class Capabilities:
     """What a kind can do: be read from (input), be written to (output), run read-only SQL (queries),
-    copy a file within the connection without its bytes passing through the hub (copies)."""
+    copy a file within the connection without its bytes passing through the hub (copies), take a
+    multipart upload part by part on the backend itself (parts: the `*_parts` methods)."""
 
     input: bool = True
     output: bool = True
     queries: bool = False
     copies: bool = False
+    parts: bool = False
+
+
+@dataclass(frozen=True)
+class PartsUpload:
+    """A multipart upload begun on the backend (`Connector.begin_parts`): where it writes and the backend's
+    own id of it. The hub keeps it beside its own upload id and never shows it to a client."""
+
+    bucket: str
+    key: str
+    upload_id: str
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part of a backend multipart upload: its number, the backend's ETag (unquoted), size and time."""
+
+    number: int
+    etag: str
+    size: int
+    modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +244,36 @@ class Connector(ABC):
         source's, when the caller knows it. Kinds whose capabilities declare `copies` implement it.
         """
         return None
+
+    async def begin_parts(self, path: str) -> PartsUpload:
+        """Begin a multipart upload of the file at `path` on the backend. Kinds whose capabilities declare
+        `parts` implement the `*_parts` methods; the bytes of each part go to the backend once, and
+        nothing is visible at `path` until `complete_parts`."""
+        raise NotSupported(f"kind {self.kind!r} takes no multipart uploads of its own")
+
+    async def put_part(
+        self,
+        path: str,
+        upload: PartsUpload,
+        number: int,
+        chunks: AsyncIterable[bytes],
+        size: int,
+        md5: str | None = None,
+    ) -> UploadedPart:
+        """Stream part `number` (`size` bytes; `md5` the client's base64 `Content-MD5`, if any) to the upload."""
+        raise NotSupported(f"kind {self.kind!r} takes no multipart uploads of its own")
+
+    async def list_parts(self, path: str, upload: PartsUpload) -> list[UploadedPart]:
+        """The parts uploaded so far, in number order."""
+        raise NotSupported(f"kind {self.kind!r} takes no multipart uploads of its own")
+
+    async def complete_parts(self, path: str, upload: PartsUpload, parts: Sequence[tuple[int, str]]) -> Entry:
+        """Join the named parts (number, ETag) into the file at `path`, atomically; its entry."""
+        raise NotSupported(f"kind {self.kind!r} takes no multipart uploads of its own")
+
+    async def abort_parts(self, path: str, upload: PartsUpload) -> None:
+        """Abort the upload: the backend drops its parts."""
+        raise NotSupported(f"kind {self.kind!r} takes no multipart uploads of its own")
 
     async def delete(self, path: str) -> None:
         """Delete the file at `path`."""

@@ -32,7 +32,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -44,7 +44,7 @@ from obstore.store import S3Store
 from pydantic import Field, field_validator
 
 from headwater.addresses import normalise_path
-from headwater.connectors import endpoints, guarded_proxy, s3_service
+from headwater.connectors import endpoints, guarded_proxy, s3_parts, s3_service
 from headwater.connectors.base import (
     DEFAULT_CHUNK,
     PAGE_SIZE,
@@ -55,7 +55,9 @@ from headwater.connectors.base import (
     Listing,
     Opened,
     Params,
+    PartsUpload,
     Span,
+    UploadedPart,
     decode_marker,
     encode_marker,
 )
@@ -72,8 +74,12 @@ if TYPE_CHECKING:
 from headwater.errors import (
     Conflict,
     EndpointRefused,
+    EntityTooSmall,
     HeadwaterError,
     InvalidInput,
+    InvalidPart,
+    InvalidPartOrder,
+    NoSuchUpload,
     NotAFile,
     NotFound,
     NotSupported,
@@ -277,6 +283,15 @@ def translate(exc: BaseException, host: str, bucket: str, key: str | None = None
     return UpstreamError(f"{host} failed ({code or status or type(exc).__name__})")
 
 
+#: The S3 error codes of multipart requests that are the client's to hear, as the hub's errors.
+MULTIPART_CODES: dict[str, tuple[type[HeadwaterError], str]] = {
+    "NoSuchUpload": (NoSuchUpload, "the backend has no such upload: it was completed or aborted"),
+    "InvalidPart": (InvalidPart, "the backend has not got one of the parts named, or its ETag differs"),
+    "InvalidPartOrder": (InvalidPartOrder, "the parts must be listed in ascending order of their numbers"),
+    "EntityTooSmall": (EntityTooSmall, "a part other than the last is smaller than the backend accepts"),
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Stores: built from explicit configuration only
 
@@ -418,7 +433,7 @@ class S3Connector(Connector):
     """Objects in one bucket (or, with no bucket configured, in the bucket the path names) below a prefix."""
 
     kind: ClassVar[str] = "s3"
-    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True, copies=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(input=True, output=True, copies=True, parts=True)
 
     def __init__(
         self,
@@ -435,6 +450,7 @@ class S3Connector(Connector):
         self.chunk_size = chunk_size
         self.timeouts = timeouts
         self._stores: dict[tuple[str, bool], S3Store] = {}
+        self._multipart: s3_parts.Multipart | None = None
         self._route = guarded_proxy.route(
             allow_private=allow_private_endpoints, connect_timeout=min(timeouts.connect, timeouts.check)
         )
@@ -986,8 +1002,106 @@ class S3Connector(Connector):
                 return [meta["path"] for meta in chunk if meta["path"].startswith(spot.lead)]
         return []
 
+    # -- multipart uploads on the backend itself (the S3 front door's, passed straight through)
+
+    async def _part_url(self, spot: _Spot) -> str:
+        url, path_style = self.location.bucket_endpoint(spot.bucket)
+        if urlsplit(url).netloc not in self._checked:
+            await anyio.to_thread.run_sync(self._check_endpoint, spot.bucket)
+        return s3_parts.object_url(url, path_style, spot.bucket, spot.key)
+
+    def _parts_client(self) -> s3_parts.Multipart:
+        if self._multipart is None:
+            self._multipart = s3_parts.Multipart(
+                self.location.region,
+                self.credentials,
+                proxy=self._route.url,
+                connect_timeout=self.timeouts.connect,
+                idle_timeout=self.timeouts.idle,
+            )
+        return self._multipart
+
+    def _upload_spot(self, path: str, upload: PartsUpload) -> _Spot:
+        """Where `path` resolves, which must be where the upload was begun (else the connection changed since)."""
+        spot = self._spot(path)
+        if (spot.bucket, spot.key) != (upload.bucket, upload.key):
+            raise NoSuchUpload(f"the upload to {path!r} was begun where the connection no longer leads")
+        return spot
+
+    @contextlib.contextmanager
+    def _translating_parts(self, spot: _Spot) -> Iterator[None]:
+        """A backend failure of a multipart request becomes the hub's error (S3's multipart codes first, then
+        `translate`); anything else (the client's body failing its checks, say) passes through as it is."""
+        try:
+            yield
+        except s3_service.ServiceAnswer as exc:
+            refused = self._route.failure()
+            if refused is not None:
+                raise refused from None
+            refusal = MULTIPART_CODES.get(exc.code or "")
+            if refusal is not None:
+                kind, what = refusal
+                raise kind(f"{what} ({spot.key!r} in bucket {spot.bucket!r})") from None
+            raise translate(exc, self.location.host, spot.bucket, spot.key) from None
+        except httpx.HTTPError as exc:
+            refused = self._route.failure()
+            if refused is not None:
+                raise refused from None
+            raise classify_transport_error(exc, self.location.endpoint) from None
+
+    async def begin_parts(self, path: str) -> PartsUpload:
+        spot = self._spot(path)
+        if spot.root:
+            raise InvalidInput("cannot write to the root of a connection or bucket: give a file name")
+        if await self._has_children(spot):
+            raise Conflict(f"{path!r} is a directory")
+        url = await self._part_url(spot)
+        with self._translating_parts(spot):
+            upload_id = await self._parts_client().create(url)
+        return PartsUpload(spot.bucket, spot.key, upload_id)
+
+    async def put_part(
+        self,
+        path: str,
+        upload: PartsUpload,
+        number: int,
+        chunks: AsyncIterable[bytes],
+        size: int,
+        md5: str | None = None,
+    ) -> UploadedPart:
+        spot = self._upload_spot(path, upload)
+        url = await self._part_url(spot)
+        with self._translating_parts(spot):
+            etag = await self._parts_client().upload_part(url, upload.upload_id, number, chunks, size, md5)
+        return UploadedPart(number, etag, size, datetime.now(UTC))
+
+    async def list_parts(self, path: str, upload: PartsUpload) -> builtins.list[UploadedPart]:
+        spot = self._upload_spot(path, upload)
+        url = await self._part_url(spot)
+        with self._translating_parts(spot):
+            listed = await self._parts_client().list_parts(url, upload.upload_id)
+        return [UploadedPart(p.number, p.etag, p.size, p.modified) for p in listed]
+
+    async def complete_parts(self, path: str, upload: PartsUpload, parts: Sequence[tuple[int, str]]) -> Entry:
+        """CompleteMultipartUpload, then the object's entry as HeadObject gives it (its ETag is the one the
+        backend shows from now on)."""
+        spot = self._upload_spot(path, upload)
+        url = await self._part_url(spot)
+        with self._translating_parts(spot):
+            await self._parts_client().complete(url, upload.upload_id, builtins.list(parts))
+        return await self.stat(path)
+
+    async def abort_parts(self, path: str, upload: PartsUpload) -> None:
+        spot = self._upload_spot(path, upload)
+        url = await self._part_url(spot)
+        with self._translating_parts(spot):
+            await self._parts_client().abort(url, upload.upload_id)
+
     async def close(self) -> None:
         self._stores.clear()
+        if self._multipart is not None:
+            multipart, self._multipart = self._multipart, None
+            await multipart.close()
 
 
 # ---------------------------------------------------------------------------------------------

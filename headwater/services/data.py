@@ -20,7 +20,17 @@ from sqlalchemy.orm import Session
 from headwater import policy
 from headwater.addresses import HOSTED, Address, join, normalise_segment
 from headwater.connectors import catalogue
-from headwater.connectors.base import MAX_PAGE_SIZE, PAGE_SIZE, Connector, Entry, Listing, Opened, Span
+from headwater.connectors.base import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    Connector,
+    Entry,
+    Listing,
+    Opened,
+    PartsUpload,
+    Span,
+    UploadedPart,
+)
 from headwater.connectors.storage import HOSTED_ROOT
 from headwater.errors import InvalidInput, NotAFile, NotFound, NotSupported, PermissionDenied
 from headwater.services import authorization
@@ -279,6 +289,44 @@ def _may_write_file(target: Target) -> None:
 async def write(target: Target, chunks: AsyncIterable[bytes], size_hint: int | None = None) -> Entry:
     _may_write_file(target)
     return await target.connector.write(target.path, chunks, size_hint)
+
+
+def takes_parts(target: Target) -> bool:
+    """Whether a multipart upload to the target goes part by part to its backend (`Capabilities.parts`)
+    rather than being staged in the hub's storage. No rights are decided here."""
+    return not target.address.hosted and target.connector.capabilities.parts
+
+
+async def begin_parts(target: Target) -> PartsUpload:
+    """Begin a multipart upload on the target's backend, decided as a write of the file."""
+    _may_write_file(target)
+    return await target.connector.begin_parts(target.path)
+
+
+async def put_part(
+    target: Target, upload: PartsUpload, number: int, chunks: AsyncIterable[bytes], size: int, md5: str | None = None
+) -> UploadedPart:
+    """Stream one part to the backend's upload, decided as a write of the file."""
+    _may_write_file(target)
+    return await target.connector.put_part(target.path, upload, number, chunks, size, md5)
+
+
+async def list_parts(target: Target, upload: PartsUpload) -> list[UploadedPart]:
+    """The parts the backend holds, decided as a write of the file (only writers see uploads in progress)."""
+    _may_write_file(target)
+    return await target.connector.list_parts(target.path, upload)
+
+
+async def complete_parts(target: Target, upload: PartsUpload, parts: list[tuple[int, str]]) -> Entry:
+    """Join the named parts into the target's file on the backend (atomically), decided as a write."""
+    _may_write_file(target)
+    return await target.connector.complete_parts(target.path, upload, parts)
+
+
+async def abort_parts(target: Target, upload: PartsUpload) -> None:
+    """Abort the backend's upload, decided as a write of the file."""
+    _may_write_file(target)
+    await target.connector.abort_parts(target.path, upload)
 
 
 def copies_within(source: Target, target: Target) -> bool:

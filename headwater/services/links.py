@@ -94,7 +94,7 @@ async def purge_once(hub: Hub, interval: float = PURGE_INTERVAL) -> int | None:
         return None
     await anyio.to_thread.run_sync(hub.audit.purge)
     live = await anyio.to_thread.run_sync(live_sources, hub)
-    dropped = await anyio.to_thread.run_sync(multipart.purge_abandoned, hub.storage)
+    dropped = await multipart.purge_abandoned(hub.storage, abort_backend=multipart.backend_aborter(hub))
     stale = table_exports.Stager.of(hub).purge_after
     dropped += await anyio.to_thread.run_sync(partial(table_exports.purge, hub.storage, older_than=stale))
     return dropped + await anyio.to_thread.run_sync(partial(purge_expired, hub.storage, live_sources=live))

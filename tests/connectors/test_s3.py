@@ -26,7 +26,10 @@ from headwater.connectors.s3_profiles import PROFILES, MiB
 from headwater.errors import (
     Conflict,
     EndpointRefused,
+    HeadwaterError,
     InvalidInput,
+    InvalidPart,
+    NoSuchUpload,
     NotFound,
     PayloadTooLarge,
     UpstreamError,
@@ -291,6 +294,133 @@ async def test_a_copy_one_copyobject_cannot_make_is_left_to_the_caller(
     assert copied is not None and copied.size == 10 and await read_all(conn, f"{bucket}/dst.bin") == b"0123456789"
     with pytest.raises(InvalidInput):
         await conn.copy(f"{bucket}/src.bin", bucket)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multipart uploads on the backend itself (the S3 front door's, passed through)
+
+
+def pending_uploads(seaweedfs: SeaweedFS, bucket: str) -> list[str]:
+    return [path.rsplit("/", 1)[-1] for path in seaweedfs.pending_uploads(bucket)]
+
+
+async def test_parts_go_to_a_backend_upload_and_complete_there(
+    seaweedfs: SeaweedFS, bucket: str, conn: Connector
+) -> None:
+    assert conn.capabilities.parts
+    upload = await conn.begin_parts("mp/x.bin")
+    assert (upload.bucket, upload.key) == (bucket, "mp/x.bin")
+    assert pending_uploads(seaweedfs, bucket) == [upload.upload_id]
+    first, second = os.urandom(5 * MiB), b"the last part"
+    taken = [
+        await conn.put_part("mp/x.bin", upload, 1, pieces(first, 64 * 1024), len(first)),
+        await conn.put_part("mp/x.bin", upload, 2, chunks_of(second), len(second)),
+    ]
+    assert [p.etag for p in taken] == [hashlib.md5(first).hexdigest(), hashlib.md5(second).hexdigest()]
+    listed = await conn.list_parts("mp/x.bin", upload)
+    assert [(p.number, p.etag, p.size) for p in listed] == [(1, taken[0].etag, len(first)), (2, taken[1].etag, 13)]
+    assert seaweedfs.keys_in(bucket) == []  # nothing is visible before the completion
+    entry = await conn.complete_parts("mp/x.bin", upload, [(p.number, p.etag) for p in taken])
+    joined = hashlib.md5(hashlib.md5(first).digest() + hashlib.md5(second).digest()).hexdigest()
+    assert (entry.etag or "").strip('"') == f"{joined}-2"
+    assert obs.head(seaweedfs.store(bucket), "mp/x.bin")["e_tag"] == entry.etag
+    assert await read_all(conn, "mp/x.bin") == first + second
+    assert pending_uploads(seaweedfs, bucket) == []
+
+
+async def test_the_backends_refusals_of_parts_are_the_hubs_multipart_errors(
+    seaweedfs: SeaweedFS, bucket: str, conn: Connector
+) -> None:
+    upload = await conn.begin_parts("bad/x")
+    part = await conn.put_part("bad/x", upload, 1, chunks_of(b"only"), 4)
+    with pytest.raises(InvalidPart):
+        await conn.complete_parts("bad/x", upload, [(1, "0" * 32)])
+    with pytest.raises(NoSuchUpload):  # the key a path resolves to must be the upload's
+        await conn.put_part("bad/y", upload, 2, chunks_of(b"x"), 1)
+    with pytest.raises(InvalidInput):
+        await conn.begin_parts("")
+    await conn.abort_parts("bad/x", upload)
+    assert pending_uploads(seaweedfs, bucket) == []
+    for late in (
+        conn.put_part("bad/x", upload, 2, chunks_of(b"late"), 4),
+        conn.complete_parts("bad/x", upload, [(1, part.etag)]),
+    ):
+        with pytest.raises(NoSuchUpload):
+            await late
+    assert seaweedfs.keys_in(bucket) == []
+
+
+async def test_parts_follow_the_prefix_and_the_bucket_less_first_segment(seaweedfs: SeaweedFS, bucket: str) -> None:
+    for conn, path, key in (
+        (build(seaweedfs, bucket, seaweedfs.rw, prefix="root/sub"), "a/b", "root/sub/a/b"),
+        (build(seaweedfs, None, seaweedfs.rw), f"{bucket}/a/b", "a/b"),
+    ):
+        try:
+            upload = await conn.begin_parts(path)
+            assert (upload.bucket, upload.key) == (bucket, key)
+            part = await conn.put_part(path, upload, 1, chunks_of(b"here"), 4)
+            await conn.complete_parts(path, upload, [(1, part.etag)])
+            assert key in seaweedfs.keys_in(bucket)
+        finally:
+            await conn.close()
+
+
+def test_a_redirect_of_a_multipart_request_is_never_followed(seaweedfs: SeaweedFS) -> None:
+    """The backend's multipart requests go through the guarded proxy and follow no redirect: a 307 to another
+    host fails the request, and that host is never asked."""
+    asked: list[str] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # an empty listing: the key is no folder
+            body = b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.2:{elsewhere.server_address[1]}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Elsewhere)
+    redirecting = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for server in (elsewhere, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        location = Location(
+            PROFILES["s3"], f"http://127.0.0.1:{redirecting.server_address[1]}", "us-east-1", "b", "", None
+        )
+        conn = s3_module.S3Connector(location, Credentials("k", {"secretKey": "s"}), allow_private_endpoints=True)
+
+        async def begin() -> None:
+            try:
+                await conn.begin_parts("x")
+            finally:
+                await conn.close()
+
+        with pytest.raises(HeadwaterError):
+            anyio.run(begin)
+        assert asked == []
+    finally:
+        for server in (elsewhere, redirecting):
+            server.shutdown()
+            server.server_close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ class World:
     org: Org
     bucket: str
     clients: dict[str, Any]
+    #: A multipart upload to `team/shared`, begun by the admin (on the backend: an S3 connection's are passed through).
+    upload: str = ""
 
 
 def multipart_steps(s3: Any, world: World, who: str) -> None:
@@ -39,6 +41,20 @@ def multipart_complete(s3: Any, world: World, who: str) -> None:
     etag = s3.upload_part(Bucket=world.bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
     s3.complete_multipart_upload(
         Bucket=world.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    )
+
+
+def part_of_admins_upload(s3: Any, world: World, who: str) -> None:
+    number = 1 + list(world.clients).index(who)
+    s3.upload_part(Bucket=world.bucket, Key="team/shared", UploadId=world.upload, PartNumber=number, Body=b"p")
+
+
+def multipart_hosted(s3: Any, world: World, who: str) -> None:
+    key = f"coll/mp-{who}"
+    upload = s3.create_multipart_upload(Bucket="data", Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket="data", Key=key, UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    s3.complete_multipart_upload(
+        Bucket="data", Key=key, UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
     )
 
 
@@ -65,6 +81,14 @@ OPERATIONS: dict[str, Operation[World]] = {
     "DeleteObjects": delete_objects,
     "Multipart create/part/list/abort": multipart_steps,
     "Multipart complete": multipart_complete,
+    "UploadPart to the admin's upload": part_of_admins_upload,
+    "ListParts of the admin's upload": lambda s3, w, who: s3.list_parts(
+        Bucket=w.bucket, Key="team/shared", UploadId=w.upload
+    ),
+    "Multipart outside the prefix": lambda s3, w, who: s3.create_multipart_upload(
+        Bucket=w.bucket, Key=f"other/mp-{who}"
+    ),
+    "Multipart hosted": multipart_hosted,
     "GetObject outside the prefix": lambda s3, w, who: s3.get_object(Bucket=w.bucket, Key="other/r"),
     "PutObject outside the prefix": lambda s3, w, who: s3.put_object(Bucket=w.bucket, Key=f"other/w-{who}", Body=b"w"),
     "CopyObject from outside the prefix": lambda s3, w, who: s3.copy_object(
@@ -101,6 +125,10 @@ TABLE: dict[str, dict[str, str]] = {
     "DeleteObjects": WRITE,
     "Multipart create/part/list/abort": WRITE,
     "Multipart complete": WRITE,
+    "UploadPart to the admin's upload": WRITE,
+    "ListParts of the admin's upload": WRITE,
+    "Multipart outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
+    "Multipart hosted": row(read_only="AccessDenied", sources="AccessDenied", prefix="AccessDenied", other_org="ok"),
     "GetObject outside the prefix": row(prefix="AccessDenied"),
     "PutObject outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
     "CopyObject from outside the prefix": row(read_only="AccessDenied", prefix="AccessDenied"),
@@ -129,7 +157,8 @@ def world(s3_front: S3Front, org: Org) -> World:
     for who in CALLERS:
         admin.put_object(Bucket=bucket, Key=f"team/d-{who}", Body=b"d")
         admin.put_object(Bucket=bucket, Key=f"team/dd-{who}", Body=b"d")
-    return World(org, bucket, callers)
+    upload = admin.create_multipart_upload(Bucket=bucket, Key="team/shared")["UploadId"]
+    return World(org, bucket, callers, upload)
 
 
 def test_the_s3_rights_table(world: World) -> None:

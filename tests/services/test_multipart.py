@@ -1,12 +1,15 @@
-"""The staging of S3 multipart uploads: abandoned uploads are dropped by the retention duty, live ones kept."""
+"""The records of S3 multipart uploads: abandoned uploads are dropped by the retention duty, live ones kept."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from headwater.connectors.storage import FolderStorage
+from headwater.errors import NotFound, UpstreamUnavailable
 from headwater.services import multipart
 
 
@@ -22,7 +25,7 @@ def test_uploads_begun_longer_ago_than_the_ttl_are_dropped_and_others_kept(tmp_p
     now = datetime.now(UTC)
     staged(storage, "old", now - multipart.UPLOAD_TTL - timedelta(minutes=1))
     staged(storage, "new", now - timedelta(hours=1))
-    assert multipart.purge_abandoned(storage, now) == 3
+    assert asyncio.run(multipart.purge_abandoned(storage, now)) == 3
     left = sorted(s.key for s in storage.walk(multipart.ROOT))
     assert left == [f"{multipart.ROOT}/org1/new/{name}" for name in ("00001.json", "00001.part", "meta.json")]
 
@@ -30,8 +33,46 @@ def test_uploads_begun_longer_ago_than_the_ttl_are_dropped_and_others_kept(tmp_p
 def test_an_upload_without_its_meta_is_judged_by_its_files(tmp_path: Path) -> None:
     storage = FolderStorage(tmp_path)
     storage.write_small(f"{multipart.ROOT}/org1/orphan/00001.part", b"x")
-    assert multipart.purge_abandoned(storage, datetime.now(UTC)) == 0
-    assert multipart.purge_abandoned(storage, datetime.now(UTC) + multipart.UPLOAD_TTL) == 1
+    assert asyncio.run(multipart.purge_abandoned(storage, datetime.now(UTC))) == 0
+    assert asyncio.run(multipart.purge_abandoned(storage, datetime.now(UTC) + multipart.UPLOAD_TTL)) == 1
+
+
+def passed_through(storage: FolderStorage, upload: str, started: datetime) -> None:
+    backend = {"bucket": "b", "key": "k", "upload_id": f"backend-{upload}"}
+    meta = {"started": started.isoformat(), "source_id": "s1", "path": "k", "backend": backend}
+    storage.write_small(f"{multipart.ROOT}/org1/{upload}/meta.json", json.dumps(meta).encode())
+
+
+def test_an_abandoned_backend_upload_is_aborted_before_its_record_goes(tmp_path: Path) -> None:
+    storage = FolderStorage(tmp_path)
+    old = datetime.now(UTC) - multipart.UPLOAD_TTL - timedelta(minutes=1)
+    passed_through(storage, "gone", old)
+    passed_through(storage, "failing", old)
+    aborted: list[tuple[str, str]] = []
+
+    async def abort(org_id: str, meta: dict[str, Any]) -> None:
+        if meta["backend"]["upload_id"] == "backend-failing":
+            raise UpstreamUnavailable("the backend is down")
+        aborted.append((org_id, meta["backend"]["upload_id"]))
+
+    assert asyncio.run(multipart.purge_abandoned(storage, None, abort)) == 1
+    assert aborted == [("org1", "backend-gone")]
+    left = [s.key for s in storage.walk(multipart.ROOT)]
+    assert left == [f"{multipart.ROOT}/org1/failing/meta.json"]  # its abort failed: it waits for the next round
+
+
+def test_a_backend_upload_that_cannot_be_aborted_any_more_is_forgotten_and_one_never_tried_is_kept(
+    tmp_path: Path,
+) -> None:
+    storage = FolderStorage(tmp_path)
+    passed_through(storage, "u", datetime.now(UTC) - multipart.UPLOAD_TTL - timedelta(minutes=1))
+    assert asyncio.run(multipart.purge_abandoned(storage)) == 0  # no way to abort it: kept
+
+    async def source_gone(org_id: str, meta: dict[str, Any]) -> None:
+        raise NotFound("the upload's source no longer exists")
+
+    assert asyncio.run(multipart.purge_abandoned(storage, None, source_gone)) == 1
+    assert list(storage.walk(multipart.ROOT)) == []
 
 
 def test_part_completions_are_checked() -> None:

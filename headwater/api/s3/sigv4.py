@@ -5,12 +5,13 @@ reads either, `verify` recomputes the signature from the request as received (S3
 path segments encoded once and never normalized, query sorted by encoded name then value), and
 `payload` streams the body back while checking what the client committed to: a hex SHA-256, the
 chunk signatures of `aws-chunked` uploads, trailing and header checksums, `Content-MD5` and the
-decoded length. It is pure: no HTTP app, no store; the caller supplies the secret and the clock.
+decoded length. It is pure: no HTTP app, no store; the caller supplies the secret and the clock. The
+canonical form itself is `headwater.connectors.s3_signing`'s, which also signs the hub's own requests
+to S3 backends (one SigV4 implementation).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import re
@@ -19,12 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, unquote_plus, unquote_to_bytes
+from urllib.parse import quote, unquote_plus
 
 from headwater.api.s3 import checksums
+from headwater.connectors import s3_signing as signing
+from headwater.connectors.s3_signing import (
+    ALGORITHM,
+    EMPTY_SHA256,
+    UNSIGNED_PAYLOAD,
+    amz_timestamp,
+    canonical_query,
+    canonical_uri,
+    text_of,
+)
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
@@ -33,7 +42,6 @@ STREAMING = (STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, STREAMING_SIGNED_TRAI
 MAX_SKEW = timedelta(minutes=15)
 #: The longest a presigned URL may live (seven days), as S3 allows.
 MAX_EXPIRES = 604800
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 #: The error codes raised here and the HTTP status S3 answers each with: 403 for a signature or time
@@ -53,9 +61,6 @@ STATUS = {
 CODES = frozenset(STATUS)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-#: Text SigV4 leaves as it is: unreserved characters (and, in a path, slashes).
-_UNRESERVED = re.compile(r"[A-Za-z0-9\-_.~]*")
-_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9\-_.~/]+")
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 #: A chunk-size line, signed or not: hex size in either case (the CRT writes upper case, botocore lower), and
@@ -266,12 +271,6 @@ def _header_date(headers: Mapping[str, str]) -> datetime:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def amz_timestamp(when: datetime) -> str:
-    """A time in SigV4's basic ISO 8601 form, `YYYYMMDDTHHMMSSZ` (UTC)."""
-    when = when.astimezone(UTC) if when.tzinfo else when
-    return f"{when.year:04d}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}{when.second:02d}Z"
-
-
 def _amz_date(raw: str, code: str) -> datetime:
     try:
         return datetime(
@@ -289,12 +288,12 @@ def request_parts(scope: Mapping[str, Any]) -> tuple[str, str, str, dict[str, st
     canonical request reproduces exactly the bytes the client signed.
     """
     raw = scope.get("raw_path")
-    raw_path = _text(raw).partition("?")[0] if raw else quote(scope["path"], safe="/-_.~")
-    raw_query = _text(scope.get("query_string", b""))
+    raw_path = text_of(raw).partition("?")[0] if raw else quote(scope["path"], safe="/-_.~")
+    raw_query = text_of(scope.get("query_string", b""))
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1").lower()
-        value = " ".join(_text(raw_value).split())
+        value = " ".join(text_of(raw_value).split())
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     return scope["method"], raw_path, raw_query, headers
 
@@ -353,35 +352,6 @@ def canonical_request(
     return "\n".join(lines)
 
 
-def canonical_uri(raw_path: str) -> str:
-    """The path as S3 signs it: each segment decoded once and encoded once, never normalized."""
-    if not raw_path:
-        return "/"
-    if _UNRESERVED_PATH.fullmatch(raw_path):
-        return raw_path
-    return "/".join(quote(unquote_to_bytes(_raw(segment)), safe="-_.~") for segment in raw_path.split("/"))
-
-
-def canonical_query(raw_query: str, presigned: bool) -> str:
-    """The query as signed: each name and value encoded once, sorted by name then value (no X-Amz-Signature)."""
-    pairs = []
-    for part in raw_query.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        if presigned and unquote_plus(name) == "X-Amz-Signature":
-            continue
-        pairs.append((_encode_query_part(name), _encode_query_part(value)))
-    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
-
-
-def _encode_query_part(raw: str) -> str:
-    """A query name or value encoded once as SigV4 wants it ('+' read as a space, any bytes kept)."""
-    if _UNRESERVED.fullmatch(raw):
-        return raw
-    return quote(unquote_to_bytes(_raw(raw.replace("+", " "))), safe="-_.~")
-
-
 def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
     pairs = []
     for part in raw_query.split("&"):
@@ -395,33 +365,16 @@ def _string_to_sign(
     signed: SignedRequest, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
 ) -> str:
     canonical = canonical_request(signed, method, raw_path, raw_query, headers)
-    request_hash = hashlib.sha256(_raw(canonical)).hexdigest()
-    return f"{ALGORITHM}\n{amz_timestamp(signed.amz_date)}\n{signed.scope}\n{request_hash}"
-
-
-def _text(raw: bytes) -> str:
-    return bytes(raw).decode("utf-8", "surrogateescape")
-
-
-def _raw(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
+    return signing.string_to_sign(canonical, amz_timestamp(signed.amz_date), signed.scope)
 
 
 def signing_key(secret: str, signed: SignedRequest) -> bytes:
     """The day's key derived from the secret for the request's scope (kept for the day's next requests)."""
-    return _derived_key(secret, signed.date, signed.region, signed.service)
-
-
-@functools.lru_cache(maxsize=512)
-def _derived_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.digest(key, part.encode(), "sha256")
-    return key
+    return signing.derived_key(secret, signed.date, signed.region, signed.service)
 
 
 def _sign(secret: str, signed: SignedRequest, string_to_sign: str) -> str:
-    return hmac.digest(signing_key(secret, signed), _raw(string_to_sign), "sha256").hex()
+    return signing.signature(signing_key(secret, signed), string_to_sign)
 
 
 # --- the body ---------------------------------------------------------------------------------------

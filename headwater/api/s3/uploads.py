@@ -1,7 +1,9 @@
 """Multipart uploads over HTTP: create, upload part (and part copy), complete, abort, list parts, list uploads.
 
-The parts are staged by `services.multipart` in the hub's own storage; completing writes them, in
-order, through the data service's atomic write, so the same rights and audit apply.
+`services.multipart` passes an upload to an S3 connection straight through to a multipart upload on
+its backend (each part streamed there once, with its length); to other targets it stages the parts in
+the hub's own storage and completing writes them, in order, through the data service's atomic write.
+Either way the data service decides the rights and the audit is the same.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from headwater.api.s3 import errors, listing, xml
 from headwater.api.s3.context import S3Request, open_target
 from headwater.api.s3.errors import S3Error, s3_error
-from headwater.api.s3.operations import XML, open_source, xml_response
+from headwater.api.s3.operations import XML, open_source, size_hint, xml_response
 from headwater.errors import HeadwaterError, InvalidInput
 from headwater.services import data as data_service
 from headwater.services import multipart
@@ -63,23 +65,32 @@ async def upload_part(s3: S3Request) -> Response:
     number = multipart.check_part_number(s3.params.get("partNumber"))
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     s3.note("data.write", target)
-    await target.close()
-    upload = await _upload(s3)
-    copy = s3.header("x-amz-copy-source")
-    if copy is None:
+    try:
+        upload = await _upload(s3)
+        copy = s3.header("x-amz-copy-source")
+        if copy is None:
+            size = size_hint(s3)
+            if upload.backend is not None and size is None:
+                raise S3Error("MissingContentLength", "an UploadPart needs a Content-Length", 411)
+            try:
+                part = await multipart.put_part(
+                    s3.hub, s3.caller, upload, target, number, s3.auth.body(), size, s3.header("content-md5")
+                )
+            except HeadwaterError as exc:
+                raise _failure(exc) from None
+            return Response(status_code=200, headers={"ETag": f'"{part.etag}"'})
+        source = await open_source(s3, copy)
         try:
-            part = await multipart.put_part(s3.hub, s3.caller, upload, number, s3.auth.body())
+            opened = source.opened
+            assert opened is not None  # a part copy is always streamed
+            length = opened.span[1] - opened.span[0] if opened.span is not None else opened.entry.size
+            part = await multipart.put_part(s3.hub, s3.caller, upload, target, number, opened.chunks, length)
         except HeadwaterError as exc:
             raise _failure(exc) from None
-        return Response(status_code=200, headers={"ETag": f'"{part.etag}"'})
-    source = await open_source(s3, copy)
-    try:
-        assert source.opened is not None  # a part copy is always streamed
-        part = await multipart.put_part(s3.hub, s3.caller, upload, number, source.opened.chunks)
-    except HeadwaterError as exc:
-        raise _failure(exc) from None
+        finally:
+            await source.close()
     finally:
-        await source.close()
+        await target.close()
     return xml_response(
         xml.document("CopyPartResult", [("LastModified", listing.iso(part.modified)), ("ETag", f'"{part.etag}"')])
     )
@@ -112,7 +123,7 @@ async def complete(s3: S3Request) -> Response:
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     s3.note("data.write", target)
     try:
-        parts = multipart.chosen(await multipart.list_parts(s3.hub, s3.caller, upload), wanted)
+        parts = multipart.chosen(await multipart.list_parts(s3.hub, s3.caller, upload, target), wanted)
     except HeadwaterError as exc:
         await target.close()
         raise _failure(exc) from None
@@ -129,7 +140,7 @@ async def _completing(
         while not (await asyncio.wait({writing}, timeout=KEEPALIVE_SECONDS))[0]:
             yield b" "
         try:
-            writing.result()
+            etag = writing.result()
         except Exception as exc:  # told in the body: the 200 has gone
             error = _failure(exc) if isinstance(exc, HeadwaterError) else s3_error(exc)
             if s3.pending is not None:
@@ -142,7 +153,7 @@ async def _completing(
                 ("Location", resource),
                 ("Bucket", s3.bucket.name),
                 ("Key", s3.key),
-                ("ETag", f'"{multipart.final_etag(parts)}"'),
+                ("ETag", f'"{etag}"'),
             ],
             declaration=False,
         )
@@ -156,18 +167,26 @@ async def _completing(
 async def abort(s3: S3Request) -> Response:
     target = await open_target(s3, s3.bucket, s3.key, "data.write")
     s3.note("data.write", target)
-    await target.close()
-    upload = await _upload(s3)
-    await multipart.abort(s3.hub, s3.caller, upload)
+    try:
+        upload = await _upload(s3)
+        await multipart.abort(s3.hub, s3.caller, upload, target)
+    except HeadwaterError as exc:
+        raise _failure(exc) from None
+    finally:
+        await target.close()
     return Response(status_code=204)
 
 
 async def list_parts(s3: S3Request) -> Response:
     target = await open_target(s3, s3.bucket, s3.key, "data.list")
     s3.note("data.list", target)
-    await target.close()
-    upload = await _upload(s3)
-    parts = await multipart.list_parts(s3.hub, s3.caller, upload)
+    try:
+        upload = await _upload(s3)
+        parts = await multipart.list_parts(s3.hub, s3.caller, upload, target)
+    except HeadwaterError as exc:
+        raise _failure(exc) from None
+    finally:
+        await target.close()
     marker = s3.params.get("part-number-marker", "")
     after = int(marker) if marker.isdigit() else 0
     limit = listing.max_keys(s3.params.get("max-parts"))
