@@ -19,6 +19,8 @@ from datetime import datetime
 from urllib.parse import quote
 
 import httpx
+from defusedxml import ElementTree as SafeTree
+from defusedxml.common import DefusedXmlException
 
 from headwater.connectors.base import Credentials
 from headwater.connectors.s3_service import ServiceAnswer, error_code
@@ -60,8 +62,8 @@ def _child_text(element: ElementTree.Element, name: str) -> str | None:
 
 def _parse(body: bytes, root: str) -> ElementTree.Element:
     try:
-        document = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
+        document = SafeTree.fromstring(body)
+    except (ElementTree.ParseError, DefusedXmlException):
         raise UpstreamError(f"the backend's answer is not XML (expected {root})") from None
     if _local(document.tag) == "Error":  # S3 may answer 200 and then an error (a completion that failed)
         raise ServiceAnswer(500, _child_text(document, "Code"))

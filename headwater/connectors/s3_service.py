@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
+from defusedxml import ElementTree as SafeTree
+from defusedxml.common import DefusedXmlException
 
 from headwater.connectors.base import Credentials
 from headwater.connectors.s3_signing import EMPTY_SHA256, amz_timestamp, sign
@@ -57,8 +59,8 @@ def error_code(body: bytes) -> str | None:
 def bucket_names(body: bytes) -> list[str]:
     """The bucket names of a ListAllMyBucketsResult."""
     try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
+        root = SafeTree.fromstring(body)
+    except (ElementTree.ParseError, DefusedXmlException):
         raise UpstreamError("the endpoint's bucket list is not XML") from None
     names = [element.text or "" for element in root.iter() if element.tag.rsplit("}", 1)[-1] == "Name"]
     return sorted(name for name in names if name)
