@@ -129,7 +129,7 @@ async def test_an_upload_failing_mid_stream_is_aborted(seaweedfs: SeaweedFS, buc
     with pytest.raises(NotFound):
         await conn.stat("partial.bin")
     assert seaweedfs.keys_in(bucket) == []
-    assert seaweedfs.pending_uploads(bucket) == []  # aborted, not left behind
+    assert seaweedfs.uploads_settled(bucket) == []  # aborted, not left behind
 
 
 async def test_a_cancelled_upload_is_aborted(seaweedfs: SeaweedFS, bucket: str, conn: Connector) -> None:
