@@ -27,6 +27,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from pyarrow.fs import FileSelector
 
+from tests.fixtures.loops import run_coroutine
 from tests.fixtures.network import free_port, wait_for_port
 from tests.fixtures.s3_clients import S3Account, S3Clients, boto3_client
 from tests.fixtures.seaweedfs import SeaweedFS
@@ -181,7 +182,7 @@ def test_boto3_pages_through_2500_keys(door: FrontDoor) -> None:
 
         await asyncio.gather(*(worker() for _ in range(32)))
 
-    asyncio.run(fill())
+    run_coroutine(fill())
     s3 = door.clients.boto3()
     pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=LAKE, Prefix=f"{prefix}/"))
     assert len(pages) == 3

@@ -3,7 +3,6 @@ connection, passed straight through to a multipart upload on the backend (Seawee
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import os
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 from headwater.api.s3 import uploads
 from headwater.services import multipart
 from tests.api.s3.test_buckets import code_of
+from tests.fixtures.loops import run_coroutine
 from tests.fixtures.s3_clients import S3Account, boto3_client
 from tests.fixtures.s3_front import Org, S3Front, s3_connection
 from tests.fixtures.seaweedfs import SeaweedFS
@@ -329,9 +329,9 @@ def test_the_retention_duty_aborts_an_abandoned_upload_on_the_backend(
     s3.upload_part(Bucket=org.bucket, Key="old/x", UploadId=upload, PartNumber=1, Body=b"o" * MiB)
     hub = s3_front.running.hub
     later = datetime.now(UTC) + multipart.UPLOAD_TTL
-    assert asyncio.run(multipart.purge_abandoned(hub.storage, datetime.now(UTC), multipart.backend_aborter(hub))) == 0
+    assert run_coroutine(multipart.purge_abandoned(hub.storage, datetime.now(UTC), multipart.backend_aborter(hub))) == 0
     assert [u["Key"] for u in backend_uploads(seaweedfs, org.backend_bucket)] == ["old/x"]
-    assert asyncio.run(multipart.purge_abandoned(hub.storage, later, multipart.backend_aborter(hub))) >= 1
+    assert run_coroutine(multipart.purge_abandoned(hub.storage, later, multipart.backend_aborter(hub))) >= 1
     assert backend_uploads(seaweedfs, org.backend_bucket) == []
     assert staged_files(s3_front, upload) == []
 
