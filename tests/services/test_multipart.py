@@ -7,20 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from headwater.connectors.storage import FolderStorage
 from headwater.errors import NotFound, UpstreamUnavailable
 from headwater.services import multipart
-
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Run on asyncio, the loop the hub serves on (a sync test calling `asyncio.run` failed in a test
-    process where an earlier test had left a loop running)."""
-    return "asyncio"
+from tests.fixtures.loops import run_coroutine
 
 
 def staged(storage: FolderStorage, upload: str, started: datetime) -> None:
@@ -30,21 +20,21 @@ def staged(storage: FolderStorage, upload: str, started: datetime) -> None:
     storage.write_small(f"{prefix}/00001.json", b"{}")
 
 
-async def test_uploads_begun_longer_ago_than_the_ttl_are_dropped_and_others_kept(tmp_path: Path) -> None:
+def test_uploads_begun_longer_ago_than_the_ttl_are_dropped_and_others_kept(tmp_path: Path) -> None:
     storage = FolderStorage(tmp_path)
     now = datetime.now(UTC)
     staged(storage, "old", now - multipart.UPLOAD_TTL - timedelta(minutes=1))
     staged(storage, "new", now - timedelta(hours=1))
-    assert await multipart.purge_abandoned(storage, now) == 3
+    assert run_coroutine(multipart.purge_abandoned(storage, now)) == 3
     left = sorted(s.key for s in storage.walk(multipart.ROOT))
     assert left == [f"{multipart.ROOT}/org1/new/{name}" for name in ("00001.json", "00001.part", "meta.json")]
 
 
-async def test_an_upload_without_its_meta_is_judged_by_its_files(tmp_path: Path) -> None:
+def test_an_upload_without_its_meta_is_judged_by_its_files(tmp_path: Path) -> None:
     storage = FolderStorage(tmp_path)
     storage.write_small(f"{multipart.ROOT}/org1/orphan/00001.part", b"x")
-    assert await multipart.purge_abandoned(storage, datetime.now(UTC)) == 0
-    assert await multipart.purge_abandoned(storage, datetime.now(UTC) + multipart.UPLOAD_TTL) == 1
+    assert run_coroutine(multipart.purge_abandoned(storage, datetime.now(UTC))) == 0
+    assert run_coroutine(multipart.purge_abandoned(storage, datetime.now(UTC) + multipart.UPLOAD_TTL)) == 1
 
 
 def passed_through(storage: FolderStorage, upload: str, started: datetime) -> None:
@@ -53,7 +43,7 @@ def passed_through(storage: FolderStorage, upload: str, started: datetime) -> No
     storage.write_small(f"{multipart.ROOT}/org1/{upload}/meta.json", json.dumps(meta).encode())
 
 
-async def test_an_abandoned_backend_upload_is_aborted_before_its_record_goes(tmp_path: Path) -> None:
+def test_an_abandoned_backend_upload_is_aborted_before_its_record_goes(tmp_path: Path) -> None:
     storage = FolderStorage(tmp_path)
     old = datetime.now(UTC) - multipart.UPLOAD_TTL - timedelta(minutes=1)
     passed_through(storage, "gone", old)
@@ -65,23 +55,23 @@ async def test_an_abandoned_backend_upload_is_aborted_before_its_record_goes(tmp
             raise UpstreamUnavailable("the backend is down")
         aborted.append((org_id, meta["backend"]["upload_id"]))
 
-    assert await multipart.purge_abandoned(storage, None, abort) == 1
+    assert run_coroutine(multipart.purge_abandoned(storage, None, abort)) == 1
     assert aborted == [("org1", "backend-gone")]
     left = [s.key for s in storage.walk(multipart.ROOT)]
     assert left == [f"{multipart.ROOT}/org1/failing/meta.json"]  # its abort failed: it waits for the next round
 
 
-async def test_a_backend_upload_that_cannot_be_aborted_any_more_is_forgotten_and_one_never_tried_is_kept(
+def test_a_backend_upload_that_cannot_be_aborted_any_more_is_forgotten_and_one_never_tried_is_kept(
     tmp_path: Path,
 ) -> None:
     storage = FolderStorage(tmp_path)
     passed_through(storage, "u", datetime.now(UTC) - multipart.UPLOAD_TTL - timedelta(minutes=1))
-    assert await multipart.purge_abandoned(storage) == 0  # no way to abort it: kept
+    assert run_coroutine(multipart.purge_abandoned(storage)) == 0  # no way to abort it: kept
 
     async def source_gone(org_id: str, meta: dict[str, Any]) -> None:
         raise NotFound("the upload's source no longer exists")
 
-    assert await multipart.purge_abandoned(storage, None, source_gone) == 1
+    assert run_coroutine(multipart.purge_abandoned(storage, None, source_gone)) == 1
     assert list(storage.walk(multipart.ROOT)) == []
 
 
