@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.fixtures.third_party_kind",
     "tests.fixtures.request_recorder",
     "tests.fixtures.store_files",
+    "tests.fixtures.machine_services",
 ]

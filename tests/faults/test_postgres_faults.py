@@ -42,7 +42,9 @@ def wait_until_up(timeout: float = 60) -> None:
 
 
 @pytest.mark.skipif(not glob.glob("/etc/postgresql/*"), reason="needs the machine's PostgreSQL cluster to restart it")
-def test_postgres_stopped_mid_export_then_back(sqlite_hub: RunningHub, pg_db: ScratchDatabase) -> None:
+def test_postgres_stopped_mid_export_then_back(
+    machine_alone: None, sqlite_hub: RunningHub, pg_db: ScratchDatabase
+) -> None:
     with pg_connect(pg_db) as conn:
         conn.execute("DROP TABLE IF EXISTS big_export")
         conn.execute(
