@@ -36,32 +36,49 @@ def bridge(chunks: AsyncIterable[bytes], token: EventLoopToken | None = None) ->
             yield chunk
 
 
-async def bridge_ahead(chunks: AsyncIterable[bytes], ahead: int) -> Iterator[bytes]:
+class Ahead(Iterator[bytes]):
+    """The chunks of a stream whose head was pulled in its loop: the head from memory, then the rest
+    pulled from the thread reading it. `whole()` is the stream's bytes when it ended within the head."""
+
+    def __init__(self, head: list[bytes], rest: Iterator[bytes] | None) -> None:
+        self._head = head
+        self._rest = rest
+
+    @property
+    def ended(self) -> bool:
+        """Whether the whole stream is in the head (no chunk is taken from it yet)."""
+        return self._rest is None
+
+    def whole(self) -> bytes:
+        """All of a stream that ended within its head (joined by the caller's thread, not the loop)."""
+        if self._rest is not None:
+            raise ValueError("the stream did not end within what was read ahead")
+        return self._head[0] if len(self._head) == 1 else b"".join(self._head)
+
+    def __next__(self) -> bytes:
+        if self._head:
+            return self._head.pop(0)
+        if self._rest is None:
+            raise StopIteration
+        return next(self._rest)
+
+
+async def bridge_ahead(chunks: AsyncIterable[bytes], ahead: int) -> Ahead:
     """`bridge` over a stream whose first `ahead` bytes (or a chunk more) are pulled now, in the loop: a
     stream that ends within them is then read from a thread with no hop back to the loop (a small file
     costs its reader none). Call it in the stream's event loop."""
     iterator = chunks.__aiter__()
     head: list[bytes] = []
     size = 0
-    ended = False
     while size < ahead:
         try:
             chunk = await iterator.__anext__()
         except StopAsyncIteration:
-            ended = True
-            break
+            return Ahead(head, None)
         if chunk:
             head.append(chunk)
             size += len(chunk)
-    token = anyio.lowlevel.current_token()
-
-    def read() -> Iterator[bytes]:
-        while head:
-            yield head.pop(0)
-        if not ended:
-            yield from bridge(iterator, token)
-
-    return read()
+    return Ahead(head, bridge(iterator, anyio.lowlevel.current_token()))
 
 
 class ChunkReader(io.RawIOBase):

@@ -63,26 +63,29 @@ class LocalConnector(Connector):
 
     def __init__(self, root: Path | str, *, create: bool = False, chunk_size: int = DEFAULT_CHUNK) -> None:
         self.root = Path(root).resolve()
+        self._root = str(self.root)
+        self._inside = self._root if self._root.endswith("/") else self._root + "/"  # what paths below it start with
         self.chunk_size = chunk_size
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
 
+    def _resolved(self, path: str) -> str:
+        """`path` below the root with every symlink resolved (on strings: this runs for every operation);
+        `NotFound` if it leads outside the root."""
+        resolved = os.path.realpath(os.path.join(self._root, path) if path else self._root)
+        if resolved != self._root and not resolved.startswith(self._inside):
+            raise NotFound(f"{path!r} does not exist")
+        return resolved
+
     def real_path(self, path: str) -> str:
         """The path with every symlink resolved, relative to the root; `NotFound` if it leads outside the root."""
-        resolved = ((self.root / path) if path else self.root).resolve()
-        if resolved == self.root:
-            return ""
-        if not resolved.is_relative_to(self.root):
-            raise NotFound(f"{path!r} does not exist")
-        return resolved.relative_to(self.root).as_posix()
+        resolved = self._resolved(path)
+        return "" if resolved == self._root else resolved[len(self._inside) :]
 
     def _path(self, path: str) -> Path:
-        target = (self.root / path) if path else self.root
         # Paths arrive normalised; this guards against symlinks that point outside the root.
-        resolved = target.resolve()
-        if resolved != self.root and not resolved.is_relative_to(self.root):
-            raise NotFound(f"{path!r} does not exist")
-        return target
+        self._resolved(path)
+        return (self.root / path) if path else self.root
 
     async def check(self, *, write: bool = False) -> None:
         def probe() -> None:

@@ -7,6 +7,7 @@ a sandbox (see `sandbox`); the hub never imports the module a user named.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from abc import ABC, abstractmethod
@@ -24,6 +25,7 @@ from headwater.services.jobs.streams import AppFailed, ChunkWriter, Meter, throu
 from headwater.settings import Settings
 
 Write = Callable[[AsyncIterator[bytes]], Awaitable[Entry]]
+READ_AHEAD = 4  # chunks of a tabular partition read before its conversion starts (bounded: at most this many held)
 
 
 @dataclass
@@ -108,7 +110,7 @@ class Copy(App):
         raise AppFailed(f"copy of {ctx.input.name!r} failed verification: {why}")
 
 
-def _write_batches(schema: Any, batches: Any, to: str, out: ChunkWriter) -> None:
+def _write_batches(schema: Any, batches: Any, to: str, out: Any) -> None:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
@@ -153,19 +155,29 @@ class Convert(App):
             raise InvalidInput(f"{ctx.input.name!r} is not CSV, JSONL or Parquet: say which with the app param 'from'")
         ctx.input.format = source
         random = await ctx.input.random() if source == "parquet" and ctx.input.random is not None else None
-        # a partition within a chunk is read here, before the thread starts: the thread then reads it with no hop back
-        reader = ChunkReader(await bridge_ahead(ctx.input.chunks(), ctx.chunk_size)) if source != "parquet" else None
+        # a partition within READ_AHEAD chunks is read here, before the thread starts: the thread then reads
+        # it from memory, with no hop back to the loop and no call from pyarrow's reader into Python
+        ahead = await bridge_ahead(ctx.input.chunks(), READ_AHEAD * ctx.chunk_size) if source != "parquet" else None
+
+        def readable() -> Any:
+            import pyarrow as pa
+
+            assert ahead is not None
+            if ahead.ended:
+                return pa.BufferReader(ahead.whole())
+            return io.BufferedReader(ChunkReader(ahead), ctx.chunk_size)
 
         def work(out: ChunkWriter) -> None:
             import pyarrow as pa
 
-            batches = iter(ctx.input.batches(lambda: reader, random))  # type: ignore[arg-type, return-value]
+            batches = iter(ctx.input.batches(readable, random))
             first = next(batches, None)
-            if first is None:
-                schema = pa.schema([])
-                _write_batches(schema, [], ctx.params["to"], out)
-                return
-            _write_batches(first.schema, _chain(first, batches), ctx.params["to"], out)
+            # pyarrow's writers make many small writes: buffered natively, the writer gets a chunk at a time
+            with pa.BufferedOutputStream(pa.PythonFile(out, mode="w"), ctx.chunk_size) as buffered:
+                if first is None:
+                    _write_batches(pa.schema([]), [], ctx.params["to"], buffered)
+                else:
+                    _write_batches(first.schema, _chain(first, batches), ctx.params["to"], buffered)
 
         _, entry = await through_thread(work, ctx.write, ctx.chunk_size)
         return entry

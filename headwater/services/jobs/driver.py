@@ -23,8 +23,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -49,7 +50,7 @@ RECOVERY = "jobs-recovery"  # the duty of looking for orphaned jobs
 POLL = 0.5
 SETTLE = 30.0
 ROUNDS = 3
-TASK_BYTES = 8 * 1024 * 1024  # partitions smaller than this share tasks, up to this many bytes a task
+TASK_BYTES = 32 * 1024 * 1024  # partitions smaller than this share tasks, up to this many bytes a task
 TASK_PARTITIONS = 32
 TASKS_PER_SLOT = 2
 ROW_BYTES = 100  # a guess of a row's size, for partitions that are row ranges
@@ -438,6 +439,11 @@ class Engine:
             return str(session.scalar(select(Job.app).where(Job.id == job_id)))
 
     def _assemble(self, job_id: str, generation: int) -> list[dict[str, Any]]:
+        with self.hub.store.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+        if not assemblers.staged(job.assembler):
+            return anyio.run(self._pass_through, job)
         batch = self.executor.batch()
         batch.submit(runner.run_assembly, self.key, job_id, generation, key=f"headwater-{job_id}-{generation}-assemble")
         found: dict[str, Any] = {}
@@ -462,6 +468,17 @@ class Engine:
                 self.hub.store, job_id, f"removed {found['swept']} temporary files left by interrupted attempts"
             )
         return list(found.get("outputs", []))
+
+    async def _pass_through(self, job: Job) -> list[dict[str, Any]]:
+        """A pass-through job's outputs are its partitions' own, as their rows record them: listed here,
+        with what killed attempts left beside them swept, and no task (nothing is assembled)."""
+        done = records.partitions(self.hub.store, job.id, [PartState.DONE])
+        outputs = [{"name": p.output, "size": p.bytes_out, "sha256": p.sha256} for p in done]
+        async with _destination(self.hub, job) as target:
+            swept = await cleanup.sweep_partials(target, [p.output for p in done], records.running_since(job))
+        if swept:
+            records.log(self.hub.store, job.id, f"removed {swept} temporary files left by interrupted attempts")
+        return outputs
 
     # -- canceled or failed: nothing partial stays ------------------------------------
 
@@ -488,22 +505,27 @@ class Engine:
         with self.hub.store.session() as session:
             job = session.get(Job, job_id)
             assert job is not None
-        identity = JobIdentity.from_json(job.caller)
-        target = await data.open_target(
-            self.hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name)
-        )
-        try:
+        async with _destination(self.hub, job) as target:
             if assemblers.staged(job.assembler):
                 names = [assemblers.final_name(job.assembler, dict(job.assembler_params or {}), _parts(self.hub, job))]
             else:
                 names = [p.output for p in records.partitions(self.hub.store, job_id)]
             removed = await cleanup.remove_outputs(target, names)
-            stamp = (job.state_timestamps or {}).get(JobState.RUNNING.value)
-            since = job.created_at if not stamp else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-            removed += await cleanup.sweep_partials(target, names, since)
+            removed += await cleanup.sweep_partials(target, names, records.running_since(job))
             return removed
-        finally:
-            await target.close()
+
+
+@asynccontextmanager
+async def _destination(hub: Hub, job: Job) -> AsyncIterator[data.Target]:
+    """The job's destination, opened with the rights of its destination side."""
+    identity = JobIdentity.from_json(job.caller)
+    target = await data.open_target(
+        hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name)
+    )
+    try:
+        yield target
+    finally:
+        await target.close()
 
 
 def _estimate(part: JobPartition) -> int | None:
@@ -520,25 +542,35 @@ def _estimate(part: JobPartition) -> int | None:
 
 
 def groups(pending: list[JobPartition], slots: int) -> list[list[JobPartition]]:
-    """Partitions in tasks: small ones share a task (up to TASK_BYTES and TASK_PARTITIONS), while
-    there stay at least TASKS_PER_SLOT tasks per worker thread so every thread has work to the end."""
-    most = max(1, min(TASK_PARTITIONS, len(pending) // max(1, slots * TASKS_PER_SLOT)))
+    """Partitions in tasks: small ones share a task (up to TASK_BYTES and TASK_PARTITIONS), while there
+    stay at least TASKS_PER_SLOT tasks per worker thread, in a number of tasks the threads share evenly:
+    every thread has work to the end, and none is left running a last task alone."""
+    sized = [(part, _estimate(part)) for part in pending]
+    small = [estimate for _, estimate in sized if estimate is not None and estimate < TASK_BYTES]
+    tasks = _tasks(len(small), sum(small), slots)
+    shares = iter([len(small) // tasks + (k < len(small) % tasks) for k in range(tasks)])  # differ by one at most
     found: list[list[JobPartition]] = []
     current: list[JobPartition] = []
-    size = 0
-    for part in pending:
-        estimate = _estimate(part)
-        if estimate is None or estimate >= TASK_BYTES or most == 1:
+    share, size = next(shares, 1), 0
+    for part, estimate in sized:
+        if estimate is None or estimate >= TASK_BYTES:
             found.append([part])
             continue
-        if current and (len(current) >= most or size + estimate > TASK_BYTES):
+        if current and (len(current) >= share or size + estimate > TASK_BYTES):
             found.append(current)
-            current, size = [], 0
+            current, share, size = [], next(shares, share), 0
         current.append(part)
         size += estimate
     if current:
         found.append(current)
     return found
+
+
+def _tasks(count: int, size: int, slots: int) -> int:
+    """How many tasks `count` small partitions of `size` bytes in all make: within the budgets, at least
+    TASKS_PER_SLOT a thread, and a multiple of the threads (so they finish together)."""
+    tasks = max(-(-count // TASK_PARTITIONS), -(-size // TASK_BYTES), slots * TASKS_PER_SLOT)
+    return max(1, min(count, -(-tasks // slots) * slots))
 
 
 def _parts(hub: Hub, job: Job) -> list[assemblers.Part]:

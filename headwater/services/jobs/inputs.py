@@ -87,20 +87,21 @@ class PartitionInput:
     random: Callable[[], Awaitable[RandomFile]] | None = None
     row_groups: tuple[int, ...] | None = None
 
-    def batches(self, reader: Callable[[], io.RawIOBase], random: RandomFile | None) -> Iterator[Any]:
-        """Record batches of a tabular partition (blocking: call from the app's thread)."""
+    def batches(self, readable: Callable[[], Any], random: RandomFile | None) -> Iterator[Any]:
+        """Record batches of a tabular partition (blocking: call from the app's thread). `readable` opens
+        a CSV or JSONL input (a file, Python's or pyarrow's); `random` serves a Parquet one."""
         import pyarrow.csv as pa_csv
         import pyarrow.json as pa_json
         import pyarrow.parquet as pq
 
         if self.format == "csv":
             yield from pa_csv.open_csv(
-                io.BufferedReader(reader(), 1 << 20),
+                readable(),
                 read_options=pa_csv.ReadOptions(block_size=1 << 20, use_threads=False),
             )
         elif self.format == "jsonl":
             yield from pa_json.open_json(
-                io.BufferedReader(reader(), 1 << 20),
+                readable(),
                 read_options=pa_json.ReadOptions(block_size=1 << 20, use_threads=False),
             )
         elif self.format == "parquet":

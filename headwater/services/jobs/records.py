@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -129,6 +130,12 @@ def apply(store: Store, job_id: str, changes: Iterable[Change]) -> set[int]:
         if lines:
             session.execute(insert(JobLog), lines)
     return moved
+
+
+def running_since(job: Job) -> datetime:
+    """When the job started running (its creation, before): temporaries older than this are not its attempts'."""
+    stamp = (job.state_timestamps or {}).get(JobState.RUNNING.value)
+    return job.created_at if not stamp else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def load_partitions(store: Store, job_id: str, indexes: list[int]) -> list[JobPartition]:

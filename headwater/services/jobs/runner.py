@@ -215,8 +215,6 @@ async def _open_context(hub: Hub, key: str, job_id: str, generation: int) -> Job
     destination = await data.open_target(
         hub, side_caller(identity, "destination"), parse_destination(job.destination, identity.org_name)
     )
-    stamp = (job.state_timestamps or {}).get(JobState.RUNNING.value)
-    since = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else job.created_at
     return JobContext(
         hub,
         key,
@@ -228,7 +226,7 @@ async def _open_context(hub: Hub, key: str, job_id: str, generation: int) -> Job
         dict(job.assembler_params or {}),
         source,
         destination,
-        since,
+        records.running_since(job),
     )
 
 
@@ -411,27 +409,24 @@ async def _assembly(hub: Hub, key: str, job_id: str, generation: int) -> dict[st
         return {"status": exc.reason}
     done = await anyio.to_thread.run_sync(lambda: records.partitions(hub.store, job_id, [PartState.DONE]))
     try:
-        if assemblers.staged(context.assembler):
-            folder = cleanup.staging_dir(hub.settings.data_dir, job_id)
-            parts = [assemblers.Part(p.index, p.output, folder / f"{p.index:06d}") for p in done]
-            meter = Meter(digest=True)
+        folder = cleanup.staging_dir(hub.settings.data_dir, job_id)
+        parts = [assemblers.Part(p.index, p.output, folder / f"{p.index:06d}") for p in done]
+        meter = Meter(digest=True)
 
-            async def write(name: str, chunks: AsyncIterator[bytes]) -> Entry:
-                target = at(context.destination, join(context.destination.address.path, name))
-                checked = meter.wrap(chunks, lambda: context.check(JobState.ASSEMBLING))
-                return await data.write(target, checked)
+        async def write(name: str, chunks: AsyncIterator[bytes]) -> Entry:
+            target = at(context.destination, join(context.destination.address.path, name))
+            checked = meter.wrap(chunks, lambda: context.check(JobState.ASSEMBLING))
+            return await data.write(target, checked)
 
-            entry = await assemblers.assemble(
-                context.assembler, context.assembler_params, parts, write, hub.settings.chunk_size
-            )
-            name = assemblers.final_name(context.assembler, context.assembler_params, parts)
-            outputs: list[dict[str, Any]] = [
-                {"name": name, "size": entry.size if entry.size is not None else meter.bytes, "sha256": meter.sha256}
-            ]
-            await anyio.to_thread.run_sync(cleanup.remove_staging, hub.settings.data_dir, job_id)
-        else:
-            outputs = [{"name": p.output, "size": p.bytes_out, "sha256": p.sha256} for p in done]
-        swept = await cleanup.sweep_partials(context.destination, [o["name"] for o in outputs], context.running_since)
+        entry = await assemblers.assemble(
+            context.assembler, context.assembler_params, parts, write, hub.settings.chunk_size
+        )
+        name = assemblers.final_name(context.assembler, context.assembler_params, parts)
+        outputs: list[dict[str, Any]] = [
+            {"name": name, "size": entry.size if entry.size is not None else meter.bytes, "sha256": meter.sha256}
+        ]
+        await anyio.to_thread.run_sync(cleanup.remove_staging, hub.settings.data_dir, job_id)
+        swept = await cleanup.sweep_partials(context.destination, [name], context.running_since)
     except Interrupted as exc:
         return {"status": exc.reason}
     except Exception as exc:
@@ -461,6 +456,7 @@ def warm(key: str) -> int:
 
 
 def run_assembly(key: str, job_id: str, generation: int) -> dict[str, Any]:
-    """Dask task: assemble a job's outputs and remove what killed attempts left."""
+    """Dask task: assemble a staged job's partitions into its output and remove what killed attempts
+    left (a pass-through job's driver lists its outputs itself: there is nothing to assemble)."""
     hub = worker_hub(key)
     return portal().call(_assembly, hub, key, job_id, generation)

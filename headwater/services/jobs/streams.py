@@ -92,20 +92,17 @@ async def through_thread(
     outcome: dict[str, Any] = {}
     token = anyio.lowlevel.current_token()
 
-    async def finish(last: bytes) -> None:
-        if last:
-            await send.send(last)
-        await send.send(_END)
-
-    def blocking() -> T:
+    def blocking() -> tuple[T, bytes]:
         writer = ChunkWriter(send, chunk_size, token)
-        result = work(writer)
-        anyio.from_thread.run(finish, writer.take_pending(), token=token)  # one hop: the last chunk and the end
-        return result
+        return work(writer), writer.take_pending()
 
     async def produce() -> None:
         try:
-            outcome["work"] = await anyio.to_thread.run_sync(blocking)
+            result, last = await anyio.to_thread.run_sync(blocking)
+            if last:  # the last chunk and the end go from the loop: no hop back into it from the thread
+                await send.send(last)
+            await send.send(_END)
+            outcome["work"] = result
         finally:
             send.close()  # without the end marker first, the consumer raises instead of committing
 

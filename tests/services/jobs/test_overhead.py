@@ -53,6 +53,57 @@ def test_small_partitions_share_tasks_while_every_worker_thread_keeps_work() -> 
     assert max(len(task) for task in tasks) > 1
 
 
+@pytest.mark.parametrize(("count", "slots"), [(200, 2), (10, 2), (37, 4), (1000, 3)])
+def test_small_partitions_make_tasks_the_worker_threads_share_evenly(count: int, slots: int) -> None:
+    tasks = driver.groups([partition(i, size=50_000) for i in range(count)], slots=slots)
+    sizes = [len(task) for task in tasks]
+    assert [p.index for task in tasks for p in task] == list(range(count))  # in order, each once
+    assert len(tasks) % slots == 0  # every thread runs as many tasks: none is left with a last one alone
+    assert max(sizes) - min(sizes) <= 1
+
+
+ASSEMBLIES: list[str] = []  # module-level: Dask ships the task function by reference, so its worker threads append here
+REAL_ASSEMBLY = runner.run_assembly
+
+
+def recorded_assembly(key: str, job_id: str, generation: int) -> dict[str, object]:
+    ASSEMBLIES.append(job_id)
+    return REAL_ASSEMBLY(key, job_id, generation)
+
+
+def test_a_pass_through_job_completes_with_no_assembly_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assemblies = ASSEMBLIES
+    assemblies.clear()
+    monkeypatch.setattr(runner, "run_assembly", recorded_assembly)
+    csv_inputs(tmp_path / "in", 6)
+    hub = threaded_hub(tmp_path / "hub", threads=2)
+    with hub.client(hub.token()) as api:
+        src = local_source(api, tmp_path / "in", access="read")
+        dst = local_source(api, tmp_path / "out")
+        passing = create_job(
+            api, f"{src}://*.csv", f"{dst}://a/", app="convert", params={"app": {"to": "jsonl"}}, run=True
+        )
+        done = wait_for(api, passing["id"])
+        assert done["state"] == "complete", done["errorMessage"]
+        results = api.get(f"/v1/jobs/{passing['id']}/results").json()["results"]
+        assert sorted(r["name"] for r in results) == [f"{i:02d}.jsonl" for i in range(6)]
+        assert sorted(files_under(tmp_path / "out")) == [f"a/{i:02d}.jsonl" for i in range(6)]
+        assert assemblies == []  # the driver listed the outputs itself
+        joined = create_job(
+            api,
+            f"{src}://*.csv",
+            f"{dst}://b/",
+            app="copy",
+            assembler="concatenate",
+            params={"assembler": {"name": "all.csv"}},
+            run=True,
+        )
+        done = wait_for(api, joined["id"])
+        assert done["state"] == "complete", done["errorMessage"]
+        assert assemblies == [joined["id"]]  # what is assembled still runs as a task
+    hub.stop()
+
+
 def test_large_or_unsized_partitions_get_a_task_each() -> None:
     large = [partition(i, size=driver.TASK_BYTES) for i in range(10)] + [partition(10 + i) for i in range(10)]
     assert [len(task) for task in driver.groups(large, slots=1)] == [1] * 20
