@@ -144,6 +144,13 @@ class AuditUnavailable(HeadwaterError):
     status = 503
 
 
+class StoreUnavailable(HeadwaterError):
+    """The hub's own store cannot be reached or used right now: the request changed nothing; retry it."""
+
+    code = "store_unavailable"
+    status = 503
+
+
 class UpstreamError(HeadwaterError):
     """The backend failed in a way the caller cannot fix by changing the request."""
 

@@ -190,7 +190,7 @@ def resolve_stamped_blocking(hub: Hub, key_id: str) -> tuple[Caller, str, stamps
         raise AccessKeyUnknown("the access key id is not one this hub issued")
     entry = hub.access_keys.get(key_id)
     if entry is not None:
-        with hub.store.engine.connect() as connection:
+        with hub.store.connection() as connection:
             current = stamps.read(connection, entry.org_id)
         if current.auth == entry.auth:
             return entry.value.caller, entry.value.secret, current

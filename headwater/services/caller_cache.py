@@ -36,7 +36,7 @@ class CallerCache:
         digest = tokens.hash_token(plaintext)
         entry = self._entries.get(digest)
         if entry is not None:
-            with store.engine.connect() as connection:
+            with store.connection() as connection:
                 current = stamps.read(connection, entry.org_id)
             if current.auth == entry.auth:
                 self.hits += 1

@@ -14,9 +14,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from headwater.errors import StoreUnavailable
 from headwater.store import stamps
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,6 +38,35 @@ def rows_changed(result: Result[Any]) -> int:
     if not isinstance(result, CursorResult):
         raise TypeError(f"expected the result of an UPDATE or DELETE, got {type(result).__name__}")
     return int(result.rowcount or 0)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a store error means the store cannot be reached or used now (down, restarting, a dropped
+    connection, a pool with none free, SQLite's file locked or unreadable), not a fault of the code."""
+    if isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):  # SQLite says "no such table" with the same class
+        text = str(exc.orig).lower()
+        return any(sign in text for sign in ("locked", "busy", "unable to open", "disk i/o", "readonly"))
+    return True  # a server's driver: an OperationalError is the connection or the server failing
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Turn the store's failures to answer into `StoreUnavailable` (503: the caller may retry). Its message
+    never quotes the driver's, which may carry SQL and its parameters."""
+    try:
+        yield
+    except sa_exc.SQLAlchemyError as exc:
+        if unavailable(exc):
+            raise StoreUnavailable("the hub's store is unavailable right now: try again shortly") from exc
+        raise
 
 
 def make_engine(url: str) -> Engine:
@@ -138,16 +169,25 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits when the block succeeds and rolls back when it raises."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        """A session that commits when the block succeeds and rolls back when it raises
+        (`StoreUnavailable` when the store cannot answer)."""
+        with store_errors():
+            session = self.sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A plain connection (no ORM session) for a read on a hot path (`StoreUnavailable` when the store
+        cannot answer)."""
+        with store_errors(), self.engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -25,6 +25,7 @@ from headwater.errors import (
     PermissionDenied,
     RangeNotSatisfiable,
     SecretExpired,
+    StoreUnavailable,
     Unauthenticated,
     UpstreamError,
     UpstreamTimeout,
@@ -95,7 +96,7 @@ def s3_error(exc: BaseException, *, missing: str = "NoSuchKey") -> S3Error:
         return S3Error("InvalidArgument", exc.message, 400)
     if isinstance(exc, Conflict):
         return S3Error("PreconditionFailed", exc.message, 412)
-    if isinstance(exc, AuditUnavailable | UpstreamUnavailable | UpstreamTimeout):
+    if isinstance(exc, AuditUnavailable | StoreUnavailable | UpstreamUnavailable | UpstreamTimeout):
         return S3Error("ServiceUnavailable", exc.message, 503)
     if isinstance(exc, UpstreamError | HeadwaterError):
         return S3Error("InternalError", exc.message, exc.status if exc.status >= 500 else 500)
