@@ -91,7 +91,7 @@ def typed_response(request: Request, exc: HeadwaterError) -> Response:
     if isinstance(exc, RangeNotSatisfiable):
         headers = {"Content-Range": f"bytes */{exc.size if exc.size is not None else '*'}"}
     elif exc.status == 503:
-        headers = {"Retry-After": "1"}  # the store, the audit trail or a backend is down for now: try again
+        headers = {"Retry-After": "1"}  # the hub's store or audit trail is down for now: try again
     return error_response(request, exc.status, exc.code, exc.message, headers)
 
 
