@@ -12,7 +12,6 @@ pytest_plugins = [
     "tests.fixtures.http_server",
     "tests.fixtures.seaweedfs",
     "tests.fixtures.databases",
-    "tests.fixtures.browser",
     "tests.fixtures.third_party_kind",
     "tests.fixtures.request_recorder",
     "tests.fixtures.store_files",

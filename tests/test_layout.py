@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"client", "addresses", "errors", "settings"},
     "services": {"services", "connectors", "store"} | PURE,
     "connectors": {"connectors"} | PURE,
-    "store": {"store"},
+    "store": {"store", "errors"},  # the one error hierarchy: a store that cannot answer is StoreUnavailable
     **dict.fromkeys(PURE, PURE),
 }
 

@@ -8,6 +8,7 @@ import anyio.to_thread
 import pytest
 
 from headwater.connectors.blocking import ChunkReader, bridge, bridge_ahead
+from tests.fixtures.loops import run_coroutine
 
 pytestmark = pytest.mark.anyio
 
@@ -72,13 +73,13 @@ async def test_a_longer_stream_is_pulled_ahead_then_bridged_chunk_by_chunk() -> 
     assert data == b"a" * 60 + b"b" * 60 + b"c" * 60 + b"d" and seen_after_first == 2
 
 
-async def test_a_stream_within_the_lookahead_is_whole_for_a_reader_that_takes_bytes() -> None:
-    chunks = await bridge_ahead(recorded([], b"one,", b"two,", b"three"), ahead=100)
+def test_a_stream_within_the_lookahead_is_whole_for_a_reader_that_takes_bytes() -> None:
+    chunks = run_coroutine(bridge_ahead(recorded([], b"one,", b"two,", b"three"), ahead=100))
     assert chunks.ended and chunks.whole() == b"one,two,three"
 
 
-async def test_a_stream_beyond_the_lookahead_is_not_whole() -> None:
-    chunks = await bridge_ahead(recorded([], b"a" * 60, b"b" * 60, b"c"), ahead=100)
+def test_a_stream_beyond_the_lookahead_is_not_whole() -> None:
+    chunks = run_coroutine(bridge_ahead(recorded([], b"a" * 60, b"b" * 60, b"c"), ahead=100))
     assert not chunks.ended
     with pytest.raises(ValueError, match="did not end"):
         chunks.whole()

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.fixtures.browser import LAPTOP, PHONE, screenshot
+# The browser's fixtures live here, not in the root conftest: package-scoped here, Playwright (and the
+# event loop its sync API leaves running on the main thread) ends with this package's last test, so
+# async tests the same test process runs afterwards find no loop running.
+from tests.fixtures.browser import LAPTOP, PHONE, browser, browser_context, page, screenshot  # noqa: F401
 from tests.fixtures.hub import RunningHub
 
 

@@ -13,14 +13,9 @@ import pytest
 from headwater.connectors.base import Entry
 from headwater.services.jobs import apps
 from headwater.services.jobs.inputs import PartitionInput
+from tests.fixtures.loops import run_coroutine
 
-pytestmark = pytest.mark.anyio
 CHUNK = 1024
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def csv_bytes(rows: int) -> tuple[pa.Table, bytes]:
@@ -56,16 +51,16 @@ async def convert(body: bytes, to: str) -> tuple[bytes, list[int], int]:
 
 
 @pytest.mark.parametrize("rows", [20, 5000])  # within the read-ahead; many times beyond it
-async def test_csv_converts_to_parquet_whether_read_whole_or_streamed(rows: int) -> None:
+def test_csv_converts_to_parquet_whether_read_whole_or_streamed(rows: int) -> None:
     table, body = csv_bytes(rows)
-    output, sizes, served = await convert(body, "parquet")
+    output, sizes, served = run_coroutine(convert(body, "parquet"))
     assert pq.read_table(io.BytesIO(output)).equals(table)
     assert served == -(-len(body) // CHUNK)
     assert all(size >= CHUNK for size in sizes[:-1])  # pyarrow's small writes reach the destination a chunk at a time
 
 
-async def test_a_streamed_csv_converts_to_json_lines_row_for_row() -> None:
+def test_a_streamed_csv_converts_to_json_lines_row_for_row() -> None:
     table, body = csv_bytes(3000)
     assert len(body) > apps.READ_AHEAD * CHUNK
-    output, _, _ = await convert(body, "jsonl")
+    output, _, _ = run_coroutine(convert(body, "jsonl"))
     assert [json.loads(line) for line in output.splitlines()] == table.to_pylist()

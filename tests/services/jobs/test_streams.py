@@ -7,20 +7,14 @@ import anyio.from_thread
 import pytest
 
 from headwater.services.jobs.streams import AppFailed, ChunkWriter, through_thread
-
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # jobs run on asyncio event loops (the portal of a worker)
+from tests.fixtures.loops import run_coroutine
 
 
 async def collected(chunks: AsyncIterator[bytes]) -> list[bytes]:
     return [chunk async for chunk in chunks]
 
 
-async def test_an_output_within_a_chunk_reaches_the_writer_with_no_hop_back_into_the_loop(
+def test_an_output_within_a_chunk_reaches_the_writer_with_no_hop_back_into_the_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hops: list[Any] = []
@@ -37,21 +31,21 @@ async def test_an_output_within_a_chunk_reaches_the_writer_with_no_hop_back_into
         out.write(b"output")
         return "worked"
 
-    result, chunks = await through_thread(work, collected, chunk_size=1024)
+    result, chunks = run_coroutine(through_thread(work, collected, chunk_size=1024))
     assert (result, chunks, hops) == ("worked", [b"small output"], [])
 
 
-async def test_a_longer_output_streams_chunk_by_chunk_while_the_app_runs() -> None:
+def test_a_longer_output_streams_chunk_by_chunk_while_the_app_runs() -> None:
     def work(out: ChunkWriter) -> None:
         for letter in b"abcde":
             out.write(bytes([letter]) * 40)
 
-    _, chunks = await through_thread(work, collected, chunk_size=100)
+    _, chunks = run_coroutine(through_thread(work, collected, chunk_size=100))
     assert b"".join(chunks) == b"".join(bytes([c]) * 40 for c in b"abcde")
     assert len(chunks) > 1 and all(len(chunk) >= 100 for chunk in chunks[:-1])
 
 
-async def test_an_app_that_fails_hands_the_writer_no_end_so_nothing_commits() -> None:
+def test_an_app_that_fails_hands_the_writer_no_end_so_nothing_commits() -> None:
     committed: list[bytes] = []
 
     async def commit(chunks: AsyncIterator[bytes]) -> None:
@@ -64,5 +58,5 @@ async def test_an_app_that_fails_hands_the_writer_no_end_so_nothing_commits() ->
         raise RuntimeError("the app broke")
 
     with pytest.raises((RuntimeError, AppFailed)):
-        await through_thread(work, commit, chunk_size=1024)
+        run_coroutine(through_thread(work, commit, chunk_size=1024))
     assert b"<committed>" not in committed
